@@ -1,0 +1,62 @@
+"""feedback-sla: makes hiring managers answer candidates on time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as _config
+from .extensions import db, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _template_folder() -> str:
+    """Templates ship inside the wheel; a source checkout keeps them at the project's top level."""
+    bundled = PACKAGE_DIR / "templates"
+    return str(bundled if bundled.is_dir() else PACKAGE_DIR.parent / "templates")
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=_config.instance_path(),
+        instance_relative_config=True,
+        template_folder=_template_folder(),
+    )
+    app.config.from_mapping(_config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(_config.ENV_PREFIX)
+    if config:
+        app.config.from_mapping(config)
+
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or _config.database_uri(
+        app.config["DATABASE_URL"], app.instance_path
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        _config.engine_options(uri, app.config["SQLITE_BUSY_TIMEOUT"]),
+    )
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+        os.makedirs(app.instance_path, exist_ok=True)
+
+    register_extensions(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import database, models  # noqa: F401  (registers listeners and tables)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,133 @@
+"""Read queries over waiting candidates: one SQL statement each, states computed in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, case, literal, or_, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..accounts.models import User
+from ..clock import State
+from ..positions.models import Position
+from ..settings.service import OrgSettings
+from .models import Candidate, Status, Wait, WaitReason
+
+
+def state_expression(now: dt.datetime, settings: OrgSettings):
+    """The SQL twin of ``clock.state``."""
+    return case(
+        (
+            or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
+            literal(State.ESCALATED.value),
+        ),
+        (Wait.due_at <= now, literal(State.OVERDUE.value)),
+        (Wait.warn_at <= now, literal(State.DUE_SOON.value)),
+        else_=literal(State.ON_TRACK.value),
+    )
+
+
+def _urgency(state_column):
+    return case({s.value: s.urgency for s in State}, value=state_column)
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    wait_id: int
+    candidate_id: int
+    candidate: str
+    email: str
+    position_id: int
+    position: str
+    time_zone: str
+    manager_id: int
+    manager: str
+    manager_name: str
+    stage: str
+    reason: WaitReason
+    opened_at: dt.datetime
+    warn_at: dt.datetime
+    due_at: dt.datetime
+    promised_date: dt.date | None
+    follow_ups: int
+    state: State
+    business_days_waited: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    manager_id: int | None = None
+    position_id: int | None = None
+    stage: str | None = None
+    states: frozenset[State] | None = None
+    overdue_only: bool = False
+
+
+def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()) -> Select:
+    """Open waits with their candidate, position and manager, most urgent first."""
+    state = state_expression(now, settings).label("state")
+    query = (
+        select(
+            Wait.id.label("wait_id"),
+            Candidate.id.label("candidate_id"),
+            Candidate.name.label("candidate"),
+            Candidate.email,
+            Position.id.label("position_id"),
+            Position.title.label("position"),
+            Position.time_zone,
+            User.id.label("manager_id"),
+            User.email.label("manager"),
+            User.name.label("manager_name"),
+            Candidate.stage,
+            Wait.reason,
+            Wait.opened_at,
+            Wait.warn_at,
+            Wait.due_at,
+            Wait.promised_date,
+            Wait.follow_ups,
+            state,
+        )
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .join(User, Position.manager_id == User.id)
+        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+    )
+    if filters.manager_id is not None:
+        query = query.where(Position.manager_id == filters.manager_id)
+    if filters.position_id is not None:
+        query = query.where(Position.id == filters.position_id)
+    if filters.stage:
+        query = query.where(Candidate.stage == filters.stage)
+    if filters.overdue_only:
+        query = query.where(Wait.due_at <= now)
+    if filters.states:
+        query = query.where(state.in_([s.value for s in filters.states]))
+    return query.order_by(_urgency(state), Wait.due_at, Candidate.id)
+
+
+def waiting(
+    session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()
+) -> list[WaitingRow]:
+    rows = session.execute(waiting_query(now, settings, filters)).all()
+    return [
+        WaitingRow(
+            **row._asdict() | {"state": State(row.state)},
+            business_days_waited=clock.business_days_waited(
+                row.opened_at, now, row.time_zone, settings
+            ),
+        )
+        for row in rows
+    ]
+
+
+def overdue_query(now: dt.datetime, manager_id: int) -> Select:
+    """A manager's open waits past their deadline: served by the open-waits due_at index."""
+    return (
+        select(Wait.id, Wait.candidate_id, Wait.due_at)
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .where(Wait.closed_at.is_(None), Wait.due_at <= now, Position.manager_id == manager_id)
+        .order_by(Wait.due_at)
+    )

@@ -1,0 +1,35 @@
+"""The ``feedback-sla`` command: Flask's CLI plus every operator action."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    name="feedback-sla",
+    create_app=_create_app,
+    add_version_option=False,
+    help="feedback-sla: response deadlines for hiring teams. Every operator action lives here.",
+)
+
+
+def register_commands(app: Flask) -> None:
+    from .accounts.cli import users
+    from .candidates.cli import candidates
+    from .demo import demo
+    from .positions.cli import positions
+    from .settings.cli import settings
+
+    for command in (users, positions, candidates, settings, demo):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    cli.main(prog_name="feedback-sla")

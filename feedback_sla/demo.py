@@ -1,0 +1,176 @@
+"""A demo organisation: managers, positions and candidates in every state relative to today."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import click
+import flask_migrate
+from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
+
+from .accounts.models import Role
+from .accounts.service import create_user, find_by_email
+from .candidates import service
+from .candidates.models import PIPELINE, ContactChannel
+from .extensions import db
+from .positions.service import create_position
+from .settings import service as settings_service
+from .timeutil import utcnow
+
+#: Published with the demo: these accounts exist only in a demo database.
+DEMO_PASSPHRASE = "feedback-demo"  # noqa: S105
+ADMIN = ("admin@example.com", "Avery Admin", "UTC")
+MANAGERS = (
+    ("maria@example.com", "Maria Lopez", "America/New_York"),
+    ("jonas@example.com", "Jonas Becker", "Europe/Berlin"),
+    ("aiko@example.com", "Aiko Tanaka", "Asia/Tokyo"),
+)
+POSITIONS = (
+    (0, "Backend Engineer", None),
+    (0, "Product Designer", None),
+    (0, "Data Analyst", "America/Chicago"),
+    (1, "Site Reliability Engineer", None),
+    (1, "Engineering Manager", None),
+    (1, "Technical Writer", "Europe/London"),
+    (2, "Mobile Developer", None),
+    (2, "Customer Success Lead", None),
+)
+FIRST = (
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Elif",
+    "Farah",
+    "Gustavo",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tariq",
+)
+LAST = (
+    "Okafor",
+    "Schmidt",
+    "Nakamura",
+    "Silva",
+    "O'Brien",
+    "Kowalski",
+    "Haddad",
+    "Larsen",
+    "Moreau",
+    "Chen",
+    "Novak",
+    "Patel",
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    name: str
+    role: str
+
+
+def demo_logins() -> list[DemoLogin]:
+    return [DemoLogin(ADMIN[0], ADMIN[1], "admin")] + [
+        DemoLogin(email, name, "manager") for email, name, _ in MANAGERS
+    ]
+
+
+def seed(session: Session, now: dt.datetime) -> bool:
+    """Seed the demo organisation unless it is there already; True if anything was added."""
+    if find_by_email(session, ADMIN[0]) is not None:
+        return False
+    settings = settings_service.load(session)
+    create_user(session, ADMIN[0], ADMIN[1], Role.ADMIN, ADMIN[2], DEMO_PASSPHRASE)
+    managers = [
+        create_user(session, e, n, Role.MANAGER, tz, DEMO_PASSPHRASE) for e, n, tz in MANAGERS
+    ]
+    positions = [create_position(session, title, managers[m], tz) for m, title, tz in POSITIONS]
+    for i in range(60):
+        position = positions[i % len(positions)]
+        name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"
+        email = f"{name.lower().replace(' ', '.').replace(chr(39), '')}{i}@example.com"
+        _seed_candidate(session, i, position, name, email, now, settings)
+    return True
+
+
+def _seed_candidate(session, i, position, name, email, now, settings) -> None:
+    """Spread candidates over every state: the index picks the story."""
+    kind = i % 6
+    days_ago = (i * 5) % 19  # 0..18 calendar days
+    applied_at = now - dt.timedelta(days=days_ago + (4 if kind in (2, 3) else 0), hours=i % 7)
+    stage = "applied" if kind in (0, 1) else PIPELINE[2 + i % 2]
+    candidate = service.add_candidate(
+        session, position, name, email, applied_at, settings, stage="applied"
+    )
+    if stage != "applied":
+        service.move_stage(
+            session, candidate, stage, applied_at + dt.timedelta(days=1), position.manager
+        )
+    if kind in (2, 3):  # interviewed, decision owed
+        service.interview_held(
+            session,
+            candidate,
+            now - dt.timedelta(days=days_ago % 6, hours=2),
+            settings,
+            position.manager,
+        )
+    if kind == 3 and i % 4 == 3:  # candidate asked twice: escalated
+        for hours in (30, 6):
+            service.followed_up(session, candidate, now - dt.timedelta(hours=hours), settings)
+    if kind == 4:  # already answered by phone, then the candidate asked again
+        service.log_contact(
+            session,
+            candidate,
+            ContactChannel.PHONE,
+            applied_at + dt.timedelta(days=1),
+            position.manager,
+        )
+        service.followed_up(
+            session, candidate, now - dt.timedelta(days=days_ago % 3, hours=1), settings
+        )
+    if kind == 5 and days_ago > 3:  # a promise made on the phone
+        service.add_note(
+            session,
+            candidate,
+            "Strong portfolio; compare with the next two.",
+            applied_at + dt.timedelta(hours=3),
+            position.manager,
+        )
+        service.set_promise(
+            session,
+            candidate,
+            (now + dt.timedelta(days=2)).date(),
+            applied_at + dt.timedelta(days=1),
+            settings,
+            position.manager,
+        )
+
+
+def print_logins() -> None:
+    click.echo(f"Demo logins (password: {DEMO_PASSPHRASE}):")
+    for login in demo_logins():
+        click.echo(f"  {login.role:8} {login.email}  ({login.name})")
+
+
+@click.command("demo")
+@with_appcontext
+def demo():
+    """Create or upgrade the database, seed a demo organisation (once), print its logins."""
+    flask_migrate.upgrade()
+    added = seed(db.session, utcnow())
+    db.session.commit()
+    click.echo("Seeded the demo organisation." if added else "Demo data already present.")
+    print_logins()

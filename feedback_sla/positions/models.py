@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..extensions import db
+from ..timeutil import utcnow
+from ..types import UTCDateTime
+
+
+class Position(db.Model):
+    __tablename__ = "positions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    # Business days per wait reason that replace the organisation's policy for this position,
+    # e.g. {"application": 7, "decision": 2}.
+    policy_overrides: Mapped[dict] = mapped_column(JSON, default=dict)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    manager: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Position {self.id} {self.title}>"

@@ -1,0 +1,193 @@
+"""Organisation settings: definitions, validation, and a typed snapshot for the clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..timeutil import validate_time_zone
+from .models import Setting
+
+
+class SettingError(ValueError):
+    """A setting key or value that cannot be accepted; the message says why."""
+
+
+def _positive_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _time_of_day(text: str) -> dt.time:
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
+        raise ValueError(f"{text!r} is not a time of day HH:MM (e.g. 18:00)")
+    hours, minutes = (int(p) for p in text.strip().split(":"))
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{text!r} is not a time of day HH:MM (e.g. 18:00)")
+    return dt.time(hours, minutes)
+
+
+def _calendar(text: str) -> str:
+    code = text.strip()
+    clock.holiday_calendar(code)  # raises ValueError with the reason
+    return code
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    default: str
+    parse: Callable[[str], object]
+    help: str
+
+
+DEFINITIONS: dict[str, Definition] = {
+    d.key: d
+    for d in (
+        Definition(
+            "time_zone",
+            "UTC",
+            validate_time_zone,
+            "Organisation time zone (IANA name); the default for new users.",
+        ),
+        Definition(
+            "holiday_calendar",
+            "",
+            _calendar,
+            "Public holidays skipped by deadlines: ISO 3166 country with optional "
+            "subdivision (US, US-NY, DE-BY); empty for none.",
+        ),
+        Definition(
+            "end_of_business_day",
+            "18:00",
+            _time_of_day,
+            "Local time at which a business day ends; deadlines fall at this hour.",
+        ),
+        Definition(
+            "warning_business_days",
+            "1",
+            _positive_int(0, 30),
+            "Business days before the deadline a wait becomes due soon.",
+        ),
+        Definition(
+            "escalate_after_days",
+            "14",
+            _positive_int(1, 365),
+            "Calendar days a wait may stay open before it is escalated.",
+        ),
+        Definition(
+            "escalate_after_followups",
+            "2",
+            _positive_int(1, 100),
+            "Candidate follow-ups during one wait that escalate it.",
+        ),
+        Definition(
+            "policy.application",
+            "5",
+            _positive_int(1, 90),
+            "Business days to answer a new application.",
+        ),
+        Definition(
+            "policy.decision",
+            "3",
+            _positive_int(1, 90),
+            "Business days to decide after an interview.",
+        ),
+        Definition(
+            "policy.follow_up",
+            "2",
+            _positive_int(1, 90),
+            "Business days to reply when a candidate asks for news.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    """Typed snapshot of the organisation settings the clock needs."""
+
+    time_zone: str = "UTC"
+    holiday_calendar: str = ""
+    end_of_business_day: dt.time = dt.time(18, 0)
+    warning_business_days: int = 1
+    escalate_after_days: int = 14
+    escalate_after_followups: int = 2
+    policy_application: int = 5
+    policy_decision: int = 3
+    policy_follow_up: int = 2
+
+    def policy_days(self, reason: str, overrides: dict | None = None) -> int:
+        """Business days for a wait reason, a position's override first."""
+        if overrides and reason in overrides:
+            return int(overrides[reason])
+        return getattr(self, f"policy_{reason}")
+
+    def replace(self, **changes) -> OrgSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def parse_value(key: str, value: str) -> object:
+    definition = DEFINITIONS.get(key)
+    if definition is None:
+        raise SettingError(f"unknown setting {key!r}; known: {', '.join(DEFINITIONS)}")
+    if key == "holiday_calendar" and value.strip() == "":
+        return ""
+    try:
+        return definition.parse(value)
+    except ValueError as exc:
+        raise SettingError(f"{key}: {exc}") from None
+
+
+def raw_values(session: Session) -> dict[str, str]:
+    """Every setting as stored text, defaults filled in."""
+    stored = dict(session.execute(select(Setting.key, Setting.value)).tuples().all())
+    return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
+
+
+def load(session: Session) -> OrgSettings:
+    values = {
+        key.replace(".", "_"): parse_value(key, raw) for key, raw in raw_values(session).items()
+    }
+    return OrgSettings(**values)
+
+
+def store(session: Session, key: str, value: str) -> object:
+    """Validate and store one setting (the caller commits); returns the parsed value."""
+    parsed = parse_value(key, value)
+    text = value.strip()
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=text))
+    else:
+        row.value = text
+    return parsed
+
+
+#: Keys whose change moves the deadlines of open waits.
+DEADLINE_KEYS = frozenset(
+    {
+        "holiday_calendar",
+        "end_of_business_day",
+        "warning_business_days",
+        "escalate_after_days",
+        "policy.application",
+        "policy.decision",
+        "policy.follow_up",
+    }
+)

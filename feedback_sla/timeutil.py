@@ -1,0 +1,84 @@
+"""Time helpers: UTC in storage, named zones at the edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+UTC = dt.UTC
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime; a naive value read back from SQLite is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The zone for an IANA name; ValueError with the reason for an unknown one."""
+    if not name or name != name.strip():
+        raise ValueError(f"unknown time zone {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from exc
+
+
+def is_time_zone(name: str) -> bool:
+    return name in _zone_names()
+
+
+_ZONES: set[str] | None = None
+
+
+def _zone_names() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones() | {"UTC"}
+    return _ZONES
+
+
+def validate_time_zone(name: str) -> str:
+    if not is_time_zone(name):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
+    return name
+
+
+def parse_instant(text: str, default_zone: str) -> dt.datetime:
+    """An ISO 8601 date or date-time; without an offset it is local time in ``default_zone``.
+
+    A bare date means the start of that day.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty date")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20 or 2026-11-20T14:30)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(default_zone))
+    return value.astimezone(UTC)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20)") from None
+
+
+def iso(value: dt.datetime | None, tz: str = "UTC") -> str:
+    """ISO 8601 with its offset, in the given zone."""
+    if value is None:
+        return ""
+    return as_utc(value).astimezone(zone(tz)).isoformat(timespec="seconds")

@@ -1,0 +1,106 @@
+"""Fixtures: a fresh app per test on SQLite, or on PostgreSQL with FEEDBACK_SLA_TEST_DATABASE_URL.
+
+The schema is built once per run through the migrations; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from feedback_sla import create_app
+from feedback_sla.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL", "")
+
+
+def _clean_environment() -> None:
+    """The suite must not pick up an operator's FEEDBACK_SLA_* settings."""
+    for key in list(os.environ):
+        if key.startswith("FEEDBACK_SLA_"):
+            del os.environ[key]
+
+
+_clean_environment()
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        from feedback_sla.config import database_uri
+
+        return database_uri(TEST_DATABASE_URL, "")
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_uri, tmp_path_factory):
+    """Build the schema once, through the migrations, on a database emptied first."""
+    app = create_app(_test_config(database_uri, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        if TEST_DATABASE_URL:
+            # A PostgreSQL that cannot be reached fails here, loudly: never a skip.
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return database_uri
+
+
+def _test_config(database_uri: str, instance_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "localhost",
+        "INSTANCE_FOR_TESTS": str(instance_path),
+    }
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app_config(_schema, tmp_path) -> dict:
+    """Override keys in a test with ``@pytest.mark.parametrize`` or by editing this dict."""
+    return _test_config(_schema, tmp_path)
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("FEEDBACK_SLA_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    with app.app_context():
+        _empty_tables()
+        yield app
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    return db.session

@@ -1,0 +1,67 @@
+"""Test data factories bound to the app's session."""
+
+from __future__ import annotations
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from feedback_sla.extensions import db
+from feedback_sla.models import Candidate, Position, Role, User
+
+PASSWORD = "correct horse battery"
+
+
+class BaseFactory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class UserFactory(BaseFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"manager{n}@example.com")
+    name = factory.Sequence(lambda n: f"Manager {n}")
+    role = Role.MANAGER
+    time_zone = "UTC"
+    digest_hour = 8
+    active = True
+    session_version = 1
+    password_hash = factory.LazyFunction(lambda: _hash(PASSWORD))
+
+
+_HASHES: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    """scrypt is slow on purpose; hash the shared test password once per run."""
+    if password not in _HASHES:
+        from werkzeug.security import generate_password_hash
+
+        _HASHES[password] = generate_password_hash(password)
+    return _HASHES[password]
+
+
+class PositionFactory(BaseFactory):
+    class Meta:
+        model = Position
+
+    title = factory.Sequence(lambda n: f"Position {n}")
+    manager = factory.SubFactory(UserFactory)
+    time_zone = factory.LazyAttribute(lambda o: o.manager.time_zone)
+    policy_overrides = factory.LazyFunction(dict)
+    is_open = True
+
+
+class CandidateFactory(BaseFactory):
+    """A bare candidate row; use ``candidates.service.add_candidate`` to open its wait too."""
+
+    class Meta:
+        model = Candidate
+
+    name = factory.Sequence(lambda n: f"Candidate {n}")
+    email = factory.Sequence(lambda n: f"candidate{n}@example.com")
+    position = factory.SubFactory(PositionFactory)
+    stage = "applied"
