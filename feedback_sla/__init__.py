@@ -43,10 +43,29 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     )
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
         os.makedirs(app.instance_path, exist_ok=True)
+    configure_secret_key(app)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing or app.config["DEMO"])
 
     register_extensions(app)
+    register_web(app)
     register_cli(app)
     return app
+
+
+def configure_secret_key(app: Flask) -> None:
+    """Production needs a configured key shared by every worker; debug and demo keep one locally."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.debug or app.testing or app.config["DEMO"]:
+        app.config["SECRET_KEY"] = _config.local_secret_key(app.instance_path)
+        return
+    if app.config.get("COMMAND_LINE"):
+        return  # operator commands need no key; serving pages checks again below
+    raise _config.ConfigurationError(
+        "FEEDBACK_SLA_SECRET_KEY is not set: configure one long random value, the same for every "
+        "worker (instance/config.py or the environment); see README, Configuration."
+    )
 
 
 def register_extensions(app: Flask) -> None:
@@ -54,6 +73,12 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+
+
+def register_web(app: Flask) -> None:
+    from .web import init_app
+
+    init_app(app)
 
 
 def register_cli(app: Flask) -> None:

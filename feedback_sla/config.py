@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 ENV_PREFIX = "FEEDBACK_SLA"
@@ -14,7 +15,19 @@ DEFAULTS: dict[str, object] = {
     "SQLITE_BUSY_TIMEOUT": 15,  # seconds a writer waits for SQLite's lock
     "BASE_URL": None,
     "DEMO": False,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "50 per 15 minutes",
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "BEHIND_PROXY": False,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,  # None: on, except in debug and demo runs over plain HTTP
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "feedback_sla_session",
+    "BOOTSTRAP_SERVE_LOCAL": True,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
 
@@ -38,3 +51,17 @@ def engine_options(uri: str, busy_timeout: float) -> dict:
     if uri.startswith("sqlite"):
         return {"connect_args": {"timeout": float(busy_timeout)}}
     return {"pool_pre_ping": True}
+
+
+def local_secret_key(instance_folder: str) -> str:
+    """A key kept in the instance folder, for debug and demo runs only."""
+    path = Path(instance_folder) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run the app; the message names the setting."""

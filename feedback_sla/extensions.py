@@ -1,8 +1,13 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
+from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import DeclarativeBase, MappedAsDataclass  # noqa: F401
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
@@ -11,3 +16,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+bootstrap = Bootstrap5()
+# Counts live in RATELIMIT_STORAGE_URI: memory:// per process by default, Redis in production.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

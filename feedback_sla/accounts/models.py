@@ -45,6 +45,18 @@ class User(db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # Flask-Login: the id kept in the session carries the session version, so bumping the
+    # version (logout, password change, disabling) ends every session issued before.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -1,0 +1,67 @@
+"""The home page: who is waiting on me, and who is already late."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..accounts.models import User
+from ..candidates.models import PIPELINE, ContactChannel
+from ..candidates.queries import Filters
+from ..clock import State
+from ..extensions import db
+from ..positions.models import Position
+from ..settings import service as settings_service
+from ..timeutil import utcnow
+from ..web.access import scope_positions
+from .service import triage
+
+bp = Blueprint("triage", __name__)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/")
+@login_required
+def index():
+    manager_id = current_user.id
+    managers = []
+    if current_user.is_admin:
+        managers = db.session.scalars(
+            select(User).where(User.active.is_(True)).order_by(User.name)
+        ).all()
+        chosen = _int_arg("manager")
+        manager_id = chosen if chosen is not None else None
+        if chosen is not None and chosen not in {m.id for m in managers}:
+            abort(404)
+    stage = request.args.get("stage") or None
+    if stage is not None and stage not in PIPELINE:
+        stage = None
+    state = request.args.get("state") or None
+    state = State(state) if state in {s.value for s in State} else None
+    position_id = _int_arg("position")
+
+    positions_query = scope_positions(select(Position).order_by(Position.title))
+    if manager_id is not None:
+        positions_query = positions_query.where(Position.manager_id == manager_id)
+    positions = db.session.scalars(positions_query).all()
+    if position_id is not None and position_id not in {p.id for p in positions}:
+        position_id = None
+
+    settings = settings_service.load(db.session)
+    now = utcnow()
+    result = triage(
+        db.session, now, settings,
+        Filters(manager_id=manager_id, position_id=position_id, stage=stage),
+        state,
+    )
+    return render_template(
+        "triage/index.html",
+        triage=result, positions=positions, managers=managers, stages=PIPELINE, states=list(State),
+        channels=list(ContactChannel),
+        selected={"manager": manager_id, "position": position_id, "stage": stage, "state": state},
+    )

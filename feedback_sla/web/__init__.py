@@ -1,0 +1,130 @@
+"""The browser application: extensions, security, error pages and every blueprint."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, render_template, request, session
+from flask_login import current_user, logout_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ..extensions import bootstrap, csrf, db, limiter, login_manager
+from . import filters
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    if app.config["BEHIND_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # sessions are ended by their version instead
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    filters.init_app(app)
+
+    from ..auth.views import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    for blueprint in _feature_blueprints():
+        app.register_blueprint(blueprint)
+
+    app.before_request(_enforce_session_timeouts)
+    app.before_request(_require_secret_key)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)
+    app.context_processor(_navigation)
+
+
+#: (endpoint, label, admins only): the main menu, in order.
+NAV_ITEMS = (
+    ("triage.index", "Triage", False),
+    ("candidates.new", "Add candidate", False),
+    ("candidates.import_csv", "Import", False),
+    ("positions.index", "Positions", False),
+    ("admin.users", "Users", True),
+    ("admin.settings", "Settings", True),
+)
+
+
+def _navigation():
+    from flask import current_app
+
+    return {"nav_items": [item for item in NAV_ITEMS if item[0] in current_app.view_functions]}
+
+
+def _feature_blueprints():
+    """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
+    from ..triage.views import bp as triage_bp
+
+    return [triage_bp]
+
+
+def _require_secret_key():
+    from flask import abort, current_app
+
+    if not current_app.config.get("SECRET_KEY"):
+        current_app.logger.error("refusing requests: FEEDBACK_SLA_SECRET_KEY is not set")
+        abort(503)
+
+
+def _enforce_session_timeouts():
+    """Idle and absolute session lifetimes, counted from the login and the last request."""
+    from flask import current_app
+
+    if not current_user.is_authenticated:
+        return
+    now = dt.datetime.now(dt.UTC).timestamp()
+    started = session.get("login_at", 0)
+    seen = session.get("seen_at", started)
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    if now - seen > idle or now - started > absolute:
+        logout_user()
+        session.clear()
+        return
+    if now - seen > 60:
+        session["seen_at"] = now
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user.is_authenticated:
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _http_error(error: HTTPException):
+    if error.code is None or error.code < 400:
+        return error
+    db.session.rollback()
+    return render_template("errors/error.html", error=error), error.code
+
+
+def _server_error(error: Exception):
+    """Roll back whatever the request half wrote; show no trace."""
+    from flask import current_app
+    from sqlalchemy.exc import OperationalError
+
+    db.session.rollback()
+    if isinstance(error, OperationalError) and "locked" in str(error).lower():
+        current_app.logger.warning("database busy: %s", error)
+        return render_template("errors/busy.html"), 503, {"Retry-After": "5"}
+    current_app.logger.exception("unhandled error")
+    return render_template("errors/error.html", error=None), 500

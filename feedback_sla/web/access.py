@@ -1,0 +1,57 @@
+"""Who may see what: managers their own candidates and positions, admins everything.
+
+Anything else answers 404, so a manager cannot even learn that another's object exists.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import Select
+
+from ..accounts.models import User
+from ..candidates.models import Candidate
+from ..extensions import db
+from ..positions.models import Position
+
+
+def viewer() -> User:
+    return current_user._get_current_object()
+
+
+def admin_required(view):
+    """Admins only; a manager gets 404 like for any object that is not theirs."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def scope_positions(query: Select) -> Select:
+    """Limit a query that involves Position to the viewer's own positions (admins: all)."""
+    if current_user.is_admin:
+        return query
+    return query.where(Position.manager_id == current_user.id)
+
+
+def position_or_404(position_id: int) -> Position:
+    position = db.session.get(Position, position_id)
+    if position is None or not (current_user.is_admin or position.manager_id == current_user.id):
+        abort(404)
+    return position
+
+
+def candidate_or_404(candidate_id: int) -> Candidate:
+    candidate = db.session.get(Candidate, candidate_id)
+    if candidate is None:
+        abort(404)
+    if not current_user.is_admin and candidate.position.manager_id != current_user.id:
+        abort(404)
+    return candidate

@@ -1,0 +1,39 @@
+"""Jinja filters: times in the viewer's zone with the zone named, deadlines in words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+from flask_login import current_user
+
+from ..timeutil import as_utc, zone
+
+
+def viewer_zone() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.time_zone
+    return "UTC"
+
+
+def local_time(value: dt.datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """A UTC timestamp in the viewer's time zone, with the zone's name."""
+    if value is None:
+        return ""
+    tz = viewer_zone()
+    return f"{as_utc(value).astimezone(zone(tz)).strftime(fmt)} {tz}"
+
+
+def local_date(value: dt.date | None) -> str:
+    return value.strftime("%a %d %b %Y") if value else ""
+
+
+def combine_args(args: dict, **changes) -> dict:
+    """Query arguments with some replaced, for links that keep the other filters."""
+    return {**args, **changes}
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(combine_args, "combine_args")
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
