@@ -156,7 +156,7 @@ def parse_value(key: str, value: str) -> object:
 
 def raw_values(session: Session) -> dict[str, str]:
     """Every setting as stored text, defaults filled in."""
-    stored = dict(session.execute(select(Setting.key, Setting.value)).tuples().all())
+    stored = dict(session.execute(select(Setting.key, Setting.value)).all())
     return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
 
 
