@@ -9,7 +9,8 @@ from flask.cli import FlaskGroup
 def _create_app():
     from . import create_app
 
-    return create_app()
+    # Operator commands run without a secret key; serving pages still requires one.
+    return create_app({"COMMAND_LINE": True})
 
 
 cli = FlaskGroup(

@@ -166,11 +166,23 @@ def print_logins() -> None:
 
 
 @click.command("demo")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Start the app after seeding.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext
-def demo():
-    """Create or upgrade the database, seed a demo organisation (once), print its logins."""
+def demo(serve: bool, host: str, port: int):
+    """Create or upgrade the database, seed a demo organisation (once), and start the app."""
     flask_migrate.upgrade()
     added = seed(db.session, utcnow())
     db.session.commit()
     click.echo("Seeded the demo organisation." if added else "Demo data already present.")
+    if not serve:
+        print_logins()
+        return
+    from . import create_app
+
+    app = create_app({"DEMO": True})
+    click.echo(f"\nfeedback-sla demo running at http://{host}:{port}/  (Ctrl+C to stop)")
     print_logins()
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
