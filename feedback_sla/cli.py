@@ -26,9 +26,10 @@ def register_commands(app: Flask) -> None:
     from .candidates.cli import candidates
     from .demo import demo
     from .positions.cli import positions
+    from .reports.cli import export, report_command
     from .settings.cli import settings
 
-    for command in (users, positions, candidates, settings, demo):
+    for command in (users, positions, candidates, settings, demo, export, report_command):
         app.cli.add_command(command)
 
 
