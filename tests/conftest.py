@@ -10,6 +10,8 @@ import os
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 
 from feedback_sla import create_app
 from feedback_sla.extensions import db
@@ -83,12 +85,29 @@ def app_config(_schema, tmp_path) -> dict:
 def app(app_config, tmp_path, monkeypatch):
     monkeypatch.setenv("FEEDBACK_SLA_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
+    app.test_client_class = Client
     with app.app_context():
         _empty_tables()
         yield app
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+
+
+class Client(FlaskClient):
+    """Each request starts with fresh request globals and leaves behind only what it committed.
+
+    Tests hold one app context, so ``g`` and the session would otherwise carry over between
+    requests (a cached logged-in user, an uncommitted change a view forgot to commit).
+    """
+
+    def open(self, *args, **kwargs):
+        for key in list(g):
+            g.pop(key)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            db.session.rollback()
 
 
 @pytest.fixture
