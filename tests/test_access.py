@@ -1,0 +1,57 @@
+"""Managers see only their own candidates and positions: every route is walked (RELIABILITY 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from feedback_sla.candidates import service
+from feedback_sla.extensions import db
+from feedback_sla.settings.service import OrgSettings
+
+from .factories import PASSWORD, PositionFactory, UserFactory
+
+#: URL arguments that name an object, and how to find manager A's object of that kind.
+OBJECT_ARGUMENTS = ("candidate_id", "position_id", "user_id", "message_id", "template_id", "wait_id")
+FORM = {
+    "channel": "phone", "note": "hello", "stage": "offer", "body": "note text", "promised_date": "2030-01-02",
+    "name": "Changed Name", "email": "changed@example.com", "title": "Changed", "time_zone": "UTC",
+    "role": "admin", "manager_id": "", "reason": "moved on", "next": "/",
+}
+
+
+def snapshot() -> dict[str, list]:
+    """Every row of every table, to prove a refused request changed nothing."""
+    return {
+        table.name: sorted(map(repr, db.session.execute(sa.select(table)).all()))
+        for table in db.metadata.sorted_tables
+    }
+
+
+def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, client, session):
+    settings = OrgSettings()
+    manager_a = UserFactory()
+    manager_b = UserFactory()
+    position = PositionFactory(manager=manager_a)
+    now = dt.datetime.now(dt.UTC)
+    candidate = service.add_candidate(session, position, "Ada A", "ada@example.com", now, settings)
+    session.commit()
+    ids = {"candidate_id": candidate.id, "position_id": position.id, "user_id": manager_a.id}
+
+    client.post("/login", data={"email": manager_b.email, "password": PASSWORD})
+    before = snapshot()
+    checked = []
+    for rule in app.url_map.iter_rules():
+        names = [a for a in rule.arguments if a in OBJECT_ARGUMENTS]
+        if not names or any(a not in ids for a in rule.arguments):
+            continue
+        url = app.url_for(rule.endpoint, **{a: ids[a] for a in rule.arguments}, _external=False)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, data=FORM if method == "POST" else None)
+            assert response.status_code == 404, f"{method} {url} ({rule.endpoint}): {response.status_code}"
+            checked.append((method, rule.endpoint))
+    assert snapshot() == before
+    endpoints = {endpoint for _, endpoint in checked}
+    assert any(e.startswith("candidates.") for e in endpoints), checked
+    assert any(e.startswith("positions.") for e in endpoints), checked
