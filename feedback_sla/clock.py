@@ -111,6 +111,7 @@ def business_days_between(start: dt.date, end: dt.date, calendar: str) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=8192)
 def end_of_business(day: dt.date, time_zone: str, end_of_day: dt.time) -> dt.datetime:
     """The end of business on a local date, in UTC."""
     return dt.datetime.combine(day, end_of_day, tzinfo=zone(time_zone)).astimezone(UTC)
@@ -132,20 +133,38 @@ def deadlines(
 ) -> Deadlines:
     """When a wait opened at ``opened_at`` becomes due soon, due, and escalated."""
     opened_at = as_utc(opened_at)
-    calendar = settings.holiday_calendar
     day_zero = opened_at.astimezone(zone(time_zone)).date()
-    due_date = add_business_days(day_zero, policy_days, calendar)
-    if promised_date is not None and promised_date < due_date:
-        due_date = promised_date
+    due_date, warn_date = _deadline_dates(
+        day_zero, policy_days, settings.holiday_calendar, promised_date, settings.warning_business_days
+    )
     due_at = end_of_business(due_date, time_zone, settings.end_of_business_day)
-    if settings.warning_business_days:
-        warn_date = subtract_business_days(due_date, settings.warning_business_days, calendar)
+    if warn_date is not None:
         warn_at = end_of_business(warn_date, time_zone, settings.end_of_business_day)
         warn_at = min(max(warn_at, opened_at), due_at)
     else:
         warn_at = due_at
     escalate_at = opened_at + dt.timedelta(days=settings.escalate_after_days)
     return Deadlines(warn_at=warn_at, due_at=due_at, escalate_at=escalate_at)
+
+
+@functools.lru_cache(maxsize=8192)
+def _deadline_dates(
+    day_zero: dt.date,
+    policy_days: int,
+    calendar: str,
+    promised_date: dt.date | None,
+    warning_business_days: int,
+) -> tuple[dt.date, dt.date | None]:
+    """The local due date and warning date (None without a warning window).
+
+    Cached: a bulk import opens thousands of waits on the same few days.
+    """
+    due_date = add_business_days(day_zero, policy_days, calendar)
+    if promised_date is not None and promised_date < due_date:
+        due_date = promised_date
+    if not warning_business_days:
+        return due_date, None
+    return due_date, subtract_business_days(due_date, warning_business_days, calendar)
 
 
 class WaitLike(Protocol):

@@ -123,7 +123,12 @@ def waiting(
 
 
 def overdue_query(now: dt.datetime, manager_id: int) -> Select:
-    """A manager's open waits past their deadline: served by the open-waits due_at index."""
+    """A manager's open waits past their deadline.
+
+    SQLite and PostgreSQL reach them through the manager's positions and each candidate's one open
+    wait (a few thousand index lookups); the open-waits due_at index serves the organisation-wide
+    question instead (``waiting_query`` with ``overdue_only``). See benchmarks/clock.py.
+    """
     return (
         select(Wait.id, Wait.candidate_id, Wait.due_at)
         .join(Candidate, Wait.candidate_id == Candidate.id)

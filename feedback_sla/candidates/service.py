@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..accounts.models import User
+from ..accounts.service import normalize_email
 from ..errors import DomainError
 from ..positions.models import Position
 from ..settings.service import OrgSettings
@@ -92,6 +95,47 @@ def open_wait(
     session.add(wait)
     session.flush()
     return wait
+
+
+@dataclass(frozen=True)
+class NewWait:
+    """A wait to open in bulk; ``time_zone`` and ``policy_overrides`` are its position's."""
+
+    candidate_id: int
+    reason: WaitReason
+    opened_at: dt.datetime
+    time_zone: str
+    policy_overrides: dict | None = None
+    promised_date: dt.date | None = None
+    opened_by_event_id: int | None = None
+
+
+def open_waits_bulk(session: Session, waits: Iterable[NewWait], settings: OrgSettings) -> int:
+    """Open many waits in one statement (an import), deadlines exactly as ``open_wait`` sets them.
+
+    Returns how many were opened. The waits' ORM objects are not loaded into the session.
+    """
+    rows = []
+    for new in waits:
+        days = settings.policy_days(new.reason.value, new.policy_overrides)
+        times = clock.deadlines(new.opened_at, days, new.time_zone, settings, new.promised_date)
+        rows.append(
+            {
+                "candidate_id": new.candidate_id,
+                "reason": new.reason,
+                "opened_at": new.opened_at,
+                "policy_days": days,
+                "promised_date": new.promised_date,
+                "warn_at": times.warn_at,
+                "due_at": times.due_at,
+                "escalate_at": times.escalate_at,
+                "follow_ups": 0,
+                "opened_by_event_id": new.opened_by_event_id,
+            }
+        )
+    if rows:
+        session.execute(insert(Wait.__table__), rows)
+    return len(rows)
 
 
 def add_candidate(
@@ -222,6 +266,64 @@ def set_promise(
     wait.promised_date = promised
     recompute(wait, candidate.position, settings)
     return wait
+
+
+def withdraw(
+    session: Session,
+    candidate: Candidate,
+    at: dt.datetime,
+    actor: User | None = None,
+    reason: str | None = None,
+) -> Event:
+    """The candidate withdrew: nobody owes them an answer any more, so the open wait closes.
+
+    The withdrawal is the event that closes the wait, so reports can tell it from an answer.
+    """
+    _check_active(candidate)
+    event = record(
+        session,
+        candidate,
+        EventKind.STATUS_CHANGED,
+        at,
+        actor,
+        body=(reason or "").strip() or None,
+        data={"from": candidate.status.value, "to": Status.WITHDRAWN.value},
+    )
+    candidate.status = Status.WITHDRAWN
+    wait = open_wait_of(session, candidate)
+    if wait is not None:
+        session.flush()
+        wait.closed_at = at
+        wait.closed_by_event_id = event.id
+    return event
+
+
+class DuplicateCandidate(DomainError):
+    """The position already has a candidate with this email."""
+
+
+def email_taken(
+    session: Session, position_id: int, email: str, *, except_id: int | None = None
+) -> bool:
+    """Whether another candidate of the position has this email, whatever its case."""
+    query = select(Candidate.id).where(
+        Candidate.position_id == position_id, func.lower(Candidate.email) == email.strip().lower()
+    )
+    if except_id is not None:
+        query = query.where(Candidate.id != except_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def update_details(session: Session, candidate: Candidate, name: str, email: str) -> None:
+    """Correct a candidate's name or email; DomainError says which one is wrong."""
+    name = name.strip()
+    if not name:
+        raise DomainError("name must not be empty")
+    email = normalize_email(email)
+    if email_taken(session, candidate.position_id, email, except_id=candidate.id):
+        raise DuplicateCandidate(f"{email} is already a candidate for {candidate.position.title}")
+    candidate.name = name
+    candidate.email = email
 
 
 def _iso(day: dt.date | None) -> str | None:

@@ -1,0 +1,292 @@
+"""Response clock benchmark on SQLite: opening waits in bulk, and "who is overdue now" for one manager.
+
+Builds a fresh database through the app's migrations in a temporary folder: 100,000 candidates with
+open waits over 50 positions in 5 time zones, one position and 2,000 candidates per manager, holiday
+calendar US. Prints plain figures and exits non-zero if a target is missed.
+
+    /work/venv/bin/python benchmarks/clock.py [--candidates N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import flask_migrate
+import sqlalchemy as sa
+
+from feedback_sla import create_app
+from feedback_sla.accounts.models import Role, User
+from feedback_sla.candidates.models import Candidate, Status, WaitReason
+from feedback_sla.candidates.queries import Filters, overdue_query, waiting_query
+from feedback_sla.candidates.service import NewWait, open_waits_bulk
+from feedback_sla.extensions import db
+from feedback_sla.positions.models import Position
+from feedback_sla.settings import service as settings_service
+
+TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
+POSITIONS = 50
+#: "Now" for every query: the Tuesday after US Thanksgiving 2026, so deadlines cross a holiday.
+NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
+#: Waits opened over the three weeks before NOW: a bit over half of them are overdue.
+OPENED_WITHIN = dt.timedelta(days=21)
+TARGET_OPENED_PER_SECOND = 20_000
+TARGET_RATIO = 5.0
+
+#: The app's overdue query written by hand for the stdlib driver; SQLite stores UTC as naive text.
+RAW_OVERDUE_SQL = """
+SELECT waits.id, waits.candidate_id, waits.due_at
+FROM waits
+JOIN candidates ON waits.candidate_id = candidates.id
+JOIN positions ON candidates.position_id = positions.id
+WHERE waits.closed_at IS NULL AND waits.due_at <= ? AND positions.manager_id = ?
+ORDER BY waits.due_at
+"""
+
+
+def sqlite_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def median_ms(run, runs: int) -> tuple[float, object]:
+    timings = []
+    result = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings) * 1000, result
+
+
+def seed_organisation(candidates: int) -> list[tuple[int, int, str, dict]]:
+    """Managers, positions and candidates (untimed); returns (candidate id, manager id, zone, overrides)."""
+    session = db.session
+    per_position = candidates // POSITIONS
+    settings_service.store(session, "holiday_calendar", "US")
+    managers = [
+        User(
+            email=f"manager{i:02d}@example.com",
+            name=f"Manager {i:02d}",
+            password_hash="!",  # noqa: S106  (no password: the benchmark never signs in)
+            role=Role.MANAGER,
+            time_zone=TIME_ZONES[i % len(TIME_ZONES)],
+        )
+        for i in range(POSITIONS)
+    ]
+    session.add_all(managers)
+    session.flush()
+    positions = [
+        Position(
+            title=f"Position {i:02d}",
+            manager_id=manager.id,
+            time_zone=manager.time_zone,
+            # Every fifth position answers applications within 3 business days instead of 5.
+            policy_overrides={"application": 3} if i % 5 == 0 else {},
+        )
+        for i, manager in enumerate(managers)
+    ]
+    session.add_all(positions)
+    session.flush()
+    session.execute(
+        sa.insert(Candidate.__table__),
+        [
+            {
+                "name": f"Candidate {p.id}-{n}",
+                "email": f"candidate{p.id}-{n}@example.org",
+                "position_id": p.id,
+                "stage": "applied",
+                "status": Status.ACTIVE,
+                "created_at": NOW - OPENED_WITHIN,
+            }
+            for p in positions
+            for n in range(per_position)
+        ],
+    )
+    session.commit()
+    rows = session.execute(
+        sa.select(Candidate.id, Position.manager_id, Position.time_zone, Position.policy_overrides)
+        .join(Position, Candidate.position_id == Position.id)
+        .order_by(Candidate.id)
+    )
+    return [tuple(row) for row in rows]
+
+
+def planned_waits(candidates: list[tuple[int, int, str, dict]], seed: int) -> list[NewWait]:
+    """One open wait per candidate: mostly applications, some decisions and follow-ups, some promises."""
+    rng = random.Random(seed)
+    reasons = [WaitReason.APPLICATION] * 7 + [WaitReason.DECISION] * 2 + [WaitReason.FOLLOW_UP]
+    waits = []
+    for candidate_id, _manager_id, time_zone, overrides in candidates:
+        opened_at = NOW - dt.timedelta(seconds=rng.randrange(int(OPENED_WITHIN.total_seconds())))
+        promised = None
+        if rng.random() < 0.1:
+            promised = opened_at.date() + dt.timedelta(days=rng.randrange(1, 10))
+        waits.append(
+            NewWait(
+                candidate_id=candidate_id,
+                reason=rng.choice(reasons),
+                opened_at=opened_at,
+                time_zone=time_zone,
+                policy_overrides=overrides,
+                promised_date=promised,
+            )
+        )
+    return waits
+
+
+def explain(connection: sqlite3.Connection, sql: str) -> list[str]:
+    return [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + sql)]
+
+
+def literal_sql(query) -> str:
+    """The statement SQLAlchemy sends, with its parameters rendered in place (for EXPLAIN)."""
+    return str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=50, help="runs per query timing (median)")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="feedback-sla-bench-") as folder:
+        os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = folder
+        path = Path(folder) / "bench.sqlite3"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "benchmark-only"})
+        with app.app_context():
+            logging.disable(logging.INFO)  # the migration's progress lines
+            try:
+                flask_migrate.upgrade()
+            finally:
+                logging.disable(logging.NOTSET)
+            try:
+                return run(args, path)
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
+def run(args, path: Path) -> int:
+    failures = []
+    candidates = seed_organisation(args.candidates)
+    settings = settings_service.load(db.session)
+    per_manager: dict[int, int] = {}
+    for _cid, manager_id, _tz, _ov in candidates:
+        per_manager[manager_id] = per_manager.get(manager_id, 0) + 1
+    manager_id = min(per_manager)
+    manager = db.session.get(User, manager_id)
+    waits = planned_waits(candidates, args.seed)
+
+    print("feedback-sla response clock benchmark")
+    print(
+        f"  Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"SQLAlchemy {sa.__version__}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"  {len(candidates):,} candidates with an open wait, {len(per_manager)} positions with one "
+        f"manager each, {len(TIME_ZONES)} time zones ({', '.join(TIME_ZONES)})"
+    )
+    print(f"  holiday calendar {settings.holiday_calendar}, now = {NOW.isoformat()}")
+    print()
+
+    # --- Opening waits -------------------------------------------------------------------------------
+    start = time.perf_counter()
+    opened = open_waits_bulk(db.session, waits, settings)
+    db.session.commit()
+    elapsed = time.perf_counter() - start
+    rate = opened / elapsed
+    print("Opening waits")
+    print("  timed: candidates.service.open_waits_bulk (policy days and clock.deadlines for every wait,")
+    print("  then one INSERT of all rows into waits through SQLAlchemy) and the COMMIT")
+    print(f"  waits opened:         {opened:,} in {elapsed:.2f} s")
+    ok = rate >= TARGET_OPENED_PER_SECOND
+    print(
+        f"  waits opened/second:  {rate:,.0f}  "
+        f"(target >= {TARGET_OPENED_PER_SECOND:,}: {'met' if ok else 'MISSED'})"
+    )
+    if not ok:
+        failures.append("waits opened per second")
+    print()
+
+    # --- Overdue now for one manager ----------------------------------------------------------------
+    raw = sqlite3.connect(path)
+    raw_params = (sqlite_text(NOW), manager_id)
+
+    def app_query():
+        return db.session.execute(overdue_query(NOW, manager_id)).all()
+
+    def raw_query():
+        return raw.execute(RAW_OVERDUE_SQL, raw_params).fetchall()
+
+    app_query(), raw_query()  # warm both caches
+    app_ms, app_rows = median_ms(app_query, args.runs)
+    raw_ms, raw_rows = median_ms(raw_query, args.runs)
+    same = sorted(r.id for r in app_rows) == sorted(r[0] for r in raw_rows)
+    ratio = app_ms / raw_ms
+    print(
+        f"Overdue now for one manager ({manager.email}, {per_manager[manager_id]:,} candidates), "
+        f"median of {args.runs} runs"
+    )
+    print(f"  rows:                               {len(app_rows):,} (raw SQL: {len(raw_rows):,})")
+    print(f"  app (queries.overdue_query, db.session):  {app_ms:7.3f} ms")
+    print(f"  raw SQL (sqlite3 module):                 {raw_ms:7.3f} ms")
+    ok = ratio <= TARGET_RATIO
+    print(
+        f"  ratio app / raw:                          {ratio:7.2f}x  "
+        f"(target <= {TARGET_RATIO:g}x: {'met' if ok else 'MISSED'})"
+    )
+    if not ok:
+        failures.append("overdue query ratio")
+    if not same:
+        print("  the two queries returned different waits")
+        failures.append("same rows")
+    print()
+
+    # --- Query plans --------------------------------------------------------------------------------
+    print("Query plan: overdue now for one manager (queries.overdue_query)")
+    for line in explain(raw, literal_sql(overdue_query(NOW, manager_id))):
+        print(f"  {line}")
+    forced = RAW_OVERDUE_SQL.replace("FROM waits", "FROM waits INDEXED BY ix_waits_open_due")
+    forced_ms, forced_rows = median_ms(lambda: raw.execute(forced, raw_params).fetchall(), 5)
+    print(
+        f"  (the same query forced through ix_waits_open_due walks every overdue wait of the"
+        f" organisation: {forced_ms:.1f} ms, {len(forced_rows):,} rows)"
+    )
+    print()
+
+    org_query = waiting_query(NOW, settings, Filters(overdue_only=True))
+    org_ms, org_rows = median_ms(lambda: db.session.execute(org_query).all(), 3)
+    print(
+        "Query plan: overdue now across the organisation "
+        "(queries.waiting_query with overdue_only, the due_at index)"
+    )
+    plan = explain(raw, literal_sql(org_query))
+    for line in plan:
+        print(f"  {line}")
+    print(f"  {len(org_rows):,} rows in {org_ms:.1f} ms (median of 3 runs)")
+    if not any("ix_waits_open_due" in line for line in plan):
+        print("  ix_waits_open_due is not used")
+        failures.append("due_at index")
+    raw.close()
+    print()
+
+    if failures:
+        print("MISSED: " + ", ".join(failures))
+        return 1
+    print("All targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
