@@ -28,6 +28,25 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_NAME": "feedback_sla_session",
     "BOOTSTRAP_SERVE_LOCAL": True,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    # Candidate emails come from the organisation's address, with Reply-To the hiring manager.
+    "ORGANISATION_NAME": "Example Company",
+    "ORGANISATION_EMAIL": "jobs@example.com",
+    # Delivery: "smtp" or "file" (.eml files in OUTBOX_MAIL_DIR); unset: smtp when MAIL_SERVER is set.
+    "MAIL_BACKEND": None,
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,  # STARTTLS after connecting
+    "MAIL_USE_SSL": False,  # TLS from the first byte (port 465)
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_TIMEOUT": 30,  # seconds an SMTP connection or reply may take before the attempt fails
+    "OUTBOX_MAIL_DIR": None,  # None: <instance>/outbox-mail
+    "OUTBOX_UNDO_SECONDS": 60,  # undo window of a one-click email; 0 sends at once
+    "OUTBOX_MAX_ATTEMPTS": 8,  # delivery attempts before a message is marked failed
+    "OUTBOX_BACKOFF_SECONDS": 30,  # retry n waits about this times 2**n, with jitter
+    "OUTBOX_LEASE_SECONDS": 300,  # a worker that stops mid-send loses its claim after this
+    "OUTBOX_BATCH_SIZE": 50,  # messages a worker claims and sends on one SMTP connection
+    "OUTBOX_POLL_SECONDS": 5,  # a running worker looks for due messages this often
 }
 
 
