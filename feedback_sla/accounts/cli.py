@@ -60,4 +60,4 @@ def list_command(fmt):
         (u.id, u.email, u.name, u.role.value, u.time_zone, u.digest_hour, u.active)
         for u in db.session.scalars(select(User).order_by(User.id))
     ]
-    WRITERS[fmt](click.get_text_stream("stdout"), columns, rows)
+    WRITERS[fmt](sys.stdout, columns, rows)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -93,4 +94,4 @@ def list_command(overdue: bool, manager_email: str | None, fmt: str):
         )
         for r in rows
     ]
-    WRITERS[fmt](click.get_text_stream("stdout"), LIST_COLUMNS, table)
+    WRITERS[fmt](sys.stdout, LIST_COLUMNS, table)

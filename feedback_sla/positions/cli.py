@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from flask.cli import AppGroup
@@ -63,4 +64,4 @@ def list_command(fmt):
         )
         for p in db.session.scalars(select(Position).order_by(Position.id))
     ]
-    WRITERS[fmt](click.get_text_stream("stdout"), columns, rows)
+    WRITERS[fmt](sys.stdout, columns, rows)

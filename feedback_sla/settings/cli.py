@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import click
 from flask.cli import AppGroup
 
@@ -19,7 +21,7 @@ def show_command(fmt):
     """Show every setting with its value and meaning."""
     values = service.raw_values(db.session)
     rows = [(key, values[key], d.help) for key, d in service.DEFINITIONS.items()]
-    WRITERS[fmt](click.get_text_stream("stdout"), ("key", "value", "meaning"), rows)
+    WRITERS[fmt](sys.stdout, ("key", "value", "meaning"), rows)
 
 
 @settings.command("set")
