@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def _manager_id(email: str | None) -> int | None:
 def _destination(path: Path | None) -> Iterator[TextIO]:
     """Standard output, or ``path`` written whole or not at all (a temporary file, then a rename)."""
     if path is None:
-        yield click.get_text_stream("stdout")
+        yield sys.stdout
         return
     if not path.parent.is_dir():
         raise click.BadParameter(f"folder {path.parent} does not exist", param_hint="'--output'")
@@ -186,4 +187,4 @@ def report_command(since, until, by, fmt):
     finally:
         db.session.rollback()
     names, rows = _report_rows(groups, group_by)
-    TABLE_WRITERS[fmt](click.get_text_stream("stdout"), names, rows)
+    TABLE_WRITERS[fmt](sys.stdout, names, rows)
