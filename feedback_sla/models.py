@@ -12,6 +12,7 @@ from .candidates.models import (
     Wait,
     WaitReason,
 )
+from .emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
 from .positions.models import Position
 from .settings.models import Setting
 
@@ -20,8 +21,12 @@ __all__ = [
     "PIPELINE",
     "Candidate",
     "ContactChannel",
+    "EmailKind",
+    "EmailTemplate",
     "Event",
     "EventKind",
+    "OutboxMessage",
+    "OutboxStatus",
     "Position",
     "Role",
     "Setting",

@@ -1,0 +1,82 @@
+"""The email and outbox settings, read once from the app configuration and checked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..config import ConfigurationError
+
+BACKENDS = ("smtp", "file")
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    organisation_name: str
+    organisation_email: str
+    undo_seconds: int = 60
+    max_attempts: int = 8
+    backoff_seconds: float = 30.0
+    lease_seconds: float = 300.0
+    batch_size: int = 50
+    poll_seconds: float = 5.0
+    backend: str = "file"
+    mail_timeout: float = 30.0
+    mail_dir: str = "outbox-mail"
+
+    @property
+    def domain(self) -> str:
+        """The organisation's mail domain: the right-hand side of every Message-ID."""
+        return self.organisation_email.rpartition("@")[2]
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, object], instance_path: str) -> EmailConfig:
+        """The settings of an app's configuration; ConfigurationError names a bad key."""
+        name = _text(config, "ORGANISATION_NAME")
+        email = _text(config, "ORGANISATION_EMAIL")
+        if "@" not in email or email.startswith("@") or email.endswith("@"):
+            raise ConfigurationError(f"ORGANISATION_EMAIL: {email!r} is not an email address")
+        backend = config.get("MAIL_BACKEND") or ("smtp" if config.get("MAIL_SERVER") else "file")
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"MAIL_BACKEND: {backend!r} is not one of {', '.join(BACKENDS)}")
+        if backend == "smtp" and not config.get("MAIL_SERVER"):
+            raise ConfigurationError("MAIL_SERVER: the smtp backend needs a mail server host")
+        mail_dir = config.get("OUTBOX_MAIL_DIR") or os.path.join(instance_path, "outbox-mail")
+        return cls(
+            organisation_name=name,
+            organisation_email=email,
+            undo_seconds=int(_number(config, "OUTBOX_UNDO_SECONDS", 0, 86_400)),
+            max_attempts=int(_number(config, "OUTBOX_MAX_ATTEMPTS", 1, 100)),
+            backoff_seconds=_number(config, "OUTBOX_BACKOFF_SECONDS", 0, 86_400),
+            lease_seconds=_number(config, "OUTBOX_LEASE_SECONDS", 1, 86_400),
+            batch_size=int(_number(config, "OUTBOX_BATCH_SIZE", 1, 10_000)),
+            poll_seconds=_number(config, "OUTBOX_POLL_SECONDS", 0.01, 3_600),
+            backend=str(backend),
+            mail_timeout=_number(config, "MAIL_TIMEOUT", 0.01, 3_600),
+            mail_dir=str(mail_dir),
+        )
+
+    @classmethod
+    def from_app(cls, app) -> EmailConfig:
+        return cls.from_mapping(app.config, app.instance_path)
+
+
+def _text(config: Mapping[str, object], key: str) -> str:
+    value = config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{key}: must be set to a non-empty text")
+    if "\r" in value or "\n" in value:
+        raise ConfigurationError(f"{key}: must not contain a line break")
+    return value.strip()
+
+
+def _number(config: Mapping[str, object], key: str, low: float, high: float) -> float:
+    value = config.get(key)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{key}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise ConfigurationError(f"{key}: must be between {low:g} and {high:g}, got {number:g}")
+    return number

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..candidates.models import Candidate
+from ..extensions import db
+from ..types import UTCDateTime
+
+
+def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class EmailKind(enum.StrEnum):
+    REJECTION = "rejection"
+    OFFER = "offer"
+    UPDATE = "update"
+    NEXT_STEP = "next_step"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    DIGEST = "digest"
+
+    @property
+    def label(self) -> str:
+        return {
+            "rejection": "rejection",
+            "offer": "offer",
+            "update": "status update",
+            "next_step": "next-step invitation",
+            "acknowledgement": "application acknowledgement",
+            "digest": "daily digest",
+        }[self.value]
+
+
+#: The kinds written to a candidate from a template an admin may edit.
+CANDIDATE_KINDS: tuple[EmailKind, ...] = (
+    EmailKind.REJECTION,
+    EmailKind.OFFER,
+    EmailKind.UPDATE,
+    EmailKind.NEXT_STEP,
+    EmailKind.ACKNOWLEDGEMENT,
+)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its send time or its next attempt
+    SENDING = "sending"  # claimed by a worker until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt, or refused for good by the server
+    CANCELLED = "cancelled"  # undone, or contradicted by a later change
+
+
+class EmailTemplate(db.Model):
+    """An admin's edit of a default template; no row means the file shipped with the app."""
+
+    __tablename__ = "email_templates"
+
+    kind: Mapped[EmailKind] = mapped_column(_str_enum(EmailKind, "email_kind"), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    updated_by: Mapped[User | None] = relationship()
+
+
+class OutboxMessage(db.Model):
+    """One email as it will be (or was) sent, with its delivery state."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE")
+    )
+    recipient_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE")
+    )
+    kind: Mapped[EmailKind] = mapped_column(_str_enum(EmailKind, "email_kind"))
+    to_name: Mapped[str] = mapped_column(String(200))
+    to_address: Mapped[str] = mapped_column(String(254))
+    reply_to_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to_address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    # Fixed when queued and sent on every attempt, so a resend after a crash can be recognised.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    # The candidate's status and promised date before this message changed them: undo restores them.
+    previous_status: Mapped[str | None] = mapped_column(String(30))
+    previous_promised_date: Mapped[dt.date | None] = mapped_column(Date)
+    promised_date: Mapped[dt.date | None] = mapped_column(Date)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # Internal rejection reasons, kept for reporting; never rendered into the message.
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    queued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    send_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    candidate: Mapped[Candidate | None] = relationship()
+    recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])
+    queued_by: Mapped[User | None] = relationship(foreign_keys=[queued_by_id])
+
+    __table_args__ = (
+        CheckConstraint(
+            "candidate_id IS NOT NULL OR recipient_user_id IS NOT NULL",
+            name="ck_outbox_messages_recipient",
+        ),
+        # What a worker looks for: pending rows by next attempt, claimed rows by lease.
+        Index(
+            "ix_outbox_messages_due",
+            "next_attempt_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_messages_lease",
+            "lease_until",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
+        Index("ix_outbox_messages_candidate", "candidate_id", "queued_at"),
+        Index("ix_outbox_messages_recipient_user", "recipient_user_id"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind.value} {self.status.value}>"
