@@ -65,9 +65,10 @@ def _navigation():
 
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
+    from ..positions.views import bp as positions_bp  # /positions
     from ..triage.views import bp as triage_bp
 
-    return [triage_bp]
+    return [triage_bp, positions_bp]
 
 
 def _require_secret_key():

@@ -1,0 +1,82 @@
+"""The position form: title, time zone, hiring manager and per-reason business days."""
+
+from __future__ import annotations
+
+import functools
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..errors import DomainError
+from ..timeutil import validate_time_zone
+from .service import REASONS, check_days
+
+DAYS = {"inputmode": "numeric", "autocomplete": "off"}
+
+
+@functools.cache
+def zone_choices() -> list[tuple[str, str]]:
+    names = sorted(available_timezones() | {"UTC"})
+    return [(name, name.replace("_", " ")) for name in names]
+
+
+def valid_time_zone(_form, field) -> None:
+    try:
+        validate_time_zone(field.data or "")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _business_days(form, field) -> None:
+    """Blank keeps the organisation default; anything else is 1 to 90 business days."""
+    if (field.data or "").strip():
+        try:
+            check_days(field.name, field.data)
+        except DomainError as exc:
+            raise ValidationError(str(exc).removeprefix(f"{field.name}: ")) from None
+
+
+class PositionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    # Checked against the zone database with a readable reason, not "Not a valid choice".
+    time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])
+    manager_id = SelectField("Hiring manager", coerce=int)
+    application = StringField(
+        "Business days to answer an application", validators=[_business_days], render_kw=DAYS
+    )
+    decision = StringField(
+        "Business days to decide after an interview", validators=[_business_days], render_kw=DAYS
+    )
+    follow_up = StringField(
+        "Business days to reply to a follow-up", validators=[_business_days], render_kw=DAYS
+    )
+
+    def __init__(self, *args, managers=None, **kwargs):
+        """``managers``: the users an admin may choose from; None drops the field entirely."""
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = zone_choices()
+        if managers is None:
+            del self.manager_id
+        else:
+            self.manager_id.choices = [(m.id, f"{m.name} ({m.email})") for m in managers]
+
+    def overrides(self) -> dict[str, int]:
+        """The non-blank business days by reason."""
+        return {
+            reason: check_days(reason, getattr(self, reason).data)
+            for reason in REASONS
+            if (getattr(self, reason).data or "").strip()
+        }
+
+    def show_defaults(self, settings) -> None:
+        """The organisation's business days as placeholders of the blank override fields."""
+        for reason in REASONS:
+            field = getattr(self, reason)
+            field.render_kw = {**DAYS, "placeholder": f"{settings.policy_days(reason)} (default)"}
+
+    def fill_overrides(self, overrides: dict) -> None:
+        for reason in REASONS:
+            value = overrides.get(reason)
+            getattr(self, reason).data = "" if value is None else str(value)

@@ -1,0 +1,162 @@
+"""Positions in the browser: the list, create, edit, close and reopen."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from ..accounts.models import User
+from ..candidates.models import Candidate, Status, Wait
+from ..errors import DomainError
+from ..extensions import db
+from ..settings import service as settings_service
+from ..web.access import position_or_404, scope_positions, viewer
+from . import service
+from .forms import PositionForm
+from .models import Position
+
+bp = Blueprint("positions", __name__, url_prefix="/positions")
+
+#: The list's filter: which positions each choice shows.
+SHOW = {"open": True, "closed": False, "all": None}
+
+
+def moved_message(moved: int) -> str:
+    if moved == 0:
+        return "Saved. No open wait's deadline changed."
+    if moved == 1:
+        return "Saved. 1 open wait got a new deadline."
+    return f"Saved. {moved} open waits got new deadlines."
+
+
+def waiting_counts():
+    """Candidates waiting for an answer, per position, as a subquery to join."""
+    return (
+        select(Candidate.position_id, func.count(Wait.id).label("waiting"))
+        .join(Wait, Wait.candidate_id == Candidate.id)
+        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+        .group_by(Candidate.position_id)
+        .subquery()
+    )
+
+
+@bp.get("")
+@login_required
+def index():
+    show = request.args.get("show", "open")
+    if show not in SHOW:
+        show = "open"
+    counts = waiting_counts()
+    # One statement: the manager comes with the position (a joined relationship).
+    query = scope_positions(
+        select(Position, func.coalesce(counts.c.waiting, 0))
+        .outerjoin(counts, counts.c.position_id == Position.id)
+        .order_by(Position.is_open.desc(), func.lower(Position.title), Position.id)
+    )
+    if SHOW[show] is not None:
+        query = query.where(Position.is_open.is_(SHOW[show]))
+    rows = db.session.execute(query).all()
+    return render_template("positions/index.html", rows=rows, show=show, choices=list(SHOW))
+
+
+def _managers(current: User | None = None) -> list[User]:
+    """Who an admin may choose as hiring manager: active users, and the present one."""
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(func.lower(User.name), User.id)
+    ).all()
+    if current is not None and current not in users:
+        users = [current, *users]
+    return list(users)
+
+
+def _chosen_manager(form: PositionForm, fallback: User) -> User:
+    """Admins pick the manager; a manager's position stays theirs whatever was posted."""
+    if not current_user.is_admin or not hasattr(form, "manager_id"):
+        return fallback
+    return db.session.get(User, form.manager_id.data)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    me = viewer()
+    form = PositionForm(managers=_managers() if me.is_admin else None)
+    if request.method == "GET":
+        form.time_zone.data = me.time_zone
+        if me.is_admin:
+            form.manager_id.data = me.id
+    if form.validate_on_submit():
+        manager = _chosen_manager(form, me)
+        try:
+            position = service.create_position(
+                db.session, form.title.data, manager, form.time_zone.data, form.overrides()
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Position {position.title} created.", "success")
+            return redirect(url_for("positions.index"))
+    return _render_form(form, None)
+
+
+@bp.route("/<int:position_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(position_id: int):
+    position = position_or_404(position_id)
+    me = viewer()
+    form = PositionForm(
+        obj=position if request.method == "GET" else None,
+        managers=_managers(position.manager) if me.is_admin else None,
+    )
+    if request.method == "GET":
+        form.fill_overrides(position.policy_overrides or {})
+    if form.validate_on_submit():
+        try:
+            moved = service.update_position(
+                db.session,
+                position,
+                form.title.data,
+                _chosen_manager(form, position.manager),
+                form.time_zone.data,
+                form.overrides(),
+                settings_service.load(db.session),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(moved_message(moved), "success")
+            return redirect(url_for("positions.index", show="all"))
+    return _render_form(form, position)
+
+
+@bp.post("/<int:position_id>/close")
+@login_required
+def close(position_id: int):
+    position = position_or_404(position_id)
+    service.close_position(position)
+    db.session.commit()
+    flash(
+        f"{position.title} is closed. Candidates already waiting still need an answer.", "success"
+    )
+    return redirect(url_for("positions.index", show="all"))
+
+
+@bp.post("/<int:position_id>/reopen")
+@login_required
+def reopen(position_id: int):
+    position = position_or_404(position_id)
+    service.reopen_position(position)
+    db.session.commit()
+    flash(f"{position.title} is open again.", "success")
+    return redirect(url_for("positions.index", show="all"))
+
+
+def _render_form(form: PositionForm, position: Position | None):
+    form.show_defaults(settings_service.load(db.session))
+    status = 422 if form.errors else 200
+    return render_template("positions/form.html", form=form, position=position), status
