@@ -111,6 +111,23 @@ class Client(FlaskClient):
 
 
 @pytest.fixture
+def make_app(app_config):
+    """Another app with some settings changed; its connections are closed after the test."""
+    made = []
+
+    def make(**overrides):
+        new = create_app({**app_config, **overrides})
+        made.append(new)
+        return new
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -144,9 +144,8 @@ def test_the_eleventh_wrong_password_for_one_account_is_throttled(client, sessio
 
 
 @pytest.mark.usefixtures("limits_on")
-def test_logins_are_throttled_per_address(app_config, session):
-    app_config["LOGIN_LIMIT_PER_ADDRESS"] = "5 per 15 minutes"
-    app = create_app(app_config)
+def test_logins_are_throttled_per_address(make_app, session):
+    app = make_app(LOGIN_LIMIT_PER_ADDRESS="5 per 15 minutes")
     client = app.test_client()
     with app.app_context():
         for n in range(5):
@@ -182,9 +181,8 @@ def test_security_headers(client):
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_session_cookie_flags_in_production(app_config, session):
-    app_config["TESTING"] = False
-    app = create_app(app_config)
+def test_session_cookie_flags_in_production(make_app, session):
+    app = make_app(TESTING=False)
     with app.app_context():
         user = UserFactory()
         db.session.commit()
@@ -196,15 +194,14 @@ def test_session_cookie_flags_in_production(app_config, session):
     assert "Secure" in cookie
 
 
-def test_production_refuses_to_start_without_a_secret_key(app_config):
-    config = {**app_config, "TESTING": False, "SECRET_KEY": None}
+def test_production_refuses_to_start_without_a_secret_key(app_config, make_app):
     with pytest.raises(ConfigurationError, match="FEEDBACK_SLA_SECRET_KEY"):
-        create_app(config)
-    assert create_app({**config, "DEMO": True}).config["SECRET_KEY"]
+        create_app({**app_config, "TESTING": False, "SECRET_KEY": None})
+    assert make_app(TESTING=False, SECRET_KEY=None, DEMO=True).config["SECRET_KEY"]
 
 
-def test_operator_commands_run_without_a_key_but_pages_are_refused(app_config):
-    app = create_app({**app_config, "TESTING": False, "SECRET_KEY": None, "COMMAND_LINE": True})
+def test_operator_commands_run_without_a_key_but_pages_are_refused(make_app):
+    app = make_app(TESTING=False, SECRET_KEY=None, COMMAND_LINE=True)
     with app.app_context():
         assert app.test_client().get("/login").status_code == 503
 

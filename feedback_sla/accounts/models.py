@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, Index, Integer, String, func
+from sqlalchemy import Boolean, Enum, Index, Integer, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,6 +34,9 @@ class User(db.Model):
     )
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     digest_hour: Mapped[int] = mapped_column(Integer, default=8)
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Send a digest even on days when nothing is owed ("nothing waiting on you today").
+    digest_empty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on logout, password change and disabling: sessions carrying an older value end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -59,6 +59,7 @@ class WaitingRow:
 @dataclass(frozen=True)
 class Filters:
     manager_id: int | None = None
+    manager_ids: tuple[int, ...] | None = None
     position_id: int | None = None
     stage: str | None = None
     states: frozenset[State] | None = None
@@ -96,6 +97,8 @@ def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Fi
     )
     if filters.manager_id is not None:
         query = query.where(Position.manager_id == filters.manager_id)
+    if filters.manager_ids is not None:
+        query = query.where(Position.manager_id.in_(filters.manager_ids))
     if filters.position_id is not None:
         query = query.where(Position.id == filters.position_id)
     if filters.stage:

@@ -24,6 +24,13 @@ def local_time(value: dt.datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> st
     return f"{as_utc(value).astimezone(zone(tz)).strftime(fmt)} {tz}"
 
 
+def local_time_in(value: dt.datetime | None, time_zone: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """A UTC timestamp in a named zone, with the zone's name (emails have no viewer)."""
+    if value is None:
+        return ""
+    return f"{as_utc(value).astimezone(zone(time_zone)).strftime(fmt)} {time_zone}"
+
+
 def local_date(value: dt.date | None) -> str:
     return value.strftime("%a %d %b %Y") if value else ""
 
@@ -37,3 +44,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(combine_args, "combine_args")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(local_time_in, "local_time_in")
