@@ -12,6 +12,7 @@ from .candidates.models import (
     Wait,
     WaitReason,
 )
+from .digest.models import DigestDay
 from .emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
 from .positions.models import Position
 from .settings.models import Setting
@@ -23,6 +24,7 @@ __all__ = [
     "ContactChannel",
     "EmailKind",
     "EmailTemplate",
+    "DigestDay",
     "Event",
     "EventKind",
     "OutboxMessage",
