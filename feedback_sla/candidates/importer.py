@@ -64,8 +64,13 @@ class ImportResult:
     decision_waits: int = 0
 
 
-def read_rows(session: Session, raw: bytes | str) -> list[ImportRow]:
-    """Parse and validate a whole CSV file; CsvImportError lists every bad row and column."""
+def read_rows(
+    session: Session, raw: bytes | str, *, only_manager: User | None = None
+) -> list[ImportRow]:
+    """Parse and validate a whole CSV file; CsvImportError lists every bad row and column.
+
+    With ``only_manager`` (a manager importing in the browser) every row must name that manager.
+    """
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
@@ -119,13 +124,16 @@ def read_rows(session: Session, raw: bytes | str) -> list[ImportRow]:
                 bad("email", str(exc))
         if values.get("manager_email"):
             key = values["manager_email"].lower()
-            if key not in managers:
-                managers[key] = find_by_email(session, key)
-            manager = managers[key]
-            if manager is None:
-                bad("manager_email", f"no user with email {values['manager_email']}")
-            elif not manager.active:
-                bad("manager_email", f"user {manager.email} is disabled")
+            if only_manager is not None and key != only_manager.email.lower():
+                bad("manager_email", f"must be your own email, {only_manager.email}")
+            else:
+                if key not in managers:
+                    managers[key] = find_by_email(session, key)
+                manager = managers[key]
+                if manager is None:
+                    bad("manager_email", f"no user with email {values['manager_email']}")
+                elif not manager.active:
+                    bad("manager_email", f"user {manager.email} is disabled")
         if values.get("stage") and values["stage"] not in PIPELINE:
             bad("stage", f"unknown stage {values['stage']!r}; stages: {', '.join(PIPELINE)}")
 

@@ -65,10 +65,11 @@ def _navigation():
 
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
+    from ..candidates.views import bp as candidates_bp  # /candidates
     from ..positions.views import bp as positions_bp  # /positions
     from ..triage.views import bp as triage_bp
 
-    return [triage_bp, positions_bp]
+    return [triage_bp, positions_bp, candidates_bp]
 
 
 def _require_secret_key():

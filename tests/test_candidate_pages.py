@@ -1,0 +1,605 @@
+"""Candidate pages and the triage page in the browser: what a manager sees and what each action writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from feedback_sla.candidates import service
+from feedback_sla.extensions import db
+from feedback_sla.models import Candidate, Event, EventKind, Role, Status, Wait, WaitReason
+from feedback_sla.settings.service import OrgSettings
+
+from .factories import PASSWORD, PositionFactory, UserFactory
+
+UTC = dt.UTC
+SETTINGS = OrgSettings()
+#: Monday 16 November 2026, 09:00 UTC: an application now is due Monday 23rd at 18:00.
+MONDAY = dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+
+
+def login(client, user) -> None:
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def triage_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-candidate-id="(\d+)"', html)]
+
+
+def waits_of(candidate_id: int) -> list[Wait]:
+    return list(
+        db.session.scalars(sa.select(Wait).where(Wait.candidate_id == candidate_id).order_by(Wait.id))
+    )
+
+
+def open_wait(candidate_id: int) -> Wait | None:
+    return db.session.scalar(
+        sa.select(Wait).where(Wait.candidate_id == candidate_id, Wait.closed_at.is_(None))
+    )
+
+
+def events_of(candidate_id: int) -> list[Event]:
+    return list(
+        db.session.scalars(sa.select(Event).where(Event.candidate_id == candidate_id).order_by(Event.id))
+    )
+
+
+def count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def traveller():
+    with time_machine.travel(MONDAY, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def manager(session):
+    return UserFactory(name="Maria Manager")
+
+
+@pytest.fixture
+def position(manager):
+    return PositionFactory(manager=manager, title="Backend engineer", time_zone="UTC")
+
+
+@pytest.fixture
+def candidate(session, traveller, position):
+    applicant = service.add_candidate(session, position, "Ana Okafor", "ana@example.com", MONDAY, SETTINGS)
+    session.commit()
+    return applicant
+
+
+@pytest.fixture
+def logged_in(client, manager, candidate):
+    login(client, manager)
+    return client
+
+
+# --- the candidate page ------------------------------------------------------------------------
+
+
+def test_candidate_page_shows_details_open_wait_and_timeline(logged_in, candidate):
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    assert html.count("<h1") == 1
+    assert "Ana Okafor</h1>" in html
+    assert "ana@example.com" in html
+    assert "Backend engineer" in html and "Maria Manager" in html
+    assert 'data-field="stage">Applied<' in html
+    assert 'data-field="status">Active<' in html
+    assert 'data-open-wait="application"' in html
+    assert "Waiting for: application" in html
+    assert ">On track<" in html
+    assert "Due in 5 business days · Mon 23 Nov 2026, 18:00 UTC" in html
+    assert "Mon 16 Nov 2026, 09:00 UTC" in html  # opened, in the viewer's zone, zone named
+    assert 'data-event="created"' in html
+    assert "opened a wait: application" in html
+
+
+def test_times_are_shown_in_the_viewers_zone(client, session, traveller, candidate):
+    viewer = UserFactory(role=Role.ADMIN, time_zone="Europe/Berlin")
+    session.commit()
+    login(client, viewer)
+    html = page(client, f"/candidates/{candidate.id}")
+    assert "Mon 23 Nov 2026, 19:00 Europe/Berlin" in html
+    assert "Times in Europe/Berlin" in html
+
+
+def test_log_contact_closes_the_wait_and_the_candidate_leaves_triage(logged_in, candidate):
+    assert candidate.id in triage_ids(page(logged_in, "/"))
+
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/contact",
+        data={"channel": "phone", "note": "Told her we decide on Friday", "next": "/?stage=applied"},
+    )
+    assert response.status_code == 302
+    assert response.location == "/?stage=applied"
+
+    [wait] = waits_of(candidate.id)
+    assert wait.closed_at == MONDAY
+    closing = db.session.get(Event, wait.closed_by_event_id)
+    assert (closing.kind, closing.channel, closing.body) == (
+        EventKind.CONTACT_LOGGED, "phone", "Told her we decide on Friday"
+    )
+    triage = page(logged_in, "/?stage=applied")
+    assert "Logged contact with Ana Okafor (phone call): their wait is closed." in triage
+    assert candidate.id not in triage_ids(triage)
+
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    assert "Nobody owes Ana Okafor an answer right now." in html
+    assert "Contact logged</strong> · Phone call" in html
+    assert "Told her we decide on Friday" in html
+    assert "closed the application wait" in html
+    assert 'data-closed-wait="application"' in html and ">On time<" in html
+
+
+def test_contact_by_email_outside_the_app_is_a_channel(logged_in, candidate):
+    logged_in.post(f"/candidates/{candidate.id}/contact", data={"channel": "email"})
+    assert open_wait(candidate.id) is None
+    assert events_of(candidate.id)[-1].channel == "email"
+
+
+def test_an_unknown_channel_is_refused_and_nothing_is_written(logged_in, candidate):
+    response = logged_in.post(f"/candidates/{candidate.id}/contact", data={"channel": "pigeon"})
+    assert response.status_code == 422
+    assert "How they heard from you: Not a valid choice" in response.get_data(as_text=True)
+    assert open_wait(candidate.id) is not None
+    assert len(events_of(candidate.id)) == 1
+
+
+def test_a_note_leaves_the_wait_open(logged_in, candidate):
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/note", data={"body": "Strong on SQL"}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert "Notes are internal" in html
+    assert "Internal note</strong>" in html and "Strong on SQL" in html
+    assert open_wait(candidate.id) is not None
+    assert candidate.id in triage_ids(page(logged_in, "/"))
+    assert events_of(candidate.id)[-1].body == "Strong on SQL"
+
+
+def test_an_empty_note_is_refused(logged_in, candidate):
+    response = logged_in.post(f"/candidates/{candidate.id}/note", data={"body": "   "})
+    assert response.status_code == 422
+    assert "Internal note: write some text" in response.get_data(as_text=True)
+    assert len(events_of(candidate.id)) == 1
+
+
+def test_interview_held_opens_a_decision_wait(logged_in, candidate):
+    response = logged_in.post(f"/candidates/{candidate.id}/interview", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "A decision is owed, due in 3 business days (Thu 19 Nov 2026, 18:00 UTC)." in html
+    assert "Waiting for: decision after interview" in html
+
+    application, decision = waits_of(candidate.id)
+    assert application.reason == WaitReason.APPLICATION and application.closed_at == MONDAY
+    assert decision.reason == WaitReason.DECISION and decision.closed_at is None
+    assert decision.due_at == dt.datetime(2026, 11, 19, 18, tzinfo=UTC)
+    triage = page(logged_in, "/")
+    assert "decision after interview" in triage
+
+
+def test_followed_up_twice_shows_escalated_on_triage(logged_in, candidate):
+    first = logged_in.post(f"/candidates/{candidate.id}/followed-up", data={"next": "/"})
+    assert first.location == "/"
+    html = page(logged_in, "/")
+    assert re.search(rf'data-candidate-id="{candidate.id}" data-state="on_track"', html)
+    assert "Ana Okafor followed up (once during this wait)." in html
+
+    logged_in.post(f"/candidates/{candidate.id}/followed-up", data={"next": "/"})
+    html = page(logged_in, "/")
+    assert re.search(rf'data-candidate-id="{candidate.id}" data-state="escalated"', html)
+    assert "The wait is escalated." in html
+    assert open_wait(candidate.id).follow_ups == 2
+
+    detail = page(logged_in, f"/candidates/{candidate.id}")
+    assert 'data-field="follow-ups">2<' in detail
+    assert ">Escalated<" in detail
+
+
+def test_a_follow_up_with_no_open_wait_opens_a_reply_wait(logged_in, candidate):
+    logged_in.post(f"/candidates/{candidate.id}/contact", data={"channel": "meeting"})
+    response = logged_in.post(f"/candidates/{candidate.id}/followed-up", follow_redirects=True)
+    assert "A reply is owed, due in 2 business days" in response.get_data(as_text=True)
+    assert open_wait(candidate.id).reason == WaitReason.FOLLOW_UP
+
+
+def test_moving_the_stage_is_internal(logged_in, candidate):
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/stage", data={"stage": "screen"}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert "Moved Ana Okafor from applied to screen." in html
+    assert 'data-field="stage">Screen<' in html
+    assert "applied → screen" in html
+    assert db.session.get(Candidate, candidate.id).stage == "screen"
+    assert open_wait(candidate.id).reason == WaitReason.APPLICATION
+
+
+def test_moving_to_the_same_or_an_unknown_stage_is_refused(logged_in, candidate):
+    same = logged_in.post(f"/candidates/{candidate.id}/stage", data={"stage": "applied"})
+    assert same.status_code == 409
+    assert "already at stage applied" in same.get_data(as_text=True)
+    unknown = logged_in.post(f"/candidates/{candidate.id}/stage", data={"stage": "limbo"})
+    assert unknown.status_code == 422
+    assert len(events_of(candidate.id)) == 1
+
+
+def test_a_promise_moves_the_deadline_and_can_be_cleared(logged_in, candidate):
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/promise", data={"promised_date": "2026-11-18"}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert "Promised Ana Okafor an answer by Wed 18 Nov 2026" in html
+    assert 'data-field="promised">Wed 18 Nov 2026<' in html
+    assert "None → 2026-11-18".lower() in html.lower()
+    assert open_wait(candidate.id).due_at == dt.datetime(2026, 11, 18, 18, tzinfo=UTC)
+
+    logged_in.post(f"/candidates/{candidate.id}/promise", data={"promised_date": ""})
+    wait = open_wait(candidate.id)
+    assert wait.promised_date is None
+    assert wait.due_at == dt.datetime(2026, 11, 23, 18, tzinfo=UTC)
+    assert "2026-11-18 → none" in page(logged_in, f"/candidates/{candidate.id}")
+
+
+def test_a_promise_in_the_past_is_refused_naming_the_field(logged_in, candidate):
+    response = logged_in.post(f"/candidates/{candidate.id}/promise", data={"promised_date": "2026-11-13"})
+    assert response.status_code == 422
+    assert "Promised an answer by: 2026-11-13 is in the past" in response.get_data(as_text=True)
+    wait = open_wait(candidate.id)
+    assert wait.promised_date is None and len(events_of(candidate.id)) == 1
+
+
+def test_a_promise_without_an_open_wait_is_refused(logged_in, candidate):
+    logged_in.post(f"/candidates/{candidate.id}/contact", data={"channel": "phone"})
+    response = logged_in.post(f"/candidates/{candidate.id}/promise", data={"promised_date": "2026-11-20"})
+    assert response.status_code == 409
+    assert "Ana Okafor is not waiting for an answer" in response.get_data(as_text=True)
+    assert [e.kind for e in events_of(candidate.id)] == [EventKind.CREATED, EventKind.CONTACT_LOGGED]
+
+
+def test_edit_changes_name_and_email(logged_in, candidate):
+    assert 'value="ana@example.com"' in page(logged_in, f"/candidates/{candidate.id}/edit")
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/edit",
+        data={"name": " Ana O. Okafor ", "email": "Ana.Okafor@Example.com"},
+    )
+    assert response.status_code == 302
+    saved = db.session.get(Candidate, candidate.id)
+    assert (saved.name, saved.email) == ("Ana O. Okafor", "ana.okafor@example.com")
+
+
+def test_edit_refuses_a_duplicate_email_in_the_same_position(logged_in, session, candidate, position):
+    other = service.add_candidate(session, position, "Ben Berg", "ben@example.com", MONDAY, SETTINGS)
+    elsewhere = PositionFactory(manager=position.manager)
+    service.add_candidate(session, elsewhere, "Cy", "cy@example.com", MONDAY, SETTINGS)
+    session.commit()
+
+    response = logged_in.post(
+        f"/candidates/{other.id}/edit", data={"name": "Ben", "email": "ANA@example.com"}
+    )
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Email: ana@example.com is already a candidate for Backend engineer" in html
+    assert db.session.get(Candidate, other.id).email == "ben@example.com"
+    # The same address in another position is a different application.
+    assert logged_in.post(
+        f"/candidates/{other.id}/edit", data={"name": "Ben", "email": "cy@example.com"}
+    ).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"name": "", "email": "ana@example.com"}, "Name: must not be empty"),
+        ({"name": "Ana", "email": "not-an-address"}, "invalid email"),
+    ],
+)
+def test_edit_refuses_bad_input(logged_in, candidate, form, message):
+    response = logged_in.post(f"/candidates/{candidate.id}/edit", data=form)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.get(Candidate, candidate.id).name == "Ana Okafor"
+
+
+def test_withdraw_closes_the_wait_and_removes_the_candidate_from_triage(logged_in, candidate):
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/withdraw", data={"reason": "took another offer"}, follow_redirects=True
+    )
+    html = response.get_data(as_text=True)
+    assert "Ana Okafor is withdrawn." in html
+    assert 'data-field="status">Withdrawn<' in html
+    assert "active → withdrawn" in html and "took another offer" in html
+
+    saved = db.session.get(Candidate, candidate.id)
+    assert saved.status == Status.WITHDRAWN
+    [wait] = waits_of(candidate.id)
+    closing = db.session.get(Event, wait.closed_by_event_id)
+    assert closing.kind == EventKind.STATUS_CHANGED
+    assert closing.data == {"from": "active", "to": "withdrawn"}
+    assert candidate.id not in triage_ids(page(logged_in, "/"))
+
+    again = logged_in.post(f"/candidates/{candidate.id}/withdraw")
+    assert again.status_code == 409
+    assert len(events_of(candidate.id)) == 2
+
+
+def test_a_withdrawn_candidate_cannot_be_moved_or_followed_up(logged_in, candidate):
+    logged_in.post(f"/candidates/{candidate.id}/withdraw")
+    for action, data in (("followed-up", {}), ("stage", {"stage": "screen"}), ("interview", {})):
+        response = logged_in.post(f"/candidates/{candidate.id}/{action}", data=data)
+        assert response.status_code == 409, action
+    assert [w.closed_at is not None for w in waits_of(candidate.id)] == [True]
+    assert len(events_of(candidate.id)) == 2
+
+
+def test_an_unsafe_next_is_ignored(logged_in, candidate):
+    response = logged_in.post(
+        f"/candidates/{candidate.id}/note", data={"body": "x", "next": "https://evil.example/"}
+    )
+    assert response.location == f"/candidates/{candidate.id}"
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+def test_manager_b_gets_404_on_every_candidate_url_of_manager_a(client, session, candidate):
+    manager_b = UserFactory()
+    session.commit()
+    login(client, manager_b)
+    before = {model.__name__: count(model) for model in (Candidate, Event, Wait)}
+    form = {"channel": "phone", "note": "x", "stage": "screen", "body": "x", "promised_date": "2026-12-01",
+            "name": "Mallory", "email": "mallory@example.com", "reason": "x", "next": "/"}
+    checked = 0
+    for rule in client.application.url_map.iter_rules():
+        if not rule.endpoint.startswith("candidates.") or "candidate_id" not in rule.arguments:
+            continue
+        url = rule.build({"candidate_id": candidate.id})[1]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method, data=form if method == "POST" else None)
+            assert response.status_code == 404, (method, url)
+            assert "Ana Okafor" not in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 10
+    assert {model.__name__: count(model) for model in (Candidate, Event, Wait)} == before
+    saved = db.session.get(Candidate, candidate.id)
+    assert (saved.name, saved.stage, saved.status) == ("Ana Okafor", "applied", Status.ACTIVE)
+
+
+def test_an_admin_sees_and_acts_on_any_candidate(client, session, candidate):
+    admin = UserFactory(role=Role.ADMIN)
+    session.commit()
+    login(client, admin)
+    assert "Ana Okafor</h1>" in page(client, f"/candidates/{candidate.id}")
+    client.post(f"/candidates/{candidate.id}/note", data={"body": "seen by HR"})
+    assert events_of(candidate.id)[-1].actor_id == admin.id
+
+
+def test_pages_need_a_login(client, candidate):
+    response = client.get(f"/candidates/{candidate.id}")
+    assert response.status_code == 302 and "/login" in response.location
+    assert client.post(f"/candidates/{candidate.id}/contact", data={"channel": "phone"}).status_code == 302
+    assert open_wait(candidate.id) is not None
+
+
+@pytest.fixture
+def csrf_on(app_config):
+    app_config["WTF_CSRF_ENABLED"] = True
+    return app_config
+
+
+@pytest.mark.usefixtures("csrf_on")
+def test_actions_need_the_csrf_token(client, manager, candidate):
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page(client, "/login")).group(1)
+    client.post("/login", data={"email": manager.email, "password": PASSWORD, "csrf_token": token})
+    refused = client.post(f"/candidates/{candidate.id}/contact", data={"channel": "phone"})
+    assert refused.status_code == 400
+    assert open_wait(candidate.id) is not None
+
+    html = page(client, f"/candidates/{candidate.id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    accepted = client.post(
+        f"/candidates/{candidate.id}/contact", data={"channel": "phone", "csrf_token": token}
+    )
+    assert accepted.status_code == 302
+    assert open_wait(candidate.id) is None
+
+
+# --- escaping ----------------------------------------------------------------------------------
+
+HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_name_is_escaped_on_the_candidate_and_triage_pages(
+    client, session, traveller, position, name
+):
+    hostile = service.add_candidate(session, position, name, "x@example.com", MONDAY, SETTINGS)
+    session.commit()
+    login(client, position.manager)
+    for url in (f"/candidates/{hostile.id}", "/", f"/candidates/{hostile.id}/edit"):
+        html = page(client, url)
+        assert name not in html, url
+        assert "alert(1)" in html  # it is there, as text
+        assert "<script>alert" not in html and "<img src=x" not in html
+    response = client.post(f"/candidates/{hostile.id}/note", data={"body": name}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert name not in html
+    assert "&lt;" in html
+
+
+# --- adding a candidate ------------------------------------------------------------------------
+
+
+def test_add_candidate_offers_only_the_viewers_open_positions(logged_in, session, position):
+    closed = PositionFactory(manager=position.manager, title="Closed role", is_open=False)
+    foreign = PositionFactory(title="Someone else's role")
+    session.commit()
+    html = page(logged_in, "/candidates/new")
+    assert html.count("<h1") == 1
+    for label in ("Name", "Email", "Position", "Applied at", "Stage"):
+        assert f">{label}</label>" in html
+    assert "Backend engineer" in html
+    assert "Closed role" not in html and "Someone else" not in html
+
+    response = logged_in.post(
+        "/candidates/new",
+        data={"name": "Mallory", "email": "m@example.com", "position": str(foreign.id), "stage": "applied"},
+    )
+    assert response.status_code == 422
+    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert logged_in.post(
+        "/candidates/new",
+        data={"name": "Mallory", "email": "m@example.com", "position": str(closed.id), "stage": "applied"},
+    ).status_code == 422
+    assert db.session.scalar(sa.select(Candidate).where(Candidate.name == "Mallory")) is None
+
+
+def test_add_candidate_reads_applied_at_in_the_positions_zone(client, session, traveller):
+    manager = UserFactory()
+    berlin = PositionFactory(manager=manager, title="Berlin role", time_zone="Europe/Berlin")
+    session.commit()
+    login(client, manager)
+    response = client.post(
+        "/candidates/new",
+        data={"name": "Dana", "email": "dana@example.com", "position": str(berlin.id),
+              "applied_at": "2026-11-13T10:30", "stage": "screen"},
+    )
+    assert response.status_code == 302
+    dana = db.session.scalar(sa.select(Candidate).where(Candidate.email == "dana@example.com"))
+    assert response.location == f"/candidates/{dana.id}"
+    assert dana.stage == "screen" and dana.position_id == berlin.id
+    [wait] = waits_of(dana.id)
+    assert wait.opened_at == dt.datetime(2026, 11, 13, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert events_of(dana.id)[0].actor_id == manager.id
+    assert "Added Dana to Berlin role" in page(client, response.location)
+
+
+def test_add_candidate_defaults_to_now_and_refuses_duplicates_and_the_future(logged_in, position):
+    data = {"name": "Eve", "email": "eve@example.com", "position": str(position.id), "stage": "applied"}
+    assert logged_in.post("/candidates/new", data=data).status_code == 302
+    eve = db.session.scalar(sa.select(Candidate).where(Candidate.email == "eve@example.com"))
+    assert waits_of(eve.id)[0].opened_at == MONDAY
+
+    duplicate = logged_in.post("/candidates/new", data=data | {"email": "EVE@example.com"})
+    assert duplicate.status_code == 422
+    html = duplicate.get_data(as_text=True)
+    assert "Email: eve@example.com is already a candidate for Backend engineer" in html
+    future = logged_in.post(
+        "/candidates/new", data=data | {"email": "f@example.com", "applied_at": "2026-11-17T09:00"}
+    )
+    assert future.status_code == 422
+    assert "Applied at: is in the future" in future.get_data(as_text=True)
+    assert count(Candidate) == 2
+
+
+def test_a_posted_manager_or_status_is_ignored(logged_in, session, position, manager):
+    other = UserFactory()
+    session.commit()
+    logged_in.post(
+        "/candidates/new",
+        data={"name": "Fay", "email": "fay@example.com", "position": str(position.id), "stage": "applied",
+              "status": "hired", "manager_id": str(other.id), "position_id": "999"},
+    )
+    fay = db.session.scalar(sa.select(Candidate).where(Candidate.email == "fay@example.com"))
+    assert fay.status == Status.ACTIVE and fay.position.manager_id == manager.id
+
+
+# --- CSV import --------------------------------------------------------------------------------
+
+HEADER = "name,email,position,manager_email,stage,applied_at,interview_at,promised_by\n"
+
+
+def upload(client, text: str):
+    return client.post(
+        "/candidates/import",
+        data={"file": (io.BytesIO(text.encode()), "candidates.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_good_csv_is_imported(logged_in, manager):
+    response = upload(
+        logged_in,
+        HEADER
+        + f"Gil,gil@example.com,Backend engineer,{manager.email},applied,2026-11-16T08:00,,\n"
+        + f"Hana,hana@example.com,Data analyst,{manager.email},interview,2026-11-10,2026-11-13T15:00,\n",
+    )
+    assert response.status_code == 302
+    html = page(logged_in, response.location)
+    assert "Imported 2 candidates, 1 awaiting a decision after an interview." in html
+    assert "New positions: Data analyst." in html
+    hana = db.session.scalar(sa.select(Candidate).where(Candidate.email == "hana@example.com"))
+    assert open_wait(hana.id).reason == WaitReason.DECISION
+    assert {"Gil", "Hana"} <= {c.name for c in db.session.scalars(sa.select(Candidate))}
+
+
+def test_csv_errors_are_listed_by_line_and_column_and_nothing_is_imported(logged_in, manager):
+    before = count(Candidate)
+    response = upload(
+        logged_in,
+        HEADER
+        + f"Ivy,ivy@example.com,Backend engineer,{manager.email},applied,2026-11-16,,\n"
+        + f"Jo,not-an-email,Backend engineer,{manager.email},limbo,2026-11-16,,\n"
+        + f"Kim,kim@example.com,Backend engineer,{manager.email},applied,yesterday,,\n",
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Nothing was imported: 3 problems in the file." in html
+    rows = re.findall(r"<tr data-import-error><td>(\d+)</td><td>(\w*)</td>", html)
+    assert rows == [("3", "email"), ("3", "stage"), ("4", "applied_at")]
+    assert count(Candidate) == before
+
+
+def test_a_manager_may_import_only_their_own_candidates(logged_in, session, manager):
+    UserFactory(email="other@example.com")
+    session.commit()
+    response = upload(
+        logged_in,
+        HEADER
+        + f"Lou,lou@example.com,Backend engineer,{manager.email},applied,2026-11-16,,\n"
+        + "Max,max@example.com,Sales,other@example.com,applied,2026-11-16,,\n",
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert re.search(r"<td>3</td><td>manager_email</td><td>must be your own email", html)
+    assert count(Candidate) == 1
+
+
+def test_an_admin_imports_for_any_manager(client, session, traveller):
+    admin = UserFactory(role=Role.ADMIN)
+    someone = UserFactory(email="someone@example.com")
+    session.commit()
+    login(client, admin)
+    response = upload(client, HEADER + "Ned,ned@example.com,Ops,someone@example.com,applied,2026-11-16,,\n")
+    assert response.status_code == 302
+    ned = db.session.scalar(sa.select(Candidate).where(Candidate.email == "ned@example.com"))
+    assert ned.position.manager_id == someone.id
+
+
+def test_import_needs_a_file_and_refuses_big_ones(logged_in, monkeypatch):
+    missing = logged_in.post("/candidates/import", data={}, content_type="multipart/form-data")
+    assert missing.status_code == 422
+    assert "CSV file: choose a file" in missing.get_data(as_text=True)
+    html = page(logged_in, "/candidates/import")
+    assert ">CSV file</label>" in html and html.count("<h1") == 1
+
+    monkeypatch.setattr("feedback_sla.candidates.views.IMPORT_LIMIT_BYTES", 100)
+    big = upload(logged_in, HEADER + "x" * 200)
+    assert big.status_code == 413
+    assert "CSV file: larger than" in big.get_data(as_text=True)
