@@ -32,13 +32,14 @@ strings in CSV and ``null`` in JSON and NDJSON.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import enum
 import json
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
@@ -48,11 +49,12 @@ from ..accounts.models import User
 from ..candidates.models import Candidate, Event, EventKind, Wait
 from ..candidates.queries import state_expression
 from ..errors import DomainError
-from ..output import write_csv
+from ..output import FORMULA_STARTS, csv_safe
 from ..positions.models import Position
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
 from .period import opened_bounds
+from .utc_text import LocalClock, date_text, instant, text_of, utc_text
 
 COLUMNS: tuple[str, ...] = (
     "wait_id",
@@ -75,6 +77,8 @@ COLUMNS: tuple[str, ...] = (
 
 #: Columns that identify a candidate; left out with ``--no-pii``.
 PII_COLUMNS: frozenset[str] = frozenset({"candidate_name", "candidate_email"})
+
+_WITHOUT_PII = operator.itemgetter(*(i for i, c in enumerate(COLUMNS) if c not in PII_COLUMNS))
 
 #: Rows fetched from the database at a time: memory stays flat whatever the number of waits.
 BATCH_SIZE = 5000
@@ -124,8 +128,13 @@ def outcome_expression(now: dt.datetime, settings: OrgSettings):
     )
 
 
-def export_query(now: dt.datetime, settings: OrgSettings, filters: ExportFilters = ExportFilters()) -> Select:
-    """Every wait matching ``filters`` with what the export shows of it, in ascending wait id."""
+def export_query(
+    now: dt.datetime, settings: OrgSettings, filters: ExportFilters = ExportFilters(), *, dialect: str
+) -> Select:
+    """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
+
+    Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect.
+    """
     query = (
         select(
             Wait.id,
@@ -136,10 +145,10 @@ def export_query(now: dt.datetime, settings: OrgSettings, filters: ExportFilters
             Position.title,
             User.email,
             type_coerce(Wait.reason, String),
-            Wait.opened_at,
-            Wait.due_at,
-            Wait.promised_date,
-            Wait.closed_at,
+            utc_text(Wait.opened_at, dialect),
+            utc_text(Wait.due_at, dialect),
+            date_text(Wait.promised_date, dialect),
+            utc_text(Wait.closed_at, dialect),
             closed_by_expression(),
             outcome_expression(now, settings),
             Position.time_zone,
@@ -176,52 +185,94 @@ def export_rows(
 ) -> Iterator[tuple]:
     """The export's rows as tuples in ``columns(pii)`` order, fetched ``batch_size`` at a time.
 
-    Values are Python values (int, float, str, None); the writers format them.
+    Values are Python values (int, float, str, None); the writers format them. The rows come
+    through a plain connection, not ORM objects: SQLite hands them over as it steps through the
+    join, PostgreSQL through a server-side cursor.
     """
     now = as_utc(now)
-    result = session.execute(
-        export_query(now, settings, filters), execution_options={"yield_per": batch_size}
-    )
-    rows = _Formatter(now, settings.holiday_calendar)
+    connection = session.connection()
+    query = export_query(now, settings, filters, dialect=connection.dialect.name)
+    result = connection.execute(query, execution_options={"yield_per": batch_size})
+    row = _Formatter(now, settings.holiday_calendar).row
     try:
-        for row in result:
-            yield rows.format(row, pii)
+        if pii:
+            for values in result:
+                yield row(*values)
+        else:
+            for values in result:
+                yield _WITHOUT_PII(row(*values))
     finally:
         result.close()
 
 
 class _Formatter:
-    """Turns a query row into an export row; caches zones and business-day counts between rows."""
+    """Turns query rows into export rows; remembers zones and business-day counts between rows."""
 
     #: Distinct (opened day, closed day) pairs remembered; cleared beyond this, so memory stays flat.
     CACHE_LIMIT = 100_000
 
     def __init__(self, now: dt.datetime, calendar: str):
-        self.now = now
+        self.now_text = text_of(now)
+        self.now = instant(self.now_text)
         self.calendar = calendar
-        self.zones: dict[str, ZoneInfo] = {}
-        self.days: dict[tuple[dt.date, dt.date], int] = {}
+        self.clocks: dict[str, tuple[LocalClock, str]] = {}
+        self.days: dict[tuple[str, str], int] = {}
 
-    def zone(self, name: str, wait_id: int) -> ZoneInfo:
-        tz = self.zones.get(name)
-        if tz is None:
-            try:
-                tz = self.zones[name] = zone(name)
-            except ValueError as exc:
-                raise DomainError(f"wait {wait_id}: its position has an {exc}") from None
-        return tz
+    def clock(self, name: str, wait_id: int) -> tuple[LocalClock, str]:
+        """The zone's clock and the local date now."""
+        try:
+            return self.clocks[name]
+        except KeyError:
+            pass
+        try:
+            local = LocalClock(zone(name))
+        except ValueError as exc:
+            raise DomainError(f"wait {wait_id}: its position has an {exc}") from None
+        entry = self.clocks[name] = (local, local.iso(self.now_text)[:10])
+        return entry
 
-    def business_days(self, start: dt.date, end: dt.date) -> int:
+    def business_days(self, start: str, end: str) -> int:
+        """Business days between two local dates written YYYY-MM-DD."""
         key = (start, end)
         days = self.days.get(key)
         if days is None:
             if len(self.days) >= self.CACHE_LIMIT:
                 self.days.clear()
-            days = self.days[key] = clock.business_days_between(start, end, self.calendar)
+            days = clock.business_days_between(
+                dt.date.fromisoformat(start), dt.date.fromisoformat(end), self.calendar
+            )
+            self.days[key] = days
         return days
 
-    def format(self, row: Sequence, pii: bool) -> tuple:
-        (
+    def row(
+        self,
+        wait_id,
+        candidate_id,
+        name,
+        email,
+        position_id,
+        title,
+        manager,
+        reason,
+        opened_at,
+        due_at,
+        promised_date,
+        closed_at,
+        closed_by,
+        outcome,
+        time_zone,
+    ) -> tuple:
+        local, today = self.clock(time_zone, wait_id)
+        opened = local.iso(opened_at)
+        if closed_at is None:
+            closed = None
+            end_day = today
+            end = self.now
+        else:
+            closed = local.iso(closed_at)
+            end_day = closed[:10]
+            end = instant(closed_at)
+        return (
             wait_id,
             candidate_id,
             name,
@@ -230,38 +281,33 @@ class _Formatter:
             title,
             manager,
             reason,
-            opened_at,
-            due_at,
+            opened,
+            local.iso(due_at),
             promised_date,
-            closed_at,
+            closed,
             closed_by,
-            outcome,
-            time_zone,
-        ) = row
-        tz = self.zone(time_zone, wait_id)
-        end = closed_at if closed_at is not None else self.now
-        opened_local = opened_at.astimezone(tz)
-        days = self.business_days(opened_local.date(), end.astimezone(tz).date())
-        hours = round((end - opened_at).total_seconds() / 3600, 2)
-        values = (
-            wait_id,
-            candidate_id,
-            position_id,
-            title,
-            manager,
-            reason,
-            opened_local.isoformat(timespec="seconds"),
-            due_at.astimezone(tz).isoformat(timespec="seconds"),
-            promised_date.isoformat() if promised_date is not None else None,
-            closed_at.astimezone(tz).isoformat(timespec="seconds") if closed_at is not None else None,
-            closed_by,
-            days,
-            hours,
+            self.business_days(opened[:10], end_day),
+            round((end - instant(opened_at)).total_seconds() / 3600, 2),
             outcome,
         )
-        if pii:
-            return values[:2] + (name, email) + values[2:]
-        return values
+
+
+#: Columns holding text a person or another system typed: the only ones a spreadsheet could take for
+#: a formula. The others are numbers, dates and fixed words.
+TEXT_COLUMNS = frozenset({"candidate_name", "candidate_email", "position", "manager", "closed_by"})
+
+
+def write_csv_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """CSV with a header line; text that starts like a formula gets a leading ``'`` (``csv_safe``)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    text = [i for i, name in enumerate(names) if name in TEXT_COLUMNS]
+    for row in rows:
+        for i in text:
+            value = row[i]
+            if value and value.startswith(FORMULA_STARTS):
+                row = (*row[:i], csv_safe(value), *row[i + 1 :])
+        writer.writerow(row)
 
 
 def write_json_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -281,6 +327,6 @@ def write_ndjson_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence
         out.write("\n")
 
 
-#: Streaming writers by format. CSV (the shared writer) prefixes text a spreadsheet would run as a
-#: formula with ``'``; JSON and NDJSON keep values as they are.
-WRITERS = {"csv": write_csv, "json": write_json_rows, "ndjson": write_ndjson_rows}
+#: Streaming writers by format. Only CSV prefixes text a spreadsheet would run as a formula with ``'``;
+#: JSON and NDJSON keep values as they are.
+WRITERS = {"csv": write_csv_rows, "json": write_json_rows, "ndjson": write_ndjson_rows}

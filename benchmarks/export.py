@@ -1,0 +1,312 @@
+"""Response-time export benchmark on SQLite: the CSV export against the ``sqlite3`` shell.
+
+For each size (100,000 and 1,000,000 waits by default) it builds a fresh database through the app's
+migrations in a temporary folder, then runs, in the same run and on the same file:
+
+- ``feedback-sla export response-times --format csv --output FILE``, the real command in a
+  subprocess;
+- the ``sqlite3`` command-line shell with ``-csv``, running the equivalent join
+  (waits, candidates, positions, users, the closing event) into a file.
+
+It prints wall time and peak resident memory of each process and the ratio of the wall times, and
+exits non-zero if a target is missed: the export at most 4 times the shell's time, and under 150 MB.
+
+    /work/venv/bin/python benchmarks/export.py [--sizes 100000 1000000] [--folder DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import flask_migrate
+import sqlalchemy as sa
+from sqlalchemy.exc import SAWarning
+
+from feedback_sla import create_app
+from feedback_sla.accounts.models import Role, User
+from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, Wait, WaitReason
+from feedback_sla.extensions import db
+from feedback_sla.positions.models import Position
+
+TARGET_RATIO = 4.0
+TARGET_PEAK_MB = 150.0
+MANAGERS = 20
+POSITIONS = 200
+TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
+#: Waits opened over the two years before the run.
+SPAN = dt.timedelta(days=730)
+CHUNK = 20_000
+GNU_TIME = "/usr/bin/time"
+CLOSINGS = (
+    (EventKind.EMAIL_SENT, None, "rejection"),
+    (EventKind.EMAIL_SENT, None, "offer"),
+    (EventKind.EMAIL_SENT, None, "update"),
+    (EventKind.CONTACT_LOGGED, "phone", None),
+    (EventKind.CONTACT_LOGGED, "meeting", None),
+)
+
+#: The export's join, written for the shell; SQLite stores UTC as naive text, so "now" is text too.
+SHELL_SQL = """
+SELECT waits.id AS wait_id, candidates.id AS candidate_id, candidates.name AS candidate_name,
+       candidates.email AS candidate_email, positions.id AS position_id, positions.title AS position,
+       users.email AS manager, waits.reason, waits.opened_at, waits.due_at, waits.promised_date,
+       waits.closed_at,
+       CASE events.kind
+           WHEN 'contact_logged' THEN events.channel
+           WHEN 'interview_held' THEN 'interview'
+           WHEN 'email_sent' THEN coalesce(json_extract(events.data, '$.email_kind'), 'email')
+           ELSE events.kind END AS closed_by,
+       round((julianday(coalesce(waits.closed_at, '{now}')) - julianday(waits.opened_at)) * 24, 2)
+           AS hours_waited,
+       CASE WHEN waits.closed_at IS NULL THEN
+                CASE WHEN waits.follow_ups >= 2 OR waits.escalate_at <= '{now}' THEN 'escalated'
+                     WHEN waits.due_at <= '{now}' THEN 'overdue'
+                     WHEN waits.warn_at <= '{now}' THEN 'due_soon'
+                     ELSE 'on_track' END
+            WHEN waits.closed_at <= waits.due_at THEN 'met'
+            ELSE 'breached' END AS outcome,
+       positions.time_zone
+FROM waits
+JOIN candidates ON waits.candidate_id = candidates.id
+JOIN positions ON candidates.position_id = positions.id
+JOIN users ON positions.manager_id = users.id
+LEFT OUTER JOIN events ON waits.closed_by_event_id = events.id
+ORDER BY waits.id;
+"""
+
+
+def sqlite_text(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def build(path: Path, waits: int, now: dt.datetime) -> None:
+    """A database with ``waits`` waits: two per candidate, an application answered at the
+    interview, then a decision answered by email or phone, or (one in five) still open."""
+    uri = f"sqlite:///{path}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "benchmark-only"})
+    with app.app_context():
+        logging.disable(logging.INFO)  # the migrations' progress lines
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)  # batch migrations reflecting indexes
+                flask_migrate.upgrade()
+        finally:
+            logging.disable(logging.NOTSET)
+        rng = random.Random(6)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.insert(User),
+                [
+                    {
+                        "id": i + 1,
+                        "email": f"manager{i}@example.com",
+                        "name": f"Manager {i}",
+                        "password_hash": "unused",
+                        "role": Role.MANAGER,
+                        "time_zone": TIME_ZONES[i % len(TIME_ZONES)],
+                    }
+                    for i in range(MANAGERS)
+                ],
+            )
+            conn.execute(
+                sa.insert(Position),
+                [
+                    {
+                        "id": i + 1,
+                        "title": f"Position {i}",
+                        "manager_id": i % MANAGERS + 1,
+                        "time_zone": TIME_ZONES[i % len(TIME_ZONES)],
+                    }
+                    for i in range(POSITIONS)
+                ],
+            )
+        candidates = waits // 2
+        event_id = 0
+        for start in range(0, candidates, CHUNK):
+            people, events, rows = [], [], []
+            for c in range(start + 1, min(start + CHUNK, candidates) + 1):
+                applied = now - SPAN * rng.random()
+                people.append(
+                    {
+                        "id": c,
+                        "name": f"Candidate {c}",
+                        "email": f"candidate{c}@example.com",
+                        "position_id": c % POSITIONS + 1,
+                        "stage": "interview",
+                        "status": Status.ACTIVE,
+                        "created_at": applied,
+                    }
+                )
+                interview = min(applied + dt.timedelta(hours=rng.randint(2, 300)), now)
+                event_id += 1
+                events.append(_event(event_id, c, EventKind.INTERVIEW_HELD, None, None, interview))
+                rows.append(_wait(2 * c - 1, c, WaitReason.APPLICATION, applied, 5, interview, event_id))
+                answered = interview + dt.timedelta(hours=rng.randint(1, 200))
+                if rng.random() < 0.8 and answered < now:
+                    event_id += 1
+                    kind, channel, email_kind = rng.choice(CLOSINGS)
+                    events.append(_event(event_id, c, kind, channel, email_kind, answered))
+                    rows.append(_wait(2 * c, c, WaitReason.DECISION, interview, 3, answered, event_id))
+                else:
+                    rows.append(_wait(2 * c, c, WaitReason.DECISION, interview, 3, None, None))
+            with db.engine.begin() as conn:
+                conn.execute(sa.insert(Candidate), people)
+                conn.execute(sa.insert(Event), events)
+                conn.execute(sa.insert(Wait), rows)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.engine.dispose()
+
+
+def _event(event_id, candidate_id, kind, channel, email_kind, at) -> dict:
+    return {
+        "id": event_id,
+        "candidate_id": candidate_id,
+        "kind": kind,
+        "channel": channel,
+        "data": {"email_kind": email_kind} if email_kind else {},
+        "occurred_at": at,
+        "recorded_at": at,
+    }
+
+
+def _wait(wait_id, candidate_id, reason, opened, days, closed, event_id) -> dict:
+    # Calendar days stand in for business days: the export reads deadlines, it does not make them.
+    due = opened + dt.timedelta(days=days + 2)
+    return {
+        "id": wait_id,
+        "candidate_id": candidate_id,
+        "reason": reason,
+        "opened_at": opened,
+        "warn_at": due - dt.timedelta(days=1),
+        "due_at": due,
+        "escalate_at": opened + dt.timedelta(days=14),
+        "policy_days": days,
+        "promised_date": None,
+        "follow_ups": 0,
+        "closed_at": closed,
+        "closed_by_event_id": event_id,
+    }
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float
+    lines: int
+
+
+def measure(command: list[str], env: dict[str, str], output: Path, stdin: str | None = None) -> Run:
+    """Wall time, and peak resident memory as GNU time reports it for the process alone.
+
+    (The rusage of a child of this process would count this process's own size: Linux carries
+    the peak over fork and exec.)
+    """
+    peak_file = output.with_suffix(".peak")
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [GNU_TIME, "-f", "%M", "-o", str(peak_file), *command],
+        env=env,
+        input=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"{command[0]} failed ({completed.returncode}): {completed.stderr}")
+    peak_kb = int(peak_file.read_text().split()[-1])
+    peak_file.unlink()
+    with output.open("rb") as f:
+        lines = sum(1 for _ in f)
+    return Run(seconds, peak_kb / 1024, lines)
+
+
+def bench(size: int, folder: Path) -> tuple[Run, Run]:
+    database = folder / f"waits-{size}.sqlite3"
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    build(database, size, now)
+    print(
+        f"  built {size:,} waits in {time.perf_counter() - started:.1f} s "
+        f"({database.stat().st_size / 2**20:.0f} MB)",
+        flush=True,
+    )
+    env = {
+        **os.environ,
+        "FEEDBACK_SLA_DATABASE_URL": f"sqlite:///{database}",
+    }
+    feedback_sla = str(Path(sys.executable).with_name("feedback-sla"))
+    shell_out = folder / f"shell-{size}.csv"
+    export_out = folder / f"export-{size}.csv"
+    sql = SHELL_SQL.format(now=sqlite_text(now))
+    shell = measure(
+        ["sqlite3", "-csv", "-header", str(database)],
+        env,
+        shell_out,
+        stdin=f".output {shell_out}\n{sql}",
+    )
+    export = measure(
+        [feedback_sla, "export", "response-times", "--format", "csv", "--output", str(export_out)],
+        env,
+        export_out,
+    )
+    for path in (database, shell_out, export_out):
+        path.unlink()
+    return shell, export
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--folder", type=Path, help="Work here instead of a temporary folder.")
+    args = parser.parse_args()
+    if shutil.which("sqlite3") is None:
+        raise SystemExit("the sqlite3 command-line shell is needed (apt-get install sqlite3)")
+    if not os.access(GNU_TIME, os.X_OK):
+        raise SystemExit(f"GNU time is needed at {GNU_TIME} (apt-get install time)")
+    shell_version = subprocess.run(
+        ["sqlite3", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    print(
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version} (Python), "
+        f"{shell_version} (shell), {os.cpu_count()} CPUs"
+    )
+    missed = []
+    with tempfile.TemporaryDirectory(prefix="fsla-export-bench-", dir=args.folder) as tmp:
+        os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = str(Path(tmp) / "instance")
+        for size in args.sizes:
+            print(f"{size:,} waits", flush=True)
+            shell, export = bench(size, Path(tmp))
+            ratio = export.seconds / shell.seconds
+            if shell.lines != export.lines:
+                missed.append(f"{size:,}: {export.lines} lines exported, the shell wrote {shell.lines}")
+            print(f"  sqlite3 -csv:           {shell.seconds:7.2f} s  peak {shell.peak_mb:6.1f} MB")
+            print(f"  feedback-sla export:    {export.seconds:7.2f} s  peak {export.peak_mb:6.1f} MB")
+            print(f"  ratio export / shell:   {ratio:7.2f}   (target <= {TARGET_RATIO:g})")
+            print(f"  rows per second:        {(export.lines - 1) / export.seconds:9,.0f}", flush=True)
+            if ratio > TARGET_RATIO:
+                missed.append(f"{size:,}: ratio {ratio:.2f} > {TARGET_RATIO:g}")
+            if export.peak_mb >= TARGET_PEAK_MB:
+                missed.append(f"{size:,}: peak {export.peak_mb:.1f} MB >= {TARGET_PEAK_MB:g} MB")
+    for problem in missed:
+        print(f"MISSED {problem}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Timestamps read as UTC text and shown as local ISO 8601 text, at export speed.
+
+An export formats millions of timestamps. Letting the column type build an aware datetime for each,
+then converting it to a zone and formatting it, costs several microseconds a value. Here the
+database hands over the UTC instant as text (``2026-11-23 15:00:00.000000``: how SQLite stores it,
+and what PostgreSQL's ``to_char`` writes), and the local form is the local hour, looked up once per
+UTC hour and zone, followed by the minutes and seconds of the text. Hours that contain an offset
+change, and zones whose offset is not a whole number of hours, take the exact, slower path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, func, type_coerce
+from sqlalchemy.sql import ColumnElement
+
+from ..timeutil import UTC
+
+ONE_HOUR = dt.timedelta(hours=1)
+_MISSING = object()
+
+
+def utc_text(column, dialect: str) -> ColumnElement[str]:
+    """A timestamp column as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    return type_coerce(column, String)  # SQLite stores exactly this text
+
+
+def date_text(column, dialect: str) -> ColumnElement[str]:
+    """A date column as ``YYYY-MM-DD``."""
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return type_coerce(column, String)
+
+
+def text_of(instant: dt.datetime) -> str:
+    """The UTC text of an aware datetime, as ``utc_text`` reads it from the database."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def instant(text: str) -> dt.datetime:
+    """A naive UTC datetime from UTC text."""
+    return dt.datetime.fromisoformat(text)
+
+
+class LocalClock:
+    """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
+
+    Remembers one entry per UTC hour seen; ``limit`` bounds that memory.
+    """
+
+    def __init__(self, tz: ZoneInfo, limit: int = 200_000):
+        self.tz = tz
+        self.limit = limit
+        self._hours: dict[str, tuple[str, str] | None] = {}
+
+    def iso(self, text: str) -> str:
+        hour = self._hours.get(text[:13], _MISSING)
+        if hour is _MISSING:
+            hour = self._hour(text[:13])
+        if hour is None:
+            return instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
+        local_hour, offset = hour
+        return local_hour + text[13:19] + offset
+
+    def _hour(self, key: str) -> tuple[str, str] | None:
+        """The local ``YYYY-MM-DDTHH`` and offset text for a UTC hour; None if not uniform."""
+        if len(self._hours) >= self.limit:
+            self._hours.clear()
+        start = dt.datetime.fromisoformat(key + ":00:00").replace(tzinfo=UTC)
+        first = start.astimezone(self.tz)
+        last = (start + ONE_HOUR - dt.timedelta(microseconds=1)).astimezone(self.tz)
+        offset = first.utcoffset()
+        if offset != last.utcoffset() or offset % ONE_HOUR:
+            entry = None
+        else:
+            text = first.isoformat(timespec="seconds")
+            entry = (text[:13], text[19:])
+        self._hours[key] = entry
+        return entry
