@@ -73,6 +73,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    from .emails.delivery import mail
+
+    mail.init_app(app)
 
 
 def register_web(app: Flask) -> None:

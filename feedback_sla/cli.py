@@ -25,12 +25,15 @@ def register_commands(app: Flask) -> None:
     from .accounts.cli import users
     from .candidates.cli import candidates
     from .demo import demo
+    from .emails.cli import emails, worker
     from .positions.cli import positions
     from .reports.cli import export, report_command
     from .settings.cli import settings
 
     for command in (users, positions, candidates, settings, demo, export, report_command):
         app.cli.add_command(command)
+    app.cli.add_command(emails)
+    app.cli.add_command(worker)
 
 
 def main() -> None:

@@ -171,7 +171,9 @@ def _check_active(candidate: Candidate) -> None:
 def move_stage(
     session: Session, candidate: Candidate, stage: str, at: dt.datetime, actor: User | None = None
 ) -> Event:
-    """A stage move is internal: it never closes a wait."""
+    """A stage move is internal: it never closes a wait. It cancels a queued email it contradicts."""
+    from ..emails.service import cancel_contradicted
+
     _check_stage(stage)
     event = record(
         session,
@@ -182,6 +184,7 @@ def move_stage(
         data={"from": candidate.stage, "to": stage},
     )
     candidate.stage = stage
+    cancel_contradicted(session, candidate, at, stage=stage, actor=actor)
     return event
 
 

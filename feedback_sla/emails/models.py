@@ -24,9 +24,7 @@ from ..types import UTCDateTime
 
 
 def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e]
-    )
+    return Enum(cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
 
 
 class EmailKind(enum.StrEnum):
@@ -88,12 +86,8 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int | None] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE")
-    )
-    recipient_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE")
-    )
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[EmailKind] = mapped_column(_str_enum(EmailKind, "email_kind"))
     to_name: Mapped[str] = mapped_column(String(200))
     to_address: Mapped[str] = mapped_column(String(254))

@@ -1,0 +1,125 @@
+"""Helpers for the email tests: real SMTP servers on loopback and a candidate with an open wait."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import socket
+import threading
+from email import policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from feedback_sla.candidates import service as timeline
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.settings.service import OrgSettings
+
+from .factories import PositionFactory, UserFactory
+
+# A Wednesday, well clear of weekends and holidays.
+T0 = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+ORG = OrgSettings()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_candidate(
+    session, *, name: str = "Jane Doe", email_address: str | None = None, applied_at: dt.datetime = T0
+) -> Candidate:
+    manager = UserFactory(name="Maria Lopez", email=f"maria{free_port()}@example.com")
+    position = PositionFactory(manager=manager, title="Backend Engineer", time_zone="UTC")
+    address = email_address or f"candidate{free_port()}@example.com"
+    candidate = timeline.add_candidate(
+        session, position, name, address, applied_at - dt.timedelta(days=1), ORG
+    )
+    session.commit()
+    return candidate
+
+
+def email_config(app) -> EmailConfig:
+    return EmailConfig.from_app(app)
+
+
+class Recorder:
+    """Accepts every message and keeps it; ``answers`` are replies to DATA used first, in order."""
+
+    def __init__(self, answers: tuple[str, ...] = ()) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.connections: set[tuple] = set()
+        self._answers = list(answers)
+        self._lock = threading.Lock()
+        self.delay = 0.0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        with self._lock:
+            self.connections.add(session.peer)
+            if self._answers:
+                return self._answers.pop(0)
+            self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
+
+
+class _DropOnQuit(SMTP):
+    """Closes the connection on QUIT without answering: the client's quit() raises."""
+
+    async def smtp_QUIT(self, arg):
+        self.transport.close()
+
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1:``port`` for the duration of a ``with`` block."""
+
+    def __init__(self, handler: Recorder | None = None, *, port: int | None = None, drop_on_quit=False):
+        self.handler = handler or Recorder()
+        self.port = port or free_port()
+        self._drop_on_quit = drop_on_quit
+        self._controller: Controller | None = None
+
+    def __enter__(self) -> Recorder:
+        drop = self._drop_on_quit
+
+        class _Controller(Controller):
+            def factory(self):
+                if drop:
+                    return _DropOnQuit(self.handler, **self.SMTP_kwargs)
+                return super().factory()
+
+        self._controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self.handler
+
+    def __exit__(self, *exc) -> None:
+        self._controller.stop()
+
+
+class Silent:
+    """A server that accepts connections and never says a word."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def __enter__(self) -> Silent:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(16)  # the kernel completes the handshake; nobody ever reads or writes
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sock.close()
