@@ -603,3 +603,152 @@ def test_import_needs_a_file_and_refuses_big_ones(logged_in, monkeypatch):
     big = upload(logged_in, HEADER + "x" * 200)
     assert big.status_code == 413
     assert "CSV file: larger than" in big.get_data(as_text=True)
+
+
+# --- the triage page ---------------------------------------------------------------------------
+
+#: Wednesday 25 November 2026, 10:00 UTC.
+WEDNESDAY = dt.datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=UTC)
+
+
+@pytest.fixture
+def board(session, manager):
+    """One candidate in every state, added out of order, plus rows the page must leave out."""
+    backend = PositionFactory(manager=manager, title="Backend", time_zone="UTC")
+    design = PositionFactory(manager=manager, title="Design", time_zone="UTC")
+
+    def add(position, name, applied_at, stage="applied"):
+        return service.add_candidate(
+            session, position, name, f"{name.lower()}@example.com", applied_at, SETTINGS, stage=stage
+        )
+
+    ids = {
+        "on_track": add(design, "Tess", utc(2026, 11, 24, 9)),  # due Tue 1 Dec
+        "overdue_2": add(design, "Olga", utc(2026, 11, 16, 9)),  # due Mon 23 Nov
+        "due_soon": add(backend, "Sam", utc(2026, 11, 18, 9), stage="screen"),  # due today
+        "overdue_4": add(backend, "Omar", utc(2026, 11, 12, 9)),  # due Thu 19 Nov
+        "asked_twice": add(design, "Fred", utc(2026, 11, 25, 8)),  # on track, but followed up twice
+        "too_old": add(backend, "Ezra", utc(2026, 11, 9, 9)),  # open 16 days: escalated
+    }
+    for _ in range(2):
+        service.followed_up(session, ids["asked_twice"], utc(2026, 11, 25, 9), SETTINGS)
+    answered = add(backend, "Ada", utc(2026, 11, 12, 9))
+    service.log_contact(session, answered, "phone", utc(2026, 11, 13, 9))
+    withdrawn = add(backend, "Wes", utc(2026, 11, 12, 9))
+    service.withdraw(session, withdrawn, utc(2026, 11, 13, 9))
+    add(PositionFactory(title="Someone else's"), "Zed", utc(2026, 11, 12, 9))
+    session.commit()
+    return {key: c.id for key, c in ids.items()} | {"backend": backend.id, "design": design.id}
+
+
+@pytest.fixture
+def at_wednesday(client, manager, board):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        login(client, manager)
+        yield client
+
+
+def rows(html: str) -> dict[int, str]:
+    return {
+        int(cid): row
+        for cid, row in re.findall(r'<tr data-candidate-id="(\d+)"(.*?)</tr>', html, flags=re.S)
+    }
+
+
+def counts(html: str) -> dict[str, int]:
+    return {s: int(n) for s, n in re.findall(r'data-state-count="(\w+)">(\d+)<', html)}
+
+
+def test_triage_orders_escalated_then_most_overdue_then_due_soon_then_on_track(at_wednesday, board):
+    html = page(at_wednesday, "/")
+    assert html.count("<h1") == 1
+    assert triage_ids(html) == [
+        board["too_old"], board["asked_twice"], board["overdue_4"], board["overdue_2"],
+        board["due_soon"], board["on_track"],
+    ]
+    assert re.findall(r'data-candidate-id="\d+" data-state="(\w+)"', html) == [
+        "escalated", "escalated", "overdue", "overdue", "due_soon", "on_track"
+    ]
+    assert counts(html) == {"escalated": 2, "overdue": 2, "due_soon": 1, "on_track": 1}
+    assert "6 waiting" in html
+    assert "Zed" not in html and "Ada" not in html and "Wes" not in html
+
+
+def test_triage_rows_say_their_state_in_words_and_the_due_date_on_hover(at_wednesday, board):
+    by_id = rows(page(at_wednesday, "/"))
+    expected = {
+        "too_old": "Escalated", "asked_twice": "Escalated", "overdue_4": "Overdue",
+        "overdue_2": "Overdue", "due_soon": "Due soon", "on_track": "On track",
+    }
+    for key, label in expected.items():
+        assert re.search(rf'class="badge badge-state [^"]*">{label}</span>', by_id[board[key]]), key
+    omar = by_id[board["overdue_4"]]
+    assert 'title="Thu 19 Nov 2026, 18:00 UTC"' in omar and ">4 business days overdue<" in omar
+    assert "<td>9</td>" in omar  # business days waited since Thursday 12th
+    assert ">2 business days overdue<" in by_id[board["overdue_2"]]
+    assert ">due today<" in by_id[board["due_soon"]]
+    assert ">due in 4 business days<" in by_id[board["on_track"]]
+    fred = by_id[board["asked_twice"]]
+    assert "<td>2</td>" in fred  # follow-ups
+    for action in ("Log contact", "Followed up", "Open"):
+        assert action in fred
+
+
+def test_triage_filters_live_in_the_url(at_wednesday, board):
+    backend = board["backend"]
+    html = page(at_wednesday, f"/?position={backend}")
+    assert 'method="get"' in html
+    assert triage_ids(html) == [board["too_old"], board["overdue_4"], board["due_soon"]]
+    assert f'<option value="{backend}" selected>' in html
+    assert counts(html) == {"escalated": 1, "overdue": 1, "due_soon": 1, "on_track": 0}
+    # The count links keep the position filter and add the state.
+    assert f'href="/?position={backend}&amp;state=overdue"' in html
+
+    html = page(at_wednesday, f"/?position={backend}&state=overdue")
+    assert triage_ids(html) == [board["overdue_4"]]
+    assert '<option value="overdue" selected>' in html
+    assert counts(html) == {"escalated": 1, "overdue": 1, "due_soon": 1, "on_track": 0}
+
+    html = page(at_wednesday, "/?stage=screen")
+    assert triage_ids(html) == [board["due_soon"]]
+    assert '<option value="screen" selected>' in html
+
+    html = page(at_wednesday, "/?state=on_track&stage=applied")
+    assert triage_ids(html) == [board["on_track"]]
+    assert "with these filters" not in html
+    empty = page(at_wednesday, "/?state=on_track&stage=offer")
+    assert "Nobody is waiting for an answer with these filters" in empty
+
+
+def test_triage_ignores_filters_it_cannot_honour(at_wednesday, session, board):
+    foreign = db.session.scalar(sa.select(Candidate).where(Candidate.name == "Zed")).position_id
+    html = page(at_wednesday, f"/?position={foreign}&stage=nowhere&state=bogus")
+    assert len(triage_ids(html)) == 6
+    assert "Zed" not in html
+
+
+def test_an_action_from_triage_returns_to_the_same_filtered_list(at_wednesday, board):
+    url = f"/?position={board['backend']}&state=overdue"
+    response = at_wednesday.post(
+        f"/candidates/{board['overdue_4']}/contact", data={"channel": "phone", "next": url}
+    )
+    assert response.location == url
+    html = page(at_wednesday, url)
+    assert triage_ids(html) == []
+    assert counts(html)["overdue"] == 0
+
+
+def test_an_admin_sees_every_manager_and_can_pick_one(client, session, manager, board):
+    admin = UserFactory(role=Role.ADMIN)
+    session.commit()
+    with time_machine.travel(WEDNESDAY, tick=False):
+        login(client, admin)
+        everyone = page(client, "/")
+        assert len(triage_ids(everyone)) == 7 and "Zed" in everyone
+        mine = page(client, f"/?manager={manager.id}")
+        assert len(triage_ids(mine)) == 6 and "Zed" not in mine
+        assert f'<option value="{manager.id}" selected>' in mine
