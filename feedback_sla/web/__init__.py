@@ -52,6 +52,7 @@ NAV_ITEMS = (
     ("candidates.new", "Add candidate", False),
     ("candidates.import_csv", "Import", False),
     ("positions.index", "Positions", False),
+    ("metrics.index", "Metrics", False),
     ("admin.users", "Users", True),
     ("admin.settings", "Settings", True),
 )
@@ -66,10 +67,11 @@ def _navigation():
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
     from ..candidates.views import bp as candidates_bp  # /candidates
+    from ..metrics.views import bp as metrics_bp  # /metrics
     from ..positions.views import bp as positions_bp  # /positions
     from ..triage.views import bp as triage_bp
 
-    return [triage_bp, positions_bp, candidates_bp]
+    return [triage_bp, positions_bp, candidates_bp, metrics_bp]
 
 
 def _require_secret_key():

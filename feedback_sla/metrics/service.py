@@ -1,0 +1,321 @@
+"""Figures for the metrics page, for the waits opened in a period.
+
+Besides the summary per manager or position (``reports.summary.summarize``), the page shows:
+
+- per week (Monday to Sunday, by the day the wait opened in the organisation's time zone), the
+  share of the decided waits answered within the deadline, with the same meaning of "decided" as
+  the summary: answered, or still open past the deadline;
+- how many business days the answered waits took, counted like the summary (dates in the
+  position's time zone, the organisation's holidays skipped);
+- the open waits by state now, whenever they opened (a backlog is not limited to a period).
+
+Each figure costs one SQL statement however many managers, positions or weeks there are: rows
+that are one per wait are streamed, never loaded whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, exists, func, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..accounts.models import User
+from ..candidates.models import Candidate, Wait
+from ..candidates.queries import state_expression
+from ..clock import State
+from ..errors import DomainError
+from ..positions.models import Position
+from ..reports.period import PeriodError, opened_bounds
+from ..reports.summary import GroupBy, GroupSummary, percentile, summarize
+from ..settings.service import OrgSettings
+from ..timeutil import as_utc, parse_date, zone
+
+#: The period shown when none is asked for: this week and the 11 before it.
+DEFAULT_WEEKS = 12
+#: The longest period the page charts week by week (a year touches at most 53 weeks).
+MAX_WEEKS = 53
+#: Answers that took this many business days or more share the histogram's last bar.
+DAYS_CAP = 10
+BATCH_SIZE = 5000
+ONE_WEEK = dt.timedelta(weeks=1)
+
+
+class FilterError(DomainError):
+    """A filter in the address that cannot be used; ``field`` names it."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class MetricsFilters:
+    """Waits opened from ``since`` through ``until`` (days in the organisation's time zone).
+
+    ``manager_id`` limits every figure to that manager's positions; None means everyone's.
+    """
+
+    since: dt.date
+    until: dt.date
+    by: GroupBy = GroupBy.MANAGER
+    manager_id: int | None = None
+
+    @property
+    def weeks(self) -> list[dt.date]:
+        """The Monday of every week the period touches, in order."""
+        first, last = week_start(self.since), week_start(self.until)
+        return [first + ONE_WEEK * i for i in range((last - first).days // 7 + 1)]
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last ``DEFAULT_WEEKS`` weeks: from the Monday 11 weeks before this one through today."""
+    return week_start(today) - ONE_WEEK * (DEFAULT_WEEKS - 1), today
+
+
+def parse_filters(
+    args: Mapping[str, str],
+    today: dt.date,
+    *,
+    own_manager_id: int | None = None,
+    manager_ids: Iterable[int] = (),
+) -> MetricsFilters:
+    """Filters from the page's query arguments; FilterError names the argument that is wrong.
+
+    A manager (``own_manager_id`` given) always sees their own figures and the ``manager``
+    argument is ignored; an admin may pick one of ``manager_ids``, or nobody for everyone.
+    """
+    since = _date(args, "since")
+    until = _date(args, "until")
+    if until is None:
+        until = today if since is None else max(today, since)
+    if since is None:
+        since = default_period(until)[0]
+    if until < since:
+        raise FilterError("until", f"{until.isoformat()} is before since ({since.isoformat()})")
+    by_text = (args.get("by") or GroupBy.MANAGER.value).strip()
+    if by_text not in {b.value for b in GroupBy}:
+        raise FilterError("by", f"{by_text!r} is not one of {', '.join(b.value for b in GroupBy)}")
+    filters = MetricsFilters(since, until, GroupBy(by_text), own_manager_id)
+    if len(filters.weeks) > MAX_WEEKS:
+        raise FilterError(
+            "since",
+            f"the period from {since.isoformat()} to {until.isoformat()} touches "
+            f"{len(filters.weeks)} weeks; the page shows at most {MAX_WEEKS} "
+            "(feedback-sla report covers any period)",
+        )
+    if own_manager_id is None:
+        manager = (args.get("manager") or "").strip()
+        if manager:
+            known = set(manager_ids)
+            if not manager.isdigit() or int(manager) not in known:
+                raise FilterError("manager", f"no hiring manager with id {manager!r}")
+            filters = MetricsFilters(since, until, filters.by, int(manager))
+    return filters
+
+
+def _date(args: Mapping[str, str], name: str) -> dt.date | None:
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise FilterError(name, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ManagerOption:
+    id: int
+    name: str
+    email: str
+    active: bool
+
+
+def managers(session: Session) -> list[ManagerOption]:
+    """Everyone who manages a position (or did: disabled users keep their history), by name."""
+    has_position = exists().where(Position.manager_id == User.id)
+    rows = session.execute(
+        select(User.id, User.name, User.email, User.active).where(has_position).order_by(User.name, User.id)
+    )
+    return [ManagerOption(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class WeekShare:
+    """The waits opened in one week: how many, how many are decided, how many of those in time."""
+
+    week: dt.date
+    waits: int = 0
+    decided: int = 0
+    met: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return self.met / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The summary's figures over every wait the filters cover (the table's last line)."""
+
+    waits: int
+    answered: int
+    median_days: int | None
+    p90_days: int | None
+    within_deadline: float | None
+    open_now: int
+    overdue_now: int
+
+
+@dataclass
+class _Tally:
+    weeks: dict[dt.date, list[int]]
+    days: Counter[int] = field(default_factory=Counter)
+    waits: int = 0
+    answered: int = 0
+    met: int = 0
+    open_now: int = 0
+    overdue_now: int = 0
+
+
+@dataclass(frozen=True)
+class AnswerTimes:
+    weeks: list[WeekShare]
+    #: Business days to answer -> how many answered waits took that long.
+    days: Counter[int]
+    totals: Totals
+
+    def histogram(self) -> list[tuple[str, int]]:
+        """(label, count) for 0, 1, … business days, the last bar counting ``DAYS_CAP`` or more."""
+        bars = [(str(d), self.days.get(d, 0)) for d in range(DAYS_CAP)]
+        capped = sum(count for d, count in self.days.items() if d >= DAYS_CAP)
+        return [*bars, (f"{DAYS_CAP}+", capped)]
+
+
+def answer_times(
+    session: Session, now: dt.datetime, settings: OrgSettings, filters: MetricsFilters
+) -> AnswerTimes:
+    """Weekly shares in time, the days-to-answer histogram and the totals, from one streamed query."""
+    now = as_utc(now)
+    start, end = _bounds(filters, settings)
+    query = (
+        select(
+            Position.time_zone,
+            Wait.opened_at,
+            Wait.closed_at,
+            case((Wait.closed_at <= Wait.due_at, True), else_=False),
+            case((Wait.due_at <= now, True), else_=False),
+        )
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .where(Wait.opened_at >= start, Wait.opened_at < end)
+    )
+    if filters.manager_id is not None:
+        query = query.where(Position.manager_id == filters.manager_id)
+    tally = _Tally(weeks={week: [0, 0, 0] for week in filters.weeks})
+    result = session.execute(query, execution_options={"yield_per": BATCH_SIZE})
+    try:
+        _count(result, tally, zone(settings.time_zone), settings.holiday_calendar)
+    finally:
+        result.close()
+    decided = tally.answered + tally.overdue_now
+    totals = Totals(
+        waits=tally.waits,
+        answered=tally.answered,
+        median_days=percentile(tally.days, 50),
+        p90_days=percentile(tally.days, 90),
+        within_deadline=tally.met / decided if decided else None,
+        open_now=tally.open_now,
+        overdue_now=tally.overdue_now,
+    )
+    weeks = [WeekShare(week, *counts) for week, counts in tally.weeks.items()]
+    return AnswerTimes(weeks=weeks, days=tally.days, totals=totals)
+
+
+def _bounds(filters: MetricsFilters, settings: OrgSettings) -> tuple:
+    try:
+        start, end = opened_bounds(filters.since, filters.until, settings.time_zone)
+    except PeriodError as exc:
+        raise FilterError("until", str(exc)) from None
+    return start, end  # both set: a MetricsFilters always has both days
+
+
+def _count(rows: Iterable, tally: _Tally, org_zone: ZoneInfo, calendar: str) -> None:
+    zones: dict[str, ZoneInfo] = {}
+    for time_zone, opened_at, closed_at, met, past_due in rows:
+        week = tally.weeks[week_start(as_utc(opened_at).astimezone(org_zone).date())]
+        week[0] += 1
+        tally.waits += 1
+        if closed_at is None:
+            tally.open_now += 1
+            if past_due:
+                tally.overdue_now += 1
+                week[1] += 1
+            continue
+        tally.answered += 1
+        week[1] += 1
+        if met:
+            tally.met += 1
+            week[2] += 1
+        tz = zones.get(time_zone)
+        if tz is None:
+            try:
+                tz = zones[time_zone] = zone(time_zone)
+            except ValueError as exc:
+                raise DomainError(f"a position has an {exc}") from None
+        days = clock.business_days_between(
+            as_utc(opened_at).astimezone(tz).date(), as_utc(closed_at).astimezone(tz).date(), calendar
+        )
+        tally.days[days] += 1
+
+
+def open_by_state(
+    session: Session, now: dt.datetime, settings: OrgSettings, manager_id: int | None = None
+) -> dict[State, int]:
+    """Every wait open at ``now`` by its state, most urgent first; counted in SQL."""
+    state = state_expression(as_utc(now), settings).label("state")
+    inner = (
+        select(state)
+        .select_from(Wait)
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .where(Wait.closed_at.is_(None))
+    )
+    if manager_id is not None:
+        inner = inner.where(Position.manager_id == manager_id)
+    states = inner.subquery()
+    counts = dict(session.execute(select(states.c.state, func.count()).group_by(states.c.state)).all())
+    return {s: counts.get(s.value, 0) for s in State}
+
+
+@dataclass(frozen=True)
+class Metrics:
+    filters: MetricsFilters
+    groups: list[GroupSummary]
+    answers: AnswerTimes
+    open_states: dict[State, int]
+
+
+def metrics(session: Session, now: dt.datetime, settings: OrgSettings, filters: MetricsFilters) -> Metrics:
+    """Everything the page shows, in three statements."""
+    answers = answer_times(session, now, settings, filters)
+    groups = summarize(
+        session, now, settings, filters.since, filters.until, filters.by, manager_id=filters.manager_id
+    )
+    return Metrics(
+        filters=filters,
+        groups=groups,
+        answers=answers,
+        open_states=open_by_state(session, now, settings, filters.manager_id),
+    )

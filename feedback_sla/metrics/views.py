@@ -1,0 +1,64 @@
+"""GET /metrics: response times for a period; managers see their own, admins everyone's or one manager's."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from ..errors import DomainError
+from ..extensions import db
+from ..reports.summary import GroupBy
+from ..settings import service as settings_service
+from ..timeutil import utcnow, zone
+from ..web.access import viewer
+from . import charts, service
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+@login_required
+def index():
+    user = viewer()
+    settings = settings_service.load(db.session)
+    now = utcnow()
+    today = now.astimezone(zone(settings.time_zone)).date()
+    managers = service.managers(db.session) if user.is_admin else []
+    page = {
+        "managers": managers,
+        "names": {m.email: m.name for m in managers} | {user.email: user.name},
+        "org_zone": settings.time_zone,
+        "group_by": list(GroupBy),
+        "percent": charts.percent,
+        "week_label": charts.week_label,
+        "week_value": charts.week_value,
+        "default_since": service.default_period(today)[0],
+    }
+    try:
+        filters = service.parse_filters(
+            request.args,
+            today,
+            own_manager_id=None if user.is_admin else user.id,
+            manager_ids=[m.id for m in managers],
+        )
+        result = service.metrics(db.session, now, settings, filters)
+    except service.FilterError as exc:
+        return render_template("metrics/index.html", error=exc, form=request.args, **page), 400
+    except DomainError as exc:  # stored data the figures cannot use, e.g. a position's time zone
+        return render_template("metrics/index.html", error=exc, form=request.args, **page), 409
+    form = {
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
+        "by": filters.by.value,
+        "manager": "" if filters.manager_id is None or not user.is_admin else str(filters.manager_id),
+    }
+    chosen = next((m for m in managers if m.id == filters.manager_id), None)
+    return render_template(
+        "metrics/index.html",
+        error=None,
+        form=form,
+        metrics=result,
+        charts=charts.build(result),
+        chosen=chosen,
+        **page,
+    )
