@@ -69,3 +69,47 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def _ensure_another_active_admin(session: Session, user: User, action: str) -> None:
+    """Refuse to leave the organisation without an active admin.
+
+    The other admins' rows are locked (PostgreSQL), so two admins demoting each other at
+    the same moment cannot both succeed.
+    """
+    if not (user.is_admin and user.active):
+        return
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+        .with_for_update()
+    ).all()
+    if not others:
+        raise DomainError(f"{user.email} is the last active admin and cannot be {action}")
+
+
+def set_role(session: Session, user: User, role: Role | str) -> None:
+    try:
+        role = Role(role)
+    except ValueError:
+        raise DomainError(
+            f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}"
+        ) from None
+    if role != Role.ADMIN:
+        _ensure_another_active_admin(session, user, "demoted")
+    user.role = role
+
+
+def disable_user(session: Session, user: User, actor: User) -> None:
+    """Disable an account; every session it has ends at once."""
+    from ..auth.service import disable  # auth.service builds on this module
+
+    if user.id == actor.id:
+        raise DomainError("you cannot disable your own account")
+    _ensure_another_active_admin(session, user, "disabled")
+    disable(user)
+
+
+def enable_user(user: User) -> None:
+    """Allow logging in again; sessions from before the account was disabled stay ended."""
+    user.active = True

@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..errors import DomainError
@@ -17,9 +18,9 @@ DAYS = {"inputmode": "numeric", "autocomplete": "off"}
 
 
 @functools.cache
-def zone_choices() -> list[tuple[str, str]]:
+def zone_choices() -> list[SelectChoice]:
     names = sorted(available_timezones() | {"UTC"})
-    return [(name, name.replace("_", " ")) for name in names]
+    return [SelectChoice(name, name.replace("_", " ")) for name in names]
 
 
 def valid_time_zone(_form, field) -> None:
@@ -60,7 +61,7 @@ class PositionForm(FlaskForm):
         if managers is None:
             del self.manager_id
         else:
-            self.manager_id.choices = [(m.id, f"{m.name} ({m.email})") for m in managers]
+            self.manager_id.choices = [SelectChoice(m.id, f"{m.name} ({m.email})") for m in managers]
 
     def overrides(self) -> dict[str, int]:
         """The non-blank business days by reason."""

@@ -191,3 +191,31 @@ DEADLINE_KEYS = frozenset(
         "policy.follow_up",
     }
 )
+
+
+class SettingsInvalid(SettingError):
+    """Several values refused at once; ``errors`` maps each key to its reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in errors.items()))
+        self.errors = errors
+
+
+def store_all(session: Session, values: dict[str, str]) -> frozenset[str]:
+    """Validate every value first, then store those that changed; returns the changed keys.
+
+    Nothing is stored when any value is refused (the caller commits).
+    """
+    errors: dict[str, str] = {}
+    for key, value in values.items():
+        try:
+            parse_value(key, value)
+        except SettingError as exc:
+            errors[key] = str(exc).removeprefix(f"{key}: ")
+    if errors:
+        raise SettingsInvalid(errors)
+    current = raw_values(session)
+    changed = frozenset(key for key, value in values.items() if value.strip() != current[key])
+    for key in changed:
+        store(session, key, values[key])
+    return changed
