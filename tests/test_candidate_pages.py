@@ -603,6 +603,11 @@ def test_import_needs_a_file_and_refuses_big_ones(logged_in, monkeypatch):
     big = upload(logged_in, HEADER + "x" * 200)
     assert big.status_code == 413
     assert "CSV file: larger than" in big.get_data(as_text=True)
+    # A body far beyond the limit is refused before it is read.
+    huge = upload(logged_in, HEADER + "x" * 100_000)
+    assert huge.status_code == 413
+    assert "CSV file: larger than" in huge.get_data(as_text=True)
+    assert count(Candidate) == 1
 
 
 # --- the triage page ---------------------------------------------------------------------------

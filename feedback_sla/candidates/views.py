@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields import SelectChoice
 
 from .. import clock
@@ -419,43 +420,62 @@ def _render_new(form: NewCandidateForm, positions: dict[int, Position]) -> str:
     )
 
 
+#: Room for the multipart envelope and the CSRF field around the file itself.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+def _too_large_message() -> str:
+    return (
+        f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; split it into several files"
+    )
+
+
+@bp.url_value_preprocessor
+def _limit_upload_size(endpoint: str | None, values: dict | None) -> None:
+    """Cap an import's body before anything reads it (the CSRF check reads the form first)."""
+    if endpoint == "candidates.import_csv":
+        request.max_content_length = IMPORT_LIMIT_BYTES + UPLOAD_OVERHEAD
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error: RequestEntityTooLarge):
+    db.session.rollback()
+    if request.endpoint != "candidates.import_csv" or not current_user.is_authenticated:
+        return render_template("errors/error.html", error=error), 413
+    form = ImportForm(formdata=None)
+    form.file.errors = [_too_large_message()]
+    return _render_import(form, []), 413
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
 def import_csv():
     form = ImportForm()
-    errors: list[importer.RowError] = []
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.validate_on_submit():
-            raw = form.file.data.read(IMPORT_LIMIT_BYTES + 1)
-            if len(raw) > IMPORT_LIMIT_BYTES:
-                form.file.errors.append(
-                    f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; "
-                    "split it into several files"
-                )
-                status = 413
-            else:
-                only = None if current_user.is_admin else viewer()
-                try:
-                    rows = importer.read_rows(db.session, raw, only_manager=only)
-                    result = importer.import_rows(
-                        db.session, rows, settings_service.load(db.session), viewer()
-                    )
-                    db.session.commit()
-                except importer.CsvImportError as exc:
-                    db.session.rollback()
-                    errors = exc.errors
-                except IntegrityError:
-                    db.session.rollback()
-                    errors = [
-                        importer.RowError(
-                            1, None, "a candidate in this file was added meanwhile; try again"
-                        )
-                    ]
-                else:
-                    flash(_imported_message(result), "success")
-                    return redirect(url_for("triage.index"))
+    if request.method == "GET":
+        return _render_import(form, [])
+    if not form.validate_on_submit():
+        return _render_import(form, []), 422
+    raw = form.file.data.read(IMPORT_LIMIT_BYTES + 1)
+    if len(raw) > IMPORT_LIMIT_BYTES:
+        form.file.errors.append(_too_large_message())
+        return _render_import(form, []), 413
+    only = None if current_user.is_admin else viewer()
+    try:
+        rows = importer.read_rows(db.session, raw, only_manager=only)
+        result = importer.import_rows(db.session, rows, settings_service.load(db.session), viewer())
+        db.session.commit()
+    except importer.CsvImportError as exc:
+        db.session.rollback()
+        return _render_import(form, exc.errors), 422
+    except IntegrityError:
+        db.session.rollback()
+        error = importer.RowError(1, None, "a candidate in this file was added meanwhile; try again")
+        return _render_import(form, [error]), 409
+    flash(_imported_message(result), "success")
+    return redirect(url_for("triage.index"))
+
+
+def _render_import(form: ImportForm, errors: list[importer.RowError]) -> str:
     return render_template(
         "candidates/import.html",
         form=form,
@@ -463,7 +483,7 @@ def import_csv():
         columns=importer.REQUIRED,
         optional=importer.OPTIONAL,
         limit_mb=IMPORT_LIMIT_BYTES // (1024 * 1024),
-    ), status
+    )
 
 
 def _imported_message(result: importer.ImportResult) -> str:
