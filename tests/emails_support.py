@@ -53,6 +53,7 @@ class Recorder:
     def __init__(self, answers: tuple[str, ...] = ()) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.raw: list[bytes] = []
         self.connections: set[tuple] = set()
         self._answers = list(answers)
         self._lock = threading.Lock()
@@ -69,6 +70,7 @@ class Recorder:
                 return self._answers.pop(0)
             self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.raw.append(envelope.original_content)
         return "250 OK"
 
     def message_ids(self) -> list[str]:

@@ -318,14 +318,17 @@ def test_internal_rejection_reasons_are_kept_and_never_written_to_the_candidate(
         queue(session, make_candidate(session), "offer", reasons=["budget"])
 
 
-def test_a_withdrawn_candidate_gets_no_pending_email(session):
+def test_a_candidate_who_withdraws_gets_no_pending_email(session):
     candidate = make_candidate(session, name="Jane Doe")
     message = queue(session, candidate, "next_step")
     session.commit()
-    [cancelled] = service.cancel_contradicted(session, candidate, T0, status=Status.WITHDRAWN)
+    timeline.withdraw(session, candidate, T0 + dt.timedelta(seconds=30), None, "took another job")
     session.commit()
-    assert cancelled.id == message.id and cancelled.status == OutboxStatus.CANCELLED
-    assert cancelled.cancel_reason.startswith("Cancelled: Jane Doe was marked withdrawn")
+    assert session.get(OutboxMessage, message.id).status == OutboxStatus.CANCELLED
+    assert message.cancel_reason == (
+        "Cancelled: Jane Doe was marked withdrawn after the next-step invitation was queued"
+    )
+    assert session.get(Candidate, candidate.id).status == Status.WITHDRAWN
 
 
 def test_the_suggested_promise_is_the_deadline_a_fresh_wait_would_have(session):

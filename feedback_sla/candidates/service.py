@@ -298,6 +298,9 @@ def withdraw(
         session.flush()
         wait.closed_at = at
         wait.closed_by_event_id = event.id
+    from ..emails.service import cancel_contradicted
+
+    cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN, actor=actor)
     return event
 
 

@@ -229,6 +229,27 @@ def backend_for(app: Flask, config: EmailConfig) -> SmtpBackend | FileBackend:
 # --- building -----------------------------------------------------------------------------------
 
 
+class OutboxMail(Message):
+    """Flask-Mail's message with address headers that survive folding.
+
+    Flask-Mail encodes a display name into an encoded word; when the header is longer than a line,
+    Python's SMTP policy refolds it and writes the decoded name unquoted, so "O'Brien, Sean" becomes
+    two addresses and a name with quotes or brackets garbles the header. Setting the headers again
+    as quoted addresses under that policy folds them correctly.
+    """
+
+    def __init__(self, *args, address_headers: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.address_headers = address_headers
+
+    def _message(self):
+        message = super()._message()
+        for name, value in self.address_headers.items():
+            del message[name]
+            message[name] = value
+        return message
+
+
 def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> Message:
     """The message as sent: from the organisation, Reply-To the hiring manager, its stored Message-ID.
 
@@ -246,16 +267,22 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
             "the Message-ID": envelope.message_id,
         }
     )
-    message = Message(
+    sender = formataddr((config.organisation_name, config.organisation_email))
+    to = formataddr((envelope.to_name, envelope.to_address))
+    reply_to = (
+        formataddr((envelope.reply_to_name or "", envelope.reply_to_address))
+        if envelope.reply_to_address
+        else None
+    )
+    message = OutboxMail(
         subject=envelope.subject,
         recipients=[(envelope.to_name, envelope.to_address)],
         body=envelope.text,
         html=envelope.html,
-        sender=formataddr((config.organisation_name, config.organisation_email)),
-        reply_to=(envelope.reply_to_name or "", envelope.reply_to_address)
-        if envelope.reply_to_address
-        else None,
+        sender=sender,
+        reply_to=reply_to,
         date=now.timestamp(),
+        address_headers={"From": sender, "To": to, **({"Reply-To": reply_to} if reply_to else {})},
     )
     message.msgId = envelope.message_id
     if message.has_bad_headers():
