@@ -103,6 +103,7 @@ def test_a_manager_creates_a_position_that_is_theirs_whatever_manager_they_post(
     assert page.status_code == 200
     assert 'name="manager_id"' not in text(page)  # managers are not offered the choice
     assert '<option selected value="America/New_York">' in text(page)  # their own zone first
+    assert "The hiring manager's time zone" not in text(page)
 
     response = client.post(
         "/positions/new",
@@ -131,14 +132,17 @@ def test_an_admin_chooses_the_hiring_manager(client, session, admin, manager):
     page = text(client.get("/positions/new"))
     assert "Ada Manager" in page and 'name="manager_id"' in page
 
+    assert "<option selected value=\"\">The hiring manager's time zone</option>" in page
+
     response = client.post(
         "/positions/new",
-        data={"title": "Designer", "time_zone": "America/New_York", "manager_id": manager.id},
+        data={"title": "Designer", "time_zone": "", "manager_id": manager.id},
         follow_redirects=True,
     )
     assert "Position Designer created." in text(response)
     created = session.scalars(sa.select(Position)).one()
     assert created.manager_id == manager.id
+    assert created.time_zone == "America/New_York"  # the manager's, not the admin's UTC
     assert created.policy_overrides == {}
 
 

@@ -30,6 +30,15 @@ def valid_time_zone(_form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+#: The time zone choice that means "the hiring manager's", offered when creating a position.
+MANAGERS_ZONE = ""
+
+
+def _position_zone(form, field) -> None:
+    if not (form.managers_zone_allowed and field.data == MANAGERS_ZONE):
+        valid_time_zone(form, field)
+
+
 def _business_days(form, field) -> None:
     """Blank keeps the organisation default; anything else is 1 to 90 business days."""
     if (field.data or "").strip():
@@ -42,7 +51,7 @@ def _business_days(form, field) -> None:
 class PositionForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     # Checked against the zone database with a readable reason, not "Not a valid choice".
-    time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])
+    time_zone = SelectField("Time zone", validate_choice=False, validators=[_position_zone])
     manager_id = SelectField("Hiring manager", coerce=int)
     application = StringField(
         "Business days to answer an application", validators=[_business_days], render_kw=DAYS
@@ -54,10 +63,19 @@ class PositionForm(FlaskForm):
         "Business days to reply to a follow-up", validators=[_business_days], render_kw=DAYS
     )
 
-    def __init__(self, *args, managers=None, **kwargs):
-        """``managers``: the users an admin may choose from; None drops the field entirely."""
+    def __init__(self, *args, managers=None, managers_zone_allowed=False, **kwargs):
+        """``managers``: the users an admin may choose from; None drops the field entirely.
+
+        ``managers_zone_allowed`` offers "the hiring manager's zone" as the first choice.
+        """
         super().__init__(*args, **kwargs)
+        self.managers_zone_allowed = managers_zone_allowed
         self.time_zone.choices = zone_choices()
+        if managers_zone_allowed:
+            self.time_zone.choices = [
+                SelectChoice(MANAGERS_ZONE, "The hiring manager's time zone"),
+                *self.time_zone.choices,
+            ]
         if managers is None:
             del self.manager_id
         else:

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..settings import service as settings_service
 from ..web.access import position_or_404, scope_positions, viewer
 from . import service
-from .forms import PositionForm
+from .forms import MANAGERS_ZONE, PositionForm
 from .models import Position
 
 bp = Blueprint("positions", __name__, url_prefix="/positions")
@@ -81,16 +81,18 @@ def _chosen_manager(form: PositionForm, fallback: User) -> User:
 @login_required
 def new():
     me = viewer()
-    form = PositionForm(managers=_managers() if me.is_admin else None)
+    form = PositionForm(
+        managers=_managers() if me.is_admin else None, managers_zone_allowed=me.is_admin
+    )
     if request.method == "GET":
-        form.time_zone.data = me.time_zone
+        form.time_zone.data = MANAGERS_ZONE if me.is_admin else me.time_zone
         if me.is_admin:
             form.manager_id.data = me.id
     if form.validate_on_submit():
         manager = _chosen_manager(form, me)
         try:
             position = service.create_position(
-                db.session, form.title.data, manager, form.time_zone.data, form.overrides()
+                db.session, form.title.data, manager, form.time_zone.data or None, form.overrides()
             )
         except DomainError as exc:
             db.session.rollback()
