@@ -31,8 +31,6 @@ def index():
         "group_by": list(GroupBy),
         "percent": charts.percent,
         "week_label": charts.week_label,
-        "week_value": charts.week_value,
-        "default_since": service.default_period(today)[0],
     }
     try:
         filters = service.parse_filters(
