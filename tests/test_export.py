@@ -15,6 +15,7 @@ import time_machine
 from feedback_sla.candidates import service
 from feedback_sla.models import ContactChannel, EventKind, Position
 from feedback_sla.reports.export import COLUMNS, ExportFilters, export_rows
+from feedback_sla.reports.utc_text import LocalClock, text_of
 from feedback_sla.settings import service as settings_service
 
 from .factories import PositionFactory, UserFactory
@@ -394,3 +395,27 @@ def test_rows_stream_in_batches_with_the_same_result(session, org):
 
     assert len(whole) == 6
     assert batched == whole
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "America/New_York",
+        "Europe/Berlin",
+        "Asia/Kolkata",  # +05:30
+        "Asia/Kathmandu",  # +05:45
+        "America/St_Johns",  # -03:30, with daylight saving time
+        "Australia/Lord_Howe",  # moves by half an hour
+        "Pacific/Chatham",  # +12:45 / +13:45
+        "UTC",
+    ],
+)
+def test_local_times_match_the_zone_database_through_a_whole_year(name):
+    """The export's fast local time equals the exact conversion, across every offset change."""
+    tz = ZoneInfo(name)
+    local = LocalClock(tz)
+    instant = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    while instant.year == 2026:
+        text = text_of(instant)
+        assert local.iso(text) == instant.astimezone(tz).isoformat(timespec="seconds"), text
+        instant += dt.timedelta(minutes=37, seconds=11, microseconds=500_001)

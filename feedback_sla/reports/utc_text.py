@@ -4,8 +4,8 @@ An export formats millions of timestamps. Letting the column type build an aware
 then converting it to a zone and formatting it, costs several microseconds a value. Here the
 database hands over the UTC instant as text (``2026-11-23 15:00:00.000000``: how SQLite stores it,
 and what PostgreSQL's ``to_char`` writes), and the local form is the local hour, looked up once per
-UTC hour and zone, followed by the minutes and seconds of the text. Hours that contain an offset
-change, and zones whose offset is not a whole number of hours, take the exact, slower path.
+UTC hour and zone, followed by the minutes and seconds of the text (shifted for zones half or a
+quarter of an hour off). Hours that contain an offset change take the exact, slower path.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ def instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
+#: ":00" to ":59", for local minutes shifted by a zone's half or quarter hour.
+_MINUTES = tuple(f":{m:02d}" for m in range(60))
+
+
 class LocalClock:
     """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
 
@@ -55,7 +59,7 @@ class LocalClock:
     def __init__(self, tz: ZoneInfo, limit: int = 200_000):
         self.tz = tz
         self.limit = limit
-        self._hours: dict[str, tuple[str, str] | None] = {}
+        self._hours: dict[str, tuple[str, str, int, str] | None] = {}
 
     def iso(self, text: str) -> str:
         hour = self._hours.get(text[:13], _MISSING)
@@ -63,21 +67,31 @@ class LocalClock:
             hour = self._hour(text[:13])
         if hour is None:
             return instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
-        local_hour, offset = hour
-        return local_hour + text[13:19] + offset
+        local_hour, next_hour, shift, offset = hour
+        if not shift:
+            return local_hour + text[13:19] + offset
+        minute = int(text[14:16]) + shift
+        if minute < 60:
+            return local_hour + _MINUTES[minute] + text[16:19] + offset
+        return next_hour + _MINUTES[minute - 60] + text[16:19] + offset
 
-    def _hour(self, key: str) -> tuple[str, str] | None:
-        """The local ``YYYY-MM-DDTHH`` and offset text for a UTC hour; None if not uniform."""
+    def _hour(self, key: str) -> tuple[str, str, int, str] | None:
+        """For a UTC hour: the local ``YYYY-MM-DDTHH`` at its start and one hour later, the minutes
+        local time is ahead of the hour (30 in India), and the offset text.
+
+        None when the offset changes within the hour or has seconds (some historical times).
+        """
         if len(self._hours) >= self.limit:
             self._hours.clear()
         start = dt.datetime.fromisoformat(key + ":00:00").replace(tzinfo=UTC)
-        first = start.astimezone(self.tz)
-        last = (start + ONE_HOUR - dt.timedelta(microseconds=1)).astimezone(self.tz)
-        offset = first.utcoffset()
-        if offset != last.utcoffset() or offset % ONE_HOUR:
+        offset = start.astimezone(self.tz).utcoffset()
+        end_offset = (start + ONE_HOUR - dt.timedelta(microseconds=1)).astimezone(self.tz).utcoffset()
+        if offset != end_offset or offset % dt.timedelta(minutes=1):
             entry = None
         else:
-            text = first.isoformat(timespec="seconds")
-            entry = (text[:13], text[19:])
+            local = start.astimezone(self.tz)
+            text = local.isoformat(timespec="seconds")
+            next_hour = (local.replace(tzinfo=None) + ONE_HOUR).isoformat(timespec="seconds")
+            entry = (text[:13], next_hour[:13], local.minute, text[19:])
         self._hours[key] = entry
         return entry
