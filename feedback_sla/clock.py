@@ -12,6 +12,7 @@ import enum
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -32,6 +33,11 @@ class State(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ")
+
+    @property
+    def title(self) -> str:
+        """The label as a badge shows it: "Due soon"."""
+        return self.label.capitalize()
 
     @property
     def urgency(self) -> int:
@@ -195,6 +201,28 @@ def business_days_waited(
         as_utc(until).astimezone(tz).date(),
         settings.holiday_calendar,
     )
+
+
+def business_days_counter(now: dt.datetime, settings: OrgSettings):
+    """``business_days_waited`` up to ``now`` for many waits: zones and day counts are reused."""
+    now = as_utc(now)
+    calendar = settings.holiday_calendar
+    todays: dict[str, tuple[ZoneInfo, dt.date]] = {}
+    counts: dict[tuple[dt.date, dt.date], int] = {}
+
+    def waited(opened_at: dt.datetime, time_zone: str) -> int:
+        known = todays.get(time_zone)
+        if known is None:
+            tz = zone(time_zone)
+            known = todays[time_zone] = (tz, now.astimezone(tz).date())
+        tz, today = known
+        key = (opened_at.astimezone(tz).date(), today)
+        count = counts.get(key)
+        if count is None:
+            count = counts[key] = business_days_between(key[0], today, calendar)
+        return count
+
+    return waited
 
 
 def business_days_overdue(

@@ -26,6 +26,15 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=None)
         return value
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            # SQLite returns text: parse it and attach UTC in one step (pages read thousands).
+            def parse(value: str | None, _parse=dt.datetime.fromisoformat, _utc=UTC):
+                return None if value is None else _parse(value).replace(tzinfo=_utc)
+
+            return parse
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: dt.datetime | None, dialect):
         if value is None:
             return None

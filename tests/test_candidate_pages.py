@@ -699,7 +699,7 @@ def test_triage_rows_say_their_state_in_words_and_the_due_date_on_hover(at_wedne
     assert ">due in 4 business days<" in by_id[board["on_track"]]
     fred = by_id[board["asked_twice"]]
     assert "<td>2</td>" in fred  # follow-ups
-    for action in ("Log contact", "Followed up", "Open"):
+    for action in ("Log call", "Followed up", "Open"):
         assert action in fred
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Select, case, literal, or_, select
 from sqlalchemy.orm import Session
@@ -33,8 +34,9 @@ def _urgency(state_column):
     return case({s.value: s.urgency for s in State}, value=state_column)
 
 
-@dataclass(frozen=True)
-class WaitingRow:
+class WaitingRow(NamedTuple):
+    """One waiting candidate (a tuple: pages list hundreds of these per request)."""
+
     wait_id: int
     candidate_id: int
     candidate: str
@@ -114,14 +116,9 @@ def waiting(
     session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()
 ) -> list[WaitingRow]:
     rows = session.execute(waiting_query(now, settings, filters)).all()
+    waited = clock.business_days_counter(now, settings)
     return [
-        WaitingRow(
-            **row._asdict() | {"state": State(row.state)},
-            business_days_waited=clock.business_days_waited(
-                row.opened_at, now, row.time_zone, settings
-            ),
-        )
-        for row in rows
+        WaitingRow(*row[:-1], State(row[-1]), waited(row.opened_at, row.time_zone)) for row in rows
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,8 @@ from ..candidates.queries import Filters, WaitingRow, waiting
 from ..clock import State
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
+
+DUE_TITLE_FORMAT = "%a %d %b %Y, %H:%M"
 
 
 def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: OrgSettings) -> str:
@@ -33,10 +36,11 @@ def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: 
     return f"{late} business day{'s' if late != 1 else ''} overdue"
 
 
-@dataclass(frozen=True)
-class TriageItem:
+class TriageItem(NamedTuple):
     row: WaitingRow
     due_text: str
+    #: The deadline in the viewer's time zone, with the zone named.
+    due_title: str
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,26 @@ def triage(
     settings: OrgSettings,
     filters: Filters,
     state: State | None = None,
+    viewer_zone: str = "UTC",
 ) -> Triage:
     """Rows for the page: one query; counts per state cover the rows before the state filter."""
     rows = waiting(session, now, settings, filters)
     counts = Counter(r.state for r in rows)
-    shown = [r for r in rows if state is None or r.state == state]
-    return Triage(
-        items=[TriageItem(r, due_phrase(r.due_at, now, r.time_zone, settings)) for r in shown],
-        counts={s: counts.get(s, 0) for s in State},
-        total=len(rows),
-    )
+    tz = zone(viewer_zone)
+    # Deadlines fall at the end of a business day, so many rows share one: word each once.
+    phrases: dict[tuple[dt.datetime, str], str] = {}
+    titles: dict[dt.datetime, str] = {}
+    items = []
+    for r in rows:
+        if state is not None and r.state != state:
+            continue
+        phrase = phrases.get((r.due_at, r.time_zone))
+        if phrase is None:
+            phrase = phrases[r.due_at, r.time_zone] = due_phrase(r.due_at, now, r.time_zone, settings)
+        title = titles.get(r.due_at)
+        if title is None:
+            title = titles[r.due_at] = (
+                f"{r.due_at.astimezone(tz).strftime(DUE_TITLE_FORMAT)} {viewer_zone}"
+            )
+        items.append(TriageItem(r, phrase, title))
+    return Triage(items=items, counts={s: counts.get(s, 0) for s in State}, total=len(rows))

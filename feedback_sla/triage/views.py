@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import escape
 from sqlalchemy import select
 
 from ..accounts.models import User
-from ..candidates.models import PIPELINE, ContactChannel
+from ..candidates.models import PIPELINE
 from ..candidates.queries import Filters
 from ..clock import State
 from ..extensions import db
@@ -18,6 +19,7 @@ from ..web.access import scope_positions
 from .service import triage
 
 bp = Blueprint("triage", __name__)
+
 
 
 def _int_arg(name: str) -> int | None:
@@ -58,10 +60,12 @@ def index():
         db.session, now, settings,
         Filters(manager_id=manager_id, position_id=position_id, stage=stage),
         state,
+        viewer_zone=current_user.time_zone,
     )
     return render_template(
         "triage/index.html",
         triage=result, positions=positions, managers=managers, stages=PIPELINE, states=list(State),
-        channels=list(ContactChannel),
+        # Row links are this prefix plus the candidate id: one url_for per page, not per row.
+        candidates_url=escape(url_for("candidates.show", candidate_id=0).removesuffix("0")),
         selected={"manager": manager_id, "position": position_id, "stage": stage, "state": state},
     )

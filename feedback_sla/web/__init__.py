@@ -66,13 +66,14 @@ def _navigation():
 
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
+    from ..accounts.views import bp as account_bp  # /account
     from ..admin.views import bp as admin_bp  # /admin
     from ..candidates.views import bp as candidates_bp  # /candidates
     from ..metrics.views import bp as metrics_bp  # /metrics
     from ..positions.views import bp as positions_bp  # /positions
     from ..triage.views import bp as triage_bp
 
-    return [triage_bp, positions_bp, candidates_bp, metrics_bp, admin_bp]
+    return [triage_bp, positions_bp, admin_bp, account_bp, candidates_bp, metrics_bp]
 
 
 def _require_secret_key():

@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Flask
 from flask_login import current_user
 
+from ..clock import State
 from ..timeutil import as_utc, zone
 
 
@@ -40,7 +41,17 @@ def combine_args(args: dict, **changes) -> dict:
     return {**args, **changes}
 
 
+#: Badge colours per state; a badge always says its state in words too (never colour alone).
+STATE_BADGES = {
+    State.ESCALATED: "bg-danger",
+    State.OVERDUE: "bg-warning text-dark",
+    State.DUE_SOON: "bg-info text-dark",
+    State.ON_TRACK: "bg-success",
+}
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["state_badges"] = STATE_BADGES
     app.add_template_filter(combine_args, "combine_args")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
