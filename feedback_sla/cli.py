@@ -25,12 +25,13 @@ def register_commands(app: Flask) -> None:
     from .accounts.cli import users
     from .candidates.cli import candidates
     from .demo import demo
+    from .digest.cli import digest
     from .emails.cli import emails, worker
     from .positions.cli import positions
     from .reports.cli import export, report_command
     from .settings.cli import settings
 
-    for command in (users, positions, candidates, settings, demo, export, report_command):
+    for command in (users, positions, candidates, settings, demo, export, report_command, digest):
         app.cli.add_command(command)
     app.cli.add_command(emails)
     app.cli.add_command(worker)
