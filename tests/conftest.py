@@ -66,13 +66,10 @@ def _test_config(database_uri: str, instance_path) -> dict:
 
 
 def _empty_tables() -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    """DELETE, children first: on tables this small it is far quicker than TRUNCATE."""
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(sa.text(f"DELETE FROM {table}"))
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -90,7 +87,6 @@ def app(app_config, tmp_path, monkeypatch):
         _empty_tables()
         yield app
         db.session.remove()
-        _empty_tables()
         db.engine.dispose()
 
 
