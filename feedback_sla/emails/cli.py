@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def list_command(candidate_id, status, fmt, limit):
         )
         for m in db.session.scalars(query)
     ]
-    WRITERS[fmt](click.get_text_stream("stdout"), LIST_COLUMNS, rows)
+    WRITERS[fmt](sys.stdout, LIST_COLUMNS, rows)
 
 
 @emails.command("show")

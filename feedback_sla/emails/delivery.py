@@ -10,6 +10,7 @@ dropped connection, a signal receiver) cannot turn it into a failure.
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import logging
 import os
 import random
@@ -22,7 +23,7 @@ from email.utils import formataddr
 
 from flask import Flask, current_app
 from flask_mail import Mail, Message, email_dispatched
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..candidates import service as timeline
@@ -31,6 +32,7 @@ from ..extensions import db
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
 from ..timeutil import utcnow
+from ..types import UTCDateTime
 from .config import EmailConfig
 from .headers import HeaderError, check_headers
 from .models import OutboxMessage, OutboxStatus
@@ -43,6 +45,8 @@ mail = Mail()
 Clock = Callable[[], dt.datetime]
 
 MAX_ERROR = 1_000
+#: Sent messages recorded in one transaction (a crash before it commits resends at most these).
+RECORD_EVERY = 25
 
 
 @dataclass(frozen=True)
@@ -229,13 +233,18 @@ def backend_for(app: Flask, config: EmailConfig) -> SmtpBackend | FileBackend:
 # --- building -----------------------------------------------------------------------------------
 
 
-class OutboxMail(Message):
-    """Flask-Mail's message with address headers that survive folding.
+#: Written as built: under Flask-Mail's SMTP policy every header is parsed again and refolded.
+_WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
 
-    Flask-Mail encodes a display name into an encoded word; when the header is longer than a line,
-    Python's SMTP policy refolds it and writes the decoded name unquoted, so "O'Brien, Sean" becomes
-    two addresses and a name with quotes or brackets garbles the header. Setting the headers again
-    as quoted addresses under that policy folds them correctly.
+
+class OutboxMail(Message):
+    """Flask-Mail's message, with address headers written as quoted or encoded addresses.
+
+    Flask-Mail 0.10 writes the message under Python's SMTP policy, which refolds a header longer
+    than a line from its decoded form: a display name with a comma ("O'Brien, Sean") then becomes
+    two addresses, and one with quotes or angle brackets garbles the header. Here the address
+    headers are set from ``formataddr`` (quoted when needed, an encoded word when not ASCII) and
+    the message is written without reparsing, which is also several times faster.
     """
 
     def __init__(self, *args, address_headers: dict[str, str], **kwargs) -> None:
@@ -244,9 +253,9 @@ class OutboxMail(Message):
 
     def _message(self):
         message = super()._message()
+        message.policy = _WIRE_POLICY
         for name, value in self.address_headers.items():
-            del message[name]
-            message[name] = value
+            message.replace_header(name, value)
         return message
 
 
@@ -375,15 +384,33 @@ def _envelope(row) -> Envelope:
     )
 
 
-def _mark_sent(session: Session, envelope: Envelope, at: dt.datetime, org: OrgSettings) -> DeliveryReport:
-    result = session.execute(
-        update(_T)
-        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
-        .values(status=OutboxStatus.SENT.value, sent_at=at, lease_until=None)
+def _record_sent(
+    session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], org: OrgSettings
+) -> DeliveryReport:
+    """Mark sent messages sent, each at its own send time, and put EMAIL_SENT on their timelines.
+
+    A message another worker already recorded (it took over after the lease ran out) gets no second
+    event. One transaction for several messages: a crash before it commits resends them all, with
+    their Message-IDs, which is the at-least-once promise.
+    """
+    if not sent:
+        return DeliveryReport()
+    sent_at = {envelope.id: literal(at, UTCDateTime()) for envelope, at in sent}
+    recorded = set(
+        session.scalars(
+            update(_T)
+            .where(_T.c.id.in_(list(sent_at)), _T.c.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=case(sent_at, value=_T.c.id))
+            .returning(_T.c.id)
+        )
     )
-    if result.rowcount == 1 and envelope.candidate_id is not None:
-        candidate = session.get(Candidate, envelope.candidate_id)
-        wait = timeline.open_wait_of(session, candidate)
+    candidate_ids = {e.candidate_id for e, _ in sent if e.id in recorded and e.candidate_id is not None}
+    candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(candidate_ids)))}
+    for envelope, at in sent:
+        if envelope.id not in recorded or envelope.candidate_id is None:
+            continue
+        candidate = candidates[envelope.candidate_id]
+        wait = timeline.open_wait_of(session, candidate) if envelope.promised_date else None
         event = timeline.record(
             session,
             candidate,
@@ -393,7 +420,7 @@ def _mark_sent(session: Session, envelope: Envelope, at: dt.datetime, org: OrgSe
         )
         _keep_promise(session, candidate, envelope, wait, event, at, org)
     session.commit()
-    return DeliveryReport(sent=1, message_ids=[envelope.message_id])
+    return DeliveryReport(sent=len(sent), message_ids=[e.message_id for e, _ in sent])
 
 
 def _keep_promise(session, candidate, envelope, closed_wait, event, at, org) -> None:
@@ -485,17 +512,25 @@ def deliver_batch(
     rng: random.Random | None = None,
     org: OrgSettings | None = None,
 ) -> DeliveryReport:
-    """Send claimed messages on one connection, recording each result as soon as it is known."""
+    """Send claimed messages on one connection; failures are recorded at once, successes in groups."""
     rng = rng or random.Random()  # noqa: S311  (spreads retries; not a secret)
     org = org or settings_service.load(session)
     session.commit()  # no transaction stays open while the server is talked to
     margin = dt.timedelta(seconds=min(2 * config.mail_timeout, config.lease_seconds / 2))
     sender = config.organisation_email
     report = DeliveryReport()
+    sent: list[tuple[Envelope, dt.datetime]] = []  # accepted by the server, not yet recorded
+
+    def record_sent() -> DeliveryReport:
+        done = _record_sent(session, sent, org)
+        sent.clear()
+        return done
+
     transport = backend.open()
     try:
         for index, envelope in enumerate(batch):
             if index and ((stop is not None and stop.is_set()) or clock() >= envelope.lease_until - margin):
+                report += record_sent()
                 report += _release(session, batch[index:])
                 break
             if envelope.attempts > config.max_attempts:
@@ -525,8 +560,14 @@ def deliver_batch(
                     session, envelope, clock(), str(exc), config, rng, permanent=exc.permanent
                 )
                 continue
-            report += _mark_sent(session, envelope, clock(), org)
+            sent.append((envelope, clock()))
             _dispatched(message)
+            if len(sent) >= RECORD_EVERY:
+                report += record_sent()
+        report += record_sent()
+    except Exception:
+        report += record_sent()  # what the server accepted is recorded whatever failed after it
+        raise
     finally:
         transport.close()
     return report
