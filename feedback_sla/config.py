@@ -27,6 +27,7 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "feedback_sla_session",
     "BOOTSTRAP_SERVE_LOCAL": True,
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # bytes; larger request bodies answer 413
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     # Candidate emails come from the organisation's address, with Reply-To the hiring manager.
     "ORGANISATION_NAME": "Example Company",

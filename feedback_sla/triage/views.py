@@ -33,8 +33,9 @@ def index():
     manager_id = current_user.id
     managers = []
     if current_user.is_admin:
+        # Disabled managers too: their candidates may still be waiting.
         managers = db.session.scalars(
-            select(User).where(User.active.is_(True)).order_by(User.name)
+            select(User).order_by(User.active.desc(), User.name)
         ).all()
         chosen = _int_arg("manager")
         manager_id = chosen if chosen is not None else None
