@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..accounts.service import find_by_email
+from ..config import ConfigurationError
 from ..emails.config import EmailConfig
 from ..extensions import db
 from ..settings import service as settings_service
@@ -40,7 +41,10 @@ def send_command(now_text: str | None, dry_run: bool, manager_email: str | None)
     if manager_email and find_by_email(db.session, manager_email) is None:
         raise click.BadParameter(f"no user with email {manager_email}", param_hint="'--manager'")
     base_url = _base_url()
-    domain = EmailConfig.from_app(current_app).domain
+    try:
+        config = EmailConfig.from_app(current_app)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     settings = settings_service.load(db.session)
     due = service.due_digests(db.session, now, manager_email)
     owed = service.gather(db.session, now, settings, [m for m, _ in due], base_url)
@@ -50,7 +54,7 @@ def send_command(now_text: str | None, dry_run: bool, manager_email: str | None)
         if dry_run:
             _print_dry_run(digest)
             continue
-        claimed = service.queue(db.session, digest, now, sender_domain=domain)
+        claimed = service.queue(db.session, digest, now, config)
         db.session.commit()
         if claimed is None:
             taken += 1

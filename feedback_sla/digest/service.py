@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session
 from ..accounts.models import User
 from ..candidates.queries import Filters, WaitingRow, waiting
 from ..clock import State
+from ..emails import service as emails
+from ..emails.config import EmailConfig
+from ..emails.models import EmailKind
+from ..emails.templates import RenderedEmail
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
 from ..triage.service import due_phrase
@@ -151,32 +155,22 @@ def queue(
     session: Session,
     digest: Digest,
     now: dt.datetime,
-    *,
-    sender_domain: str,
+    config: EmailConfig,
 ) -> DigestDay | None:
     """Claim the manager's day and queue the digest in the same transaction (the caller commits).
 
     None when another run claimed the day first. A day with nothing owed is claimed without a
     message unless the manager asked for empty digests, so a later run that day sends nothing.
     """
-    from email.utils import make_msgid
-
-    from ..emails.models import EmailKind, OutboxMessage, OutboxStatus
-
     day = claim(session, digest.manager, digest.local_date, len(digest.items))
     if day is None:
         return None
     if not digest.items and not digest.manager.digest_empty:
         return day
     text, html = render(digest)
-    message = OutboxMessage(
-        recipient_user_id=digest.manager.id, kind=EmailKind.DIGEST,
-        to_name=digest.manager.name, to_address=digest.manager.email, subject=digest.subject,
-        text_body=text, html_body=html, message_id=make_msgid("digest", domain=sender_domain),
-        idempotency_key=f"digest:{digest.manager.id}:{digest.local_date.isoformat()}",
-        status=OutboxStatus.PENDING, queued_at=now, send_after=now, next_attempt_at=now, attempts=0,
+    message = emails.queue_to_user(
+        session, digest.manager, EmailKind.DIGEST, RenderedEmail(digest.subject, text, html), now,
+        config, idempotency_key=f"digest:{digest.manager.id}:{digest.local_date.isoformat()}",
     )
-    session.add(message)
-    session.flush()
     day.outbox_message_id = message.id
     return day
