@@ -321,3 +321,89 @@ def test_the_file_backend_writes_each_message_as_an_eml_file(app, session, tmp_p
     written = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert written["Message-ID"] == message.message_id
     assert reload(session, message).status == OutboxStatus.SENT
+
+
+class StopAfterFirst(SmtpBackend):
+    """Asks the worker to stop (as SIGTERM does) once the first message is out."""
+
+    def __init__(self, state, timeout, stop):
+        super().__init__(state, timeout)
+        self.stop = stop
+
+    def open(self):
+        transport = super().open()
+        send = transport.send
+
+        def send_then_stop(*args):
+            send(*args)
+            self.stop.set()
+
+        transport.send = send_then_stop
+        return transport
+
+
+def test_a_stopping_worker_records_what_it_sent_and_hands_the_rest_back_at_once(app, session, port):
+    import threading
+
+    messages = [queue(session, make_candidate(session)) for _ in range(3)]
+    stop = threading.Event()
+    backend = StopAfterFirst(app.extensions["mail"], 1, stop)
+    with SmtpSink(port=port) as sink:
+        report = deliver_due(db.session, EmailConfig.from_app(app), backend, clock=lambda: T1, stop=stop)
+    assert (report.sent, report.released) == (1, 2) and len(sink.messages) == 1
+    rows = [reload(session, m) for m in messages]
+    assert [r.status for r in rows] == [OutboxStatus.SENT, OutboxStatus.PENDING, OutboxStatus.PENDING]
+    assert [(r.attempts, r.lease_until) for r in rows[1:]] == [(0, None), (0, None)]
+
+
+def test_a_worker_near_the_end_of_its_lease_hands_the_rest_of_the_batch_back(app, session, port):
+    messages = [queue(session, make_candidate(session)) for _ in range(2)]
+    with SmtpSink(port=port) as sink:
+        # The lease is 60 s and the margin 2 s: once the first message is out, 59 s have passed.
+        report = deliver_due(
+            db.session,
+            EmailConfig.from_app(app),
+            SmtpBackend(app.extensions["mail"], 1),
+            clock=lambda: T1 + dt.timedelta(seconds=59 if sink.messages else 0),
+        )
+    # The second message went back and was claimed again, with a fresh lease, in the next round.
+    assert (report.sent, report.released) == (2, 1) and len(sink.messages) == 2
+    second = reload(session, messages[1])
+    assert (second.status, second.attempts) == (OutboxStatus.SENT, 1)
+
+
+def test_a_message_interrupted_on_its_last_attempt_is_failed_not_sent_again(app, session, port):
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 1
+    candidate = make_candidate(session)
+    message = queue(session, candidate)
+    config = EmailConfig.from_app(app)
+    with SmtpSink(port=port) as sink:
+        with pytest.raises(CrashAfterData):
+            deliver_due(db.session, config, CrashingBackend(app.extensions["mail"], 1), clock=lambda: T1)
+        db.session.rollback()
+        report = deliver(app, T1 + dt.timedelta(minutes=5))
+    assert report.failed == 1 and len(sink.messages) == 1
+    row = reload(session, message)
+    assert row.status == OutboxStatus.FAILED and "may have been delivered" in row.last_error
+    assert timeline.open_wait_of(session, candidate) is not None
+
+
+def test_a_digest_to_a_user_is_sent_at_once_once_and_touches_no_timeline(app, session, port):
+    from feedback_sla.emails.models import EmailKind
+    from feedback_sla.emails.templates import RenderedEmail
+
+    from .factories import UserFactory
+
+    user = UserFactory(name="Maria Lopez")
+    rendered = RenderedEmail("2 candidates are waiting", "Text", "<p>HTML</p>")
+    config = EmailConfig.from_app(app)
+    first = service.queue_to_user(session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1")
+    again = service.queue_to_user(session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1")
+    session.commit()
+    assert again.id == first.id and first.send_after == T0 and first.candidate_id is None
+    with SmtpSink(port=port) as sink:
+        report = deliver(app, T0)
+    assert report.sent == 1
+    [received] = sink.messages
+    assert received["To"].addresses[0].addr_spec == user.email and received["Reply-To"] is None
+    assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0

@@ -349,3 +349,10 @@ def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session)
     assert not service.can_undo(pending, T0 + dt.timedelta(seconds=60))
     assert [m.id for m in service.history(session, second.id)] == [cancelled.id]
     assert pending.kind == EmailKind.REJECTION
+
+
+def test_customize_starts_from_the_message_a_one_click_send_would_queue(session):
+    candidate = make_candidate(session, name="Jane Doe")
+    draft = service.draft(session, candidate, "rejection", email_config(current_app), feedback="Kind words.")
+    message = queue(session, candidate, "rejection", feedback="Kind words.")
+    assert (draft.subject, draft.text, draft.html) == (message.subject, message.text_body, message.html_body)

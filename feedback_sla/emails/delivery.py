@@ -538,7 +538,7 @@ def deliver_batch(
                     session,
                     envelope,
                     clock(),
-                    "the last attempt was interrupted",
+                    "gave up: the last attempt was interrupted (the message may have been delivered)",
                     config,
                     rng,
                     permanent=True,
