@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import socket
 import threading
+import time
 from email import policy
 from email.message import EmailMessage
 
@@ -58,14 +60,18 @@ class Recorder:
         self._answers = list(answers)
         self._lock = threading.Lock()
         self.delay = 0.0
+        self.rendezvous = 0
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            import asyncio
-
-            await asyncio.sleep(self.delay)
         with self._lock:
             self.connections.add(session.peer)
+        # Hold every message until this many clients are connected: senders meet here.
+        deadline = time.monotonic() + 30
+        while len(self.connections) < self.rendezvous and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self._lock:
             if self._answers:
                 return self._answers.pop(0)
             self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))

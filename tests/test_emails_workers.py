@@ -62,14 +62,15 @@ def test_two_worker_processes_deliver_each_of_200_messages_exactly_once(app, ses
     port = free_port()
     messages = queue_many(app, session, 200, utcnow() - dt.timedelta(minutes=2))
     recorder = Recorder()
-    recorder.delay = 0.01  # long enough for both workers to be busy at the same time
+    recorder.rendezvous = 2  # no message is accepted before both workers are connected
+    recorder.delay = 0.002
     env = worker_env(
         app,
         tmp_path,
         MAIL_BACKEND="smtp",
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=port,
-        MAIL_TIMEOUT=5,
+        MAIL_TIMEOUT=40,
         OUTBOX_BATCH_SIZE=10,
         OUTBOX_UNDO_SECONDS=0,
     )
