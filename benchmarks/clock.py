@@ -53,6 +53,7 @@ FROM waits
 JOIN candidates ON waits.candidate_id = candidates.id
 JOIN positions ON candidates.position_id = positions.id
 WHERE waits.closed_at IS NULL AND waits.due_at <= ? AND positions.manager_id = ?
+  AND candidates.status = 'active'
 ORDER BY waits.due_at
 """
 

@@ -27,7 +27,7 @@ from feedback_sla.extensions import db
 from feedback_sla.positions.service import create_position
 from feedback_sla.settings import service as settings_service
 
-PASSWORD = "benchmark passphrase"
+PASSWORD = "benchmark passphrase"  # noqa: S105  (a throwaway account in a temporary database)
 
 FLOOR_SQL = """
 SELECT c.id, c.name, p.title, c.stage, w.reason, w.opened_at, w.due_at, w.promised_date,

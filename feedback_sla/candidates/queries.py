@@ -133,6 +133,11 @@ def overdue_query(now: dt.datetime, manager_id: int) -> Select:
         select(Wait.id, Wait.candidate_id, Wait.due_at)
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
-        .where(Wait.closed_at.is_(None), Wait.due_at <= now, Position.manager_id == manager_id)
+        .where(
+            Wait.closed_at.is_(None),
+            Wait.due_at <= now,
+            Position.manager_id == manager_id,
+            Candidate.status == Status.ACTIVE,
+        )
         .order_by(Wait.due_at)
     )
