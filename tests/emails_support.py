@@ -90,23 +90,39 @@ class _DropOnQuit(SMTP):
         self.transport.close()
 
 
+class _CloseAfterMessage(SMTP):
+    """Answers a message, then closes the connection, as servers with a per-connection limit do."""
+
+    async def smtp_DATA(self, arg):
+        await super().smtp_DATA(arg)
+        self.transport.close()
+
+
 class SmtpSink:
     """An aiosmtpd server on 127.0.0.1:``port`` for the duration of a ``with`` block."""
 
-    def __init__(self, handler: Recorder | None = None, *, port: int | None = None, drop_on_quit=False):
+    def __init__(
+        self,
+        handler: Recorder | None = None,
+        *,
+        port: int | None = None,
+        drop_on_quit=False,
+        close_after_message=False,
+    ):
         self.handler = handler or Recorder()
         self.port = port or free_port()
         self._drop_on_quit = drop_on_quit
+        self._close_after_message = close_after_message
         self._controller: Controller | None = None
 
     def __enter__(self) -> Recorder:
-        drop = self._drop_on_quit
+        server_class = (
+            _DropOnQuit if self._drop_on_quit else _CloseAfterMessage if self._close_after_message else SMTP
+        )
 
         class _Controller(Controller):
             def factory(self):
-                if drop:
-                    return _DropOnQuit(self.handler, **self.SMTP_kwargs)
-                return super().factory()
+                return server_class(self.handler, **self.SMTP_kwargs)
 
         self._controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()

@@ -142,6 +142,16 @@ def test_a_batch_goes_out_on_one_smtp_connection(app, session, port):
     assert len(sink.connections) == 1
 
 
+def test_a_server_that_closes_the_connection_after_each_message_still_gets_the_whole_batch(
+    app, session, port
+):
+    messages = [queue(session, make_candidate(session)) for _ in range(3)]
+    with SmtpSink(port=port, close_after_message=True) as sink:
+        report = deliver(app, T1)
+    assert report.sent == 3 and len(sink.connections) == 3
+    assert [reload(session, m).attempts for m in messages] == [1, 1, 1]
+
+
 def test_server_down_the_message_waits_with_backoff_and_goes_out_when_the_server_is_back(app, session, port):
     candidate = make_candidate(session)
     message = queue(session, candidate)

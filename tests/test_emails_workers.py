@@ -152,3 +152,6 @@ def test_a_bad_outbox_setting_is_refused_with_its_name(app):
     assert "MAIL_SERVER: the smtp backend needs a mail server host" in result.output
     with pytest.raises(Exception, match="MAIL_SERVER"):
         start_background_worker(app)
+    app.config.update(MAIL_SERVER="mail.example.com", MAIL_PORT="smtp")
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 1 and "MAIL_PORT: 'smtp' is not a number" in result.output

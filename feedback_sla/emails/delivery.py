@@ -103,6 +103,10 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class _Disconnected(DeliveryError):
+    """The server closed the connection before answering."""
+
+
 class ConnectError(DeliveryError):
     """The mail server could not be reached or refused the session: no message can go now."""
 
@@ -138,10 +142,24 @@ class SmtpTransport:
         return host
 
     def send(self, message: Message, envelope: Envelope, sender: str) -> None:
-        if self._host is None:
+        data = message.as_bytes()
+        reused = self._host is not None
+        if not reused:
             self._host = self._connect()
         try:
-            self._host.sendmail(sender, [envelope.to_address], message.as_bytes())
+            self._sendmail(sender, envelope.to_address, data)
+        except _Disconnected:
+            if not reused:
+                raise
+            # The server closed the connection kept from the previous message (many servers limit the
+            # messages per connection); this one was most likely not taken, so try once on a new
+            # connection. Should it have been, the copy carries the same Message-ID.
+            self._host = self._connect()
+            self._sendmail(sender, envelope.to_address, data)
+
+    def _sendmail(self, sender: str, recipient: str, data: bytes) -> None:
+        try:
+            self._host.sendmail(sender, [recipient], data)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -151,6 +169,9 @@ class SmtpTransport:
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             self.close()
             raise DeliveryError(_describe(exc), permanent=exc.smtp_code >= 500) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise _Disconnected(_describe(exc)) from None
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise DeliveryError(_describe(exc)) from None
