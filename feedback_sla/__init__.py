@@ -50,7 +50,17 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     register_extensions(app)
     register_web(app)
     register_cli(app)
+    _start_outbox_thread(app)
     return app
+
+
+def _start_outbox_thread(app: Flask) -> None:
+    """The development server delivers emails itself; production runs ``feedback-sla worker``."""
+    mode = app.config.get("OUTBOX_BACKGROUND_WORKER")
+    if mode is True or (mode == "reloader" and os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        from .emails.delivery import start_background_worker
+
+        app.extensions["outbox_thread"] = start_background_worker(app)
 
 
 def configure_secret_key(app: Flask) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, get_debug_flag, run_command
 
 
 def _create_app():
@@ -19,6 +22,21 @@ cli = FlaskGroup(
     add_version_option=False,
     help="feedback-sla: response deadlines for hiring teams. Every operator action lives here.",
 )
+
+
+@click.command("run", params=run_command.params, help=run_command.help)
+@click.pass_context
+def run_with_outbox(ctx: click.Context, **options):
+    """Flask's development server, with the outbox worker on a background thread."""
+    reload = options.get("reload")
+    if reload is None:
+        reload = get_debug_flag()
+    # With the reloader only the serving child process runs the worker.
+    os.environ.setdefault("FEEDBACK_SLA_OUTBOX_BACKGROUND_WORKER", "reloader" if reload else "true")
+    ctx.invoke(run_command, **options)
+
+
+cli.add_command(run_with_outbox)
 
 
 def register_commands(app: Flask) -> None:

@@ -180,9 +180,18 @@ def demo(serve: bool, host: str, port: int):
     if not serve:
         print_logins()
         return
+    from werkzeug.serving import run_simple
+
     from . import create_app
+    from .emails.config import EmailConfig
+    from .emails.delivery import start_background_worker
 
     app = create_app({"DEMO": True})
+    worker = start_background_worker(app)  # emails appear as .eml files in the instance folder
     click.echo(f"\nfeedback-sla demo running at http://{host}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"Emails are written as .eml files to {EmailConfig.from_app(app).mail_dir}")
     print_logins()
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        worker.stop(5)
