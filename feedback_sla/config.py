@@ -41,9 +41,9 @@ DEFAULTS: dict[str, object] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_TIMEOUT": 30,  # seconds an SMTP connection or reply may take before the attempt fails
-    "OUTBOX_MAIL_DIR": None,
+    "OUTBOX_MAIL_DIR": None,  # None: <instance>/outbox-mail
     # Deliver from a thread of the web process (the demo and `feedback-sla run` turn it on).
-    "OUTBOX_BACKGROUND_WORKER": False,  # None: <instance>/outbox-mail
+    "OUTBOX_BACKGROUND_WORKER": False,
     "OUTBOX_UNDO_SECONDS": 60,  # undo window of a one-click email; 0 sends at once
     "OUTBOX_MAX_ATTEMPTS": 8,  # delivery attempts before a message is marked failed
     "OUTBOX_BACKOFF_SECONDS": 30,  # retry n waits about this times 2**n, with jitter
