@@ -47,7 +47,7 @@ TARGET_PEAK_MB = 150.0
 MANAGERS = 20
 POSITIONS = 200
 TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
-#: Waits opened over the two years before the run.
+#: Waits opened over the two years before the run, in the order of their ids.
 SPAN = dt.timedelta(days=730)
 CHUNK = 20_000
 GNU_TIME = "/usr/bin/time"
@@ -139,7 +139,8 @@ def build(path: Path, waits: int, now: dt.datetime) -> None:
         for start in range(0, candidates, CHUNK):
             people, events, rows = [], [], []
             for c in range(start + 1, min(start + CHUNK, candidates) + 1):
-                applied = now - SPAN * rng.random()
+                # Ids grow with time, as they do when waits open one after another.
+                applied = now - SPAN * (1 - c / candidates) - dt.timedelta(minutes=rng.randint(0, 600))
                 people.append(
                     {
                         "id": c,

@@ -132,11 +132,9 @@ def response_times_command(fmt, since, until, manager_email, position_id, status
     )
     settings = settings_service.load(db.session)
     _check_period(since, until, settings.time_zone)
-    names = export_module.columns(pii=not no_pii)
     try:
         with _destination(output) as out:
-            rows = export_module.export_rows(db.session, utcnow(), settings, filters, pii=not no_pii)
-            export_module.WRITERS[fmt](out, names, rows)
+            export_module.write_export(out, fmt, db.session, utcnow(), settings, filters, pii=not no_pii)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

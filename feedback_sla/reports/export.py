@@ -35,9 +35,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import io
 import json
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -54,7 +56,7 @@ from ..positions.models import Position
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
 from .period import opened_bounds
-from .utc_text import LocalClock, date_text, instant, text_of, utc_text
+from .utc_text import LocalClock, date_text, hours_between, text_of, utc_text
 
 COLUMNS: tuple[str, ...] = (
     "wait_id",
@@ -150,6 +152,7 @@ def export_query(
             date_text(Wait.promised_date, dialect),
             utc_text(Wait.closed_at, dialect),
             closed_by_expression(),
+            hours_between(Wait.opened_at, func.coalesce(Wait.closed_at, now), dialect),
             outcome_expression(now, settings),
             Position.time_zone,
         )
@@ -181,26 +184,27 @@ def export_rows(
     filters: ExportFilters = ExportFilters(),
     *,
     pii: bool = True,
+    empty: str | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> Iterator[tuple]:
-    """The export's rows as tuples in ``columns(pii)`` order, fetched ``batch_size`` at a time.
+    """The export's rows as tuples in ``columns(pii)`` order, streamed from the database.
 
-    Values are Python values (int, float, str, None); the writers format them. The rows come
-    through a plain connection, not ORM objects: SQLite hands them over as it steps through the
-    join, PostgreSQL through a server-side cursor.
+    Values are int, float or str; a missing value (no promised date, not closed yet) is ``empty``.
+    The rows come through a plain connection, not as ORM objects.
     """
     now = as_utc(now)
     connection = session.connection()
-    query = export_query(now, settings, filters, dialect=connection.dialect.name)
-    result = connection.execute(query, execution_options={"yield_per": batch_size})
-    row = _Formatter(now, settings.holiday_calendar).row
+    dialect = connection.dialect.name
+    # SQLite's driver steps through the join as rows are read, so a plain cursor already streams
+    # (and SQLAlchemy's buffered fetching only slows it down); PostgreSQL needs a server-side cursor.
+    # ``batch_size`` rows at a time.
+    options = {} if dialect == "sqlite" else {"yield_per": batch_size}
+    result = connection.execute(
+        export_query(now, settings, filters, dialect=dialect), execution_options=options
+    )
+    rows = _Formatter(now, settings.holiday_calendar).rows(result, empty)
     try:
-        if pii:
-            for values in result:
-                yield row(*values)
-        else:
-            for values in result:
-                yield _WITHOUT_PII(row(*values))
+        yield from rows if pii else map(_WITHOUT_PII, rows)
     finally:
         result.close()
 
@@ -213,66 +217,33 @@ class _Formatter:
 
     def __init__(self, now: dt.datetime, calendar: str):
         self.now_text = text_of(now)
-        self.now = instant(self.now_text)
         self.calendar = calendar
-        self.clocks: dict[str, tuple[LocalClock, str]] = {}
+        self.clocks: dict[str, tuple[Callable[[str], str], str]] = {}
         self.days: dict[tuple[str, str], int] = {}
 
-    def clock(self, name: str, wait_id: int) -> tuple[LocalClock, str]:
-        """The zone's clock and the local date now."""
-        try:
-            return self.clocks[name]
-        except KeyError:
-            pass
+    def clock(self, name: str, wait_id: int) -> tuple[Callable[[str], str], str]:
+        """The zone's UTC-text-to-local-text function, and the local date now."""
         try:
             local = LocalClock(zone(name))
         except ValueError as exc:
             raise DomainError(f"wait {wait_id}: its position has an {exc}") from None
-        entry = self.clocks[name] = (local, local.iso(self.now_text)[:10])
+        entry = self.clocks[name] = (local.iso, local.iso(self.now_text)[:10])
         return entry
 
-    def business_days(self, start: str, end: str) -> int:
+    def business_days(self, key: tuple[str, str]) -> int:
         """Business days between two local dates written YYYY-MM-DD."""
-        key = (start, end)
-        days = self.days.get(key)
-        if days is None:
-            if len(self.days) >= self.CACHE_LIMIT:
-                self.days.clear()
-            days = clock.business_days_between(
-                dt.date.fromisoformat(start), dt.date.fromisoformat(end), self.calendar
-            )
-            self.days[key] = days
+        if len(self.days) >= self.CACHE_LIMIT:
+            self.days.clear()
+        start, end = key
+        days = self.days[key] = clock.business_days_between(
+            dt.date.fromisoformat(start), dt.date.fromisoformat(end), self.calendar
+        )
         return days
 
-    def row(
-        self,
-        wait_id,
-        candidate_id,
-        name,
-        email,
-        position_id,
-        title,
-        manager,
-        reason,
-        opened_at,
-        due_at,
-        promised_date,
-        closed_at,
-        closed_by,
-        outcome,
-        time_zone,
-    ) -> tuple:
-        local, today = self.clock(time_zone, wait_id)
-        opened = local.iso(opened_at)
-        if closed_at is None:
-            closed = None
-            end_day = today
-            end = self.now
-        else:
-            closed = local.iso(closed_at)
-            end_day = closed[:10]
-            end = instant(closed_at)
-        return (
+    def rows(self, result: Iterable[Sequence], empty: str | None) -> Iterator[tuple]:
+        # The loop runs once per wait: locals only, no call that the cache makes unnecessary.
+        clocks, days_cache = self.clocks, self.days
+        for (
             wait_id,
             candidate_id,
             name,
@@ -281,33 +252,84 @@ class _Formatter:
             title,
             manager,
             reason,
-            opened,
-            local.iso(due_at),
+            opened_at,
+            due_at,
             promised_date,
-            closed,
+            closed_at,
             closed_by,
-            self.business_days(opened[:10], end_day),
-            round((end - instant(opened_at)).total_seconds() / 3600, 2),
+            hours,
             outcome,
-        )
+            time_zone,
+        ) in result:
+            iso, today = clocks.get(time_zone) or self.clock(time_zone, wait_id)
+            opened = iso(opened_at)
+            if closed_at is None:
+                closed = closed_by = empty
+                key = (opened[:10], today)
+            else:
+                closed = iso(closed_at)
+                key = (opened[:10], closed[:10])
+            days = days_cache.get(key)
+            if days is None:
+                days = self.business_days(key)
+            yield (
+                wait_id,
+                candidate_id,
+                name,
+                email,
+                position_id,
+                title,
+                manager,
+                reason,
+                opened,
+                iso(due_at),
+                empty if promised_date is None else promised_date,
+                closed,
+                closed_by,
+                days,
+                round(hours, 2),
+                outcome,
+            )
 
 
 #: Columns holding text a person or another system typed: the only ones a spreadsheet could take for
-#: a formula. The others are numbers, dates and fixed words.
+#: a formula, or that may hold a comma, a quote or a line break. The others are numbers, dates and
+#: fixed words.
 TEXT_COLUMNS = frozenset({"candidate_name", "candidate_email", "position", "manager", "closed_by"})
+
+#: A text column starting like a formula, found in the text columns each preceded by NUL.
+_FORMULA_MARK = re.compile("\x00[" + re.escape("".join(FORMULA_STARTS)) + "]")
+_LINES_PER_WRITE = 1000
 
 
 def write_csv_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """CSV with a header line; text that starts like a formula gets a leading ``'`` (``csv_safe``)."""
+    """CSV with a header line; text that starts like a formula gets a leading ``'`` (``csv_safe``).
+
+    Missing values must come as empty strings. Most rows need neither quoting nor a prefix: those
+    are formatted directly; the rest go through the ``csv`` module.
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)
-    text = [i for i, name in enumerate(names) if name in TEXT_COLUMNS]
+    text_of_row = operator.itemgetter(*(i for i, name in enumerate(names) if name in TEXT_COLUMNS))
+    line = ",".join(["%s"] * len(names)) + "\n"
+    formula = _FORMULA_MARK.search
+    buffer = io.StringIO()
+    careful = csv.writer(buffer, lineterminator="\n")
+    lines: list[str] = []
     for row in rows:
-        for i in text:
-            value = row[i]
-            if value and value.startswith(FORMULA_STARTS):
-                row = (*row[:i], csv_safe(value), *row[i + 1 :])
-        writer.writerow(row)
+        text = "\x00" + "\x00".join(text_of_row(row))
+        # Scans for one character, and a pattern with a literal start: cheaper than csv.writer.
+        if '"' in text or "," in text or "\n" in text or "\r" in text or formula(text):
+            careful.writerow([csv_safe(v) for v in row])
+            lines.append(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
+        else:
+            lines.append(line % row)
+        if len(lines) >= _LINES_PER_WRITE:
+            out.write("".join(lines))
+            lines.clear()
+    out.write("".join(lines))
 
 
 def write_json_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -325,6 +347,21 @@ def write_ndjson_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence
     for row in rows:
         out.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
         out.write("\n")
+
+
+def write_export(
+    out: TextIO,
+    fmt: str,
+    session: Session,
+    now: dt.datetime,
+    settings: OrgSettings,
+    filters: ExportFilters = ExportFilters(),
+    *,
+    pii: bool = True,
+) -> None:
+    """Write the export to ``out`` as csv, json or ndjson, row by row."""
+    rows = export_rows(session, now, settings, filters, pii=pii, empty="" if fmt == "csv" else None)
+    WRITERS[fmt](out, columns(pii), rows)
 
 
 #: Streaming writers by format. Only CSV prefixes text a spreadsheet would run as a formula with ``'``;

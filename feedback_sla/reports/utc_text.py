@@ -3,7 +3,7 @@
 An export formats millions of timestamps. Letting the column type build an aware datetime for each,
 then converting it to a zone and formatting it, costs several microseconds a value. Here the
 database hands over the UTC instant as text (``2026-11-23 15:00:00.000000``: how SQLite stores it,
-and what PostgreSQL's ``to_char`` writes), and the local form is the local hour, looked up once per
+and what PostgreSQL's ``to_char`` writes), and the local form is the local hour, worked out once per
 UTC hour and zone, followed by the minutes and seconds of the text (shifted for zones half or a
 quarter of an hour off). Hours that contain an offset change take the exact, slower path.
 """
@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, type_coerce
+from sqlalchemy import Float, String, cast, func, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from ..timeutil import UTC
 
+ONE_DAY = dt.timedelta(days=1)
 ONE_HOUR = dt.timedelta(hours=1)
+ONE_MINUTE = dt.timedelta(minutes=1)
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
 _MISSING = object()
 
 
@@ -36,6 +39,13 @@ def date_text(column, dialect: str) -> ColumnElement[str]:
     return type_coerce(column, String)
 
 
+def hours_between(start, end, dialect: str) -> ColumnElement[float]:
+    """Hours elapsed from one timestamp to another, computed by the database."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", end - start), Float) / 3600
+    return (func.julianday(end) - func.julianday(start)) * 24
+
+
 def text_of(instant: dt.datetime) -> str:
     """The UTC text of an aware datetime, as ``utc_text`` reads it from the database."""
     return instant.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
@@ -48,12 +58,15 @@ def instant(text: str) -> dt.datetime:
 
 #: ":00" to ":59", for local minutes shifted by a zone's half or quarter hour.
 _MINUTES = tuple(f":{m:02d}" for m in range(60))
+_LOCAL_HOURS = tuple(f"T{h:02d}" for h in range(24))
+_UTC_HOURS = tuple(f" {h:02d}" for h in range(24))
 
 
 class LocalClock:
     """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
 
-    Remembers one entry per UTC hour seen; ``limit`` bounds that memory.
+    Remembers one entry per UTC hour, filled a whole UTC day at a time (exports are sparse: a
+    few waits an hour); ``limit`` bounds that memory.
     """
 
     def __init__(self, tz: ZoneInfo, limit: int = 200_000):
@@ -64,7 +77,7 @@ class LocalClock:
     def iso(self, text: str) -> str:
         hour = self._hours.get(text[:13], _MISSING)
         if hour is _MISSING:
-            hour = self._hour(text[:13])
+            hour = self._fill(text[:13])
         if hour is None:
             return instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
         local_hour, next_hour, shift, offset = hour
@@ -75,23 +88,44 @@ class LocalClock:
             return local_hour + _MINUTES[minute] + text[16:19] + offset
         return next_hour + _MINUTES[minute - 60] + text[16:19] + offset
 
-    def _hour(self, key: str) -> tuple[str, str, int, str] | None:
-        """For a UTC hour: the local ``YYYY-MM-DDTHH`` at its start and one hour later, the minutes
-        local time is ahead of the hour (30 in India), and the offset text.
+    def _fill(self, key: str) -> tuple[str, str, int, str] | None:
+        """Remember the 24 hours of ``key``'s UTC day; the entry for ``key`` (``YYYY-MM-DD HH``).
 
-        None when the offset changes within the hour or has seconds (some historical times).
+        An entry holds the local ``YYYY-MM-DDTHH`` at the start of the hour and one hour later,
+        the minutes local time is ahead of the hour (30 in India) and the offset text; None when
+        the offset changes within the hour or has seconds (some historical times).
         """
-        if len(self._hours) >= self.limit:
+        if len(self._hours) >= self.limit - 24:
             self._hours.clear()
-        start = dt.datetime.fromisoformat(key + ":00:00").replace(tzinfo=UTC)
-        offset = start.astimezone(self.tz).utcoffset()
-        end_offset = (start + ONE_HOUR - dt.timedelta(microseconds=1)).astimezone(self.tz).utcoffset()
-        if offset != end_offset or offset % dt.timedelta(minutes=1):
-            entry = None
+        day = key[:10]
+        start = dt.datetime.fromisoformat(day).replace(tzinfo=UTC)
+        first = start.astimezone(self.tz)
+        offset = first.utcoffset()
+        # Offset changes come weeks apart at least: looking every six hours finds any in the day.
+        offsets = {(start + ONE_HOUR * h).astimezone(self.tz).utcoffset() for h in (6, 12, 18)}
+        offsets.add((start + ONE_DAY - ONE_MICROSECOND).astimezone(self.tz).utcoffset())
+        if offsets == {offset} and not offset % ONE_MINUTE:
+            # The usual day: one offset throughout; local hours written by hand (isoformat is slow).
+            local = first.replace(tzinfo=None)
+            dates = [(local.date() + ONE_DAY * i).isoformat() for i in range(3)]
+            hours = [dates[h // 24] + _LOCAL_HOURS[h % 24] for h in range(local.hour, local.hour + 25)]
+            offset_text = first.isoformat(timespec="seconds")[19:]
+            for h in range(24):
+                self._hours[day + _UTC_HOURS[h]] = (hours[h], hours[h + 1], local.minute, offset_text)
         else:
-            local = start.astimezone(self.tz)
-            text = local.isoformat(timespec="seconds")
-            next_hour = (local.replace(tzinfo=None) + ONE_HOUR).isoformat(timespec="seconds")
-            entry = (text[:13], next_hour[:13], local.minute, text[19:])
-        self._hours[key] = entry
-        return entry
+            for h in range(24):
+                self._hours[day + _UTC_HOURS[h]] = self._hour(start + ONE_HOUR * h)
+        if key not in self._hours:  # not written the way SQLite and to_char write it
+            self._hours[key] = self._hour(dt.datetime.fromisoformat(key + ":00").replace(tzinfo=UTC))
+        return self._hours[key]
+
+    def _hour(self, start: dt.datetime) -> tuple[str, str, int, str] | None:
+        offset = start.astimezone(self.tz).utcoffset()
+        if offset != (start + ONE_HOUR - ONE_MICROSECOND).astimezone(self.tz).utcoffset() or (
+            offset % ONE_MINUTE
+        ):
+            return None
+        local = start.astimezone(self.tz)
+        text = local.isoformat(timespec="seconds")
+        next_hour = (local.replace(tzinfo=None) + ONE_HOUR).isoformat(timespec="seconds")
+        return (text[:13], next_hour[:13], local.minute, text[19:])
