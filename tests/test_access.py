@@ -7,17 +7,21 @@ import datetime as dt
 import sqlalchemy as sa
 
 from feedback_sla.candidates import service
+from feedback_sla.emails import service as emails
+from feedback_sla.emails.config import EmailConfig
 from feedback_sla.extensions import db
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 
 #: URL arguments that name an object, and how to find manager A's object of that kind.
-OBJECT_ARGUMENTS = ("candidate_id", "position_id", "user_id", "message_id", "template_id", "wait_id")
+OBJECT_ARGUMENTS = ("candidate_id", "position_id", "user_id", "message_id", "template_id", "wait_id", "kind")
 FORM = {
     "channel": "phone", "note": "hello", "stage": "offer", "body": "note text", "promised_date": "2030-01-02",
     "name": "Changed Name", "email": "changed@example.com", "title": "Changed", "time_zone": "UTC",
     "role": "admin", "manager_id": "", "reason": "moved on", "next": "/",
+    "nonce": "walk-every-route", "subject": "Hello", "text": "A message", "html": "<p>A message</p>",
+    "feedback": "Thanks", "action": "queue",
 }
 
 
@@ -36,8 +40,15 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     position = PositionFactory(manager=manager_a)
     now = dt.datetime.now(dt.UTC)
     candidate = service.add_candidate(session, position, "Ada A", "ada@example.com", now, settings)
+    message = emails.queue_email(
+        session, candidate, "update", manager_a, now, EmailConfig.from_app(app), settings,
+        idempotency_key="manager-a-update", promised_date=now.date() + dt.timedelta(days=7),
+    )
     session.commit()
-    ids = {"candidate_id": candidate.id, "position_id": position.id, "user_id": manager_a.id}
+    ids = {
+        "candidate_id": candidate.id, "position_id": position.id, "user_id": manager_a.id,
+        "message_id": message.id, "kind": "rejection",
+    }
 
     client.post("/login", data={"email": manager_b.email, "password": PASSWORD})
     before = snapshot()
@@ -55,3 +66,5 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     endpoints = {endpoint for _, endpoint in checked}
     assert any(e.startswith("candidates.") for e in endpoints), checked
     assert any(e.startswith("positions.") for e in endpoints), checked
+    emails_routes = {"emails.send", "emails.customize", "emails.undo", "emails.retry", "emails.edit_template"}
+    assert emails_routes <= endpoints, checked

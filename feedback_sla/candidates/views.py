@@ -20,6 +20,7 @@ from wtforms.fields import SelectChoice
 
 from .. import clock
 from ..auth.views import safe_next
+from ..emails.views import candidate_emails, pending_status_email
 from ..errors import DomainError
 from ..extensions import db
 from ..positions.models import Position
@@ -130,6 +131,7 @@ def render_candidate(candidate: Candidate, status: int = 200, **forms: ReturnFor
         channel_labels=CHANNEL_LABELS,
         today=local_today(now, tz),
         active=candidate.status == Status.ACTIVE,
+        emails=candidate_emails(candidate, now, settings, waiting=wait is not None),
         **(_default_forms(candidate, wait) | forms),
     ), status
 
@@ -190,15 +192,23 @@ def move_stage(candidate_id: int):
     form = StageForm()
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
-        _require_active(candidate)
-        before = candidate.stage
+        queued = pending_status_email(candidate)
+        if queued is None:  # a queued rejection or offer can still be taken back by a move
+            _require_active(candidate)
+        before, status_before = candidate.stage, candidate.status
         if form.stage.data == before:
             raise DomainError(f"{candidate.name} is already at stage {before}")
         service.move_stage(db.session, candidate, form.stage.data, now, viewer())
-        return (
+        message = (
             f"Moved {candidate.name} from {before} to {candidate.stage}. A stage move is internal: "
             "the candidate was not told, and any open wait stays open."
         )
+        if queued is not None and candidate.status != status_before:
+            message += (
+                f" The queued {queued.kind.label} was cancelled: {candidate.name} is "
+                f"{candidate.status.value} again."
+            )
+        return message
 
     return _act(candidate_id, "stage_form", form, act)
 

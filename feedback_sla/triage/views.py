@@ -11,6 +11,7 @@ from ..accounts.models import User
 from ..candidates.models import PIPELINE
 from ..candidates.queries import Filters
 from ..clock import State
+from ..emails.views import triage_emails
 from ..extensions import db
 from ..positions.models import Position
 from ..settings import service as settings_service
@@ -69,4 +70,6 @@ def index():
         # Row links are this prefix plus the candidate id: one url_for per page, not per row.
         candidates_url=escape(url_for("candidates.show", candidate_id=0).removesuffix("0")),
         selected={"manager": manager_id, "position": position_id, "stage": stage, "state": state},
+        # Queued and failed emails: two queries for the whole page, whatever the number of rows.
+        **triage_emails([item.row.candidate_id for item in result.items], now, manager_id),
     )

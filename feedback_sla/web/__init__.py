@@ -55,6 +55,7 @@ NAV_ITEMS = (
     ("metrics.index", "Metrics", False),
     ("admin.users", "Users", True),
     ("admin.settings", "Settings", True),
+    ("emails.templates", "Email templates", True),
 )
 
 
@@ -69,11 +70,12 @@ def _feature_blueprints():
     from ..accounts.views import bp as account_bp  # /account
     from ..admin.views import bp as admin_bp  # /admin
     from ..candidates.views import bp as candidates_bp  # /candidates
+    from ..emails.views import bp as emails_bp  # /candidates/<id>/emails, /emails, /admin/emails
     from ..metrics.views import bp as metrics_bp  # /metrics
     from ..positions.views import bp as positions_bp  # /positions
     from ..triage.views import bp as triage_bp
 
-    return [triage_bp, positions_bp, admin_bp, account_bp, candidates_bp, metrics_bp]
+    return [triage_bp, positions_bp, admin_bp, account_bp, candidates_bp, metrics_bp, emails_bp]
 
 
 def _require_secret_key():
