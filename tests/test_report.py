@@ -230,3 +230,11 @@ def test_report_refuses_bad_options(runner, org, args, message):
     result = run_report(runner, *args)
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_summary_of_one_manager(session, org):
+    """What a manager sees of their own positions."""
+    groups = summarize(
+        session, NOW, settings_service.load(session), by="position", manager_id=org["maria"].id
+    )
+    assert [g.group for g in groups] == ["Backend Engineer", "Product Designer"]

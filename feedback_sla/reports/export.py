@@ -46,7 +46,6 @@ from typing import TextIO
 from sqlalchemy import Select, String, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
-from .. import clock
 from ..accounts.models import User
 from ..candidates.models import Candidate, Event, EventKind, Wait
 from ..candidates.queries import state_expression
@@ -55,6 +54,7 @@ from ..output import FORMULA_STARTS, csv_safe
 from ..positions.models import Position
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
+from .days import BusinessDays
 from .period import opened_bounds
 from .utc_text import LocalClock, date_text, hours_between, text_of, utc_text
 
@@ -177,6 +177,16 @@ def export_query(
     return query.order_by(Wait.id)
 
 
+def stream_options(dialect: str, batch_size: int = BATCH_SIZE) -> dict:
+    """Execution options that read a large result in constant memory.
+
+    SQLite's driver steps through the query as rows are read, so a plain cursor already streams
+    (and SQLAlchemy's buffered fetching only slows it down); PostgreSQL needs a server-side cursor,
+    read ``batch_size`` rows at a time.
+    """
+    return {} if dialect == "sqlite" else {"yield_per": batch_size}
+
+
 def export_rows(
     session: Session,
     now: dt.datetime,
@@ -195,12 +205,9 @@ def export_rows(
     now = as_utc(now)
     connection = session.connection()
     dialect = connection.dialect.name
-    # SQLite's driver steps through the join as rows are read, so a plain cursor already streams
-    # (and SQLAlchemy's buffered fetching only slows it down); PostgreSQL needs a server-side cursor.
-    # ``batch_size`` rows at a time.
-    options = {} if dialect == "sqlite" else {"yield_per": batch_size}
     result = connection.execute(
-        export_query(now, settings, filters, dialect=dialect), execution_options=options
+        export_query(now, settings, filters, dialect=dialect),
+        execution_options=stream_options(dialect, batch_size),
     )
     rows = _Formatter(now, settings.holiday_calendar).rows(result, empty)
     try:
@@ -212,14 +219,10 @@ def export_rows(
 class _Formatter:
     """Turns query rows into export rows; remembers zones and business-day counts between rows."""
 
-    #: Distinct (opened day, closed day) pairs remembered; cleared beyond this, so memory stays flat.
-    CACHE_LIMIT = 100_000
-
     def __init__(self, now: dt.datetime, calendar: str):
         self.now_text = text_of(now)
-        self.calendar = calendar
         self.clocks: dict[str, tuple[Callable[[str], str], str]] = {}
-        self.days: dict[tuple[str, str], int] = {}
+        self.business_days = BusinessDays(calendar)
 
     def clock(self, name: str, wait_id: int) -> tuple[Callable[[str], str], str]:
         """The zone's UTC-text-to-local-text function, and the local date now."""
@@ -230,19 +233,10 @@ class _Formatter:
         entry = self.clocks[name] = (local.iso, local.iso(self.now_text)[:10])
         return entry
 
-    def business_days(self, key: tuple[str, str]) -> int:
-        """Business days between two local dates written YYYY-MM-DD."""
-        if len(self.days) >= self.CACHE_LIMIT:
-            self.days.clear()
-        start, end = key
-        days = self.days[key] = clock.business_days_between(
-            dt.date.fromisoformat(start), dt.date.fromisoformat(end), self.calendar
-        )
-        return days
-
     def rows(self, result: Iterable[Sequence], empty: str | None) -> Iterator[tuple]:
         # The loop runs once per wait: locals only, no call that the cache makes unnecessary.
-        clocks, days_cache = self.clocks, self.days
+        clocks, business_days = self.clocks, self.business_days
+        days_cache = business_days.known
         for (
             wait_id,
             candidate_id,
@@ -271,7 +265,7 @@ class _Formatter:
                 key = (opened[:10], closed[:10])
             days = days_cache.get(key)
             if days is None:
-                days = self.business_days(key)
+                days = business_days(key)
             yield (
                 wait_id,
                 candidate_id,

@@ -20,23 +20,22 @@ import datetime as dt
 import enum
 import math
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import case, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from .. import clock
 from ..accounts.models import User
 from ..candidates.models import Candidate, Wait
 from ..errors import DomainError
 from ..positions.models import Position
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, zone
+from .days import BusinessDays
+from .export import stream_options
 from .period import opened_bounds
-
-BATCH_SIZE = 5000
+from .utc_text import LocalClock, utc_text
 
 
 class GroupBy(enum.StrEnum):
@@ -74,34 +73,6 @@ def percentile(histogram: Counter[int], p: float) -> int | None:
     raise AssertionError("unreachable: rank <= n")  # pragma: no cover
 
 
-@dataclass
-class _Tally:
-    group_id: int
-    group: str
-    manager: str
-    waits: int = 0
-    answered: int = 0
-    met: int = 0
-    open_now: int = 0
-    overdue_now: int = 0
-    days: Counter[int] = field(default_factory=Counter)
-
-    def summary(self) -> GroupSummary:
-        decided = self.answered + self.overdue_now
-        return GroupSummary(
-            group_id=self.group_id,
-            group=self.group,
-            manager=self.manager,
-            waits=self.waits,
-            answered=self.answered,
-            median_days=percentile(self.days, 50),
-            p90_days=percentile(self.days, 90),
-            within_deadline=self.met / decided if decided else None,
-            open_now=self.open_now,
-            overdue_now=self.overdue_now,
-        )
-
-
 def summarize(
     session: Session,
     now: dt.datetime,
@@ -123,58 +94,85 @@ def summarize(
         group_id, group = User.id, User.email
     else:
         group_id, group = Position.id, Position.title
-    query = (
+    start, end = opened_bounds(since, until, settings.time_zone)
+
+    def scoped(query: Select) -> Select:
+        query = (
+            query.join(Candidate, Wait.candidate_id == Candidate.id)
+            .join(Position, Candidate.position_id == Position.id)
+            .join(User, Position.manager_id == User.id)
+        )
+        if start is not None:
+            query = query.where(Wait.opened_at >= start)
+        if end is not None:
+            query = query.where(Wait.opened_at < end)
+        if manager_id is not None:
+            query = query.where(Position.manager_id == manager_id)
+        return query
+
+    counts = session.execute(
+        scoped(
+            select(
+                group_id,
+                group,
+                User.email,
+                func.count(),
+                func.count(Wait.closed_at),
+                func.sum(case((Wait.closed_at <= Wait.due_at, 1), else_=0)),
+                func.sum(case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0)),
+            )
+        ).group_by(group_id, group, User.email)
+    ).all()
+    days = _days_to_answer(session, scoped, group_id, settings.holiday_calendar)
+    summaries = []
+    for key, name, manager, waits, answered, met, overdue in counts:
+        decided = answered + overdue
+        histogram = days.get(key, Counter())
+        summaries.append(
+            GroupSummary(
+                group_id=key,
+                group=name,
+                manager=manager,
+                waits=waits,
+                answered=answered,
+                median_days=percentile(histogram, 50),
+                p90_days=percentile(histogram, 90),
+                within_deadline=met / decided if decided else None,
+                open_now=waits - answered,
+                overdue_now=overdue,
+            )
+        )
+    return sorted(summaries, key=lambda s: (s.group, s.group_id))
+
+
+def _days_to_answer(session: Session, scoped, group_id, calendar: str) -> dict[int, Counter[int]]:
+    """Per group, how many answered waits took each number of business days."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    query = scoped(
         select(
             group_id,
-            group,
-            User.email,
             Position.time_zone,
-            Wait.opened_at,
-            Wait.closed_at,
-            case((Wait.closed_at <= Wait.due_at, True), else_=False),
-            case((Wait.due_at <= now, True), else_=False),
+            utc_text(Wait.opened_at, dialect),
+            utc_text(Wait.closed_at, dialect),
         )
-        .join(Candidate, Wait.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
-        .join(User, Position.manager_id == User.id)
-    )
-    start, end = opened_bounds(since, until, settings.time_zone)
-    if start is not None:
-        query = query.where(Wait.opened_at >= start)
-    if end is not None:
-        query = query.where(Wait.opened_at < end)
-    if manager_id is not None:
-        query = query.where(Position.manager_id == manager_id)
-    result = session.execute(query, execution_options={"yield_per": BATCH_SIZE})
+    ).where(Wait.closed_at.is_not(None))
+    histograms: dict[int, Counter[int]] = {}
+    clocks: dict[str, Callable[[str], str]] = {}
+    business_days = BusinessDays(calendar)
+    result = connection.execute(query, execution_options=stream_options(dialect))
     try:
-        tallies = _tally(result, settings.holiday_calendar)
+        for key, time_zone, opened_at, closed_at in result:
+            iso = clocks.get(time_zone)
+            if iso is None:
+                try:
+                    iso = clocks[time_zone] = LocalClock(zone(time_zone)).iso
+                except ValueError as exc:
+                    raise DomainError(f"a position has an {exc}") from None
+            histogram = histograms.get(key)
+            if histogram is None:
+                histogram = histograms[key] = Counter()
+            histogram[business_days((iso(opened_at)[:10], iso(closed_at)[:10]))] += 1
     finally:
         result.close()
-    return [t.summary() for t in sorted(tallies.values(), key=lambda t: (t.group, t.group_id))]
-
-
-def _tally(rows: Iterable, calendar: str) -> dict[int, _Tally]:
-    tallies: dict[int, _Tally] = {}
-    zones: dict[str, ZoneInfo] = {}
-    for key, group, manager, time_zone, opened_at, closed_at, met, past_due in rows:
-        tally = tallies.get(key)
-        if tally is None:
-            tally = tallies[key] = _Tally(key, group, manager)
-        tally.waits += 1
-        if closed_at is None:
-            tally.open_now += 1
-            tally.overdue_now += bool(past_due)
-            continue
-        tally.answered += 1
-        tally.met += bool(met)
-        tz = zones.get(time_zone)
-        if tz is None:
-            try:
-                tz = zones[time_zone] = zone(time_zone)
-            except ValueError as exc:
-                raise DomainError(f"a position of {group} has an {exc}") from None
-        days = clock.business_days_between(
-            opened_at.astimezone(tz).date(), closed_at.astimezone(tz).date(), calendar
-        )
-        tally.days[days] += 1
-    return tallies
+    return histograms
