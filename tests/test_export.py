@@ -278,6 +278,21 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_prefixed(runner, sess
     assert raw["candidate_name"] == formula
 
 
+def test_csv_round_trips_commas_quotes_and_line_breaks(runner, session, org):
+    settings = settings_service.load(session)
+    position = PositionFactory(title='Sales, "EMEA"', manager=org["maria"], time_zone="America/New_York")
+    names = ["O'Brien, Jo", 'Jo "JJ" Smith', "Line\nbreak", "Tab\tinside", "Ünïcödé 名前"]
+    for i, name in enumerate(names):
+        service.add_candidate(session, position, name, f"c{i}@example.com", ny(2026, 12, 2, 9), settings)
+    session.commit()
+
+    rows = csv_rows(run_export(runner, "--position", str(position.id)).output)
+
+    assert [r["candidate_name"] for r in rows] == names
+    assert {r["position"] for r in rows} == {'Sales, "EMEA"'}
+    assert {r["opened_at"] for r in rows} == {"2026-12-02T09:00:00-05:00"}
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
 def test_no_pii_leaves_out_names_and_email_addresses(runner, org, fmt):
     result = run_export(runner, "--no-pii", "--format", fmt)

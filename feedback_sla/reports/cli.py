@@ -94,7 +94,7 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(export_module.WRITERS)),
+    type=click.Choice(export_module.FORMATS),
     default="csv",
     show_default=True,
 )

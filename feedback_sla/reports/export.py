@@ -355,9 +355,10 @@ def write_export(
 ) -> None:
     """Write the export to ``out`` as csv, json or ndjson, row by row."""
     rows = export_rows(session, now, settings, filters, pii=pii, empty="" if fmt == "csv" else None)
-    WRITERS[fmt](out, columns(pii), rows)
+    _WRITERS[fmt](out, columns(pii), rows)
 
 
 #: Streaming writers by format. Only CSV prefixes text a spreadsheet would run as a formula with ``'``;
 #: JSON and NDJSON keep values as they are.
-WRITERS = {"csv": write_csv_rows, "json": write_json_rows, "ndjson": write_ndjson_rows}
+_WRITERS = {"csv": write_csv_rows, "json": write_json_rows, "ndjson": write_ndjson_rows}
+FORMATS: tuple[str, ...] = tuple(_WRITERS)
