@@ -107,6 +107,13 @@ class Client(FlaskClient):
 
 
 @pytest.fixture
+def csrf_on(app_config):
+    """CSRF protection as in production (the other tests post forms without tokens)."""
+    app_config["WTF_CSRF_ENABLED"] = True
+    return app_config
+
+
+@pytest.fixture
 def make_app(app_config):
     """Another app with some settings changed; its connections are closed after the test."""
     made = []

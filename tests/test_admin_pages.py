@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from zoneinfo import ZoneInfo
 
@@ -11,43 +10,17 @@ import pytest
 import sqlalchemy as sa
 
 from feedback_sla.candidates import service as candidates
-from feedback_sla.extensions import db
 from feedback_sla.models import Candidate, Position, Role, Setting, User, Wait
 from feedback_sla.settings import service as settings_service
 from feedback_sla.settings.service import OrgSettings
 
-from .factories import PASSWORD, PositionFactory, UserFactory
+from .factories import PositionFactory, UserFactory
+from .helpers import field_errors, logged_in, login, text
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 #: What the settings form posts when nothing is changed.
 DEFAULTS = {key.replace(".", "_"): d.default for key, d in settings_service.DEFINITIONS.items()}
-
-
-def login(client, user, password: str = PASSWORD):
-    """Log in through the real form (with its CSRF token when CSRF is on); returns the response."""
-    db.session.commit()  # the factories' rows, before requests (which roll back what is left)
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    data = {"email": user if isinstance(user, str) else user.email, "password": password}
-    if token:
-        data["csrf_token"] = token.group(1)
-    return client.post("/login", data=data)
-
-
-def logged_in(client, user) -> None:
-    response = login(client, user)
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(page: str, name: str) -> list[str]:
-    """The error messages shown with the form field called ``name``."""
-    (block,) = [b for b in page.split('<div class="mb-3">') if f'name="{name}"' in b]
-    return re.findall(r'<div class="invalid-feedback d-block">([^<]*)</div>', block)
 
 
 def ny(*parts: int) -> dt.datetime:
@@ -383,12 +356,6 @@ def test_a_deadline_setting_that_moves_nothing_says_so(client, session, admin, w
                            follow_redirects=True)
     assert "Saved. No open wait's deadline changed." in text(response)
     assert open_due_dates(session) == [ny(2026, 11, 23, 18)] * 2
-
-
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return app_config
 
 
 def test_with_csrf_on_admin_posts_without_the_token_are_refused(csrf_on, client, session, admin, manager):

@@ -17,16 +17,12 @@ from feedback_sla.models import Candidate, Event, EventKind, Role, Status, Wait,
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
+from .helpers import logged_in as login
 
 UTC = dt.UTC
 SETTINGS = OrgSettings()
 #: Monday 16 November 2026, 09:00 UTC: an application now is due Monday 23rd at 18:00.
 MONDAY = dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
-
-
-def login(client, user) -> None:
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def page(client, url: str) -> str:
@@ -395,12 +391,6 @@ def test_pages_need_a_login(client, candidate):
     assert response.status_code == 302 and "/login" in response.location
     assert client.post(f"/candidates/{candidate.id}/contact", data={"channel": "phone"}).status_code == 302
     assert open_wait(candidate.id) is not None
-
-
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return app_config
 
 
 @pytest.mark.usefixtures("csrf_on")

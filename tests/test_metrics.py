@@ -5,23 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import event
 
 from feedback_sla.candidates import service
 from feedback_sla.clock import State
-from feedback_sla.extensions import db
 from feedback_sla.metrics import service as metrics
 from feedback_sla.models import ContactChannel, Role
 from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
 
-from .factories import PASSWORD, PositionFactory, UserFactory
+from .factories import PositionFactory, UserFactory
+from .helpers import count_statements
+from .helpers import logged_in as login
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -93,13 +92,6 @@ def org(session, frozen):
     service.log_contact(session, jade, ContactChannel.PHONE, berlin(2026, 10, 20, 17), jonas)
     session.commit()
     return {"admin": admin, "maria": maria, "jonas": jonas, "backend": backend, "designer": designer}
-
-
-def login(client, user) -> None:
-    """Log in through the real form."""
-    db.session.commit()
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 class Page(HTMLParser):
@@ -353,20 +345,6 @@ def test_names_are_escaped(client, session, frozen):
 def test_unauthenticated_visitors_are_sent_to_login(client):
     response = client.get("/metrics")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-
-
-@contextmanager
-def count_statements():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def _managers_with_waits(session, count: int, start: int) -> None:

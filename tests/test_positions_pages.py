@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from zoneinfo import ZoneInfo
 
@@ -15,33 +14,13 @@ from feedback_sla.extensions import db
 from feedback_sla.models import Candidate, ContactChannel, Position, Role, Wait
 from feedback_sla.settings.service import OrgSettings
 
-from .factories import PASSWORD, PositionFactory, UserFactory
+from .factories import PositionFactory, UserFactory
+from .helpers import field_errors, text
+from .helpers import logged_in as login
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
 SETTINGS = OrgSettings()
-
-
-def login(client, user) -> None:
-    """Log in through the real form, with its CSRF token when CSRF is on."""
-    db.session.commit()  # the factories' rows, before requests (which roll back what is left)
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    data = {"email": user.email, "password": PASSWORD}
-    if token:
-        data["csrf_token"] = token.group(1)
-    response = client.post("/login", data=data)
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(page: str, name: str) -> list[str]:
-    """The error messages shown with the form field called ``name``."""
-    (block,) = [b for b in page.split('<div class="mb-3">') if f'name="{name}"' in b]
-    return re.findall(r'<div class="invalid-feedback d-block">([^<]*)</div>', block)
 
 
 def ny(*parts: int) -> dt.datetime:
@@ -443,12 +422,6 @@ def test_titles_are_escaped(client, session, manager):
     page = client.get("/positions").get_data(as_text=True)
     assert "<script>alert(2)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
-
-
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return app_config
 
 
 def test_with_csrf_on_a_post_without_the_token_is_refused(csrf_on, client, session, manager, position):

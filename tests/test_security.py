@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 import time_machine
@@ -14,24 +13,7 @@ from feedback_sla.config import ConfigurationError
 from feedback_sla.extensions import db
 
 from .factories import PASSWORD, UserFactory
-
-
-def csrf_token(client, path="/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-def log_in(client, user, password=PASSWORD, **extra):
-    data = {"email": user.email, "password": password, **extra}
-    if client.application.config.get("WTF_CSRF_ENABLED", True):
-        data["csrf_token"] = csrf_token(client)
-    return client.post("/login", data=data)
-
-
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-    return app_config
+from .helpers import login as log_in
 
 
 @pytest.fixture

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from feedback_sla.candidates import service
-from feedback_sla.extensions import db
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
-
-
-@contextmanager
-def count_statements():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
+from .helpers import count_statements
 
 
 def _fill(session, manager, count: int, start: int) -> None:
