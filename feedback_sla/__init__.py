@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as _config
-from .extensions import db, migrate
+from .extensions import db, mail, migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -83,8 +83,6 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
-    from .emails.delivery import mail
-
     mail.init_app(app)
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from .timeutil import UTC, as_utc, zone
 
 if TYPE_CHECKING:
+    from holidays import HolidayBase
+
     from .settings.service import OrgSettings
 
 ONE_DAY = dt.timedelta(days=1)
@@ -49,7 +49,7 @@ _URGENCY = {State.ESCALATED: 0, State.OVERDUE: 1, State.DUE_SOON: 2, State.ON_TR
 
 
 @functools.lru_cache(maxsize=64)
-def holiday_calendar(code: str) -> holidays.HolidayBase | None:
+def holiday_calendar(code: str) -> HolidayBase | None:
     """Public holidays for ``US``, ``US-NY``, ``DE-BY``…; None for an empty code.
 
     ValueError names the reason for an unknown country or subdivision.
@@ -59,6 +59,8 @@ def holiday_calendar(code: str) -> holidays.HolidayBase | None:
         return None
     country, _, subdivision = code.partition("-")
     try:
+        import holidays  # loads every country's rules: only when a calendar is configured
+
         return holidays.country_holidays(country.upper(), subdiv=subdivision.upper() or None)
     except NotImplementedError as exc:
         raise ValueError(f"unknown holiday calendar {code!r}: {exc}") from None

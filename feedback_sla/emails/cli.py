@@ -22,7 +22,6 @@ from ..settings import service as settings_service
 from ..timeutil import iso, parse_date, utcnow
 from . import service, templates
 from .config import EmailConfig
-from .delivery import run_worker
 from .models import CANDIDATE_KINDS, OutboxStatus
 
 KIND_CHOICE = click.Choice([k.value for k in CANDIDATE_KINDS])
@@ -54,6 +53,8 @@ def worker(once: bool):
         if not once:
             where = config.mail_dir if config.backend == "file" else f"{app.config['MAIL_SERVER']}"
             click.echo(f"outbox worker delivering by {config.backend} to {where}; stop with Ctrl-C")
+        from .delivery import run_worker  # the SMTP machinery, only for this command
+
         report = run_worker(app, once=once, stop=stop)
     finally:
         for signum, handler in previous.items():

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 
 from flask import Flask, current_app
-from flask_mail import Mail, Message, email_dispatched
+from flask_mail import Message, email_dispatched
 from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -40,7 +40,6 @@ from .models import OutboxMessage, OutboxStatus
 log = logging.getLogger(__name__)
 
 #: Flask-Mail builds the messages; connections are opened here, with a timeout it does not set.
-mail = Mail()
 
 Clock = Callable[[], dt.datetime]
 
