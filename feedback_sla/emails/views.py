@@ -304,6 +304,7 @@ class CandidateEmails:
     history: list[OutboxMessage]
     nonce: str
     now: dt.datetime
+    today: dt.date  # in the position's time zone: the earliest date an update may promise
     undo_seconds: int
     send_form: SendForm
     can_send: dict[str, bool] = field(default_factory=dict)
@@ -338,6 +339,7 @@ def candidate_emails(
         history=history,
         nonce=new_nonce(),
         now=now,
+        today=_local_today(now, candidate),
         undo_seconds=_config().undo_seconds,
         send_form=SendForm(formdata=None, promised_date=suggested),
         can_send=allowed,
