@@ -140,7 +140,3 @@ class TemplateForm(FlaskForm):
     html = TextAreaField(
         "HTML part", validators=[DataRequired(message="HTML part: must not be empty")], render_kw={"rows": 16}
     )
-
-
-class ResetForm(FlaskForm):
-    """Go back to the template shipped with the app."""

@@ -28,7 +28,6 @@ from .config import EmailConfig
 from .forms import (
     CustomizeForm,
     MessageForm,
-    ResetForm,
     SendForm,
     TemplateForm,
     digest,
@@ -427,7 +426,6 @@ def edit_template(kind: str):
 @admin_required
 def reset_template(kind: str):
     kind = _kind_or_404(kind, CANDIDATE_KINDS)
-    ResetForm()
     if templates.reset_template(db.session, kind):
         db.session.commit()
         flash(f"The {kind.label} template is back to the default shipped with the app.", "success")
