@@ -232,7 +232,7 @@ def test_one_click_rejection_from_triage_queues_one_email_with_undo(app, logged_
     [queued] = events_of(candidate.id, EventKind.EMAIL_QUEUED)
     assert queued.data["status"] == {"from": "active", "to": "rejected"}
 
-    # Back on the (filtered) triage page: the row is gone, the undo is not.
+    # Back on the triage page: the row is gone (no longer active), its undo is not.
     assert "Rejection to Jane Doe queued: it is sent at 10:01:00 Europe/Berlin unless you undo it." in after
     assert f'data-attention-email="{message.id}"' in after
     assert f'action="/emails/{message.id}/undo"' in after
@@ -262,7 +262,7 @@ def test_a_double_click_queues_one_email(logged_in, candidate, button, status):
     assert "Nothing was queued" not in after
 
 
-def test_two_concurrent_posts_of_the_same_button_queue_one_email(app, client, session, manager, candidate):
+def test_two_concurrent_posts_of_the_same_button_queue_one_email(app, manager, candidate):
     clients = [app.test_client(), app.test_client()]
     for c in clients:
         login(c, manager)
