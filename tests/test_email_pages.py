@@ -32,7 +32,8 @@ from feedback_sla.models import (
 from feedback_sla.settings.service import OrgSettings
 
 from .emails_support import free_port
-from .factories import PASSWORD, PositionFactory, UserFactory
+from .factories import PositionFactory, UserFactory
+from .helpers import logged_in as login
 
 UTC = dt.UTC
 SETTINGS = OrgSettings()
@@ -123,11 +124,6 @@ class Page(HTMLParser):
             if any(name == field for name, _ in form["fields"]):
                 return form
         raise AssertionError(f"no form with a field {field!r}")
-
-
-def login(client, user) -> None:
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def get(client, url: str, status: int = 200) -> str:
@@ -586,16 +582,9 @@ def test_a_hostile_candidate_name_is_escaped_on_every_page(app, make_app, client
 # --- CSRF ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf_on(app_config):
-    app_config["WTF_CSRF_ENABLED"] = True
-
-
 @pytest.mark.usefixtures("csrf_on")
 def test_email_actions_need_the_csrf_token(client, manager, candidate):
-    client.get("/login")
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', get(client, "/login")).group(1)
-    client.post("/login", data={"email": manager.email, "password": PASSWORD, "csrf_token": token})
+    login(client, manager)
     triage = get(client, "/")
     url, data = Page(triage).button("Reject", f"/candidates/{candidate.id}/")
     refused = client.post(url, data={k: v for k, v in data.items() if k != "csrf_token"})
