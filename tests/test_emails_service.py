@@ -212,7 +212,7 @@ def test_an_offer_queued_after_a_queued_rejection_cancels_it_and_vice_versa(sess
     offer = queue(session, candidate, "offer", at=T0 + dt.timedelta(seconds=10))
     session.commit()
     assert session.get(OutboxMessage, rejection.id).status == OutboxStatus.CANCELLED
-    assert rejection.cancel_reason == "Cancelled: a offer was queued after this rejection"
+    assert rejection.cancel_reason == "Cancelled: an offer was queued after this rejection"
     assert candidate.status == Status.OFFERED
     assert offer.previous_status == "active"
 
@@ -223,7 +223,7 @@ def test_an_offer_queued_after_a_queued_rejection_cancels_it_and_vice_versa(sess
     assert rejection_again.previous_status == "active"
     bodies = [e.body for e in events(session, candidate, EventKind.EMAIL_CANCELLED)]
     assert bodies == [
-        "Cancelled: a offer was queued after this rejection",
+        "Cancelled: an offer was queued after this rejection",
         "Cancelled: a rejection was queued after this offer",
     ]
     # Undoing the last one brings the candidate back to where they were before any of it.
@@ -237,7 +237,7 @@ def test_an_offer_after_a_rejection_that_was_sent_is_refused(session):
     rejection = queue(session, candidate, "rejection")
     rejection.status = OutboxStatus.SENT
     session.commit()
-    with pytest.raises(EmailError, match="cannot send .* a offer: they are rejected"):
+    with pytest.raises(EmailError, match="cannot send .* an offer: they are rejected"):
         queue(session, candidate, "offer")
     session.rollback()
     assert count(session) == 1

@@ -58,11 +58,14 @@ class WaitReason(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "application": "application",
-            "decision": "decision after interview",
-            "follow_up": "reply to follow-up",
-        }[self.value]
+        return _REASON_LABELS[self.value]
+
+
+_REASON_LABELS = {
+    "application": "application",
+    "decision": "decision after interview",
+    "follow_up": "reply to follow-up",
+}
 
 
 class ContactChannel(enum.StrEnum):

@@ -30,10 +30,6 @@ def state_expression(now: dt.datetime, settings: OrgSettings):
     )
 
 
-def _urgency(state_column):
-    return case({s.value: s.urgency for s in State}, value=state_column)
-
-
 class WaitingRow(NamedTuple):
     """One waiting candidate (a tuple: pages list hundreds of these per request)."""
 
@@ -41,7 +37,6 @@ class WaitingRow(NamedTuple):
     candidate_id: int
     candidate: str
     email: str
-    position_id: int
     position: str
     time_zone: str
     manager_id: int
@@ -50,7 +45,6 @@ class WaitingRow(NamedTuple):
     stage: str
     reason: WaitReason
     opened_at: dt.datetime
-    warn_at: dt.datetime
     due_at: dt.datetime
     promised_date: dt.date | None
     follow_ups: int
@@ -68,16 +62,32 @@ class Filters:
     overdue_only: bool = False
 
 
+#: States by urgency, most urgent first: index i is what ``urgency_expression`` answers i for.
+BY_URGENCY: tuple[State, ...] = tuple(sorted(State, key=lambda s: s.urgency))
+
+
+def urgency_expression(now: dt.datetime, settings: OrgSettings):
+    """``state_expression`` as its urgency (0 escalated … 3 on track): sorts and maps cheaply."""
+    return case(
+        (
+            or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
+            literal(State.ESCALATED.urgency),
+        ),
+        (Wait.due_at <= now, literal(State.OVERDUE.urgency)),
+        (Wait.warn_at <= now, literal(State.DUE_SOON.urgency)),
+        else_=literal(State.ON_TRACK.urgency),
+    )
+
+
 def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()) -> Select:
     """Open waits with their candidate, position and manager, most urgent first."""
-    state = state_expression(now, settings).label("state")
+    urgency = urgency_expression(now, settings).label("urgency")
     query = (
         select(
             Wait.id.label("wait_id"),
             Candidate.id.label("candidate_id"),
             Candidate.name.label("candidate"),
             Candidate.email,
-            Position.id.label("position_id"),
             Position.title.label("position"),
             Position.time_zone,
             User.id.label("manager_id"),
@@ -86,11 +96,10 @@ def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Fi
             Candidate.stage,
             Wait.reason,
             Wait.opened_at,
-            Wait.warn_at,
             Wait.due_at,
             Wait.promised_date,
             Wait.follow_ups,
-            state,
+            urgency,
         )
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
@@ -108,18 +117,18 @@ def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Fi
     if filters.overdue_only:
         query = query.where(Wait.due_at <= now)
     if filters.states:
-        query = query.where(state.in_([s.value for s in filters.states]))
-    return query.order_by(_urgency(state), Wait.due_at, Candidate.id)
+        query = query.where(urgency.in_([s.urgency for s in filters.states]))
+    return query.order_by(urgency, Wait.due_at, Candidate.id)
 
 
 def waiting(
     session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()
 ) -> list[WaitingRow]:
-    rows = session.execute(waiting_query(now, settings, filters)).all()
+    # Core execution: these rows are plain columns, and a page may list a thousand of them.
+    rows = session.connection().execute(waiting_query(now, settings, filters)).all()
     waited = clock.business_days_counter(now, settings)
-    return [
-        WaitingRow(*row[:-1], State(row[-1]), waited(row.opened_at, row.time_zone)) for row in rows
-    ]
+    make = WaitingRow._make
+    return [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
 
 
 def overdue_query(now: dt.datetime, manager_id: int) -> Select:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from email.utils import make_msgid
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -65,6 +65,11 @@ MAX_REASON = 100
 MAX_REASONS = 10
 
 
+def _a(noun: str) -> str:
+    """'a rejection', 'an offer'."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def new_idempotency_key() -> str:
     """A fresh key for one button or form: posting it twice queues one email."""
     return uuid.uuid4().hex
@@ -104,7 +109,9 @@ def queue_email(
     conflicting = [m for m in pending_messages(session, candidate.id) if _conflict(m.kind, kind)]
     status_before = _status_before(candidate, conflicting)
     if status_before not in ALLOWED_FROM[kind]:
-        raise EmailError(f"cannot send {candidate.name} a {kind.label}: they are {status_before.value}")
+        raise EmailError(
+            f"cannot send {candidate.name} {_a(kind.label)}: they are {status_before.value}"
+        )
     manager = candidate.position.manager
     rendered = _message_text(session, candidate, kind, config, promised_date, feedback, subject, text)
     _check_recipients(candidate, manager, rendered.subject)
@@ -149,7 +156,7 @@ def queue_email(
             now,
             actor,
             org,
-            f"Cancelled: a {kind.label} was queued after this {other.kind.label}",
+            f"Cancelled: {_a(kind.label)} was queued after this {other.kind.label}",
         )
     if kind in STATUS_SET:
         _change_status(session, candidate, candidate.status, STATUS_SET[kind])
@@ -353,17 +360,22 @@ def pending_messages(session: Session, candidate_id: int) -> list[OutboxMessage]
     )
 
 
-def unfinished_by_candidate(session: Session, candidate_ids: Sequence[int]) -> dict[int, list[OutboxMessage]]:
-    """Pending, sending and failed emails per candidate, for the triage rows (one query)."""
+UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
+
+
+def unfinished_by_candidate(
+    session: Session, candidates: Sequence[int] | Select
+) -> dict[int, list[OutboxMessage]]:
+    """Pending, sending and failed emails per candidate, in one query.
+
+    ``candidates`` is a list of ids, or a query selecting them (a page of hundreds of rows passes
+    the query rather than hundreds of ids).
+    """
+    ids = candidates if isinstance(candidates, Select) else list(candidates)
     result: dict[int, list[OutboxMessage]] = {}
-    if not candidate_ids:
-        return result
     rows = session.scalars(
         select(OutboxMessage)
-        .where(
-            OutboxMessage.candidate_id.in_(list(candidate_ids)),
-            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]),
-        )
+        .where(OutboxMessage.candidate_id.in_(ids), OutboxMessage.status.in_(UNFINISHED))
         .order_by(OutboxMessage.queued_at, OutboxMessage.id)
     )
     for message in rows:
@@ -440,7 +452,7 @@ def _check_promise(
     if promised_date is None:
         return
     if kind in STATUS_SET:
-        raise EmailError(f"promised date: a {kind.label} carries no promised date")
+        raise EmailError(f"promised date: {_a(kind.label)} carries no promised date")
     today = now.astimezone(zone(candidate.position.time_zone)).date()
     if promised_date < today:
         raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")

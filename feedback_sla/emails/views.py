@@ -13,11 +13,13 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import escape
+from sqlalchemy import select
 
 from ..auth.views import safe_next
 from ..candidates.models import Candidate
 from ..errors import DomainError
 from ..extensions import db
+from ..positions.models import Position
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, utcnow, zone
@@ -354,11 +356,15 @@ def pending_status_email(candidate: Candidate) -> OutboxMessage | None:
     return None
 
 
-def triage_emails(candidate_ids: list[int], now: dt.datetime, manager_id: int | None) -> dict:
+def triage_emails(now: dt.datetime, manager_id: int | None) -> dict:
     """The email parts of the triage page: two queries, whatever the number of rows."""
+    candidates = select(Candidate.id)
+    if manager_id is not None:
+        candidates = candidates.join(Position, Candidate.position_id == Position.id).where(
+            Position.manager_id == manager_id
+        )
     return {
-        # An empty page asks too (for no real id), so the page's statements never depend on its rows.
-        "unfinished": service.unfinished_by_candidate(db.session, candidate_ids or [0]),
+        "unfinished": service.unfinished_by_candidate(db.session, candidates),
         "attention": queries.needing_attention(db.session, now, manager_id),
         "email_nonce": new_nonce(),
         "now": now,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -36,16 +35,36 @@ def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: 
     return f"{late} business day{'s' if late != 1 else ''} overdue"
 
 
-class TriageItem(NamedTuple):
-    row: WaitingRow
-    due_text: str
-    #: The deadline in the viewer's time zone, with the zone named.
-    due_title: str
+class DueWords:
+    """A deadline in words ("due tomorrow") and as a date in the viewer's zone, worded once per date.
+
+    Deadlines fall at the end of a business day, so the rows of a page share a few dozen of them.
+    """
+
+    def __init__(self, now: dt.datetime, settings: OrgSettings, viewer_zone: str):
+        self.now, self.settings, self.viewer_zone = now, settings, viewer_zone
+        self._zone = zone(viewer_zone)
+        self._phrases: dict[tuple[dt.datetime, str], str] = {}
+        self._titles: dict[dt.datetime, str] = {}
+
+    def phrase(self, due_at: dt.datetime, time_zone: str) -> str:
+        key = (due_at, time_zone)
+        found = self._phrases.get(key)
+        if found is None:
+            found = self._phrases[key] = due_phrase(due_at, self.now, time_zone, self.settings)
+        return found
+
+    def title(self, due_at: dt.datetime) -> str:
+        found = self._titles.get(due_at)
+        if found is None:
+            local = due_at.astimezone(self._zone).strftime(DUE_TITLE_FORMAT)
+            found = self._titles[due_at] = f"{local} {self.viewer_zone}"
+        return found
 
 
 @dataclass(frozen=True)
 class Triage:
-    items: list[TriageItem]
+    rows: list[WaitingRow]
     counts: dict[State, int]
     total: int
 
@@ -56,26 +75,9 @@ def triage(
     settings: OrgSettings,
     filters: Filters,
     state: State | None = None,
-    viewer_zone: str = "UTC",
 ) -> Triage:
     """Rows for the page: one query; counts per state cover the rows before the state filter."""
     rows = waiting(session, now, settings, filters)
     counts = Counter(r.state for r in rows)
-    tz = zone(viewer_zone)
-    # Deadlines fall at the end of a business day, so many rows share one: word each once.
-    phrases: dict[tuple[dt.datetime, str], str] = {}
-    titles: dict[dt.datetime, str] = {}
-    items = []
-    for r in rows:
-        if state is not None and r.state != state:
-            continue
-        phrase = phrases.get((r.due_at, r.time_zone))
-        if phrase is None:
-            phrase = phrases[r.due_at, r.time_zone] = due_phrase(r.due_at, now, r.time_zone, settings)
-        title = titles.get(r.due_at)
-        if title is None:
-            title = titles[r.due_at] = (
-                f"{r.due_at.astimezone(tz).strftime(DUE_TITLE_FORMAT)} {viewer_zone}"
-            )
-        items.append(TriageItem(r, phrase, title))
-    return Triage(items=items, counts={s: counts.get(s, 0) for s in State}, total=len(rows))
+    shown = rows if state is None else [r for r in rows if r.state == state]
+    return Triage(rows=shown, counts={s: counts.get(s, 0) for s in State}, total=len(rows))

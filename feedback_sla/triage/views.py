@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import escape
 from sqlalchemy import select
 
 from ..accounts.models import User
@@ -17,10 +16,10 @@ from ..positions.models import Position
 from ..settings import service as settings_service
 from ..timeutil import utcnow
 from ..web.access import scope_positions
-from .service import triage
+from .rows import render_rows
+from .service import DueWords, triage
 
 bp = Blueprint("triage", __name__)
-
 
 
 def _int_arg(name: str) -> int | None:
@@ -35,9 +34,7 @@ def index():
     managers = []
     if current_user.is_admin:
         # Disabled managers too: their candidates may still be waiting.
-        managers = db.session.scalars(
-            select(User).order_by(User.active.desc(), User.name)
-        ).all()
+        managers = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
         chosen = _int_arg("manager")
         manager_id = chosen if chosen is not None else None
         if chosen is not None and chosen not in {m.id for m in managers}:
@@ -59,17 +56,33 @@ def index():
     settings = settings_service.load(db.session)
     now = utcnow()
     result = triage(
-        db.session, now, settings,
+        db.session,
+        now,
+        settings,
         Filters(manager_id=manager_id, position_id=position_id, stage=stage),
         state,
-        viewer_zone=current_user.time_zone,
+    )
+    # Queued and failed emails: two queries for the whole page, whatever the number of rows.
+    emails = triage_emails(now, manager_id)
+    rows = render_rows(
+        result.rows,
+        DueWords(now, settings, current_user.time_zone),
+        # Row links are this prefix plus the candidate id: one url_for per page, not per row.
+        candidates_url=url_for("candidates.show", candidate_id=0).removesuffix("0"),
+        with_manager=current_user.is_admin,
+        emails=emails["unfinished"],
+        now=now,
+        emails_url=emails["emails_url"],
+        customize_query=emails["customize_query"],
     )
     return render_template(
         "triage/index.html",
-        triage=result, positions=positions, managers=managers, stages=PIPELINE, states=list(State),
-        # Row links are this prefix plus the candidate id: one url_for per page, not per row.
-        candidates_url=escape(url_for("candidates.show", candidate_id=0).removesuffix("0")),
+        triage=result,
+        positions=positions,
+        managers=managers,
+        stages=PIPELINE,
+        states=list(State),
+        rows=rows,
         selected={"manager": manager_id, "position": position_id, "stage": stage, "state": state},
-        # Queued and failed emails: two queries for the whole page, whatever the number of rows.
-        **triage_emails([item.row.candidate_id for item in result.items], now, manager_id),
+        **emails,
     )
