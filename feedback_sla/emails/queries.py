@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
 from ..candidates.models import Candidate
 from ..positions.models import Position
 from .models import OutboxMessage, OutboxStatus
+from .service import UNFINISHED
 
 #: Failed emails stay on the triage page this long after their last attempt (retried or not).
 FAILED_SHOWN_FOR = dt.timedelta(days=30)
@@ -17,32 +19,41 @@ FAILED_SHOWN_FOR = dt.timedelta(days=30)
 ATTENTION_LIMIT = 50
 
 
-def needing_attention(
-    session: Session, now: dt.datetime, manager_id: int | None
-) -> list[OutboxMessage]:
-    """Emails a manager may still undo, and recently failed ones, newest first (one query).
+@dataclass(frozen=True)
+class TriageEmails:
+    #: Pending, sending and failed emails per candidate, for the rows.
+    by_candidate: dict[int, list[OutboxMessage]]
+    #: Emails the manager may still undo, and recently failed ones, newest first.
+    attention: list[OutboxMessage]
 
-    ``manager_id`` None means every manager's candidates (an admin's view of everyone).
-    The triage rows only show active candidates; a queued rejection or offer takes its candidate
-    off the list at once, so this is where its undo button and a failure stay visible.
+
+def triage_emails(session: Session, now: dt.datetime, manager_id: int | None) -> TriageEmails:
+    """The triage page's emails in one query, whatever the number of rows.
+
+    ``manager_id`` None means every manager's candidates (an admin's view of everyone). The rows
+    only show active candidates; a queued rejection or offer takes its candidate off the list at
+    once, so the attention list is where its undo button and a failure stay visible.
     """
     query = (
         select(OutboxMessage)
         .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
-        .where(
-            or_(
-                and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.send_after > now),
-                and_(
-                    OutboxMessage.status == OutboxStatus.FAILED,
-                    OutboxMessage.failed_at > now - FAILED_SHOWN_FOR,
-                ),
-            )
-        )
+        .where(OutboxMessage.status.in_(UNFINISHED))
         .options(contains_eager(OutboxMessage.candidate))
-        .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
-        .limit(ATTENTION_LIMIT)
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
     )
     if manager_id is not None:
         query = query.where(Position.manager_id == manager_id)
-    return list(session.scalars(query))
+    by_candidate: dict[int, list[OutboxMessage]] = {}
+    attention = []
+    failed_since = now - FAILED_SHOWN_FOR
+    for message in session.scalars(query):
+        by_candidate.setdefault(message.candidate_id, []).append(message)
+        if (message.status == OutboxStatus.PENDING and message.send_after > now) or (
+            message.status == OutboxStatus.FAILED
+            and message.failed_at is not None
+            and message.failed_at > failed_since
+        ):
+            attention.append(message)
+    attention.reverse()
+    return TriageEmails(by_candidate, attention[:ATTENTION_LIMIT])

@@ -13,13 +13,11 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import escape
-from sqlalchemy import select
 
 from ..auth.views import safe_next
 from ..candidates.models import Candidate
 from ..errors import DomainError
 from ..extensions import db
-from ..positions.models import Position
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, utcnow, zone
@@ -357,15 +355,11 @@ def pending_status_email(candidate: Candidate) -> OutboxMessage | None:
 
 
 def triage_emails(now: dt.datetime, manager_id: int | None) -> dict:
-    """The email parts of the triage page: two queries, whatever the number of rows."""
-    candidates = select(Candidate.id)
-    if manager_id is not None:
-        candidates = candidates.join(Position, Candidate.position_id == Position.id).where(
-            Position.manager_id == manager_id
-        )
+    """The email parts of the triage page: one query, whatever the number of rows."""
+    found = queries.triage_emails(db.session, now, manager_id)
     return {
-        "unfinished": service.unfinished_by_candidate(db.session, candidates),
-        "attention": queries.needing_attention(db.session, now, manager_id),
+        "unfinished": found.by_candidate,
+        "attention": found.attention,
         "email_nonce": new_nonce(),
         "now": now,
         # Row buttons are these prefixes plus an id: one url_for per page, not per row.

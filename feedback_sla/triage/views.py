@@ -46,10 +46,12 @@ def index():
     state = State(state) if state in {s.value for s in State} else None
     position_id = _int_arg("position")
 
-    positions_query = scope_positions(select(Position).order_by(Position.title))
+    positions_query = scope_positions(
+        select(Position.id, Position.title, Position.is_open).order_by(Position.title)
+    )
     if manager_id is not None:
         positions_query = positions_query.where(Position.manager_id == manager_id)
-    positions = db.session.scalars(positions_query).all()
+    positions = db.session.execute(positions_query).all()
     if position_id is not None and position_id not in {p.id for p in positions}:
         position_id = None
 
