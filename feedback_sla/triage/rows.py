@@ -38,6 +38,7 @@ def render_rows(
     row_emails = get_template_attribute("triage/_row_emails.html", "row_emails")
     prefix = escape(candidates_url)
     stages: dict[str, str] = {}
+    dates: dict[dt.date, str] = {}
     dues: dict[tuple, str] = {}  # (due_at, zone) -> the Due cell, worded once per deadline
     parts = []
     append = parts.append
@@ -46,7 +47,7 @@ def render_rows(
         badge, title, value = BADGES[r.state]
         stage = stages.get(r.stage)
         if stage is None:
-            stage = stages[r.stage] = escape(r.stage)
+            stage = stages[r.stage] = escape(r.stage.capitalize())
         due = dues.get((r.due_at, r.time_zone))
         if due is None:
             due = dues[r.due_at, r.time_zone] = (
@@ -57,7 +58,11 @@ def render_rows(
         )
         messages = emails.get(r.candidate_id)
         mail = row_emails(messages, now, emails_url) if messages else ""
-        promised = r.promised_date.isoformat() if r.promised_date else ""
+        promised = ""
+        if r.promised_date is not None:
+            promised = dates.get(r.promised_date)
+            if promised is None:
+                promised = dates[r.promised_date] = r.promised_date.strftime("%a %d %b %Y")
         append(
             f'<tr data-candidate-id="{r.candidate_id}" data-state="{value}">'
             f'<th scope="row"><a href="{url}">{escape(r.candidate)}</a></th>'
