@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from feedback_sla.candidates import service as candidates
 from feedback_sla.emails import service as emails
+from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.delivery import run_worker
 from feedback_sla.extensions import db
 from feedback_sla.models import (
@@ -675,3 +676,21 @@ def test_managers_get_404_on_the_template_pages(client, manager, session):
     assert client.post("/admin/emails/rejection/reset").status_code == 404
     assert "Email templates" not in get(client, "/")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EmailTemplate)) == 0
+
+
+def test_correcting_the_email_readdresses_a_queued_message(app, session):
+    manager = UserFactory()
+    position = PositionFactory(manager=manager)
+    now = dt.datetime.now(dt.UTC)
+    candidate = candidates.add_candidate(
+        session, position, "Jon Doe", "jon@exmaple.org", now, OrgSettings()
+    )
+    message = emails.queue_email(
+        session, candidate, "rejection", manager, now, EmailConfig.from_app(app), OrgSettings(),
+        idempotency_key="typo-fix",
+    )
+    session.commit()
+    candidates.update_details(session, candidate, "Jon Doe", "jon@example.org")
+    session.commit()
+    session.refresh(message)
+    assert message.to_address == "jon@example.org"

@@ -330,6 +330,22 @@ def update_details(session: Session, candidate: Candidate, name: str, email: str
         raise DuplicateCandidate(f"{email} is already a candidate for {candidate.position.title}")
     candidate.name = name
     candidate.email = email
+    _readdress_unsent_emails(session, candidate)
+
+
+def _readdress_unsent_emails(session: Session, candidate: Candidate) -> None:
+    """Queued and failed emails go to the corrected name and address, not the old ones."""
+    from ..emails.models import OutboxMessage, OutboxStatus
+
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.candidate_id == candidate.id,
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+        )
+        .values(to_name=candidate.name, to_address=candidate.email)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def _iso(day: dt.date | None) -> str | None:
