@@ -36,7 +36,7 @@ def index():
         # Disabled managers too: their candidates may still be waiting.
         managers = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
         chosen = _int_arg("manager")
-        manager_id = chosen if chosen is not None else None
+        manager_id = chosen  # None: everyone's candidates
         if chosen is not None and chosen not in {m.id for m in managers}:
             abort(404)
     stage = request.args.get("stage") or None
@@ -64,7 +64,7 @@ def index():
         Filters(manager_id=manager_id, position_id=position_id, stage=stage),
         state,
     )
-    # Queued and failed emails: two queries for the whole page, whatever the number of rows.
+    # Queued and failed emails: one query for the whole page, whatever the number of rows.
     emails = triage_emails(now, manager_id)
     rows = render_rows(
         result.rows,
