@@ -19,6 +19,7 @@ from feedback_sla.models import ContactChannel
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PositionFactory, UserFactory
+from .helpers import logged_in
 
 BASE_URL = "https://feedback.example.com"
 
@@ -261,3 +262,31 @@ def test_render_uses_the_managers_time_zone(app, session):
         digest = digest_service.build(manager, dt.date(2026, 11, 25), owed[manager.id], BASE_URL)
         text, html = digest_service.render(digest)
     assert "Asia/Tokyo" in text and "Asia/Tokyo" in html
+
+
+def test_a_manager_sets_their_digest_on_their_settings_page(client, session):
+    manager = UserFactory(time_zone="UTC", digest_hour=8)
+    logged_in(client, manager)
+    page = client.get("/account/settings").get_data(as_text=True)
+    assert "Send me the daily digest" in page
+    response = client.post("/account/settings", data={
+        "name": "Ada Manager", "time_zone": "Asia/Tokyo", "digest_enabled": "y",
+        "digest_hour": "7", "digest_empty": "y",
+    })
+    assert response.status_code == 302
+    session.refresh(manager)
+    assert (manager.time_zone, manager.digest_hour, manager.digest_enabled, manager.digest_empty) == (
+        "Asia/Tokyo", 7, True, True
+    )
+    refused = client.post("/account/settings", data={
+        "name": "Ada Manager", "time_zone": "Mars/Olympus", "digest_hour": "9",
+    })
+    assert "unknown time zone" in refused.get_data(as_text=True)
+    session.refresh(manager)
+    assert (manager.time_zone, manager.digest_hour, manager.digest_enabled) == ("Asia/Tokyo", 7, True)
+    # Turned off: no digest, whatever is owed.
+    client.post("/account/settings", data={"name": "Ada Manager", "time_zone": "UTC", "digest_hour": "8"})
+    overdue_candidate(session, manager)
+    session.commit()
+    send(client.application.test_cli_runner(), utc(2026, 11, 25, 12))
+    assert digests(session) == []

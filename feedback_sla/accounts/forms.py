@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..timeutil import is_time_zone
@@ -11,7 +12,7 @@ class PersonalSettingsForm(FlaskForm):
     digest_enabled = BooleanField("Send me the daily digest")
     digest_hour = SelectField(
         "Digest hour (your local time)", coerce=int,
-        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        choices=[SelectChoice(h, f"{h:02d}:00") for h in range(24)],
     )
     digest_empty = BooleanField("Send it also on days when nobody is waiting on me")
 
