@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config.from_prefixed_env(_config.ENV_PREFIX)
     if config:
         app.config.from_mapping(config)
+    _config.check(app.config)
 
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or _config.database_uri(
         app.config["DATABASE_URL"], app.instance_path
@@ -48,10 +49,18 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing or app.config["DEMO"])
 
     register_extensions(app)
+    _check_email_settings(app)
     register_web(app)
     register_cli(app)
     _start_outbox_thread(app)
     return app
+
+
+def _check_email_settings(app: Flask) -> None:
+    """A bad sender or mail setting stops the app at start, not at the first email."""
+    from .emails.config import EmailConfig
+
+    EmailConfig.from_app(app)
 
 
 def _start_outbox_thread(app: Flask) -> None:

@@ -56,4 +56,10 @@ def register_commands(app: Flask) -> None:
 
 
 def main() -> None:
-    cli.main(prog_name="feedback-sla")
+    from .config import ConfigurationError
+
+    try:
+        cli.main(prog_name="feedback-sla")
+    except ConfigurationError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None

@@ -87,3 +87,22 @@ def local_secret_key(instance_folder: str) -> str:
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot run the app; the message names the setting."""
+
+
+#: Settings that must be positive numbers, and the largest value that makes sense.
+NUMBERS = {
+    "SQLITE_BUSY_TIMEOUT": 3600,
+    "SESSION_IDLE_MINUTES": 60 * 24 * 30,
+    "SESSION_ABSOLUTE_HOURS": 24 * 365,
+    "MAX_CONTENT_LENGTH": 1024**3,
+}
+
+
+def check(config) -> None:
+    """Refuse a configuration the app cannot run with, naming the setting and its variable."""
+    for key, highest in NUMBERS.items():
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= highest:
+            raise ConfigurationError(
+                f"{key} ({ENV_PREFIX}_{key}): {value!r} is not a number between 0 and {highest}"
+            )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import warnings
 
@@ -16,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 
 from feedback_sla import create_app
 from feedback_sla.candidates.queries import waiting
+from feedback_sla.config import ConfigurationError
 from feedback_sla.extensions import db
 from feedback_sla.settings import service as settings_service
 
@@ -375,3 +379,32 @@ def test_the_migrations_build_exactly_the_models_schema(app):
         warnings.filterwarnings("ignore", message=".*expression-based index", category=UserWarning)
         differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert differences == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("SESSION_IDLE_MINUTES", "soon", "FEEDBACK_SLA_SESSION_IDLE_MINUTES"),
+        ("SQLITE_BUSY_TIMEOUT", "-1", "FEEDBACK_SLA_SQLITE_BUSY_TIMEOUT"),
+        ("MAX_CONTENT_LENGTH", "0", "FEEDBACK_SLA_MAX_CONTENT_LENGTH"),
+        ("ORGANISATION_EMAIL", "jobs", "ORGANISATION_EMAIL"),
+        ("MAIL_TIMEOUT", "never", "MAIL_TIMEOUT"),
+    ],
+)
+def test_a_bad_setting_stops_the_app_with_its_name(monkeypatch, tmp_path, key, value, named):
+    monkeypatch.setenv("FEEDBACK_SLA_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv(f"FEEDBACK_SLA_{key}", value)
+    with pytest.raises(ConfigurationError, match=named):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3"})
+
+
+def test_a_bad_setting_makes_a_command_exit_non_zero(tmp_path):
+    env = {**os.environ, "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path),
+           "FEEDBACK_SLA_SESSION_IDLE_MINUTES": "soon"}
+    result = subprocess.run(
+        [sys.executable, "-m", "feedback_sla", "users", "list"], env=env, capture_output=True,
+        text=True, timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    assert "FEEDBACK_SLA_SESSION_IDLE_MINUTES" in result.stderr
+    assert "Traceback" not in result.stderr
