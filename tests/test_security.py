@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
 
 import pytest
 import time_machine
@@ -221,3 +223,31 @@ def test_sessions_end_after_the_absolute_lifetime(client, session):
             traveller.shift(dt.timedelta(hours=1))
             last = client.get("/")
         assert last.status_code == 302
+
+
+REDIS_URL = os.environ.get("FEEDBACK_SLA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_login_throttling_is_shared_by_every_worker_through_redis(make_app, session):
+    """Two app processes (gunicorn workers) count failed logins together when the storage is Redis."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    prefix = f"test-{uuid.uuid4().hex}"
+    workers = [
+        make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)
+        for _ in range(2)
+    ]
+    user = UserFactory()
+    session.commit()
+    clients = [worker.test_client() for worker in workers]
+    for attempt in range(10):
+        response = log_in(clients[attempt % 2], user, password="wrong password")
+        assert response.status_code == 401
+    assert log_in(clients[0], user, password="wrong password").status_code == 429
+    assert log_in(clients[1], user).status_code == 429
