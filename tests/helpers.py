@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from contextlib import contextmanager
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
 from feedback_sla.extensions import db
 
 from .factories import PASSWORD
+
+NEW_YORK = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def ny(*parts: int) -> dt.datetime:
+    """A New York wall-clock time."""
+    return dt.datetime(*parts, tzinfo=NEW_YORK)
+
+
+def berlin(*parts: int) -> dt.datetime:
+    """A Berlin wall-clock time."""
+    return dt.datetime(*parts, tzinfo=BERLIN)
+
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,16 +14,10 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PositionFactory, UserFactory
-from .helpers import field_errors, logged_in, login, text
-
-NEW_YORK = ZoneInfo("America/New_York")
+from .helpers import field_errors, logged_in, login, ny, text
 
 #: What the settings form posts when nothing is changed.
 DEFAULTS = {key.replace(".", "_"): d.default for key, d in settings_service.DEFINITIONS.items()}
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
 
 
 @pytest.fixture

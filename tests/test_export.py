@@ -19,18 +19,7 @@ from feedback_sla.reports.utc_text import LocalClock, text_of
 from feedback_sla.settings import service as settings_service
 
 from .factories import PositionFactory, UserFactory
-
-NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
-
-
-def berlin(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=BERLIN)
-
+from .helpers import berlin, ny
 
 #: Thursday 3 December 2026, noon in New York (18:00 in Berlin).
 NOW = ny(2026, 12, 3, 12)

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -19,20 +18,10 @@ from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
 
 from .factories import PositionFactory, UserFactory
-from .helpers import count_statements
+from .helpers import berlin, count_statements, ny
 from .helpers import logged_in as login
 
-NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
-
-
-def berlin(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=BERLIN)
 
 
 #: Friday 13 November 2026, noon in New York. The organisation's zone is UTC, so the default

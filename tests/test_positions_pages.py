@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -15,16 +14,10 @@ from feedback_sla.models import Candidate, ContactChannel, Position, Role, Wait
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PositionFactory, UserFactory
-from .helpers import field_errors, text
+from .helpers import BERLIN, field_errors, ny, text
 from .helpers import logged_in as login
 
-NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
 SETTINGS = OrgSettings()
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
 
 
 @pytest.fixture

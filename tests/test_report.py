@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -18,18 +17,7 @@ from feedback_sla.reports.summary import GroupBy, GroupSummary, percentile, summ
 from feedback_sla.settings import service as settings_service
 
 from .factories import PositionFactory, UserFactory
-
-NEW_YORK = ZoneInfo("America/New_York")
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
-
-
-def berlin(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=BERLIN)
-
+from .helpers import berlin, ny
 
 #: Friday 13 November 2026, noon in New York.
 NOW = ny(2026, 11, 13, 12)

@@ -19,13 +19,9 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import CandidateFactory, PositionFactory, UserFactory
+from .helpers import ny
 
-NEW_YORK = ZoneInfo("America/New_York")
 SETTINGS = OrgSettings()
-
-
-def ny(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=NEW_YORK)
 
 
 @pytest.fixture
