@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 UTC = dt.UTC
@@ -32,17 +33,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 def is_time_zone(name: str) -> bool:
-    return name in _zone_names()
+    return name in zone_names()
 
 
-_ZONES: set[str] | None = None
-
-
-def _zone_names() -> set[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = available_timezones() | {"UTC"}
-    return _ZONES
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """Every IANA zone name (read from the zone database once per process)."""
+    return frozenset(available_timezones() | {"UTC"})
 
 
 def validate_time_zone(name: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -11,7 +10,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..errors import DomainError
-from ..timeutil import validate_time_zone
+from ..timeutil import validate_time_zone, zone_names
 from .service import REASONS, check_days
 
 DAYS = {"inputmode": "numeric", "autocomplete": "off"}
@@ -19,7 +18,7 @@ DAYS = {"inputmode": "numeric", "autocomplete": "off"}
 
 @functools.cache
 def zone_choices() -> list[SelectChoice]:
-    names = sorted(available_timezones() | {"UTC"})
+    names = sorted(zone_names())
     return [SelectChoice(name, name.replace("_", " ")) for name in names]
 
 
