@@ -18,16 +18,8 @@ from .models import Candidate, Status, Wait, WaitReason
 
 
 def state_expression(now: dt.datetime, settings: OrgSettings):
-    """The SQL twin of ``clock.state``."""
-    return case(
-        (
-            or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
-            literal(State.ESCALATED.value),
-        ),
-        (Wait.due_at <= now, literal(State.OVERDUE.value)),
-        (Wait.warn_at <= now, literal(State.DUE_SOON.value)),
-        else_=literal(State.ON_TRACK.value),
-    )
+    """The SQL twin of ``clock.state``: the state's name."""
+    return case({s.urgency: literal(s.value) for s in State}, value=urgency_expression(now, settings))
 
 
 class WaitingRow(NamedTuple):
@@ -67,7 +59,7 @@ BY_URGENCY: tuple[State, ...] = tuple(sorted(State, key=lambda s: s.urgency))
 
 
 def urgency_expression(now: dt.datetime, settings: OrgSettings):
-    """``state_expression`` as its urgency (0 escalated … 3 on track): sorts and maps cheaply."""
+    """A wait's state at ``now`` as its urgency (0 escalated … 3 on track), as ``clock.state``."""
     return case(
         (
             or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
