@@ -27,9 +27,9 @@ from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.candidates.models import Candidate, Status, WaitReason
 from feedback_sla.candidates.service import NewWait, open_waits_bulk
+from feedback_sla.database import db
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, OutboxMessage
-from feedback_sla.extensions import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 

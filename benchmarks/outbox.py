@@ -70,9 +70,9 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
     from feedback_sla.accounts.models import Role
     from feedback_sla.accounts.service import create_user
     from feedback_sla.candidates import service as timeline
+    from feedback_sla.database import db
     from feedback_sla.emails import service
     from feedback_sla.emails.config import EmailConfig
-    from feedback_sla.extensions import db
     from feedback_sla.positions.service import create_position
     from feedback_sla.settings import service as settings_service
 
@@ -99,8 +99,8 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
 def _envelopes(app):
     from sqlalchemy import select
 
+    from feedback_sla.database import db
     from feedback_sla.emails.delivery import _COLUMNS, _envelope
-    from feedback_sla.extensions import db
 
     rows = db.session.execute(select(*_COLUMNS).order_by(_COLUMNS[0])).all()
     db.session.rollback()
@@ -172,7 +172,7 @@ def main() -> None:
             if args.database_url:
                 from sqlalchemy import text
 
-                from feedback_sla.extensions import db
+                from feedback_sla.database import db
 
                 with db.engine.begin() as conn:
                     conn.execute(text("DROP SCHEMA public CASCADE"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as _config
-from .extensions import db, mail, migrate
+from .database import db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -21,6 +21,24 @@ def _template_folder() -> str:
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    app = create_data_app(config)
+    configure_secret_key(app)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing or app.config["DEMO"])
+
+    register_extensions(app)
+    _check_email_settings(app)
+    register_web(app)
+    register_cli(app)
+    _start_outbox_thread(app)
+    return app
+
+
+def create_data_app(config: Mapping[str, object] | None = None) -> Flask:
+    """The app as far as the database: settings loaded and checked, the models bound to the
+    configured database. Commands that only read the database run on it without loading the
+    pages, email or migrations; ``create_app`` builds the rest on top.
+    """
     app = Flask(
         __name__,
         instance_path=_config.instance_path(),
@@ -44,15 +62,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     )
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
         os.makedirs(app.instance_path, exist_ok=True)
-    configure_secret_key(app)
-    if app.config["SESSION_COOKIE_SECURE"] is None:
-        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing or app.config["DEMO"])
 
-    register_extensions(app)
-    _check_email_settings(app)
-    register_web(app)
-    register_cli(app)
-    _start_outbox_thread(app)
+    from . import models  # noqa: F401  (registers the tables)
+
+    db.init_app(app)
     return app
 
 
@@ -88,9 +101,8 @@ def configure_secret_key(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import database, models  # noqa: F401  (registers listeners and tables)
+    from .extensions import mail, migrate
 
-    db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     mail.init_app(app)
 

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, get_debug_flag, run_command
 
+from .appcontext import COMMAND_LINE_CONFIG
+from .reports.cli import export, report_command
+
 
 def _create_app():
     from . import create_app
 
-    # Operator commands run without a secret key; serving pages still requires one.
-    return create_app({"COMMAND_LINE": True})
+    return create_app(COMMAND_LINE_CONFIG)
 
 
-cli = FlaskGroup(
+class Cli(FlaskGroup):
+    """Flask's command group, where the commands registered on the group itself (the reports)
+    start without the whole app: they are found before the app and Flask's plugin commands load.
+    """
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self.commands.get(name) or super().get_command(ctx, name)
+
+
+cli = Cli(
     name="feedback-sla",
     create_app=_create_app,
     add_version_option=False,
@@ -46,20 +58,29 @@ def register_commands(app: Flask) -> None:
     from .digest.cli import digest
     from .emails.cli import emails, worker
     from .positions.cli import positions
-    from .reports.cli import export, report_command
     from .settings.cli import settings
 
-    for command in (users, positions, candidates, settings, demo, export, report_command, digest):
+    for command in (users, positions, candidates, settings, demo, digest):
         app.cli.add_command(command)
     app.cli.add_command(emails)
     app.cli.add_command(worker)
 
 
+cli.add_command(export)
+cli.add_command(report_command)
+
+
 def main() -> None:
     from .config import ConfigurationError
 
+    # Everything loaded so far, and everything left when the command ends, lives until the process
+    # exits: keeping it out of the garbage collector's scans saves a tenth of a second or more,
+    # during the command and at exit, which short commands notice.
+    gc.freeze()
     try:
         cli.main(prog_name="feedback-sla")
     except ConfigurationError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from None
+    finally:
+        gc.freeze()

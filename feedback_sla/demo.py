@@ -14,7 +14,7 @@ from .accounts.models import Role
 from .accounts.service import create_user, find_by_email
 from .candidates import service
 from .candidates.models import PIPELINE, ContactChannel
-from .extensions import db
+from .database import db
 from .positions.service import create_position
 from .settings import service as settings_service
 from .timeutil import utcnow

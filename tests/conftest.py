@@ -14,7 +14,7 @@ from flask import g
 from flask.testing import FlaskClient
 
 from feedback_sla import create_app
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 
 TEST_DATABASE_URL = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL", "")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 from feedback_sla.models import Candidate, Position, Role, User
 
 PASSWORD = "correct horse battery"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 
 from .factories import PASSWORD
 

@@ -7,9 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from feedback_sla.candidates import service
+from feedback_sla.database import db
 from feedback_sla.emails import service as emails
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.extensions import db
 from feedback_sla.settings.service import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from feedback_sla import demo
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 from feedback_sla.timeutil import utcnow
 
 CHROMIUM = os.environ.get("FEEDBACK_SLA_TEST_CHROMIUM", "/usr/bin/chromium")

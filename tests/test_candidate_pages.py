@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import time_machine
 
 from feedback_sla.candidates import service
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 from feedback_sla.models import Candidate, Event, EventKind, Role, Status, Wait, WaitReason
 from feedback_sla.settings.service import OrgSettings
 

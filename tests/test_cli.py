@@ -16,7 +16,7 @@ import time_machine
 from feedback_sla.accounts.service import find_by_email
 from feedback_sla.candidates import service
 from feedback_sla.candidates.cli import LIST_COLUMNS
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 from feedback_sla.models import Candidate, Position, Role, Setting, User, Wait, WaitReason
 from feedback_sla.settings import service as settings_service
 

@@ -14,10 +14,10 @@ import time_machine
 from flask.testing import FlaskClient
 
 from feedback_sla.candidates import service as candidates
+from feedback_sla.database import db
 from feedback_sla.emails import service as emails
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.delivery import run_worker
-from feedback_sla.extensions import db
 from feedback_sla.models import (
     Candidate,
     EmailKind,

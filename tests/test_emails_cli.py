@@ -10,8 +10,8 @@ from alembic.script import ScriptDirectory
 
 from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.database import db
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
-from feedback_sla.extensions import db
 
 from .emails_support import T0, make_candidate
 

@@ -11,11 +11,11 @@ from flask import current_app
 
 from feedback_sla.candidates import service as timeline
 from feedback_sla.candidates.models import Event, EventKind, Status, Wait
+from feedback_sla.database import db
 from feedback_sla.emails import service
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.delivery import SmtpBackend, deliver_due, run_worker
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.extensions import db
 
 from .emails_support import ORG, T0, Recorder, Silent, SmtpSink, free_port, make_candidate
 

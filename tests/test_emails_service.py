@@ -7,12 +7,12 @@ from flask import current_app
 
 from feedback_sla.candidates import service as timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
+from feedback_sla.database import db
 from feedback_sla.emails import service
 from feedback_sla.emails.delivery import run_worker
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.service import EmailError
-from feedback_sla.extensions import db
 
 from .emails_support import ORG, T0, email_config, make_candidate
 

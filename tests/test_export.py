@@ -6,6 +6,9 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +16,9 @@ import sqlalchemy as sa
 import time_machine
 
 from feedback_sla.candidates import service
+from feedback_sla.cli import cli
 from feedback_sla.models import ContactChannel, EventKind, Position
+from feedback_sla.reports import parts
 from feedback_sla.reports.export import COLUMNS, ExportFilters, export_rows
 from feedback_sla.reports.utc_text import LocalClock, text_of
 from feedback_sla.settings import service as settings_service
@@ -62,7 +67,7 @@ def org(session):
 
 def run_export(runner, *args: str):
     with time_machine.travel(NOW, tick=False):
-        return runner.invoke(args=["export", "response-times", *args])
+        return runner.invoke(cli, ["export", "response-times", *args])
 
 
 def csv_rows(output: str) -> list[dict[str, str]]:
@@ -174,6 +179,117 @@ def test_every_wait_is_exported_with_its_figures_in_the_position_time_zone(runne
         assert {k: exported[key][k] for k in expected} == expected, key
     dan = exported[("Dan Weber", "application")]
     assert dan["position_id"] == str(org["analyst"].id)
+
+
+#: Runs the real command, then reports which parts of the app it loaded.
+COMMAND_PROBE = """
+import sys
+from feedback_sla.cli import main
+try:
+    main()
+finally:
+    loaded = sorted(m for m in sys.modules if m.startswith(WEB_MODULES))
+    print("loaded:", ",".join(loaded), file=sys.stderr)
+"""
+WEB_MODULES = (
+    "feedback_sla.web",
+    "feedback_sla.triage",
+    "flask_login",
+    "flask_mail",
+    "flask_migrate",
+    "flask_wtf",
+)
+
+
+def test_the_command_reads_its_configuration_and_starts_without_the_web_app(app, org, tmp_path):
+    """What an operator runs: settings from the environment, the rows from the database, and
+    neither pages, sending nor migrations loaded, so that it starts quickly."""
+    env = {
+        **os.environ,
+        "FEEDBACK_SLA_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    probe = COMMAND_PROBE.replace("WEB_MODULES", repr(WEB_MODULES))
+    args = ["export", "response-times", "--status", "closed", "--manager", "maria@example.com"]
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    exported = by_wait(csv_rows(result.stdout))
+    closed = {key: value for key, value in EXPECTED.items() if value["closed_at"]}
+    assert set(exported) == set(closed)
+    for key, expected in closed.items():
+        assert {k: exported[key][k] for k in expected} == expected, key
+    assert result.stderr.strip() == "loaded:"
+
+
+def run_command(app, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """``feedback-sla export response-times`` in its own process, on the test database."""
+    env = {
+        **os.environ,
+        "FEEDBACK_SLA_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    command = [sys.executable, "-m", "feedback_sla", "export", "response-times", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def without_open_hours(row: dict) -> dict:
+    """A row less the hours an open wait has waited so far, which grow between two runs."""
+    return {k: v for k, v in row.items() if k != "hours_waited" or row["closed_at"]}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_an_export_written_by_several_processes_equals_one_written_by_one(app, org, tmp_path, fmt):
+    one = run_command(app, tmp_path, "--format", fmt, "--jobs", "1")
+    three = run_command(app, tmp_path, "--format", fmt, "--jobs", "3")
+
+    assert one.returncode == 0, one.stderr
+    assert three.returncode == 0, three.stderr
+    if fmt == "csv":
+        assert three.stdout.splitlines()[0] == ",".join(COLUMNS)  # one header, first
+        rows_one, rows_three = csv_rows(one.stdout), csv_rows(three.stdout)
+    else:
+        rows_one = [json.loads(line) for line in one.stdout.splitlines()]
+        rows_three = [json.loads(line) for line in three.stdout.splitlines()]
+    assert len(rows_three) == 6
+    assert [without_open_hours(r) for r in rows_three] == [without_open_hours(r) for r in rows_one]
+
+
+def test_a_part_that_fails_fails_the_whole_export_and_leaves_the_file(app, session, org, tmp_path):
+    """The last waits (Dan's, in a position whose zone no longer exists) fall to another process."""
+    session.execute(
+        sa.update(Position).where(Position.id == org["analyst"].id).values(time_zone="Mars/Olympus")
+    )
+    session.commit()
+    target = tmp_path / "waits.csv"
+    target.write_text("last week's export\n")
+
+    result = run_command(app, tmp_path, "--jobs", "3", "--output", str(target))
+
+    assert result.returncode == 1
+    assert "Mars/Olympus" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_text() == "last week's export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "instance"] == ["waits.csv"]
+
+
+def test_waits_are_split_into_even_ranges_that_cover_every_id():
+    assert parts.id_ranges(1, 10, 3) == [(1, 3), (4, 6), (7, 10)]
+    assert parts.id_ranges(5, 6, 2) == [(5, 5), (6, 6)]
+    ranges = parts.id_ranges(17, 1_000_016, 4)
+    assert ranges[0][0] == 17 and ranges[-1][1] == 1_000_016
+    assert all(b[0] == a[1] + 1 for a, b in zip(ranges, ranges[1:], strict=False))
+    assert {high - low + 1 for low, high in ranges} == {250_000}
+
+
+def test_small_exports_and_json_use_one_process():
+    assert parts.job_count(None, "csv", 10) == 1
+    assert parts.job_count(None, "csv", parts.AUTOMATIC_FROM) >= 1
+    assert parts.job_count(3, "csv", 10) == 3
+    assert parts.job_count(8, "csv", 2) == 2  # never more processes than waits
+    assert parts.job_count(3, "json", 1_000_000) == 1  # one array: written whole
 
 
 def test_json_is_one_valid_array_with_typed_values(runner, org):

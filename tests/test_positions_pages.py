@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from feedback_sla.candidates import service as candidates
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 from feedback_sla.models import Candidate, ContactChannel, Position, Role, Wait
 from feedback_sla.settings.service import OrgSettings
 

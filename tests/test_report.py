@@ -12,6 +12,7 @@ import pytest
 import time_machine
 
 from feedback_sla.candidates import service
+from feedback_sla.cli import cli
 from feedback_sla.models import ContactChannel
 from feedback_sla.reports.summary import GroupBy, GroupSummary, percentile, summarize
 from feedback_sla.settings import service as settings_service
@@ -140,7 +141,7 @@ def test_percentiles_are_nearest_rank(values, median, p90):
 
 def run_report(runner, *args: str):
     with time_machine.travel(NOW, tick=False):
-        return runner.invoke(args=["report", *args])
+        return runner.invoke(cli, ["report", *args])
 
 
 def test_report_table(runner, org):

@@ -12,7 +12,7 @@ import time_machine
 from feedback_sla import create_app
 from feedback_sla.auth import service as auth_service
 from feedback_sla.config import ConfigurationError
-from feedback_sla.extensions import db
+from feedback_sla.database import db
 
 from .factories import PASSWORD, UserFactory
 from .helpers import login as log_in

@@ -6,8 +6,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..output import WRITERS
 from .models import Role, User
 from .service import create_user

@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Enum, Index, Integer, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
+from ..database import db
 from ..timeutil import utcnow
 from ..types import UTCDateTime
 

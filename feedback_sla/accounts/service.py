@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +15,9 @@ MAX_PASSWORD = 1024
 
 def normalize_email(email: str) -> str:
     """A syntactically valid address, lower-cased; DomainError names what is wrong."""
+    # Imported here: it builds its grammar on import, which commands that only read data skip.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db
+from ..database import db
 from .forms import PersonalSettingsForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")

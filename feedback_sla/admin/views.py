@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from ..accounts import service as accounts
 from ..accounts.models import User
 from ..candidates.service import recompute_open_waits
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..positions.views import moved_message
 from ..settings import service as settings_service
 from ..web.access import admin_required, viewer

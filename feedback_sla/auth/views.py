@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db, limiter, login_manager
+from ..extensions import limiter, login_manager
 from . import service
 from .forms import ChangePasswordForm, LoginForm
 

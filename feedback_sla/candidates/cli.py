@@ -7,7 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from ..accounts.service import find_by_email
-from ..extensions import db
+from ..database import db
 from ..output import WRITERS
 from ..settings import service as settings_service
 from ..timeutil import iso, utcnow

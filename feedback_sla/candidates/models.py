@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, fun
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..extensions import db
+from ..database import db
 from ..positions.models import Position
 from ..timeutil import utcnow
 from ..types import UTCDateTime

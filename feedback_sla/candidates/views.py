@@ -20,9 +20,9 @@ from wtforms.fields import SelectChoice
 
 from .. import clock
 from ..auth.views import safe_next
+from ..database import db
 from ..emails.views import candidate_emails, pending_status_email
 from ..errors import DomainError
-from ..extensions import db
 from ..positions.models import Position
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings

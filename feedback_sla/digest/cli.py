@@ -6,8 +6,8 @@ from flask.cli import AppGroup
 
 from ..accounts.service import find_by_email
 from ..config import ConfigurationError
+from ..database import db
 from ..emails.config import EmailConfig
-from ..extensions import db
 from ..settings import service as settings_service
 from ..timeutil import parse_instant, utcnow
 from . import service

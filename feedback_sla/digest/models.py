@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..database import db
 from ..timeutil import utcnow
 from ..types import UTCDateTime
 

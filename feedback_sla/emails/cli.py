@@ -15,8 +15,8 @@ from flask.cli import AppGroup, with_appcontext
 from ..accounts.service import find_by_email
 from ..candidates.models import Candidate
 from ..config import ConfigurationError
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..output import WRITERS
 from ..settings import service as settings_service
 from ..timeutil import iso, parse_date, utcnow

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..candidates import service as timeline
 from ..candidates.models import Candidate, EventKind, Status
-from ..extensions import db
+from ..database import db
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
 from ..timeutil import utcnow

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
 from ..candidates.models import Candidate
-from ..extensions import db
+from ..database import db
 from ..types import UTCDateTime
 
 

@@ -16,8 +16,8 @@ from markupsafe import escape
 
 from ..auth.views import safe_next
 from ..candidates.models import Candidate
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, utcnow, zone

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..reports.summary import GroupBy
 from ..settings import service as settings_service
 from ..timeutil import utcnow, zone

@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..accounts.service import find_by_email
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..output import WRITERS
 from .models import Position
 from .service import create_position, parse_overrides

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..extensions import db
+from ..database import db
 from ..timeutil import utcnow
 from ..types import UTCDateTime
 

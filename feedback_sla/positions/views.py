@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..candidates.models import Candidate, Status, Wait
+from ..database import db
 from ..errors import DomainError
-from ..extensions import db
 from ..settings import service as settings_service
 from ..web.access import position_or_404, scope_positions, viewer
 from . import service

@@ -39,11 +39,12 @@ import io
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy import Select, String, case, func, literal, select, type_coerce
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
@@ -101,6 +102,8 @@ class ExportFilters:
     manager_id: int | None = None
     position_id: int | None = None
     status: WaitStatus = WaitStatus.ALL
+    #: The first and last wait id, both included: one part of an export written in parts.
+    wait_ids: tuple[int, int] | None = None
 
 
 def columns(pii: bool = True) -> tuple[str, ...]:
@@ -136,45 +139,48 @@ def export_query(
     """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
 
     Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect.
+    The position's title, manager and zone are not repeated on every row: ``positions_query``.
     """
-    query = (
-        select(
-            Wait.id,
-            Candidate.id,
-            Candidate.name,
-            Candidate.email,
-            Position.id,
-            Position.title,
-            User.email,
-            type_coerce(Wait.reason, String),
-            utc_text(Wait.opened_at, dialect),
-            utc_text(Wait.due_at, dialect),
-            date_text(Wait.promised_date, dialect),
-            utc_text(Wait.closed_at, dialect),
-            closed_by_expression(),
-            hours_between(Wait.opened_at, func.coalesce(Wait.closed_at, now), dialect),
-            outcome_expression(now, settings),
-            Position.time_zone,
-        )
-        .join(Candidate, Wait.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
-        .join(User, Position.manager_id == User.id)
-        .outerjoin(Event, Wait.closed_by_event_id == Event.id)
-    )
+    query = select(
+        Wait.id,
+        Candidate.id,
+        Candidate.name,
+        Candidate.email,
+        Candidate.position_id,
+        type_coerce(Wait.reason, String),
+        utc_text(Wait.opened_at, dialect),
+        utc_text(Wait.due_at, dialect),
+        date_text(Wait.promised_date, dialect),
+        utc_text(Wait.closed_at, dialect),
+        closed_by_expression(),
+        hours_between(Wait.opened_at, func.coalesce(Wait.closed_at, now), dialect),
+        outcome_expression(now, settings),
+    ).join(Candidate, Wait.candidate_id == Candidate.id)
+    query = query.outerjoin(Event, Wait.closed_by_event_id == Event.id)
     start, end = opened_bounds(filters.since, filters.until, settings.time_zone)
     if start is not None:
         query = query.where(Wait.opened_at >= start)
     if end is not None:
         query = query.where(Wait.opened_at < end)
     if filters.manager_id is not None:
-        query = query.where(Position.manager_id == filters.manager_id)
+        managed = select(Position.id).where(Position.manager_id == filters.manager_id)
+        query = query.where(Candidate.position_id.in_(managed))
     if filters.position_id is not None:
-        query = query.where(Position.id == filters.position_id)
+        query = query.where(Candidate.position_id == filters.position_id)
+    if filters.wait_ids is not None:
+        query = query.where(Wait.id.between(*filters.wait_ids))
     if filters.status == WaitStatus.OPEN:
         query = query.where(Wait.closed_at.is_(None))
     elif filters.status == WaitStatus.CLOSED:
         query = query.where(Wait.closed_at.is_not(None))
     return query.order_by(Wait.id)
+
+
+def positions_query() -> Select:
+    """Every position's id, title, manager's email and time zone."""
+    return select(Position.id, Position.title, User.email, Position.time_zone).join(
+        User, Position.manager_id == User.id
+    )
 
 
 def stream_options(dialect: str, batch_size: int = BATCH_SIZE) -> dict:
@@ -205,11 +211,12 @@ def export_rows(
     now = as_utc(now)
     connection = session.connection()
     dialect = connection.dialect.name
+    formatter = _Formatter(connection, now, settings.holiday_calendar)
     result = connection.execute(
         export_query(now, settings, filters, dialect=dialect),
         execution_options=stream_options(dialect, batch_size),
     )
-    rows = _Formatter(now, settings.holiday_calendar).rows(result, empty)
+    rows = formatter.rows(result, empty)
     try:
         yield from rows if pii else map(_WITHOUT_PII, rows)
     finally:
@@ -217,34 +224,53 @@ def export_rows(
 
 
 class _Formatter:
-    """Turns query rows into export rows; remembers zones and business-day counts between rows."""
+    """Turns query rows into export rows; holds each position's details and each zone's clock."""
 
-    def __init__(self, now: dt.datetime, calendar: str):
+    def __init__(self, connection: Connection, now: dt.datetime, calendar: str):
+        self.connection = connection
         self.now_text = text_of(now)
-        self.clocks: dict[str, tuple[Callable[[str], str], str]] = {}
-        self.business_days = BusinessDays(calendar)
+        self.business_days = BusinessDays(calendar, now.date())
+        self.clocks: dict[str, tuple] = {}
+        self.positions: dict[int, tuple] = {}
+        #: Positions whose time zone is unknown, with the reason: an error once a wait needs one.
+        self.broken: dict[int, ValueError] = {}
+        # Read before the waits: a position made since shows up through ``position``.
+        for row in connection.execute(positions_query()):
+            self._add(*row)
 
-    def clock(self, name: str, wait_id: int) -> tuple[Callable[[str], str], str]:
-        """The zone's UTC-text-to-local-text function, and the local date now."""
-        try:
-            local = LocalClock(zone(name))
-        except ValueError as exc:
-            raise DomainError(f"wait {wait_id}: its position has an {exc}") from None
-        entry = self.clocks[name] = (local.iso, local.iso(self.now_text)[:10])
-        return entry
+    def _add(self, position_id: int, title: str, manager: str, time_zone: str) -> None:
+        """A position's title and manager, and its zone's UTC hours, clock and today's number."""
+        clock = self.clocks.get(time_zone)
+        if clock is None:
+            try:
+                local = LocalClock(zone(time_zone), self.business_days.number)
+            except ValueError as exc:
+                self.broken[position_id] = exc
+                return
+            clock = self.clocks[time_zone] = (local.hours, local.local, local.local(self.now_text)[1])
+        self.positions[position_id] = (title, manager, *clock)
+
+    def position(self, position_id: int, wait_id: int) -> tuple:
+        if position_id not in self.positions and position_id not in self.broken:
+            self._add(*self.connection.execute(positions_query().where(Position.id == position_id)).one())
+        if position_id in self.broken:
+            raise DomainError(f"wait {wait_id}: its position has an {self.broken[position_id]}")
+        return self.positions[position_id]
 
     def rows(self, result: Iterable[Sequence], empty: str | None) -> Iterator[tuple]:
-        # The loop runs once per wait: locals only, no call that the cache makes unnecessary.
-        clocks, business_days = self.clocks, self.business_days
-        days_cache = business_days.known
+        """The export rows, in ``COLUMNS`` order.
+
+        This loop runs once per wait, three timestamps each: the usual case (a zone a whole number
+        of hours off UTC, no offset change within the hour) is written out in place, from the
+        zone's entry for the UTC hour (see ``LocalClock``); anything else goes through the clock.
+        """
+        positions, position = self.positions, self.position
         for (
             wait_id,
             candidate_id,
             name,
             email,
             position_id,
-            title,
-            manager,
             reason,
             opened_at,
             due_at,
@@ -253,19 +279,33 @@ class _Formatter:
             closed_by,
             hours,
             outcome,
-            time_zone,
         ) in result:
-            iso, today = clocks.get(time_zone) or self.clock(time_zone, wait_id)
-            opened = iso(opened_at)
+            title, manager, table, local, today = positions.get(position_id) or position(
+                position_id, wait_id
+            )
+
+            hour = table.get(opened_at[:13])
+            if hour is not None and not hour[2]:
+                opened, start = hour[0] + opened_at[13:19] + hour[3], hour[4]
+            else:
+                opened, start = local(opened_at)
+
+            hour = table.get(due_at[:13])
+            if hour is not None and not hour[2]:
+                due = hour[0] + due_at[13:19] + hour[3]
+            else:
+                due = local(due_at)[0]
+
             if closed_at is None:
                 closed = closed_by = empty
-                key = (opened[:10], today)
+                end = today
             else:
-                closed = iso(closed_at)
-                key = (opened[:10], closed[:10])
-            days = days_cache.get(key)
-            if days is None:
-                days = business_days(key)
+                hour = table.get(closed_at[:13])
+                if hour is not None and not hour[2]:
+                    closed, end = hour[0] + closed_at[13:19] + hour[3], hour[4]
+                else:
+                    closed, end = local(closed_at)
+
             yield (
                 wait_id,
                 candidate_id,
@@ -276,12 +316,12 @@ class _Formatter:
                 manager,
                 reason,
                 opened,
-                iso(due_at),
+                due,
                 empty if promised_date is None else promised_date,
                 closed,
                 closed_by,
-                days,
-                round(hours, 2),
+                end - start if end > start else 0,
+                hours,
                 outcome,
             )
 
@@ -296,14 +336,16 @@ _FORMULA_MARK = re.compile("\x00[" + re.escape("".join(FORMULA_STARTS)) + "]")
 _LINES_PER_WRITE = 1000
 
 
-def write_csv_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def write_csv_rows(
+    out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]], *, header: bool = True
+) -> None:
     """CSV with a header line; text that starts like a formula gets a leading ``'`` (``csv_safe``).
 
     Missing values must come as empty strings. Most rows need neither quoting nor a prefix: those
     are formatted directly; the rest go through the ``csv`` module.
     """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    if header:
+        csv.writer(out, lineterminator="\n").writerow(names)
     text_of_row = operator.itemgetter(*(i for i, name in enumerate(names) if name in TEXT_COLUMNS))
     line = ",".join(["%s"] * len(names)) + "\n"
     formula = _FORMULA_MARK.search
@@ -336,8 +378,10 @@ def write_json_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[o
     out.write("[]\n" if separator == "[\n" else "\n]\n")
 
 
-def write_ndjson_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """One JSON object per line."""
+def write_ndjson_rows(
+    out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]], *, header: bool = True
+) -> None:
+    """One JSON object per line (there is no header: ``header`` is for the writers' common form)."""
     for row in rows:
         out.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
         out.write("\n")
@@ -352,13 +396,22 @@ def write_export(
     filters: ExportFilters = ExportFilters(),
     *,
     pii: bool = True,
+    header: bool = True,
 ) -> None:
-    """Write the export to ``out`` as csv, json or ndjson, row by row."""
+    """Write the export to ``out`` as csv, json or ndjson, row by row.
+
+    ``header=False`` leaves out the CSV header line: a part that follows another.
+    """
     rows = export_rows(session, now, settings, filters, pii=pii, empty="" if fmt == "csv" else None)
-    _WRITERS[fmt](out, columns(pii), rows)
+    if fmt == "json":
+        write_json_rows(out, columns(pii), rows)
+    else:
+        _LINE_WRITERS[fmt](out, columns(pii), rows, header=header)
 
 
-#: Streaming writers by format. Only CSV prefixes text a spreadsheet would run as a formula with ``'``;
-#: JSON and NDJSON keep values as they are.
-_WRITERS = {"csv": write_csv_rows, "json": write_json_rows, "ndjson": write_ndjson_rows}
-FORMATS: tuple[str, ...] = tuple(_WRITERS)
+#: Formats written one line per wait, so that parts written apart join into one export.
+_LINE_WRITERS = {"csv": write_csv_rows, "ndjson": write_ndjson_rows}
+#: Only CSV prefixes text a spreadsheet would run as a formula with ``'``; JSON and NDJSON keep
+#: values as they are.
+FORMATS: tuple[str, ...] = ("csv", "json", "ndjson")
+LINE_FORMATS: frozenset[str] = frozenset(_LINE_WRITERS)

@@ -123,7 +123,7 @@ def summarize(
             )
         ).group_by(group_id, group, User.email)
     ).all()
-    days = _days_to_answer(session, scoped, group_id, settings.holiday_calendar)
+    days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
     summaries = []
     for key, name, manager, waits, answered, met, overdue in counts:
         decided = answered + overdue
@@ -145,7 +145,9 @@ def summarize(
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
 
 
-def _days_to_answer(session: Session, scoped, group_id, calendar: str) -> dict[int, Counter[int]]:
+def _days_to_answer(
+    session: Session, scoped, group_id, business_days: BusinessDays
+) -> dict[int, Counter[int]]:
     """Per group, how many answered waits took each number of business days."""
     connection = session.connection()
     dialect = connection.dialect.name
@@ -159,7 +161,6 @@ def _days_to_answer(session: Session, scoped, group_id, calendar: str) -> dict[i
     ).where(Wait.closed_at.is_not(None))
     histograms: dict[int, Counter[int]] = {}
     clocks: dict[str, Callable[[str], str]] = {}
-    business_days = BusinessDays(calendar)
     result = connection.execute(query, execution_options=stream_options(dialect))
     try:
         for key, time_zone, opened_at, closed_at in result:
@@ -172,7 +173,7 @@ def _days_to_answer(session: Session, scoped, group_id, calendar: str) -> dict[i
             histogram = histograms.get(key)
             if histogram is None:
                 histogram = histograms[key] = Counter()
-            histogram[business_days((iso(opened_at)[:10], iso(closed_at)[:10]))] += 1
+            histogram[business_days.between(iso(opened_at)[:10], iso(closed_at)[:10])] += 1
     finally:
         result.close()
     return histograms

@@ -11,9 +11,10 @@ quarter of an hour off). Hours that contain an offset change take the exact, slo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, cast, func, type_coerce
+from sqlalchemy import Float, Numeric, String, cast, func, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from ..timeutil import UTC
@@ -40,10 +41,10 @@ def date_text(column, dialect: str) -> ColumnElement[str]:
 
 
 def hours_between(start, end, dialect: str) -> ColumnElement[float]:
-    """Hours elapsed from one timestamp to another, computed by the database."""
+    """Hours elapsed from one timestamp to another to two decimals, computed by the database."""
     if dialect == "postgresql":
-        return cast(func.extract("epoch", end - start), Float) / 3600
-    return (func.julianday(end) - func.julianday(start)) * 24
+        return cast(func.round(cast(func.extract("epoch", end - start) / 3600, Numeric), 2), Float)
+    return func.round((func.julianday(end) - func.julianday(start)) * 24, 2)
 
 
 def text_of(instant: dt.datetime) -> str:
@@ -66,21 +67,32 @@ class LocalClock:
     """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
 
     Remembers one entry per UTC hour, filled a whole UTC day at a time (exports are sparse: a
-    few waits an hour); ``limit`` bounds that memory.
+    few waits an hour); ``limit`` bounds that memory. Given ``day_number`` (a function of a local
+    date written ``YYYY-MM-DD``, such as ``BusinessDays.number``), ``local`` also answers the
+    number of the local day.
+
+    An entry, ``hours[text[:13]]``, holds the local ``YYYY-MM-DDTHH`` at the start of the UTC hour
+    and one hour later, the minutes local time is ahead of the hour (30 in India), the offset text
+    and the day number of the local date at the start of the hour; None when the offset changes
+    within the hour or has seconds (some historical times). With no minutes ahead, the local text
+    of any instant in the hour is ``entry[0] + text[13:19] + entry[3]`` and its day ``entry[4]``.
     """
 
-    def __init__(self, tz: ZoneInfo, limit: int = 200_000):
+    def __init__(
+        self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 200_000
+    ):
         self.tz = tz
+        self.day_number = day_number
         self.limit = limit
-        self._hours: dict[str, tuple[str, str, int, str] | None] = {}
+        self.hours: dict[str, tuple[str, str, int, str, object] | None] = {}
 
     def iso(self, text: str) -> str:
-        hour = self._hours.get(text[:13], _MISSING)
+        hour = self.hours.get(text[:13], _MISSING)
         if hour is _MISSING:
             hour = self._fill(text[:13])
         if hour is None:
             return instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
-        local_hour, next_hour, shift, offset = hour
+        local_hour, next_hour, shift, offset, _ = hour
         if not shift:
             return local_hour + text[13:19] + offset
         minute = int(text[14:16]) + shift
@@ -88,15 +100,15 @@ class LocalClock:
             return local_hour + _MINUTES[minute] + text[16:19] + offset
         return next_hour + _MINUTES[minute - 60] + text[16:19] + offset
 
-    def _fill(self, key: str) -> tuple[str, str, int, str] | None:
-        """Remember the 24 hours of ``key``'s UTC day; the entry for ``key`` (``YYYY-MM-DD HH``).
+    def local(self, text: str) -> tuple[str, object]:
+        """The local text of ``text`` and the number of its local day."""
+        local = self.iso(text)
+        return local, self.day_number(local[:10])
 
-        An entry holds the local ``YYYY-MM-DDTHH`` at the start of the hour and one hour later,
-        the minutes local time is ahead of the hour (30 in India) and the offset text; None when
-        the offset changes within the hour or has seconds (some historical times).
-        """
-        if len(self._hours) >= self.limit - 24:
-            self._hours.clear()
+    def _fill(self, key: str) -> tuple[str, str, int, str, object] | None:
+        """Remember the 24 hours of ``key``'s UTC day; the entry for ``key`` (``YYYY-MM-DD HH``)."""
+        if len(self.hours) >= self.limit - 24:
+            self.hours.clear()
         day = key[:10]
         start = dt.datetime.fromisoformat(day).replace(tzinfo=UTC)
         first = start.astimezone(self.tz)
@@ -108,18 +120,26 @@ class LocalClock:
             # The usual day: one offset throughout; local hours written by hand (isoformat is slow).
             local = first.replace(tzinfo=None)
             dates = [(local.date() + ONE_DAY * i).isoformat() for i in range(3)]
-            hours = [dates[h // 24] + _LOCAL_HOURS[h % 24] for h in range(local.hour, local.hour + 25)]
+            numbers = [self.day_number(date) for date in dates]
+            hours = range(local.hour, local.hour + 25)
+            texts = [dates[h // 24] + _LOCAL_HOURS[h % 24] for h in hours]
             offset_text = first.isoformat(timespec="seconds")[19:]
             for h in range(24):
-                self._hours[day + _UTC_HOURS[h]] = (hours[h], hours[h + 1], local.minute, offset_text)
+                self.hours[day + _UTC_HOURS[h]] = (
+                    texts[h],
+                    texts[h + 1],
+                    local.minute,
+                    offset_text,
+                    numbers[(local.hour + h) // 24],
+                )
         else:
             for h in range(24):
-                self._hours[day + _UTC_HOURS[h]] = self._hour(start + ONE_HOUR * h)
-        if key not in self._hours:  # not written the way SQLite and to_char write it
-            self._hours[key] = self._hour(dt.datetime.fromisoformat(key + ":00").replace(tzinfo=UTC))
-        return self._hours[key]
+                self.hours[day + _UTC_HOURS[h]] = self._hour(start + ONE_HOUR * h)
+        if key not in self.hours:  # not written the way SQLite and to_char write it
+            self.hours[key] = self._hour(dt.datetime.fromisoformat(key + ":00").replace(tzinfo=UTC))
+        return self.hours[key]
 
-    def _hour(self, start: dt.datetime) -> tuple[str, str, int, str] | None:
+    def _hour(self, start: dt.datetime) -> tuple[str, str, int, str, object] | None:
         offset = start.astimezone(self.tz).utcoffset()
         if offset != (start + ONE_HOUR - ONE_MICROSECOND).astimezone(self.tz).utcoffset() or (
             offset % ONE_MINUTE
@@ -128,4 +148,4 @@ class LocalClock:
         local = start.astimezone(self.tz)
         text = local.isoformat(timespec="seconds")
         next_hour = (local.replace(tzinfo=None) + ONE_HOUR).isoformat(timespec="seconds")
-        return (text[:13], next_hour[:13], local.minute, text[19:])
+        return (text[:13], next_hour[:13], local.minute, text[19:], self.day_number(text[:10]))

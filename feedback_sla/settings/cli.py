@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..candidates.service import recompute_open_waits
-from ..extensions import db
+from ..database import db
 from ..output import WRITERS
 from . import service
 

@@ -10,8 +10,8 @@ from ..accounts.models import User
 from ..candidates.models import PIPELINE
 from ..candidates.queries import Filters
 from ..clock import State
+from ..database import db
 from ..emails.views import triage_emails
-from ..extensions import db
 from ..positions.models import Position
 from ..settings import service as settings_service
 from ..timeutil import utcnow

@@ -9,7 +9,8 @@ from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..extensions import bootstrap, csrf, db, limiter, login_manager
+from ..database import db
+from ..extensions import bootstrap, csrf, limiter, login_manager
 from . import filters
 
 CSP = (

@@ -13,7 +13,7 @@ from sqlalchemy import Select
 
 from ..accounts.models import User
 from ..candidates.models import Candidate
-from ..extensions import db
+from ..database import db
 from ..positions.models import Position
 
 
