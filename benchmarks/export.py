@@ -9,9 +9,12 @@ migrations in a temporary folder, then runs, in the same run and on the same fil
   subprocess, twice: with the default settings (no holiday calendar), then with the organisation's
   holiday calendar set to ``US`` (business days then skip US public holidays too).
 
-It prints wall time and peak resident memory of each process and the ratio of each export's wall
-time to the shell's, and exits non-zero if a target is missed by either export: at most 4 times
-the shell's time, and under 150 MB.
+A large export is written by several processes (``--jobs``: one per CPU by default). The script
+prints each wall time, the ratio of each export's to the shell's, and peak memory: of the largest
+single process (GNU time), and of all the command's processes together (sampled from /proc in a
+separate run: PSS, where a page the processes share counts once, and RSS, where it counts in
+each). It exits non-zero if a target is missed by either export: at most 4 times the shell's
+time, and under 150 MB (the largest process, and all together by PSS).
 
     /work/venv/bin/python benchmarks/export.py [--sizes 100000 1000000] [--folder DIR]
 """
@@ -19,6 +22,7 @@ the shell's time, and under 150 MB.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -210,8 +214,10 @@ def _wait(wait_id, candidate_id, reason, opened, days, closed, event_id) -> dict
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    peak_mb: float
+    peak_mb: float  # the largest single process, as GNU time reports it
     lines: int
+    together_rss_mb: float = 0.0  # every process of the command at once, sampled
+    together_pss_mb: float = 0.0
 
 
 def measure(command: list[str], env: dict[str, str], output: Path, stdin: str | None = None) -> Run:
@@ -238,6 +244,46 @@ def measure(command: list[str], env: dict[str, str], output: Path, stdin: str | 
     with output.open("rb") as f:
         lines = sum(1 for _ in f)
     return Run(seconds, peak_kb / 1024, lines)
+
+
+def tree_memory(command: list[str], env: dict[str, str], interval: float = 0.02) -> tuple[float, float]:
+    """Peak memory of a command and the processes it starts, added together: resident (RSS: pages
+    shared between processes counted in each) and proportional (PSS: a shared page split between
+    its processes). Sampled every ``interval`` seconds from /proc, in a run of its own so that the
+    sampling does not slow the timed run.
+    """
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak_rss = peak_pss = 0
+    while process.poll() is None:
+        rss = pss = 0
+        for pid in _tree(process.pid):
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass  # ended between listing and reading
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(interval)
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0]} failed ({process.returncode}): {process.stderr.read()}")
+    return peak_rss / 1024, peak_pss / 1024
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, from each process's children list in /proc."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
 
 
 def set_holiday_calendar(database: Path, code: str) -> None:
@@ -274,9 +320,12 @@ def bench(size: int, folder: Path) -> tuple[Run, dict[str, Run], float]:
         stdin=f".output {shell_out}\n{sql}",
     )
     command = [feedback_sla, "export", "response-times", "--format", "csv", "--output", str(export_out)]
-    exports = {"default settings": measure(command, env, export_out)}
-    set_holiday_calendar(database, "US")
-    exports["holiday calendar US"] = measure(command, env, export_out)
+    exports = {}
+    for label, calendar in (("default settings", ""), ("holiday calendar US", "US")):
+        set_holiday_calendar(database, calendar)
+        run = measure(command, env, export_out)
+        rss, pss = tree_memory(command, env)
+        exports[label] = dataclasses.replace(run, together_rss_mb=rss, together_pss_mb=pss)
     # What every feedback-sla command pays before its first row: interpreter, imports, the app.
     started = time.perf_counter()
     subprocess.run(
@@ -315,16 +364,22 @@ def main() -> int:
                 ratio = export.seconds / shell.seconds
                 print(
                     f"  feedback-sla export, {label + ':':<16}{export.seconds:5.2f} s  "
-                    f"peak {export.peak_mb:6.1f} MB  ratio {ratio:5.2f} (target <= {TARGET_RATIO:g})  "
-                    f"{(export.lines - 1) / export.seconds:9,.0f} rows/s"
+                    f"ratio {ratio:5.2f} (target <= {TARGET_RATIO:g})  "
+                    f"{(export.lines - 1) / export.seconds:9,.0f} rows/s\n"
+                    f"      peak memory: largest process {export.peak_mb:6.1f} MB; all its processes "
+                    f"together {export.together_pss_mb:6.1f} MB PSS, {export.together_rss_mb:6.1f} MB RSS "
+                    f"(target < {TARGET_PEAK_MB:g} MB PSS)"
                 )
                 where = f"{size:,} waits, {label}"
                 if shell.lines != export.lines:
                     missed.append(f"{where}: {export.lines} lines exported, the shell wrote {shell.lines}")
                 if ratio > TARGET_RATIO:
                     missed.append(f"{where}: ratio {ratio:.2f} > {TARGET_RATIO:g}")
-                if export.peak_mb >= TARGET_PEAK_MB:
-                    missed.append(f"{where}: peak {export.peak_mb:.1f} MB >= {TARGET_PEAK_MB:g} MB")
+                if max(export.peak_mb, export.together_pss_mb) >= TARGET_PEAK_MB:
+                    missed.append(
+                        f"{where}: peak {max(export.peak_mb, export.together_pss_mb):.1f} MB "
+                        f">= {TARGET_PEAK_MB:g} MB"
+                    )
             print(f"  start-up (the command with --help): {startup:5.2f} s", flush=True)
     for problem in missed:
         print(f"MISSED {problem}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..candidates.models import Wait
 from ..errors import DomainError
 from ..settings.service import OrgSettings
@@ -84,11 +86,16 @@ def write_export_in_parts(
         write_export(out, fmt, session, now, settings, filters, pii=pii)
         return 1
     ranges = id_ranges(first, last, count)
+    # Loaded once here, the holiday rules are shared by every process instead of loaded by each.
+    clock.holiday_calendar(settings.holiday_calendar)
     # No connection may cross the fork: each process opens its own.
     engine = session.get_bind()
     session.rollback()
     engine.dispose()
     out.flush()
+    # What exists now is shared with the processes about to start; kept out of the collector's
+    # scans, its pages stay shared instead of being copied into each process.
+    gc.freeze()
     with tempfile.TemporaryDirectory(prefix="feedback-sla-export-") as folder:
         children: list[tuple[int, Path]] = []
         try:

@@ -67,9 +67,12 @@ class LocalClock:
     """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
 
     Remembers one entry per UTC hour, filled a whole UTC day at a time (exports are sparse: a
-    few waits an hour); ``limit`` bounds that memory. Given ``day_number`` (a function of a local
-    date written ``YYYY-MM-DD``, such as ``BusinessDays.number``), ``local`` also answers the
-    number of the local day.
+    few waits an hour). ``limit`` bounds that memory (about 2.5 MB for a year of hours): beyond it
+    everything is forgotten at once. Exports read waits in the order they opened, so the hours in
+    use are the recent ones, and they come back in one fill per day.
+
+    Given ``day_number`` (a function of a local date written ``YYYY-MM-DD``, such as
+    ``BusinessDays.number``), ``local`` also answers the number of the local day.
 
     An entry, ``hours[text[:13]]``, holds the local ``YYYY-MM-DDTHH`` at the start of the UTC hour
     and one hour later, the minutes local time is ahead of the hour (30 in India), the offset text
@@ -79,7 +82,7 @@ class LocalClock:
     """
 
     def __init__(
-        self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 200_000
+        self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 24 * 366
     ):
         self.tz = tz
         self.day_number = day_number
