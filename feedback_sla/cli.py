@@ -70,7 +70,13 @@ cli.add_command(export)
 cli.add_command(report_command)
 
 
+#: How the drivers say a table is missing: the schema was never created (or is behind).
+_MISSING_TABLE = ("no such table", "does not exist")
+
+
 def main() -> None:
+    from sqlalchemy.exc import DBAPIError
+
     from .config import ConfigurationError
 
     # Everything loaded so far, and everything left when the command ends, lives until the process
@@ -82,5 +88,16 @@ def main() -> None:
     except ConfigurationError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from None
+    except DBAPIError as exc:
+        click.echo(f"Error: the database could not run the command: {database_problem(exc)}", err=True)
+        raise SystemExit(1) from None
     finally:
         gc.freeze()
+
+
+def database_problem(exc: Exception) -> str:
+    """The driver's first line, and what to do when the tables are missing."""
+    message = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    if any(words in message for words in _MISSING_TABLE):
+        message += "; create or update the tables with: feedback-sla db upgrade"
+    return message
