@@ -225,10 +225,3 @@ def business_days_counter(now: dt.datetime, settings: OrgSettings):
         return count
 
     return waited
-
-
-def business_days_overdue(
-    due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: OrgSettings
-) -> int:
-    """Business days begun since the deadline's day (0 on the day itself)."""
-    return business_days_waited(due_at, now, time_zone, settings)

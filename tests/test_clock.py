@@ -376,14 +376,6 @@ def test_counting_forward_and_counting_waited_agree(calendar):
             assert clock.business_days_between(day_zero, day_before, calendar) == days - 1
 
 
-def test_business_days_overdue_counts_from_the_deadline_day():
-    opened = local(NEW_YORK, 2026, 11, 13, 15, 0)
-    due_at = due(opened, 3, "America/New_York")  # Wednesday 18th
-    assert clock.business_days_overdue(due_at, due_at, "America/New_York", DEFAULTS) == 0
-    friday = local(NEW_YORK, 2026, 11, 20, 9, 0)
-    assert clock.business_days_overdue(due_at, friday, "America/New_York", DEFAULTS) == 2
-
-
 # --- refusals ------------------------------------------------------------------------------------
 
 
