@@ -14,7 +14,8 @@ prints each wall time, the ratio of each export's to the shell's, and peak memor
 single process (GNU time), and of all the command's processes together (sampled from /proc in a
 separate run: PSS, where a page the processes share counts once, and RSS, where it counts in
 each). It exits non-zero if a target is missed by either export: at most 4 times the shell's
-time, and under 150 MB (the largest process, and all together by PSS).
+time, and under 150 MB (the largest process, and all together by PSS). For comparison only, it
+also times the export by one process (``--jobs 1``).
 
     /work/venv/bin/python benchmarks/export.py [--sizes 100000 1000000] [--folder DIR]
 """
@@ -295,7 +296,7 @@ def set_holiday_calendar(database: Path, code: str) -> None:
         db.engine.dispose()
 
 
-def bench(size: int, folder: Path) -> tuple[Run, dict[str, Run], float]:
+def bench(size: int, folder: Path) -> tuple[Run, dict[str, Run], Run, float]:
     database = folder / f"waits-{size}.sqlite3"
     now = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -326,6 +327,8 @@ def bench(size: int, folder: Path) -> tuple[Run, dict[str, Run], float]:
         run = measure(command, env, export_out)
         rss, pss = tree_memory(command, env)
         exports[label] = dataclasses.replace(run, together_rss_mb=rss, together_pss_mb=pss)
+    # For comparison, not a target: the same export by one process (US calendar still set).
+    one_process = measure([*command, "--jobs", "1"], env, export_out)
     # What every feedback-sla command pays before its first row: interpreter, imports, the app.
     started = time.perf_counter()
     subprocess.run(
@@ -334,7 +337,7 @@ def bench(size: int, folder: Path) -> tuple[Run, dict[str, Run], float]:
     startup = time.perf_counter() - started
     for path in (database, shell_out, export_out):
         path.unlink()
-    return shell, exports, startup
+    return shell, exports, one_process, startup
 
 
 def main() -> int:
@@ -358,7 +361,7 @@ def main() -> int:
         os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = str(Path(tmp) / "instance")
         for size in args.sizes:
             print(f"{size:,} waits", flush=True)
-            shell, exports, startup = bench(size, Path(tmp))
+            shell, exports, one_process, startup = bench(size, Path(tmp))
             print(f"  sqlite3 -csv:{'':24}{shell.seconds:5.2f} s  peak {shell.peak_mb:6.1f} MB")
             for label, export in exports.items():
                 ratio = export.seconds / shell.seconds
@@ -380,6 +383,10 @@ def main() -> int:
                         f"{where}: peak {max(export.peak_mb, export.together_pss_mb):.1f} MB "
                         f">= {TARGET_PEAK_MB:g} MB"
                     )
+            print(
+                f"  for comparison, --jobs 1 (US):      {one_process.seconds:5.2f} s  "
+                f"ratio {one_process.seconds / shell.seconds:5.2f}  peak {one_process.peak_mb:6.1f} MB"
+            )
             print(f"  start-up (the command with --help): {startup:5.2f} s", flush=True)
     for problem in missed:
         print(f"MISSED {problem}")
