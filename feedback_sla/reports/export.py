@@ -378,10 +378,8 @@ def write_json_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[o
     out.write("[]\n" if separator == "[\n" else "\n]\n")
 
 
-def write_ndjson_rows(
-    out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]], *, header: bool = True
-) -> None:
-    """One JSON object per line (there is no header: ``header`` is for the writers' common form)."""
+def write_ndjson_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """One JSON object per line."""
     for row in rows:
         out.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
         out.write("\n")
@@ -403,15 +401,16 @@ def write_export(
     ``header=False`` leaves out the CSV header line: a part that follows another.
     """
     rows = export_rows(session, now, settings, filters, pii=pii, empty="" if fmt == "csv" else None)
-    if fmt == "json":
-        write_json_rows(out, columns(pii), rows)
+    if fmt == "csv":
+        write_csv_rows(out, columns(pii), rows, header=header)
+    elif fmt == "ndjson":
+        write_ndjson_rows(out, columns(pii), rows)
     else:
-        _LINE_WRITERS[fmt](out, columns(pii), rows, header=header)
+        write_json_rows(out, columns(pii), rows)
 
 
-#: Formats written one line per wait, so that parts written apart join into one export.
-_LINE_WRITERS = {"csv": write_csv_rows, "ndjson": write_ndjson_rows}
 #: Only CSV prefixes text a spreadsheet would run as a formula with ``'``; JSON and NDJSON keep
 #: values as they are.
 FORMATS: tuple[str, ...] = ("csv", "json", "ndjson")
-LINE_FORMATS: frozenset[str] = frozenset(_LINE_WRITERS)
+#: Formats written one line per wait, so that parts written apart join into one export.
+LINE_FORMATS: frozenset[str] = frozenset({"csv", "ndjson"})
