@@ -18,8 +18,9 @@ from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
 
 from .factories import PositionFactory, UserFactory
-from .helpers import berlin, count_statements, ny
+from .helpers import count_statements, ny
 from .helpers import logged_in as login
+from .organisations import answering_org
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -37,50 +38,17 @@ def frozen():
 
 @pytest.fixture
 def org(session, frozen):
-    """Maria answers in 1, 2, 2, 4 and 7 business days; Jonas in 0 (and 5 in October).
-
-    Open now: Fay (overdue), Lea (due soon), Gil (on track), Ivan (escalated by two follow-ups) and
-    Kim, who applied in August before the period began (escalated: waiting over 14 days).
-    Applications get 5 business days; US holidays (Veterans Day, Wednesday 11 November).
+    """The report's organisation (``answering_org``), an admin, and two more open waits of Maria's:
+    Lea, due today at 18:00 (due soon), and Kim, who applied in August before the period began
+    (escalated: waiting over 14 days).
     """
-    settings_service.store(session, "holiday_calendar", "US")
-    settings = settings_service.load(session)
+    org = answering_org(session)
     admin = UserFactory(email="hr@example.com", name="Hana HR", role=Role.ADMIN)
-    maria = UserFactory(email="maria@example.com", name="Maria Lopez", time_zone="America/New_York")
-    jonas = UserFactory(email="jonas@example.com", name="Jonas Berg", time_zone="Europe/Berlin")
-    backend = PositionFactory(title="Backend Engineer", manager=maria, time_zone="America/New_York")
-    designer = PositionFactory(title="Product Designer", manager=maria, time_zone="America/New_York")
-    analyst = PositionFactory(title="Data Analyst", manager=jonas, time_zone="Europe/Berlin")
-
-    def applicant(position, name, applied_at):
+    for name, applied_at in (("Lea", ny(2026, 11, 5, 9)), ("Kim", ny(2026, 8, 3, 9))):
         email = f"{name.lower()}@example.com"
-        return service.add_candidate(session, position, name, email, applied_at, settings)
-
-    monday = ny(2026, 11, 2, 9)  # due Monday 9 November, 18:00
-    for name, answered_at in (
-        ("Ana", ny(2026, 11, 3, 10)),  # 1 business day
-        ("Ben", ny(2026, 11, 4, 10)),  # 2
-        ("Cara", ny(2026, 11, 4, 15)),  # 2
-        ("Dan", ny(2026, 11, 6, 10)),  # 4
-        ("Eve", ny(2026, 11, 12, 10)),  # 7: the holiday is skipped; late
-    ):
-        candidate = applicant(backend, name, monday)
-        service.log_contact(session, candidate, ContactChannel.PHONE, answered_at, maria)
-    applicant(backend, "Fay", monday)  # open, overdue since Monday
-    applicant(designer, "Gil", ny(2026, 11, 12, 9))  # open, on track (due Thursday 19)
-    applicant(designer, "Lea", ny(2026, 11, 5, 9))  # open, due today at 18:00: due soon
-    applicant(designer, "Kim", ny(2026, 8, 3, 9))  # open since August: escalated
-
-    hana = applicant(analyst, "Hana", berlin(2026, 11, 2, 9))
-    service.log_contact(session, hana, ContactChannel.MEETING, berlin(2026, 11, 2, 15), jonas)  # 0
-    ivan = applicant(analyst, "Ivan", berlin(2026, 11, 2, 10))  # open, overdue and escalated
-    service.followed_up(session, ivan, berlin(2026, 11, 10, 9), settings)
-    service.followed_up(session, ivan, berlin(2026, 11, 12, 9), settings)
-    # October: answered on the deadline's day, 5 business days after applying.
-    jade = applicant(analyst, "Jade", berlin(2026, 10, 13, 9))
-    service.log_contact(session, jade, ContactChannel.PHONE, berlin(2026, 10, 20, 17), jonas)
+        service.add_candidate(session, org["designer"], name, email, applied_at, org["settings"])
     session.commit()
-    return {"admin": admin, "maria": maria, "jonas": jonas, "backend": backend, "designer": designer}
+    return {**org, "admin": admin}
 
 
 class Page(HTMLParser):

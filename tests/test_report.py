@@ -11,14 +11,12 @@ from collections import Counter
 import pytest
 import time_machine
 
-from feedback_sla.candidates import service
 from feedback_sla.cli import cli
-from feedback_sla.models import ContactChannel
 from feedback_sla.reports.summary import GroupBy, GroupSummary, percentile, summarize
 from feedback_sla.settings import service as settings_service
 
-from .factories import PositionFactory, UserFactory
-from .helpers import berlin, ny
+from .helpers import ny
+from .organisations import answering_org
 
 #: Friday 13 November 2026, noon in New York.
 NOW = ny(2026, 11, 13, 12)
@@ -26,45 +24,10 @@ NOW = ny(2026, 11, 13, 12)
 
 @pytest.fixture
 def org(session):
-    """Maria answers in 1, 2, 2, 4 and 7 business days and has two waits open; Jonas in 0 and 5.
-
-    Applications get 5 business days; US holidays (Veterans Day, Wednesday 11 November).
-    """
-    settings_service.store(session, "holiday_calendar", "US")
-    settings = settings_service.load(session)
-    maria = UserFactory(email="maria@example.com", time_zone="America/New_York")
-    jonas = UserFactory(email="jonas@example.com", time_zone="Europe/Berlin")
-    backend = PositionFactory(title="Backend Engineer", manager=maria, time_zone="America/New_York")
-    designer = PositionFactory(title="Product Designer", manager=maria, time_zone="America/New_York")
-    analyst = PositionFactory(title="Data Analyst", manager=jonas, time_zone="Europe/Berlin")
-
-    def applicant(position, name, applied_at):
-        email = f"{name.lower()}@example.com"
-        return service.add_candidate(session, position, name, email, applied_at, settings)
-
-    monday = ny(2026, 11, 2, 9)  # due Monday 9 November, 18:00
-    for name, answered_at in (
-        ("Ana", ny(2026, 11, 3, 10)),  # 1 business day
-        ("Ben", ny(2026, 11, 4, 10)),  # 2
-        ("Cara", ny(2026, 11, 4, 15)),  # 2
-        ("Dan", ny(2026, 11, 6, 10)),  # 4
-        ("Eve", ny(2026, 11, 12, 10)),  # 7: the holiday is skipped; late
-    ):
-        candidate = applicant(backend, name, monday)
-        service.log_contact(session, candidate, ContactChannel.PHONE, answered_at, maria)
-    applicant(backend, "Fay", monday)  # open, overdue since Monday
-    applicant(designer, "Gil", ny(2026, 11, 12, 9))  # open, on track
-
-    hana = applicant(analyst, "Hana", berlin(2026, 11, 2, 9))
-    service.log_contact(session, hana, ContactChannel.MEETING, berlin(2026, 11, 2, 15), jonas)  # 0
-    ivan = applicant(analyst, "Ivan", berlin(2026, 11, 2, 10))  # open, overdue and escalated
-    service.followed_up(session, ivan, berlin(2026, 11, 10, 9), settings)
-    service.followed_up(session, ivan, berlin(2026, 11, 12, 9), settings)
-    # October: answered on the deadline's day, 5 business days after applying.
-    jade = applicant(analyst, "Jade", berlin(2026, 10, 13, 9))
-    service.log_contact(session, jade, ContactChannel.PHONE, berlin(2026, 10, 20, 17), jonas)
+    """See ``answering_org``: Maria answers in 1, 2, 2, 4 and 7 business days, Jonas in 0 and 5."""
+    org = answering_org(session)
     session.commit()
-    return {"maria": maria, "jonas": jonas, "backend": backend, "designer": designer, "analyst": analyst}
+    return org
 
 
 def figures(summary: GroupSummary) -> tuple:
