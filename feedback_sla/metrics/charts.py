@@ -94,8 +94,8 @@ class Charts:
 
 def build(metrics: Metrics) -> Charts:
     return Charts(
-        weekly=weekly_share_chart(metrics.answers.weeks),
-        days=days_chart(metrics.answers.histogram()),
+        weekly=weekly_share_chart(metrics.weeks),
+        days=days_chart(metrics.histogram()),
         states=states_chart(metrics.open_states),
     )
 

@@ -1,16 +1,15 @@
 """Figures for the metrics page, for the waits opened in a period.
 
-Besides the summary per manager or position (``reports.summary.summarize``), the page shows:
+Besides the summary per manager or position and its total (``reports.summary``: the waits, the
+answers, business days to answer and the share in time), the page shows:
 
 - per week (Monday to Sunday, by the day the wait opened in the organisation's time zone), the
   share of the decided waits answered within the deadline, with the same meaning of "decided" as
   the summary: answered, or still open past the deadline;
-- how many business days the answered waits took, counted like the summary (dates in the
-  position's time zone, the organisation's holidays skipped);
 - the open waits by state now, whenever they opened (a backlog is not limited to a period).
 
-Each figure costs one SQL statement however many managers, positions or weeks there are: rows
-that are one per wait are streamed, never loaded whole.
+Each figure costs one or two SQL statements however many managers, positions or weeks there are:
+rows that are one per wait are streamed, never loaded whole.
 """
 
 from __future__ import annotations
@@ -18,21 +17,20 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from .. import clock
 from ..accounts.models import User
 from ..candidates.models import Candidate, Wait
 from ..candidates.queries import state_expression
 from ..clock import State
 from ..errors import DomainError
 from ..positions.models import Position
-from ..reports.period import PeriodError, opened_bounds
-from ..reports.summary import GroupBy, GroupSummary, percentile, summarize
+from ..reports.export import stream_options
+from ..reports.period import opened_bounds
+from ..reports.summary import GroupBy, GroupSummary, summarize, total
 from ..settings.service import OrgSettings
 from ..timeutil import as_utc, parse_date, zone
 
@@ -42,7 +40,6 @@ DEFAULT_WEEKS = 12
 MAX_WEEKS = 53
 #: Answers that took this many business days or more share the histogram's last bar.
 DAYS_CAP = 10
-BATCH_SIZE = 5000
 ONE_WEEK = dt.timedelta(weeks=1)
 
 
@@ -165,55 +162,16 @@ class WeekShare:
         return self.met / self.decided if self.decided else None
 
 
-@dataclass(frozen=True)
-class Totals:
-    """The summary's figures over every wait the filters cover (the table's last line)."""
-
-    waits: int
-    answered: int
-    median_days: int | None
-    p90_days: int | None
-    within_deadline: float | None
-    open_now: int
-    overdue_now: int
-
-
-@dataclass
-class _Tally:
-    weeks: dict[dt.date, list[int]]
-    days: Counter[int] = field(default_factory=Counter)
-    waits: int = 0
-    answered: int = 0
-    met: int = 0
-    open_now: int = 0
-    overdue_now: int = 0
-
-
-@dataclass(frozen=True)
-class AnswerTimes:
-    weeks: list[WeekShare]
-    #: Business days to answer -> how many answered waits took that long.
-    days: Counter[int]
-    totals: Totals
-
-    def histogram(self) -> list[tuple[str, int]]:
-        """(label, count) for 0, 1, … business days, the last bar counting ``DAYS_CAP`` or more."""
-        bars = [(str(d), self.days.get(d, 0)) for d in range(DAYS_CAP)]
-        capped = sum(count for d, count in self.days.items() if d >= DAYS_CAP)
-        return [*bars, (f"{DAYS_CAP}+", capped)]
-
-
-def answer_times(
+def weekly_shares(
     session: Session, now: dt.datetime, settings: OrgSettings, filters: MetricsFilters
-) -> AnswerTimes:
-    """Weekly shares in time, the days-to-answer histogram and the totals, from one streamed query."""
+) -> list[WeekShare]:
+    """Per week of the period, the waits opened, how many are decided, how many of those in time."""
     now = as_utc(now)
-    start, end = _bounds(filters, settings)
+    start, end = opened_bounds(filters.since, filters.until, settings.time_zone)
     query = (
         select(
-            Position.time_zone,
             Wait.opened_at,
-            Wait.closed_at,
+            Wait.closed_at.is_not(None),
             case((Wait.closed_at <= Wait.due_at, True), else_=False),
             case((Wait.due_at <= now, True), else_=False),
         )
@@ -223,61 +181,28 @@ def answer_times(
     )
     if filters.manager_id is not None:
         query = query.where(Position.manager_id == filters.manager_id)
-    tally = _Tally(weeks={week: [0, 0, 0] for week in filters.weeks})
-    result = session.execute(query, execution_options={"yield_per": BATCH_SIZE})
+    org_zone = zone(settings.time_zone)
+    weeks = {week: [0, 0, 0] for week in filters.weeks}  # waits, decided, met
+    dialect = session.get_bind().dialect.name
+    result = session.execute(query, execution_options=stream_options(dialect))
     try:
-        _count(result, tally, zone(settings.time_zone), settings.holiday_calendar)
+        for opened_at, answered, met, past_due in result:
+            counts = weeks[week_start(as_utc(opened_at).astimezone(org_zone).date())]
+            counts[0] += 1
+            if answered or past_due:
+                counts[1] += 1
+            if met:
+                counts[2] += 1
     finally:
         result.close()
-    decided = tally.answered + tally.overdue_now
-    totals = Totals(
-        waits=tally.waits,
-        answered=tally.answered,
-        median_days=percentile(tally.days, 50),
-        p90_days=percentile(tally.days, 90),
-        within_deadline=tally.met / decided if decided else None,
-        open_now=tally.open_now,
-        overdue_now=tally.overdue_now,
-    )
-    weeks = [WeekShare(week, *counts) for week, counts in tally.weeks.items()]
-    return AnswerTimes(weeks=weeks, days=tally.days, totals=totals)
+    return [WeekShare(week, *counts) for week, counts in weeks.items()]
 
 
-def _bounds(filters: MetricsFilters, settings: OrgSettings) -> tuple:
-    try:
-        start, end = opened_bounds(filters.since, filters.until, settings.time_zone)
-    except PeriodError as exc:
-        raise FilterError("until", str(exc)) from None
-    return start, end  # both set: a MetricsFilters always has both days
-
-
-def _count(rows: Iterable, tally: _Tally, org_zone: ZoneInfo, calendar: str) -> None:
-    zones: dict[str, ZoneInfo] = {}
-    for time_zone, opened_at, closed_at, met, past_due in rows:
-        week = tally.weeks[week_start(as_utc(opened_at).astimezone(org_zone).date())]
-        week[0] += 1
-        tally.waits += 1
-        if closed_at is None:
-            tally.open_now += 1
-            if past_due:
-                tally.overdue_now += 1
-                week[1] += 1
-            continue
-        tally.answered += 1
-        week[1] += 1
-        if met:
-            tally.met += 1
-            week[2] += 1
-        tz = zones.get(time_zone)
-        if tz is None:
-            try:
-                tz = zones[time_zone] = zone(time_zone)
-            except ValueError as exc:
-                raise DomainError(f"a position has an {exc}") from None
-        days = clock.business_days_between(
-            as_utc(opened_at).astimezone(tz).date(), as_utc(closed_at).astimezone(tz).date(), calendar
-        )
-        tally.days[days] += 1
+def histogram(days: Counter[int]) -> list[tuple[str, int]]:
+    """(label, count) for 0, 1, … business days, the last bar counting ``DAYS_CAP`` or more."""
+    bars = [(str(d), days.get(d, 0)) for d in range(DAYS_CAP)]
+    capped = sum(count for d, count in days.items() if d >= DAYS_CAP)
+    return [*bars, (f"{DAYS_CAP}+", capped)]
 
 
 def open_by_state(
@@ -303,19 +228,24 @@ def open_by_state(
 class Metrics:
     filters: MetricsFilters
     groups: list[GroupSummary]
-    answers: AnswerTimes
+    #: Every group taken together: the table's last line and the histogram's figures.
+    totals: GroupSummary
+    weeks: list[WeekShare]
     open_states: dict[State, int]
+
+    def histogram(self) -> list[tuple[str, int]]:
+        return histogram(self.totals.days)
 
 
 def metrics(session: Session, now: dt.datetime, settings: OrgSettings, filters: MetricsFilters) -> Metrics:
-    """Everything the page shows, in three statements."""
-    answers = answer_times(session, now, settings, filters)
+    """Everything the page shows, in four statements."""
     groups = summarize(
         session, now, settings, filters.since, filters.until, filters.by, manager_id=filters.manager_id
     )
     return Metrics(
         filters=filters,
         groups=groups,
-        answers=answers,
+        totals=total(groups),
+        weeks=weekly_shares(session, now, settings, filters),
         open_states=open_by_state(session, now, settings, filters.manager_id),
     )

@@ -20,8 +20,8 @@ import datetime as dt
 import enum
 import math
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -52,11 +52,41 @@ class GroupSummary:
     manager: str
     waits: int
     answered: int
-    median_days: int | None
-    p90_days: int | None
-    within_deadline: float | None
+    #: Answered by the deadline.
+    met: int
     open_now: int
     overdue_now: int
+    #: Answered waits by the business days they took.
+    days: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def median_days(self) -> int | None:
+        return percentile(self.days, 50)
+
+    @property
+    def p90_days(self) -> int | None:
+        return percentile(self.days, 90)
+
+    @property
+    def within_deadline(self) -> float | None:
+        decided = self.answered + self.overdue_now
+        return self.met / decided if decided else None
+
+
+def total(groups: Iterable[GroupSummary], name: str = "all") -> GroupSummary:
+    """The figures of several groups taken together: the report's last line."""
+    groups = list(groups)
+    return GroupSummary(
+        group_id=0,
+        group=name,
+        manager="",
+        waits=sum(g.waits for g in groups),
+        answered=sum(g.answered for g in groups),
+        met=sum(g.met for g in groups),
+        open_now=sum(g.open_now for g in groups),
+        overdue_now=sum(g.overdue_now for g in groups),
+        days=sum((g.days for g in groups), Counter()),
+    )
 
 
 def percentile(histogram: Counter[int], p: float) -> int | None:
@@ -126,8 +156,6 @@ def summarize(
     days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
     summaries = []
     for key, name, manager, waits, answered, met, overdue in counts:
-        decided = answered + overdue
-        histogram = days.get(key, Counter())
         summaries.append(
             GroupSummary(
                 group_id=key,
@@ -135,11 +163,10 @@ def summarize(
                 manager=manager,
                 waits=waits,
                 answered=answered,
-                median_days=percentile(histogram, 50),
-                p90_days=percentile(histogram, 90),
-                within_deadline=met / decided if decided else None,
+                met=met,
                 open_now=waits - answered,
                 overdue_now=overdue,
+                days=days.get(key, Counter()),
             )
         )
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
