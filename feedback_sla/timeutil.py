@@ -42,6 +42,11 @@ def zone_names() -> frozenset[str]:
     return frozenset(available_timezones() | {"UTC"})
 
 
+def local_date(instant: dt.datetime, time_zone: str) -> dt.date:
+    """The calendar day it is at ``instant`` in ``time_zone``."""
+    return as_utc(instant).astimezone(zone(time_zone)).date()
+
+
 def validate_time_zone(name: str) -> str:
     if not is_time_zone(name):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")

@@ -26,10 +26,11 @@ from ..errors import DomainError
 from ..positions.models import Position
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
-from ..timeutil import UTC, as_utc, utcnow, zone
+from ..timeutil import UTC, as_utc, local_date, utcnow, zone
 from ..triage.service import due_phrase
 from ..web.access import candidate_or_404, scope_positions, viewer
 from ..web.filters import local_time
+from ..web.forms import errors_text
 from . import importer, service
 from .forms import (
     CHANNEL_LABELS,
@@ -68,10 +69,6 @@ class ClosedWait:
     wait: Wait
     business_days_waited: int
     on_time: bool
-
-
-def local_today(now: dt.datetime, time_zone: str) -> dt.date:
-    return as_utc(now).astimezone(zone(time_zone)).date()
 
 
 def _default_forms(candidate: Candidate, wait: Wait | None) -> dict[str, ReturnForm]:
@@ -129,7 +126,7 @@ def render_candidate(candidate: Candidate, status: int = 200, **forms: ReturnFor
         opened_by={w.opened_by_event_id: w for w in all_waits if w.opened_by_event_id},
         closed_by={w.closed_by_event_id: w for w in all_waits if w.closed_by_event_id},
         channel_labels=CHANNEL_LABELS,
-        today=local_today(now, tz),
+        today=local_date(now, tz),
         active=candidate.status == Status.ACTIVE,
         emails=candidate_emails(candidate, now, settings, waiting=wait is not None),
         **(_default_forms(candidate, wait) | forms),
@@ -145,15 +142,6 @@ def show(candidate_id: int):
 # --- actions -----------------------------------------------------------------------------------
 
 
-def _errors_text(form) -> str:
-    parts = []
-    for field in form:
-        for error in field.errors:
-            label = field.label.text
-            parts.append(error if str(error).startswith(label) else f"{label}: {error}")
-    return "; ".join(parts) or "the form was not valid"
-
-
 def _act(
     candidate_id: int,
     form_name: str,
@@ -163,7 +151,7 @@ def _act(
     """Validate, act, commit once, say what happened; or show the page again with the reason."""
     candidate = candidate_or_404(candidate_id)
     if not form.validate_on_submit():
-        flash(f"Nothing was saved. {_errors_text(form)}", "danger")
+        flash(f"Nothing was saved. {errors_text(form)}", "danger")
         return render_candidate(candidate, 422, **{form_name: form})
     try:
         message = action(candidate, utcnow(), settings_service.load(db.session))
@@ -272,7 +260,7 @@ def log_contact(candidate_id: int):
 @login_required
 def set_promise(candidate_id: int):
     candidate = candidate_or_404(candidate_id)
-    form = PromiseForm(today=local_today(utcnow(), candidate.position.time_zone))
+    form = PromiseForm(today=local_date(utcnow(), candidate.position.time_zone))
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
         wait = service.set_promise(

@@ -63,10 +63,6 @@ class Digest:
         return f"Candidates waiting on you: {', '.join(parts)}"
 
 
-def local_date(user: User, now: dt.datetime) -> dt.date:
-    return as_utc(now).astimezone(zone(user.time_zone)).date()
-
-
 def due_digests(
     session: Session, now: dt.datetime, manager_email: str | None = None
 ) -> list[tuple[User, dt.date]]:

@@ -22,7 +22,7 @@ from ..candidates.models import Candidate, EventKind, Status, WaitReason
 from ..errors import DomainError
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
-from ..timeutil import zone
+from ..timeutil import local_date
 from . import templates
 from .config import EmailConfig
 from .headers import check_address, check_headers
@@ -396,7 +396,7 @@ def suggested_promise_date(
     position = candidate.position
     days = org.policy_days(reason.value, position.policy_overrides)
     due_at = clock.deadlines(now, days, position.time_zone, org).due_at
-    return due_at.astimezone(zone(position.time_zone)).date()
+    return local_date(due_at, position.time_zone)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def _check_promise(
         return
     if kind in STATUS_SET:
         raise EmailError(f"promised date: {_a(kind.label)} carries no promised date")
-    today = now.astimezone(zone(candidate.position.time_zone)).date()
+    today = local_date(now, candidate.position.time_zone)
     if promised_date < today:
         raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
     if timeline.open_wait_of(session, candidate) is None:

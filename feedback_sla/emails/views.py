@@ -20,9 +20,10 @@ from ..database import db
 from ..errors import DomainError
 from ..settings import service as settings_service
 from ..settings.service import OrgSettings
-from ..timeutil import as_utc, utcnow, zone
+from ..timeutil import local_date, utcnow
 from ..web.access import admin_required, candidate_or_404, viewer
 from ..web.filters import local_time
+from ..web.forms import errors_text
 from . import queries, service, templates
 from .config import EmailConfig
 from .forms import (
@@ -69,21 +70,8 @@ def _config() -> EmailConfig:
     return EmailConfig.from_app(current_app)
 
 
-def _local_today(now: dt.datetime, candidate: Candidate) -> dt.date:
-    return as_utc(now).astimezone(zone(candidate.position.time_zone)).date()
-
-
 def _back(next_url: str | None, candidate_id: int):
     return redirect(safe_next(next_url) or url_for("candidates.show", candidate_id=candidate_id))
-
-
-def _errors_text(form) -> str:
-    parts = []
-    for f in form:
-        for error in f.errors:
-            label = f.label.text
-            parts.append(error if not label or str(error).startswith(label) else f"{label}: {error}")
-    return "; ".join(parts + list(form.form_errors)) or "the form was not valid"
 
 
 def _title(kind: EmailKind) -> str:
@@ -122,9 +110,9 @@ def send(candidate_id: int, kind: str):
     candidate = candidate_or_404(candidate_id)
     kind = _kind_or_404(kind, ONE_CLICK)
     now = utcnow()
-    form = SendForm(today=_local_today(now, candidate))
+    form = SendForm(today=local_date(now, candidate.position.time_zone))
     if not form.validate_on_submit():
-        flash(f"Nothing was queued. {_errors_text(form)}", "danger")
+        flash(f"Nothing was queued. {errors_text(form)}", "danger")
         return _back(form.next.data, candidate_id)
     org = settings_service.load(db.session)
     promised = form.promised_date.data
@@ -203,7 +191,7 @@ def customize(candidate_id: int, kind: str):
     now = utcnow()
     org = settings_service.load(db.session)
     config = _config()
-    form = CustomizeForm(today=_local_today(now, candidate))
+    form = CustomizeForm(today=local_date(now, candidate.position.time_zone))
     if request.method == "GET":
         return _customize_start(candidate, kind, form, now, org, config)
 
@@ -338,7 +326,7 @@ def candidate_emails(
         history=history,
         nonce=new_nonce(),
         now=now,
-        today=_local_today(now, candidate),
+        today=local_date(now, candidate.position.time_zone),
         undo_seconds=_config().undo_seconds,
         send_form=SendForm(formdata=None, promised_date=suggested),
         can_send=allowed,

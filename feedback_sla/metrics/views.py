@@ -9,7 +9,7 @@ from ..database import db
 from ..errors import DomainError
 from ..reports.summary import GroupBy
 from ..settings import service as settings_service
-from ..timeutil import utcnow, zone
+from ..timeutil import local_date, utcnow
 from ..web.access import viewer
 from . import charts, service
 
@@ -22,7 +22,7 @@ def index():
     user = viewer()
     settings = settings_service.load(db.session)
     now = utcnow()
-    today = now.astimezone(zone(settings.time_zone)).date()
+    today = local_date(now, settings.time_zone)
     managers = service.managers(db.session) if user.is_admin else []
     page = {
         "managers": managers,
