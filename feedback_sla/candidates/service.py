@@ -57,12 +57,17 @@ def record(
     )
     session.add(event)
     if kind in CANDIDATE_FACING:
-        wait = open_wait_of(session, candidate)
-        if wait is not None:
-            session.flush()
-            wait.closed_at = at
-            wait.closed_by_event_id = event.id
+        _close_open_wait(session, candidate, event, at)
     return event
+
+
+def _close_open_wait(session: Session, candidate: Candidate, event: Event, at: dt.datetime) -> None:
+    """The candidate's open wait, if any, closes at ``at``, closed by ``event``."""
+    wait = open_wait_of(session, candidate)
+    if wait is not None:
+        session.flush()
+        wait.closed_at = at
+        wait.closed_by_event_id = event.id
 
 
 def open_wait(
@@ -163,7 +168,7 @@ def _check_stage(stage: str) -> None:
         raise DomainError(f"unknown stage {stage!r}; stages: {', '.join(PIPELINE)}")
 
 
-def _check_active(candidate: Candidate) -> None:
+def check_active(candidate: Candidate) -> None:
     if candidate.status != Status.ACTIVE:
         raise DomainError(f"{candidate.name} is {candidate.status.value}; reopen them first")
 
@@ -225,7 +230,7 @@ def interview_held(
     actor: User | None = None,
 ) -> Wait:
     """The interview was a meeting with the candidate; a decision is now owed."""
-    _check_active(candidate)
+    check_active(candidate)
     event = record(session, candidate, EventKind.INTERVIEW_HELD, at, actor)
     return open_wait(session, candidate, WaitReason.DECISION, at, settings, event=event)
 
@@ -238,6 +243,7 @@ def followed_up(
     actor: User | None = None,
 ) -> Wait:
     """The candidate asked for news: counted on the open wait, or opens a reply wait."""
+    check_active(candidate)
     event = record(session, candidate, EventKind.FOLLOWED_UP, at, actor)
     wait = open_wait_of(session, candidate)
     if wait is None:
@@ -282,7 +288,7 @@ def withdraw(
 
     The withdrawal is the event that closes the wait, so reports can tell it from an answer.
     """
-    _check_active(candidate)
+    check_active(candidate)
     event = record(
         session,
         candidate,
@@ -293,11 +299,7 @@ def withdraw(
         data={"from": candidate.status.value, "to": Status.WITHDRAWN.value},
     )
     candidate.status = Status.WITHDRAWN
-    wait = open_wait_of(session, candidate)
-    if wait is not None:
-        session.flush()
-        wait.closed_at = at
-        wait.closed_by_event_id = event.id
+    _close_open_wait(session, candidate, event, at)
     from ..emails.service import cancel_contradicted
 
     cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN, actor=actor)

@@ -164,11 +164,6 @@ def _act(
     return redirect(safe_next(form.next.data) or url_for("candidates.show", candidate_id=candidate_id))
 
 
-def _require_active(candidate: Candidate) -> None:
-    if candidate.status != Status.ACTIVE:
-        raise DomainError(f"{candidate.name} is {candidate.status.value}")
-
-
 def _due(wait: Wait, now: dt.datetime, candidate: Candidate, settings: OrgSettings) -> str:
     phrase = due_phrase(wait.due_at, now, candidate.position.time_zone, settings)
     return f"{phrase} ({local_time(wait.due_at)})"
@@ -182,7 +177,7 @@ def move_stage(candidate_id: int):
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
         queued = pending_status_email(candidate)
         if queued is None:  # a queued rejection or offer can still be taken back by a move
-            _require_active(candidate)
+            service.check_active(candidate)
         before, status_before = candidate.stage, candidate.status
         if form.stage.data == before:
             raise DomainError(f"{candidate.name} is already at stage {before}")
@@ -222,7 +217,6 @@ def followed_up(candidate_id: int):
     form = ReturnForm()
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
-        _require_active(candidate)
         wait = service.followed_up(db.session, candidate, now, settings, viewer())
         if wait.follow_ups == 0:
             return (
