@@ -7,7 +7,6 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
@@ -18,7 +17,7 @@ from ..positions.service import create_position, find_position
 from ..settings.service import OrgSettings
 from ..timeutil import parse_date, parse_instant
 from . import service
-from .models import PIPELINE, Candidate
+from .models import PIPELINE
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
 OPTIONAL = ("interview_at", "promised_by")
@@ -172,8 +171,7 @@ def read_rows(
                 )
             else:
                 seen[dup_key] = line
-                existing = positions.get((values["position"].lower(), manager.id))
-                if existing is not None and _candidate_exists(session, existing, email):
+                if existing is not None and service.email_taken(session, existing.id, email):
                     bad("email", f"{email} is already a candidate for {existing.title}")
         if row_errors:
             errors.extend(row_errors)
@@ -196,19 +194,6 @@ def read_rows(
     if not rows:
         raise CsvImportError([RowError(1, None, "the file has a header but no candidates")])
     return rows
-
-
-def _candidate_exists(session: Session, position: Position, email: str) -> bool:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Candidate)
-            .where(
-                Candidate.position_id == position.id, func.lower(Candidate.email) == email.lower()
-            )
-        )
-        > 0
-    )
 
 
 def import_rows(
