@@ -89,9 +89,6 @@ class Candidate(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     position: Mapped[Position] = relationship()
-    events: Mapped[list[Event]] = relationship(
-        back_populates="candidate", order_by="Event.occurred_at, Event.id", viewonly=True
-    )
 
     def __repr__(self) -> str:
         return f"<Candidate {self.id} {self.name}>"
@@ -120,7 +117,7 @@ class Event(db.Model):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    candidate: Mapped[Candidate] = relationship(back_populates="events")
+    candidate: Mapped[Candidate] = relationship()
     actor: Mapped[User | None] = relationship()
 
 
@@ -170,7 +167,3 @@ class Wait(db.Model):
         ),
         Index("ix_waits_opened_at", "opened_at"),
     )
-
-    @property
-    def is_open(self) -> bool:
-        return self.closed_at is None

@@ -1,7 +1,7 @@
 """The daily digest: once per manager and local day, at their hour, only when something is owed.
 
 ``due_digests`` decides who gets one now, ``gather`` collects what they owe (one query for a batch of
-managers, however many candidates each has), ``render`` writes the text and HTML, and ``claim_and_queue``
+managers, however many candidates each has), ``render`` writes the text and HTML, and ``queue``
 claims the (manager, local day) row with an insert that does nothing on conflict, in the same
 transaction as the queued message: concurrent and repeated runs never send twice.
 """

@@ -39,8 +39,7 @@ from .models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 
-#: Flask-Mail builds the messages; connections are opened here, with a timeout it does not set.
-
+# Flask-Mail builds the messages; connections are opened here, with a timeout it does not set.
 Clock = Callable[[], dt.datetime]
 
 MAX_ERROR = 1_000
@@ -314,8 +313,6 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
         address_headers={"From": sender, "To": to, **({"Reply-To": reply_to} if reply_to else {})},
     )
     message.msgId = envelope.message_id
-    if message.has_bad_headers():
-        raise HeaderError("a header value contains a line break")
     return message
 
 

@@ -295,7 +295,6 @@ class CandidateEmails:
     undo_seconds: int
     send_form: SendForm
     can_send: dict[str, bool] = field(default_factory=dict)
-    suggested_date: dt.date | None = None
 
     @property
     def undoable(self) -> list[OutboxMessage]:
@@ -330,7 +329,6 @@ def candidate_emails(
         undo_seconds=_config().undo_seconds,
         send_form=SendForm(formdata=None, promised_date=suggested),
         can_send=allowed,
-        suggested_date=suggested,
     )
 
 

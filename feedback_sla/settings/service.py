@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -138,16 +137,11 @@ class OrgSettings:
             return int(overrides[reason])
         return getattr(self, f"policy_{reason}")
 
-    def replace(self, **changes) -> OrgSettings:
-        return dataclasses.replace(self, **changes)
-
 
 def parse_value(key: str, value: str) -> object:
     definition = DEFINITIONS.get(key)
     if definition is None:
         raise SettingError(f"unknown setting {key!r}; known: {', '.join(DEFINITIONS)}")
-    if key == "holiday_calendar" and value.strip() == "":
-        return ""
     try:
         return definition.parse(value)
     except ValueError as exc:
