@@ -26,8 +26,8 @@ from ..emails.config import EmailConfig
 from ..emails.models import EmailKind
 from ..emails.templates import RenderedEmail
 from ..settings.service import OrgSettings
-from ..timeutil import as_utc, zone
-from ..triage.service import due_phrase
+from ..timeutil import as_utc, utcnow, zone
+from ..triage.service import DueWords
 from .models import DigestDay
 
 #: The states a digest reports; due-today waits that are not yet overdue are added by date.
@@ -101,6 +101,7 @@ def gather(
 ) -> dict[int, list[DigestItem]]:
     """Escalated, overdue and due-today waits of each manager, most urgent first."""
     base = base_url.rstrip("/")
+    words = DueWords(now, settings, "UTC")  # phrases only: worded once per deadline
     owed: dict[int, list[DigestItem]] = defaultdict(list)
     ids = [m.id for m in managers]
     for start in range(0, len(ids), BATCH):
@@ -109,7 +110,7 @@ def gather(
             if row.state in REPORTED or _due_today(row, now):
                 owed[row.manager_id].append(DigestItem(
                     row=row,
-                    due_text=due_phrase(row.due_at, now, row.time_zone, settings),
+                    due_text=words.phrase(row.due_at, row.time_zone),
                     url=f"{base}/candidates/{row.candidate_id}",
                 ))
     return owed
@@ -138,12 +139,11 @@ def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDa
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(DigestDay)
-        .values(user_id=manager.id, local_date=day, items=items, created_at=dt.datetime.now(dt.UTC))
+        .values(user_id=manager.id, local_date=day, items=items, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
-        .returning(DigestDay.id)
+        .returning(DigestDay)
     )
-    claimed_id = session.execute(statement).scalar()
-    return session.get(DigestDay, claimed_id) if claimed_id is not None else None
+    return session.scalars(statement).one_or_none()
 
 
 
