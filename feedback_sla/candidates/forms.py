@@ -34,7 +34,8 @@ def _valid_email(form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
-def _stripped(value):
+def stripped(value):
+    """A field filter: text without surrounding whitespace."""
     return value.strip() if isinstance(value, str) else value
 
 
@@ -54,7 +55,7 @@ class ContactForm(ReturnForm):
     )
     note = TextAreaField(
         "What you told them (optional)",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[Optional(), Length(max=NOTE_LIMIT)],
     )
 
@@ -77,26 +78,26 @@ class PromiseForm(ReturnForm):
 class NoteForm(ReturnForm):
     body = TextAreaField(
         "Internal note",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[DataRequired(message="Internal note: write some text"), Length(max=NOTE_LIMIT)],
     )
 
 
 class WithdrawForm(ReturnForm):
     reason = StringField(
-        "Reason (optional)", filters=[_stripped], validators=[Optional(), Length(max=500)]
+        "Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=500)]
     )
 
 
 class DetailsForm(FlaskForm):
     name = StringField(
         "Name",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[DataRequired(message="Name: must not be empty"), Length(max=200)],
     )
     email = StringField(
         "Email",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[DataRequired(message="Email: must not be empty"), Length(max=254), _valid_email],
     )
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     HiddenField,
     SelectMultipleField,
     StringField,
@@ -16,9 +14,9 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from ..candidates.forms import ReturnForm
+from ..candidates.forms import PromiseForm, ReturnForm, stripped
 from . import service, templates
 
 #: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
@@ -57,33 +55,13 @@ def normalize_newlines(text: str | None) -> str:
     return (text or "").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _stripped(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-class _PromiseMixin:
-    today: dt.date | None = None
-
-    def validate_promised_date(self, field) -> None:
-        if field.data is not None and self.today is not None and field.data < self.today:
-            raise ValidationError(
-                f"Promised an answer by: {field.data.isoformat()} is in the past "
-                f"(today is {self.today.isoformat()} in the position's time zone)"
-            )
-
-
-class SendForm(_PromiseMixin, ReturnForm):
+class SendForm(PromiseForm):
     """One click: queue the default template (an update may carry another promised date)."""
 
     nonce = HiddenField(
         validators=[DataRequired(message="The page is out of date: reload it and try again"),
                     Regexp(NONCE_PATTERN, message="The page is out of date: reload it and try again")]
     )
-    promised_date = DateField("Promised an answer by", validators=[Optional()])
-
-    def __init__(self, *args, today: dt.date | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.today = today
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -96,7 +74,7 @@ class CustomizeForm(SendForm):
 
     subject = StringField(
         "Subject",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[DataRequired(message="Subject: must not be empty"), Length(max=templates.MAX_SUBJECT)],
     )
     text = TextAreaField(
@@ -106,7 +84,7 @@ class CustomizeForm(SendForm):
     )
     feedback = TextAreaField(
         "Feedback for the candidate (optional)",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[Optional(), Length(max=service.MAX_FEEDBACK)],
         render_kw={"rows": 4},
     )
@@ -117,7 +95,7 @@ class CustomizeForm(SendForm):
     )
     other_reason = StringField(
         "Other internal reason",
-        filters=[_stripped],
+        filters=[stripped],
         validators=[Optional(), Length(max=service.MAX_REASON)],
     )
     # Fingerprints of the subject and message as last shown: equal means "not edited".
