@@ -345,8 +345,8 @@ def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session)
     session.commit()
     grouped = service.unfinished_by_candidate(session, [first.id, second.id])
     assert grouped == {first.id: [pending]}
-    assert service.can_undo(pending, T0 + dt.timedelta(seconds=59))
-    assert not service.can_undo(pending, T0 + dt.timedelta(seconds=60))
+    assert pending.can_undo(T0 + dt.timedelta(seconds=59))
+    assert not pending.can_undo(T0 + dt.timedelta(seconds=60))
     assert [m.id for m in service.history(session, second.id)] == [cancelled.id]
     assert pending.kind == EmailKind.REJECTION
 

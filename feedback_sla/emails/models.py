@@ -147,5 +147,9 @@ class OutboxMessage(db.Model):
         Index("ix_outbox_messages_recipient_user", "recipient_user_id"),
     )
 
+    def can_undo(self, now: dt.datetime) -> bool:
+        """Still queued and before its send time: undoing it means it is never sent."""
+        return self.status == OutboxStatus.PENDING and now < self.send_after
+
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind.value} {self.status.value}>"

@@ -49,7 +49,7 @@ def triage_emails(session: Session, now: dt.datetime, manager_id: int | None) ->
     failed_since = now - FAILED_SHOWN_FOR
     for message in session.scalars(query):
         by_candidate.setdefault(message.candidate_id, []).append(message)
-        if (message.status == OutboxStatus.PENDING and message.send_after > now) or (
+        if message.can_undo(now) or (
             message.status == OutboxStatus.FAILED
             and message.failed_at is not None
             and message.failed_at > failed_since

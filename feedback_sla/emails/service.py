@@ -203,7 +203,7 @@ def undo(
     org: OrgSettings | None = None,
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
-    if message.status != OutboxStatus.PENDING or now >= message.send_after:
+    if not message.can_undo(now):
         raise EmailError(_too_late(message))
     if not _cancel(session, message, now, actor, org, "Undone before sending", before=now):
         session.refresh(message)
@@ -381,10 +381,6 @@ def unfinished_by_candidate(
     for message in rows:
         result.setdefault(message.candidate_id, []).append(message)
     return result
-
-
-def can_undo(message: OutboxMessage, now: dt.datetime) -> bool:
-    return message.status == OutboxStatus.PENDING and now < message.send_after
 
 
 def suggested_promise_date(

@@ -298,7 +298,7 @@ class CandidateEmails:
 
     @property
     def undoable(self) -> list[OutboxMessage]:
-        return [m for m in self.history if service.can_undo(m, self.now)]
+        return [m for m in self.history if m.can_undo(self.now)]
 
     @property
     def failed(self) -> list[OutboxMessage]:
