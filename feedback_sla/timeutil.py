@@ -47,6 +47,17 @@ def local_date(instant: dt.datetime, time_zone: str) -> dt.date:
     return as_utc(instant).astimezone(zone(time_zone)).date()
 
 
+#: How pages and emails write a moment for people: "Wed 25 Nov 2026, 18:00".
+DISPLAY_FORMAT = "%a %d %b %Y, %H:%M"
+
+
+def local_time_in(value: dt.datetime | None, time_zone: str, fmt: str = DISPLAY_FORMAT) -> str:
+    """A UTC timestamp in a named zone, followed by the zone's name; empty for None."""
+    if value is None:
+        return ""
+    return f"{as_utc(value).astimezone(zone(time_zone)).strftime(fmt)} {time_zone}"
+
+
 def validate_time_zone(name: str) -> str:
     if not is_time_zone(name):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")

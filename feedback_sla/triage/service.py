@@ -12,9 +12,7 @@ from .. import clock
 from ..candidates.queries import Filters, WaitingRow, waiting
 from ..clock import State
 from ..settings.service import OrgSettings
-from ..timeutil import as_utc, zone
-
-DUE_TITLE_FORMAT = "%a %d %b %Y, %H:%M"
+from ..timeutil import as_utc, local_time_in, zone
 
 
 def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: OrgSettings) -> str:
@@ -43,7 +41,6 @@ class DueWords:
 
     def __init__(self, now: dt.datetime, settings: OrgSettings, viewer_zone: str):
         self.now, self.settings, self.viewer_zone = now, settings, viewer_zone
-        self._zone = zone(viewer_zone)
         self._phrases: dict[tuple[dt.datetime, str], str] = {}
         self._titles: dict[dt.datetime, str] = {}
 
@@ -57,8 +54,7 @@ class DueWords:
     def title(self, due_at: dt.datetime) -> str:
         found = self._titles.get(due_at)
         if found is None:
-            local = due_at.astimezone(self._zone).strftime(DUE_TITLE_FORMAT)
-            found = self._titles[due_at] = f"{local} {self.viewer_zone}"
+            found = self._titles[due_at] = local_time_in(due_at, self.viewer_zone)
         return found
 
 

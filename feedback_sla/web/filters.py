@@ -8,7 +8,7 @@ from flask import Flask
 from flask_login import current_user
 
 from ..clock import State
-from ..timeutil import as_utc, zone
+from ..timeutil import DISPLAY_FORMAT, local_time_in
 
 
 def viewer_zone() -> str:
@@ -17,19 +17,9 @@ def viewer_zone() -> str:
     return "UTC"
 
 
-def local_time(value: dt.datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+def local_time(value: dt.datetime | None, fmt: str = DISPLAY_FORMAT) -> str:
     """A UTC timestamp in the viewer's time zone, with the zone's name."""
-    if value is None:
-        return ""
-    tz = viewer_zone()
-    return f"{as_utc(value).astimezone(zone(tz)).strftime(fmt)} {tz}"
-
-
-def local_time_in(value: dt.datetime | None, time_zone: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    """A UTC timestamp in a named zone, with the zone's name (emails have no viewer)."""
-    if value is None:
-        return ""
-    return f"{as_utc(value).astimezone(zone(time_zone)).strftime(fmt)} {time_zone}"
+    return local_time_in(value, viewer_zone(), fmt)
 
 
 def local_date(value: dt.date | None) -> str:
