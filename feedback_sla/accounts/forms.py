@@ -1,21 +1,20 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length
 
-from ..timeutil import is_time_zone
+from ..candidates.forms import stripped
+from ..positions.forms import valid_time_zone
 
 
 class PersonalSettingsForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    time_zone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+    time_zone = StringField(
+        "Time zone", filters=[stripped], validators=[DataRequired(), Length(max=64), valid_time_zone]
+    )
     digest_enabled = BooleanField("Send me the daily digest")
     digest_hour = SelectField(
         "Digest hour (your local time)", coerce=int,
         choices=[SelectChoice(h, f"{h:02d}:00") for h in range(24)],
     )
     digest_empty = BooleanField("Send it also on days when nobody is waiting on me")
-
-    def validate_time_zone(self, field):
-        if not is_time_zone(field.data.strip()):
-            raise ValidationError("unknown time zone; use an IANA name such as Europe/Berlin")

@@ -5,26 +5,19 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length
 
 from ..accounts.models import Role
-from ..accounts.service import MAX_PASSWORD, MIN_PASSWORD, normalize_email
-from ..errors import DomainError
+from ..accounts.service import MAX_PASSWORD, MIN_PASSWORD
+from ..candidates.forms import valid_email
 from ..positions.forms import valid_time_zone, zone_choices
 from ..settings.service import DEFINITIONS
 
 ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, "Hiring manager"), SelectChoice(Role.ADMIN.value, "Admin")]
 
 
-def _email(_form, field) -> None:
-    try:
-        normalize_email(field.data or "")
-    except DomainError as exc:
-        raise ValidationError(str(exc)) from None
-
-
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254), _email])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), valid_email])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MANAGER.value)
     time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])

@@ -27,7 +27,8 @@ CHANNEL_LABELS = {
 CHANNEL_CHOICES = [SelectChoice(value, label) for value, label in CHANNEL_LABELS.items()]
 
 
-def _valid_email(form, field) -> None:
+def valid_email(_form, field) -> None:
+    """A syntactically valid address; the field keeps it normalised (lower case)."""
     try:
         field.data = normalize_email(field.data or "")
     except DomainError as exc:
@@ -98,7 +99,7 @@ class DetailsForm(FlaskForm):
     email = StringField(
         "Email",
         filters=[stripped],
-        validators=[DataRequired(message="Email: must not be empty"), Length(max=254), _valid_email],
+        validators=[DataRequired(message="Email: must not be empty"), Length(max=254), valid_email],
     )
 
 
