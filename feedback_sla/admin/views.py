@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from ..accounts import service as accounts
@@ -22,13 +22,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @admin_required
 def _admins_only():
     """Every page here is for admins; anyone else gets 404 (and a login page when logged out)."""
-
-
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
 
 
 @bp.get("/users")
@@ -67,7 +60,7 @@ def new_user():
 
 def _user_action(user_id: int, action, done: str):
     """Apply ``action(user)``, commit, and say what happened or why it was refused."""
-    user = _user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     try:
         action(user)
     except DomainError as exc:
@@ -83,7 +76,7 @@ def _user_action(user_id: int, action, done: str):
 def set_role(user_id: int):
     form = RoleForm()
     if not form.validate():
-        _user_or_404(user_id)
+        db.get_or_404(User, user_id)
         flash("Not changed: choose a role from the list.", "danger")
         return redirect(url_for("admin.users"))
     label = form.role_label().lower()

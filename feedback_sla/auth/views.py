@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..database import db
 from ..errors import DomainError
 from ..extensions import limiter, login_manager
+from ..web.access import viewer
 from . import service
 from .forms import ChangePasswordForm, LoginForm
 
@@ -67,7 +68,7 @@ def login():
 @login_required
 def logout():
     """Logging out ends every session of this account, so a copied cookie stops working."""
-    service.end_all_sessions(current_user._get_current_object())
+    service.end_all_sessions(viewer())
     db.session.commit()
     logout_user()
     session.clear()
@@ -81,14 +82,14 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            service.change_password(current_user._get_current_object(), form.current_password.data,
+            service.change_password(viewer(), form.current_password.data,
                                     form.new_password.data)
         except DomainError as exc:
             form.current_password.errors.append(str(exc))
         else:
             db.session.commit()
             # Other sessions have ended; this one continues with the new version.
-            login_user(current_user._get_current_object())
+            login_user(viewer())
             flash("Password changed. Your other sessions have ended.", "success")
             return redirect(url_for("triage.index"))
     return render_template("auth/password.html", form=form)
