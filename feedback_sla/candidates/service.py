@@ -116,7 +116,7 @@ class NewWait:
 
 
 def open_waits_bulk(session: Session, waits: Iterable[NewWait], settings: OrgSettings) -> int:
-    """Open many waits in one statement (an import), deadlines exactly as ``open_wait`` sets them.
+    """Open many waits in one statement (a backfill), deadlines exactly as ``open_wait`` sets them.
 
     Returns how many were opened. The waits' ORM objects are not loaded into the session.
     """
