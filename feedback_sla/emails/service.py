@@ -117,37 +117,28 @@ def queue_email(
     _check_recipients(candidate, manager, rendered.subject)
 
     wait = timeline.open_wait_of(session, candidate)
-    send_after = now + dt.timedelta(seconds=config.undo_seconds)
-    new_id = _insert_once(
+    message = _insert_once(
         session,
-        {
-            "candidate_id": candidate.id,
-            "kind": kind,
-            "to_name": candidate.name,
-            "to_address": candidate.email,
-            "reply_to_name": manager.name,
-            "reply_to_address": manager.email,
-            "subject": rendered.subject,
-            "text_body": rendered.text,
-            "html_body": rendered.html,
-            "message_id": make_msgid(domain=config.domain),
-            "idempotency_key": key,
-            "status": OutboxStatus.PENDING,
-            "previous_status": status_before.value,
-            "previous_promised_date": wait.promised_date if wait and promised_date else None,
-            "promised_date": promised_date,
-            "feedback": feedback,
-            "reasons": reasons,
-            "queued_by_id": actor.id if actor else None,
-            "queued_at": now,
-            "send_after": send_after,
-            "next_attempt_at": send_after,
-            "attempts": 0,
-        },
+        key,
+        rendered,
+        config,
+        now,
+        send_after=now + dt.timedelta(seconds=config.undo_seconds),
+        candidate_id=candidate.id,
+        kind=kind,
+        to_name=candidate.name,
+        to_address=candidate.email,
+        reply_to_name=manager.name,
+        reply_to_address=manager.email,
+        previous_status=status_before.value,
+        previous_promised_date=wait.promised_date if wait and promised_date else None,
+        promised_date=promised_date,
+        feedback=feedback,
+        reasons=reasons,
+        queued_by_id=actor.id if actor else None,
     )
-    if new_id is None:  # the same key was queued concurrently and committed first
+    if message is None:  # the same key was queued concurrently and committed first
         return _same_request(_by_key(session, key), candidate, kind)
-    message = session.get(OutboxMessage, new_id)
 
     for other in conflicting:
         _cancel(
@@ -172,7 +163,7 @@ def queue_email(
         data={
             "email_kind": kind.value,
             "outbox_id": message.id,
-            "send_after": send_after.isoformat(),
+            "send_after": message.send_after.isoformat(),
             "status": {"from": status_before.value, "to": STATUS_SET[kind].value}
             if kind in STATUS_SET
             else None,
@@ -303,27 +294,20 @@ def queue_to_user(
         return existing
     check_address("the user's email address", user.email)
     check_headers({"the user's name": user.name, "the subject": rendered.subject})
-    new_id = _insert_once(
+    message = _insert_once(
         session,
-        {
-            "recipient_user_id": user.id,
-            "kind": kind,
-            "to_name": user.name,
-            "to_address": user.email,
-            "subject": rendered.subject,
-            "text_body": rendered.text,
-            "html_body": rendered.html,
-            "message_id": make_msgid(domain=config.domain),
-            "idempotency_key": key,
-            "status": OutboxStatus.PENDING,
-            "reasons": [],
-            "queued_at": now,
-            "send_after": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-        },
+        key,
+        rendered,
+        config,
+        now,
+        send_after=now,
+        recipient_user_id=user.id,
+        kind=kind,
+        to_name=user.name,
+        to_address=user.email,
+        reasons=[],
     )
-    return session.get(OutboxMessage, new_id) if new_id is not None else _by_key(session, key)
+    return message if message is not None else _by_key(session, key)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -535,14 +519,24 @@ def _check_recipients(candidate: Candidate, manager: User, subject: str) -> None
     check_address("the hiring manager's email address", manager.email)
 
 
-def _insert_once(session: Session, values: dict) -> int | None:
-    """Insert an outbox row unless its idempotency key exists; its id, or None if it existed.
+def _insert_once(
+    session: Session,
+    key: str,
+    rendered: RenderedEmail,
+    config: EmailConfig,
+    queued_at: dt.datetime,
+    *,
+    send_after: dt.datetime,
+    **values,
+) -> OutboxMessage | None:
+    """Queue a message unless its idempotency key exists: the new message, or None if it existed.
+
+    ``values`` are the columns that differ between a candidate's email and a user's.
 
     INSERT ... ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit and
     then does nothing, on PostgreSQL and SQLite alike. It needs no savepoint: with Python's sqlite3
     a SAVEPOINT opened first in a transaction commits on release, which would break atomicity.
     """
-    table = OutboxMessage.__table__
     dialect = session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -551,12 +545,24 @@ def _insert_once(session: Session, values: dict) -> int | None:
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
     statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
-        .returning(table.c.id)
+        insert(OutboxMessage)
+        .values(
+            subject=rendered.subject,
+            text_body=rendered.text,
+            html_body=rendered.html,
+            message_id=make_msgid(domain=config.domain),
+            idempotency_key=key,
+            status=OutboxStatus.PENDING,
+            queued_at=queued_at,
+            send_after=send_after,
+            next_attempt_at=send_after,
+            attempts=0,
+            **values,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage)
     )
-    return session.execute(statement).scalar_one_or_none()
+    return session.scalars(statement).one_or_none()
 
 
 def _change_status(session: Session, candidate: Candidate, expected: Status, new: Status) -> None:
