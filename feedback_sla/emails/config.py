@@ -40,11 +40,11 @@ class EmailConfig:
         backend = config.get("MAIL_BACKEND") or ("smtp" if config.get("MAIL_SERVER") else "file")
         if backend not in BACKENDS:
             raise ConfigurationError(f"MAIL_BACKEND: {backend!r} is not one of {', '.join(BACKENDS)}")
-        if backend == "smtp" and not config.get("MAIL_SERVER"):
-            raise ConfigurationError("MAIL_SERVER: the smtp backend needs a mail server host")
         if backend == "smtp":
-            port = _number(config, "MAIL_PORT", 1, 65_535)
-            if port != int(port) or not isinstance(config.get("MAIL_PORT"), int):
+            if not config.get("MAIL_SERVER"):
+                raise ConfigurationError("MAIL_SERVER: the smtp backend needs a mail server host")
+            _number(config, "MAIL_PORT", 1, 65_535)
+            if not isinstance(config.get("MAIL_PORT"), int):
                 raise ConfigurationError(f"MAIL_PORT: {config.get('MAIL_PORT')!r} is not a port number")
         mail_dir = config.get("OUTBOX_MAIL_DIR") or os.path.join(instance_path, "outbox-mail")
         return cls(

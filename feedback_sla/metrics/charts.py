@@ -166,8 +166,9 @@ def days_chart(histogram: Sequence[tuple[str, int]]) -> Chart:
     """Columns: how many answered waits took 0, 1, 2, … business days (the last one: that many or more)."""
     width, height, left, right, top, bottom = 560, 280, 44, 12, 26, 46
     plot_w, plot_h = width - left - right, height - top - bottom
-    step = _nice_step(max((count for _, count in histogram), default=0))
-    scale_top = max(step, math.ceil(max((c for _, c in histogram), default=0) / step) * step)
+    highest = max((count for _, count in histogram), default=0)
+    step = _nice_step(highest)
+    scale_top = max(step, math.ceil(highest / step) * step)
     rules, labels, rects = [], [], []
     for value in range(0, scale_top + 1, step):
         y = top + plot_h - plot_h * value / scale_top

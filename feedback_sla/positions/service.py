@@ -6,13 +6,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..accounts.models import User
+from ..candidates.models import WaitReason
 from ..candidates.service import recompute_open_waits
 from ..errors import DomainError
 from ..settings.service import OrgSettings
 from ..timeutil import validate_time_zone
 from .models import Position
 
-REASONS = ("application", "decision", "follow_up")
+REASONS = tuple(reason.value for reason in WaitReason)
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, int]:

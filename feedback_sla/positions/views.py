@@ -57,7 +57,9 @@ def index():
     if SHOW[show] is not None:
         query = query.where(Position.is_open.is_(SHOW[show]))
     rows = db.session.execute(query).all()
-    return render_template("positions/index.html", rows=rows, show=show, choices=list(SHOW))
+    return render_template(
+        "positions/index.html", rows=rows, show=show, choices=list(SHOW), reasons=service.REASONS
+    )
 
 
 def _managers(current: User | None = None) -> list[User]:
