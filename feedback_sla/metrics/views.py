@@ -26,7 +26,6 @@ def index():
     managers = service.managers(db.session) if user.is_admin else []
     page = {
         "managers": managers,
-        "names": {m.email: m.name for m in managers} | {user.email: user.name},
         "org_zone": settings.time_zone,
         "group_by": list(GroupBy),
         "percent": charts.percent,

@@ -58,6 +58,8 @@ class GroupSummary:
     overdue_now: int
     #: Answered waits by the business days they took.
     days: Counter[int] = field(default_factory=Counter)
+    #: The manager's name (``manager`` is their email address).
+    manager_name: str = ""
 
     @property
     def median_days(self) -> int | None:
@@ -146,16 +148,17 @@ def summarize(
                 group_id,
                 group,
                 User.email,
+                User.name,
                 func.count(),
                 func.count(Wait.closed_at),
                 func.sum(case((Wait.closed_at <= Wait.due_at, 1), else_=0)),
                 func.sum(case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0)),
             )
-        ).group_by(group_id, group, User.email)
+        ).group_by(group_id, group, User.email, User.name)
     ).all()
     days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
     summaries = []
-    for key, name, manager, waits, answered, met, overdue in counts:
+    for key, name, manager, manager_name, waits, answered, met, overdue in counts:
         summaries.append(
             GroupSummary(
                 group_id=key,
@@ -167,6 +170,7 @@ def summarize(
                 open_now=waits - answered,
                 overdue_now=overdue,
                 days=days.get(key, Counter()),
+                manager_name=manager_name,
             )
         )
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
