@@ -141,24 +141,24 @@ def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, t
 @click.argument("message_id", type=int)
 def undo_command(message_id):
     """Cancel a queued email before its send time; the candidate's status goes back."""
-    try:
-        message = service.undo(db.session, service.get_message(db.session, message_id), utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
-    click.echo(f"email {message.id} cancelled")
+    _on_message(service.undo, message_id, "cancelled")
 
 
 @emails.command("retry")
 @click.argument("message_id", type=int)
 def retry_command(message_id):
     """Send a failed email again."""
+    _on_message(service.retry, message_id, "queued again")
+
+
+def _on_message(action, message_id: int, done: str) -> None:
+    """Apply ``action`` (undo, retry) to one message and commit, or exit 1 with the reason."""
     try:
-        message = service.retry(db.session, service.get_message(db.session, message_id), utcnow())
+        message = action(db.session, service.get_message(db.session, message_id), utcnow())
         db.session.commit()
     except DomainError as exc:
         _fail(exc)
-    click.echo(f"email {message.id} queued again")
+    click.echo(f"email {message.id} {done}")
 
 
 LIST_COLUMNS = (

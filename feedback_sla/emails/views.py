@@ -147,7 +147,7 @@ def undo(message_id: int):
     form = MessageForm()
     candidate = message.candidate
     try:
-        service.undo(db.session, message, utcnow(), viewer(), settings_service.load(db.session))
+        service.undo(db.session, message, utcnow(), viewer())
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not undone: {exc}.", "danger")
