@@ -30,12 +30,13 @@ import sqlalchemy as sa
 
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
-from feedback_sla.candidates.models import Candidate, Status, WaitReason
-from feedback_sla.candidates.queries import Filters, overdue_query, waiting_query
-from feedback_sla.candidates.service import NewWait, open_waits_bulk
+from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits.lifecycle import NewWait, open_waits_bulk
+from feedback_sla.waits.models import WaitReason
+from feedback_sla.waits.queries import Filters, overdue_query, waiting_query
 
 TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
 POSITIONS = 50

@@ -45,10 +45,11 @@ from sqlalchemy.exc import SAWarning
 
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
-from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, Wait, WaitReason
+from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits.models import Wait, WaitReason
 
 TARGET_RATIO = 4.0
 TARGET_PEAK_MB = 150.0

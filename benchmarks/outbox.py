@@ -69,12 +69,13 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
 
     from feedback_sla.accounts.models import Role
     from feedback_sla.accounts.service import create_user
-    from feedback_sla.candidates import service as timeline
     from feedback_sla.database import db
-    from feedback_sla.emails import service
     from feedback_sla.emails.config import EmailConfig
+    from feedback_sla.emails.outbox import EmailRequest
     from feedback_sla.positions.service import create_position
     from feedback_sla.settings import service as settings_service
+    from feedback_sla.waits import answers
+    from feedback_sla.waits import service as waits
 
     flask_migrate.upgrade()
     session = db.session
@@ -85,12 +86,11 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
     )
     position = create_position(session, "Backend Engineer", manager, "UTC")
     for i in range(count):
-        candidate = timeline.add_candidate(
+        candidate = waits.add_candidate(
             session, position, f"Candidate {i}", f"candidate{i}@example.com", now - dt.timedelta(days=2), org
         )
-        service.queue_email(
-            session, candidate, "next_step", manager, now, config, org, idempotency_key=f"benchmark-{i}"
-        )
+        request = EmailRequest(candidate, "next_step", f"benchmark-{i}", now, manager)
+        answers.queue_email(session, request, config, org)
         if i % 500 == 499:
             session.commit()
     session.commit()
@@ -100,11 +100,11 @@ def _envelopes(app):
     from sqlalchemy import select
 
     from feedback_sla.database import db
-    from feedback_sla.emails.delivery import _COLUMNS, _envelope
+    from feedback_sla.worker import _COLUMNS, envelope_of
 
     rows = db.session.execute(select(*_COLUMNS).order_by(_COLUMNS[0])).all()
     db.session.rollback()
-    return [_envelope(row) for row in rows]
+    return [envelope_of(row) for row in rows]
 
 
 def _stdlib_bytes(envelope, config) -> bytes:
@@ -128,7 +128,7 @@ def _stdlib_bytes(envelope, config) -> bytes:
 def _messages(app, now: dt.datetime) -> list[tuple[str, str, bytes]]:
     """The queued messages as the worker will build them: envelope sender, recipient, bytes."""
     from feedback_sla.emails.config import EmailConfig
-    from feedback_sla.emails.delivery import build_message
+    from feedback_sla.emails.transport import build_message
 
     config = EmailConfig.from_app(app)
     return [
@@ -154,7 +154,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as instance:
         os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = instance
         from feedback_sla import create_app
-        from feedback_sla.emails.delivery import run_worker
+        from feedback_sla.worker import run_worker
 
         config = {
             "COMMAND_LINE": True,

@@ -22,10 +22,10 @@ import jinja2
 
 from feedback_sla import create_app
 from feedback_sla.accounts.service import create_user
-from feedback_sla.candidates import service
 from feedback_sla.database import db
 from feedback_sla.positions.service import create_position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
 
 PASSWORD = "benchmark passphrase"  # noqa: S105  (a throwaway account in a temporary database)
 

@@ -1,5 +1,5 @@
 """``python -m feedback_sla`` runs the ``feedback-sla`` command."""
 
-from .cli import main
+from feedback_sla.cli import main
 
 main()

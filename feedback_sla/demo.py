@@ -5,19 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import click
-import flask_migrate
-from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from .accounts.models import Role
-from .accounts.service import create_user, find_by_email
-from .candidates import service
-from .candidates.models import PIPELINE, ContactChannel
-from .database import db
-from .positions.service import create_position
-from .settings import service as settings_service
-from .timeutil import utcnow
+from feedback_sla.accounts.models import Role
+from feedback_sla.accounts.service import create_user, find_by_email
+from feedback_sla.candidates.models import PIPELINE, ContactChannel
+from feedback_sla.positions.service import create_position
+from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
 
 #: Published with the demo: these accounts exist only in a demo database.
 DEMO_PASSPHRASE = "feedback-demo"  # noqa: S105
@@ -157,41 +152,3 @@ def _seed_candidate(session, i, position, name, email, now, settings) -> None:
             settings,
             position.manager,
         )
-
-
-def print_logins() -> None:
-    click.echo(f"Demo logins (password: {DEMO_PASSPHRASE}):")
-    for login in demo_logins():
-        click.echo(f"  {login.role:8} {login.email}  ({login.name})")
-
-
-@click.command("demo")
-@click.option("--serve/--no-serve", default=True, show_default=True,
-              help="Start the app after seeding.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@with_appcontext
-def demo(serve: bool, host: str, port: int):
-    """Create or upgrade the database, seed a demo organisation (once), and start the app."""
-    flask_migrate.upgrade()
-    added = seed(db.session, utcnow())
-    db.session.commit()
-    click.echo("Seeded the demo organisation." if added else "Demo data already present.")
-    if not serve:
-        print_logins()
-        return
-    from werkzeug.serving import run_simple
-
-    from . import create_app
-    from .emails.config import EmailConfig
-    from .emails.delivery import start_background_worker
-
-    app = create_app({"DEMO": True})
-    worker = start_background_worker(app)  # emails appear as .eml files in the instance folder
-    click.echo(f"\nfeedback-sla demo running at http://{host}:{port}/  (Ctrl+C to stop)")
-    click.echo(f"Emails are written as .eml files to {EmailConfig.from_app(app).mail_dir}")
-    print_logins()
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        worker.stop(5)

@@ -1,7 +1,7 @@
 """Every model, imported in one place for migrations and the shell."""
 
-from .accounts.models import Role, User
-from .candidates.models import (
+from feedback_sla.accounts.models import Role, User
+from feedback_sla.candidates.models import (
     CANDIDATE_FACING,
     PIPELINE,
     Candidate,
@@ -9,13 +9,12 @@ from .candidates.models import (
     Event,
     EventKind,
     Status,
-    Wait,
-    WaitReason,
 )
-from .digest.models import DigestDay
-from .emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
-from .positions.models import Position
-from .settings.models import Setting
+from feedback_sla.digest.models import DigestDay
+from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
+from feedback_sla.positions.models import Position
+from feedback_sla.settings.models import Setting
+from feedback_sla.waits.models import Wait, WaitReason
 
 __all__ = [
     "CANDIDATE_FACING",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
-from .timeutil import UTC
+from feedback_sla.timeutil import UTC
 
 
 class UTCDateTime(TypeDecorator):
@@ -42,3 +43,10 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    """A string enum stored as its values in a VARCHAR (no native database enum to migrate)."""
+    return Enum(
+        cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e]
+    )

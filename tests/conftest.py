@@ -11,9 +11,10 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 from flask import g
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from feedback_sla import create_app
+from feedback_sla.cli import cli as feedback_sla_command
 from feedback_sla.database import db
 
 TEST_DATABASE_URL = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL", "")
@@ -83,6 +84,7 @@ def app(app_config, tmp_path, monkeypatch):
     monkeypatch.setenv("FEEDBACK_SLA_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app(app_config)
     app.test_client_class = Client
+    app.test_cli_runner_class = Runner
     with app.app_context():
         _empty_tables()
         yield app
@@ -106,6 +108,13 @@ class Client(FlaskClient):
             db.session.rollback()
 
 
+class Runner(FlaskCliRunner):
+    """Invokes the ``feedback-sla`` command (its commands live on the group, not on ``app.cli``)."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        return super().invoke(cli or feedback_sla_command, args, **kwargs)
+
+
 @pytest.fixture
 def csrf_on(app_config):
     """CSRF protection as in production (the other tests post forms without tokens)."""
@@ -120,6 +129,7 @@ def make_app(app_config):
 
     def make(**overrides):
         new = create_app({**app_config, **overrides})
+        new.test_cli_runner_class = Runner
         made.append(new)
         return new
 

@@ -14,10 +14,10 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from feedback_sla.candidates import service as timeline
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PositionFactory, UserFactory
 
@@ -38,7 +38,7 @@ def make_candidate(
     manager = UserFactory(name="Maria Lopez", email=f"maria{free_port()}@example.com")
     position = PositionFactory(manager=manager, title="Backend Engineer", time_zone="UTC")
     address = email_address or f"candidate{free_port()}@example.com"
-    candidate = timeline.add_candidate(
+    candidate = waits.add_candidate(
         session, position, name, address, applied_at - dt.timedelta(days=1), ORG
     )
     session.commit()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from feedback_sla.candidates import service
 from feedback_sla.models import ContactChannel
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
 
 from .factories import PositionFactory, UserFactory
 from .helpers import berlin, ny

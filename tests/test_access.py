@@ -6,11 +6,11 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from feedback_sla.candidates import service
 from feedback_sla.database import db
-from feedback_sla.emails import service as emails
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.emails.outbox import EmailRequest
+from feedback_sla.waits import answers, service
+from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 
@@ -40,10 +40,11 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     position = PositionFactory(manager=manager_a)
     now = dt.datetime.now(dt.UTC)
     candidate = service.add_candidate(session, position, "Ada A", "ada@example.com", now, settings)
-    message = emails.queue_email(
-        session, candidate, "update", manager_a, now, EmailConfig.from_app(app), settings,
-        idempotency_key="manager-a-update", promised_date=now.date() + dt.timedelta(days=7),
+    request = EmailRequest(
+        candidate, "update", "manager-a-update", now, manager_a,
+        promised_date=now.date() + dt.timedelta(days=7),
     )
+    message = answers.queue_email(session, request, EmailConfig.from_app(app), settings)
     session.commit()
     ids = {
         "candidate_id": candidate.id, "position_id": position.id, "user_id": manager_a.id,

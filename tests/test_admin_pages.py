@@ -8,10 +8,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from feedback_sla.candidates import service as candidates
-from feedback_sla.models import Candidate, Position, Role, Setting, User, Wait
+from feedback_sla.models import Candidate, Position, Role, Setting, User
 from feedback_sla.settings import service as settings_service
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import service as candidates
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
 
 from .factories import PositionFactory, UserFactory
 from .helpers import field_errors, logged_in, login, ny, text

@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from feedback_sla.candidates import service
 from feedback_sla.database import db
-from feedback_sla.models import Candidate, Event, EventKind, Role, Status, Wait, WaitReason
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.models import Candidate, Event, EventKind, Role, Status, WaitReason
+from feedback_sla.waits import service
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 from .helpers import logged_in as login
@@ -589,7 +590,7 @@ def test_import_needs_a_file_and_refuses_big_ones(logged_in, monkeypatch):
     html = page(logged_in, "/candidates/import")
     assert ">CSV file</label>" in html and html.count("<h1") == 1
 
-    monkeypatch.setattr("feedback_sla.candidates.views.IMPORT_LIMIT_BYTES", 100)
+    monkeypatch.setattr("feedback_sla.web.candidates.views.IMPORT_LIMIT_BYTES", 100)
     big = upload(logged_in, HEADER + "x" * 200)
     assert big.status_code == 413
     assert "CSV file: larger than" in big.get_data(as_text=True)

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 import time_machine
 
 from feedback_sla.accounts.service import find_by_email
-from feedback_sla.candidates import service
-from feedback_sla.candidates.cli import LIST_COLUMNS
+from feedback_sla.cli.candidates import LIST_COLUMNS
 from feedback_sla.database import db
-from feedback_sla.models import Candidate, Position, Role, Setting, User, Wait, WaitReason
+from feedback_sla.models import Candidate, Position, Role, Setting, User, WaitReason
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
+from feedback_sla.waits.models import Wait
 
 from .factories import PositionFactory, UserFactory
 

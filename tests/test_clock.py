@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedback_sla import clock
-from feedback_sla.clock import State
-from feedback_sla.settings.service import OrgSettings
 from feedback_sla.timeutil import zone
+from feedback_sla.waits import clock
+from feedback_sla.waits.clock import OrgSettings, State
 
 UTC = dt.UTC
 NEW_YORK = ZoneInfo("America/New_York")

@@ -18,10 +18,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError, OperationalError, SAWarning
 
 from feedback_sla import create_app
-from feedback_sla.candidates.queries import waiting
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits.queries import waiting
 
 from .conftest import TEST_DATABASE_URL
 

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from feedback_sla.candidates import service
 from feedback_sla.digest import service as digest_service
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.models import ContactChannel
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import service
+from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PositionFactory, UserFactory
 from .helpers import logged_in

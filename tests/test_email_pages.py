@@ -13,11 +13,9 @@ import sqlalchemy as sa
 import time_machine
 from flask.testing import FlaskClient
 
-from feedback_sla.candidates import service as candidates
 from feedback_sla.database import db
-from feedback_sla.emails import service as emails
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.delivery import run_worker
+from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.models import (
     Candidate,
     EmailKind,
@@ -28,9 +26,12 @@ from feedback_sla.models import (
     OutboxStatus,
     Role,
     Status,
-    Wait,
 )
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import answers, lifecycle
+from feedback_sla.waits import service as candidates
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
+from feedback_sla.worker import run_worker
 
 from .emails_support import free_port
 from .factories import PositionFactory, UserFactory
@@ -387,7 +388,7 @@ def test_moving_back_to_interview_cancels_a_queued_rejection(app, runner, sessio
 def test_update_promises_the_date_the_manager_picks(logged_in, candidate):
     profile = get(logged_in, f"/candidates/{candidate.id}")
     form = next(f for f in Page(profile).forms if (f["action"] or "").endswith("/emails/update"))
-    suggested = emails.suggested_promise_date(db.session, candidate, MONDAY, SETTINGS)
+    suggested = lifecycle.default_promise_date(db.session, candidate, MONDAY, SETTINGS)
     assert suggested == dt.date(2026, 11, 23)
     assert ("promised_date", "2026-11-23") in form["fields"]
 
@@ -685,10 +686,8 @@ def test_correcting_the_email_readdresses_a_queued_message(app, session):
     candidate = candidates.add_candidate(
         session, position, "Jon Doe", "jon@exmaple.org", now, OrgSettings()
     )
-    message = emails.queue_email(
-        session, candidate, "rejection", manager, now, EmailConfig.from_app(app), OrgSettings(),
-        idempotency_key="typo-fix",
-    )
+    request = EmailRequest(candidate, "rejection", "typo-fix", now, manager)
+    message = answers.queue_email(session, request, EmailConfig.from_app(app), OrgSettings())
     session.commit()
     candidates.update_details(session, candidate, "Jon Doe", "jon@example.org")
     session.commit()

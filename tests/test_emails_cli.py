@@ -1,6 +1,7 @@
 """The ``emails`` and ``worker`` commands: thin callers of the email service, failing loudly."""
 
 import datetime as dt
+import re
 
 import flask_migrate
 import pytest
@@ -13,7 +14,11 @@ from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
 
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.clock import OrgSettings
+
 from .emails_support import T0, make_candidate
+from .helpers import login
 
 
 @pytest.fixture
@@ -64,9 +69,11 @@ def test_queue_undo_list_and_show_from_the_command_line(runner, session, mail_di
 def test_a_refused_command_exits_non_zero_with_the_reason_and_writes_nothing(runner, session, mail_dir):
     candidate = make_candidate(session)
     with time_machine.travel(T0, tick=False):
-        result = runner.invoke(args=["emails", "queue", str(candidate.id), "update"])
+        result = runner.invoke(
+            args=["emails", "queue", str(candidate.id), "rejection", "--promised-by", "2026-11-25"]
+        )
         assert result.exit_code == 1
-        assert "promised date: an update tells the candidate when they will hear from us" in result.output
+        assert "promised date: a rejection carries no promised date" in result.output
         bad_date = runner.invoke(
             args=["emails", "queue", str(candidate.id), "update", "--promised-by", "Friday"]
         )
@@ -76,6 +83,23 @@ def test_a_refused_command_exits_non_zero_with_the_reason_and_writes_nothing(run
         late = runner.invoke(args=["emails", "undo", "999999"])
         assert late.exit_code == 1 and "no email with id 999999" in late.output
     assert outbox(session) == []
+
+
+def test_an_update_without_promised_by_promises_the_date_the_browser_offers(runner, session, client, mail_dir):
+    # Friday 20 November 2026, afternoon: the decision policy's 3 business days cross the weekend.
+    friday = dt.datetime(2026, 11, 20, 14, 0, tzinfo=dt.UTC)
+    candidate = make_candidate(session, applied_at=friday)
+    with time_machine.travel(friday, tick=False):
+        waits.interview_held(session, candidate, friday, OrgSettings())
+        session.commit()
+        login(client, candidate.position.manager)
+        page = client.get(f"/candidates/{candidate.id}").get_data(as_text=True)
+        offered = re.search(r'<input[^>]*id="update-promised_date"[^>]*value="([0-9-]+)"', page).group(1)
+        result = runner.invoke(args=["emails", "queue", str(candidate.id), "update"])
+    assert result.exit_code == 0, result.output
+    [message] = outbox(session)
+    assert offered == "2026-11-25"  # Wed: Mon, Tue, Wed are the three business days
+    assert message.kind == EmailKind.UPDATE and message.promised_date.isoformat() == offered
 
 
 def test_the_worker_command_drains_what_is_due_once(runner, session, mail_dir):

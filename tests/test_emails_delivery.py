@@ -9,13 +9,18 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from feedback_sla.candidates import service as timeline
-from feedback_sla.candidates.models import Event, EventKind, Status, Wait
+from feedback_sla.candidates.models import Event, EventKind, Status
 from feedback_sla.database import db
-from feedback_sla.emails import service
+from feedback_sla.emails import outbox as service
+from feedback_sla.emails import queries
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.delivery import SmtpBackend, deliver_due, run_worker
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import EmailRequest
+from feedback_sla.emails.transport import SmtpBackend
+from feedback_sla.waits import answers
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.models import Wait
+from feedback_sla.worker import deliver_due, run_worker
 
 from .emails_support import ORG, T0, Recorder, Silent, SmtpSink, free_port, make_candidate
 
@@ -43,17 +48,10 @@ def app_config(app_config, port):
 
 
 def queue(session, candidate, kind="rejection", at=T0, **kwargs):
-    message = service.queue_email(
-        session,
-        candidate,
-        kind,
-        candidate.position.manager,
-        at,
-        EmailConfig.from_app(current_app),
-        ORG,
-        idempotency_key=service.new_idempotency_key(),
-        **kwargs,
+    request = EmailRequest(
+        candidate, kind, service.new_idempotency_key(), at, candidate.position.manager, **kwargs
     )
+    message = answers.queue_email(session, request, EmailConfig.from_app(current_app), ORG)
     session.commit()
     return message
 
@@ -116,7 +114,7 @@ def test_a_long_name_with_a_comma_or_an_accent_stays_one_recipient(app, session,
 def test_the_wait_closes_at_the_send_time_not_when_queued(app, session, port):
     candidate = make_candidate(session)
     message = queue(session, candidate)
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
     with SmtpSink(port=port):
         deliver(app, T1)
 
@@ -163,7 +161,7 @@ def test_server_down_the_message_waits_with_backoff_and_goes_out_when_the_server
     assert row.last_error.startswith(f"cannot reach mail server 127.0.0.1:{port}")
     # base 10 s * 2**1, scaled by a random factor in [0.5, 1]
     assert T1 + dt.timedelta(seconds=10) <= row.next_attempt_at <= T1 + dt.timedelta(seconds=20)
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
 
     with SmtpSink(port=port) as sink:
         assert not deliver(app, row.next_attempt_at - dt.timedelta(seconds=1))  # not due yet
@@ -171,7 +169,7 @@ def test_server_down_the_message_waits_with_backoff_and_goes_out_when_the_server
     assert report.sent == 1 and sink.message_ids() == [message.message_id]
     row = reload(session, message)
     assert (row.status, row.attempts) == (OutboxStatus.SENT, 2)
-    assert timeline.open_wait_of(session, candidate) is None
+    assert waits.open_wait_of(session, candidate) is None
 
 
 def test_a_451_answer_is_retried_later(app, session, port):
@@ -200,7 +198,7 @@ def test_a_permanent_refusal_fails_at_once_and_the_wait_stays_open(app, session,
     assert [e.body for e in events(session, candidate, EventKind.EMAIL_FAILED)] == [
         "550 5.1.1 No such mailbox"
     ]
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
 
 
 def test_a_server_that_never_answers_ends_the_attempt_within_the_mail_timeout(app, session, port):
@@ -272,8 +270,8 @@ def test_after_the_last_attempt_the_email_is_failed_shown_and_can_be_retried(app
     assert row.last_error.startswith("cannot reach mail server")
     [failed] = events(session, candidate, EventKind.EMAIL_FAILED)
     assert failed.body == row.last_error and failed.data["attempts"] == 3
-    assert timeline.open_wait_of(session, candidate) is not None
-    assert service.unfinished_by_candidate(session, [candidate.id]) == {candidate.id: [row]}
+    assert waits.open_wait_of(session, candidate) is not None
+    assert queries.unfinished_by_candidate(session, [candidate.id]) == {candidate.id: [row]}
     assert session.get(type(candidate), candidate.id).status == Status.REJECTED
 
     service.retry(session, row, at + dt.timedelta(hours=1))
@@ -281,7 +279,7 @@ def test_after_the_last_attempt_the_email_is_failed_shown_and_can_be_retried(app
     with SmtpSink(port=port) as sink:
         report = deliver(app, at + dt.timedelta(hours=1))
     assert report.sent == 1 and sink.message_ids() == [message.message_id]
-    assert timeline.open_wait_of(session, candidate) is None
+    assert waits.open_wait_of(session, candidate) is None
 
 
 def test_a_line_break_smuggled_into_a_stored_header_is_refused_before_the_message_is_built(
@@ -302,7 +300,7 @@ def test_a_line_break_smuggled_into_a_stored_header_is_refused_before_the_messag
 
 def test_undo_inside_the_window_means_the_server_never_sees_the_message(app, session, port):
     message = queue(session, make_candidate(session))
-    service.undo(session, message, T0 + dt.timedelta(seconds=30))
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=30), ORG)
     session.commit()
     with SmtpSink(port=port) as sink:
         report = deliver(app, T0 + dt.timedelta(days=1))
@@ -395,12 +393,12 @@ def test_a_message_interrupted_on_its_last_attempt_is_failed_not_sent_again(app,
     assert report.failed == 1 and len(sink.messages) == 1
     row = reload(session, message)
     assert row.status == OutboxStatus.FAILED and "may have been delivered" in row.last_error
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
 
 
 def test_a_digest_to_a_user_is_sent_at_once_once_and_touches_no_timeline(app, session, port):
+    from feedback_sla.emails.composing import RenderedEmail
     from feedback_sla.emails.models import EmailKind
-    from feedback_sla.emails.templates import RenderedEmail
 
     from .factories import UserFactory
 

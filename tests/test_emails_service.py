@@ -5,30 +5,27 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from feedback_sla.candidates import service as timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import db
-from feedback_sla.emails import service
-from feedback_sla.emails.delivery import run_worker
+from feedback_sla.emails import outbox as service
+from feedback_sla.emails import queries
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.emails.service import EmailError
+from feedback_sla.emails.outbox import EmailError, EmailRequest
+from feedback_sla.waits import answers, lifecycle
+from feedback_sla.waits import service as waits
+from feedback_sla.worker import run_worker
 
 from .emails_support import ORG, T0, email_config, make_candidate
 
 
 def queue(session, candidate, kind, *, at=T0, key=None, config=None, **kwargs):
-    return service.queue_email(
-        session,
-        candidate,
-        kind,
-        candidate.position.manager,
-        at,
-        config or email_config(current_app),
-        ORG,
-        idempotency_key=key or service.new_idempotency_key(),
-        **kwargs,
+    if "reasons" in kwargs:
+        kwargs["reasons"] = tuple(kwargs["reasons"])
+    request = EmailRequest(
+        candidate, kind, key or service.new_idempotency_key(), at, candidate.position.manager, **kwargs
     )
+    return answers.queue_email(session, request, config or email_config(current_app), ORG)
 
 
 def events(session, candidate, kind=None):
@@ -62,7 +59,7 @@ def test_a_rejection_is_queued_with_its_status_change_and_timeline_event_and_the
     assert len(queued) == 1
     assert queued[0].data["outbox_id"] == message.id
     assert queued[0].data["status"] == {"from": "active", "to": "rejected"}
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
 
 
 def test_nothing_is_saved_when_a_later_write_of_the_same_action_fails(session):
@@ -140,7 +137,7 @@ def test_undo_inside_the_window_cancels_and_restores_and_nothing_is_ever_sent(ap
     message = queue(session, candidate, "rejection")
     session.commit()
 
-    service.undo(session, message, T0 + dt.timedelta(seconds=59), candidate.position.manager)
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=59), ORG, candidate.position.manager)
     session.commit()
     assert message.status == OutboxStatus.CANCELLED and message.cancelled_at == T0 + dt.timedelta(seconds=59)
     assert session.get(Candidate, candidate.id).status == Status.ACTIVE
@@ -151,9 +148,9 @@ def test_undo_inside_the_window_cancels_and_restores_and_nothing_is_ever_sent(ap
     report = run_worker(app, once=True, clock=lambda: T0 + dt.timedelta(hours=2))
     assert report.sent == 0
     assert not (tmp_path / "mail").exists() or list((tmp_path / "mail").iterdir()) == []
-    assert timeline.open_wait_of(session, candidate) is not None
+    assert waits.open_wait_of(session, candidate) is not None
     with pytest.raises(EmailError, match="already cancelled"):
-        service.undo(session, message, T0 + dt.timedelta(seconds=61))
+        answers.undo_email(session, message, T0 + dt.timedelta(seconds=61), ORG)
 
 
 def test_undo_after_the_send_time_is_refused(session):
@@ -161,7 +158,7 @@ def test_undo_after_the_send_time_is_refused(session):
     message = queue(session, candidate, "rejection")
     session.commit()
     with pytest.raises(EmailError, match="too late to undo"):
-        service.undo(session, message, T0 + dt.timedelta(seconds=60))
+        answers.undo_email(session, message, T0 + dt.timedelta(seconds=60), ORG)
     session.rollback()
     assert session.get(OutboxMessage, message.id).status == OutboxStatus.PENDING
     assert session.get(Candidate, candidate.id).status == Status.REJECTED
@@ -174,7 +171,7 @@ def test_with_no_undo_window_the_email_is_due_at_once_and_cannot_be_undone(app, 
     session.commit()
     assert message.send_after == T0
     with pytest.raises(EmailError, match="too late to undo"):
-        service.undo(session, message, T0)
+        answers.undo_email(session, message, T0, ORG)
 
 
 def test_moving_a_candidate_back_to_interview_cancels_a_queued_rejection(session):
@@ -182,7 +179,7 @@ def test_moving_a_candidate_back_to_interview_cancels_a_queued_rejection(session
     message = queue(session, candidate, "rejection")
     session.commit()
 
-    timeline.move_stage(
+    waits.move_stage(
         session, candidate, "interview", T0 + dt.timedelta(seconds=20), candidate.position.manager
     )
     session.commit()
@@ -196,10 +193,10 @@ def test_moving_a_candidate_back_to_interview_cancels_a_queued_rejection(session
 def test_a_stage_move_cancels_a_queued_offer_unless_it_is_to_the_offer_stage(session):
     candidate = make_candidate(session)
     offer = queue(session, candidate, "offer")
-    timeline.move_stage(session, candidate, "offer", T0, None)
+    waits.move_stage(session, candidate, "offer", T0, None)
     session.commit()
     assert offer.status == OutboxStatus.PENDING
-    timeline.move_stage(session, candidate, "interview", T0, None)
+    waits.move_stage(session, candidate, "interview", T0, None)
     session.commit()
     assert session.get(OutboxMessage, offer.id).status == OutboxStatus.CANCELLED
     assert session.get(Candidate, candidate.id).status == Status.ACTIVE
@@ -227,7 +224,7 @@ def test_an_offer_queued_after_a_queued_rejection_cancels_it_and_vice_versa(sess
         "Cancelled: a rejection was queued after this offer",
     ]
     # Undoing the last one brings the candidate back to where they were before any of it.
-    service.undo(session, rejection_again, T0 + dt.timedelta(seconds=30))
+    answers.undo_email(session, rejection_again, T0 + dt.timedelta(seconds=30), ORG)
     session.commit()
     assert session.get(Candidate, candidate.id).status == Status.ACTIVE
 
@@ -245,7 +242,7 @@ def test_an_offer_after_a_rejection_that_was_sent_is_refused(session):
 
 def test_an_update_sets_the_promised_date_on_the_open_wait_and_undo_moves_it_back(session):
     candidate = make_candidate(session)
-    wait = timeline.open_wait_of(session, candidate)
+    wait = waits.open_wait_of(session, candidate)
     due_before = wait.due_at
     promised = dt.date(2026, 11, 19)
     message = queue(session, candidate, "update", promised_date=promised)
@@ -257,7 +254,7 @@ def test_an_update_sets_the_promised_date_on_the_open_wait_and_undo_moves_it_bac
         {"from": None, "to": "2026-11-19"}
     ]
 
-    service.undo(session, message, T0 + dt.timedelta(seconds=5))
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5), ORG)
     session.commit()
     assert wait.promised_date is None and wait.due_at == due_before
 
@@ -265,7 +262,6 @@ def test_an_update_sets_the_promised_date_on_the_open_wait_and_undo_moves_it_bac
 @pytest.mark.parametrize(
     ("kind", "promised", "reason"),
     [
-        ("update", None, "promised date: an update tells the candidate when they will hear from us"),
         ("rejection", dt.date(2026, 11, 20), "promised date: a rejection carries no promised date"),
         ("update", dt.date(2026, 11, 17), "promised date: 2026-11-17 is in the past"),
     ],
@@ -276,6 +272,23 @@ def test_a_promise_that_makes_no_sense_is_refused(session, kind, promised, reaso
         queue(session, candidate, kind, promised_date=promised)
     session.rollback()
     assert count(session) == 0
+
+
+def test_the_outbox_refuses_an_update_without_a_promised_date(session):
+    candidate = make_candidate(session)
+    wanted = EmailRequest(candidate, "update", "no-date", T0, waiting=True)
+    with pytest.raises(EmailError, match="promised date: an update tells the candidate when they will hear"):
+        service.queue_email(session, wanted, email_config(current_app))
+    session.rollback()
+    assert count(session) == 0
+
+
+def test_an_update_without_a_date_promises_the_date_the_pages_offer(session):
+    candidate = make_candidate(session)
+    offered = lifecycle.default_promise_date(session, candidate, T0, ORG)
+    message = queue(session, candidate, "update")
+    assert message.promised_date == offered
+    assert waits.open_wait_of(session, candidate).promised_date == offered
 
 
 def test_a_line_break_in_the_candidates_name_is_refused_before_anything_is_written(session):
@@ -322,7 +335,7 @@ def test_a_candidate_who_withdraws_gets_no_pending_email(session):
     candidate = make_candidate(session, name="Jane Doe")
     message = queue(session, candidate, "next_step")
     session.commit()
-    timeline.withdraw(session, candidate, T0 + dt.timedelta(seconds=30), None, "took another job")
+    waits.withdraw(session, candidate, T0 + dt.timedelta(seconds=30), None, "took another job")
     session.commit()
     assert session.get(OutboxMessage, message.id).status == OutboxStatus.CANCELLED
     assert message.cancel_reason == (
@@ -334,20 +347,20 @@ def test_a_candidate_who_withdraws_gets_no_pending_email(session):
 def test_the_suggested_promise_is_the_deadline_a_fresh_wait_would_have(session):
     candidate = make_candidate(session)  # application wait: 5 business days
     # Wednesday 18 November + 5 business days = Wednesday 25 November.
-    assert service.suggested_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
+    assert lifecycle.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
 
 
 def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session):
     first, second = make_candidate(session), make_candidate(session)
     pending = queue(session, first, "rejection")
     cancelled = queue(session, second, "next_step")
-    service.undo(session, cancelled, T0)
+    answers.undo_email(session, cancelled, T0, ORG)
     session.commit()
-    grouped = service.unfinished_by_candidate(session, [first.id, second.id])
+    grouped = queries.unfinished_by_candidate(session, [first.id, second.id])
     assert grouped == {first.id: [pending]}
     assert pending.can_undo(T0 + dt.timedelta(seconds=59))
     assert not pending.can_undo(T0 + dt.timedelta(seconds=60))
-    assert [m.id for m in service.history(session, second.id)] == [cancelled.id]
+    assert [m.id for m in queries.history(session, second.id)] == [cancelled.id]
     assert pending.kind == EmailKind.REJECTION
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-from feedback_sla.emails import templates
+from feedback_sla.emails import composing as templates
+from feedback_sla.emails.composing import TemplateError, TemplateSource
 from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, EmailTemplate
-from feedback_sla.emails.templates import TemplateError, TemplateSource
 
 from .emails_support import T0
 from .factories import UserFactory

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from feedback_sla.candidates import service as timeline
 from feedback_sla.candidates.models import Event, EventKind
-from feedback_sla.emails import service
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.delivery import start_background_worker
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.timeutil import utcnow
+from feedback_sla.waits import answers
+from feedback_sla.waits import service as waits
+from feedback_sla.worker import start_background_worker
 
 from .emails_support import ORG, Recorder, SmtpSink, free_port
 from .factories import PositionFactory, UserFactory
@@ -31,20 +32,11 @@ def queue_many(app, session, count: int, at: dt.datetime) -> list[OutboxMessage]
     position = PositionFactory(manager=UserFactory(name="Maria Lopez"), title="Backend Engineer")
     messages = []
     for i in range(count):
-        candidate = timeline.add_candidate(
+        candidate = waits.add_candidate(
             session, position, f"Candidate {i}", f"c{i}@example.com", at - dt.timedelta(days=1), ORG
         )
         messages.append(
-            service.queue_email(
-                session,
-                candidate,
-                "next_step",
-                None,
-                at,
-                config,
-                ORG,
-                idempotency_key=f"k{i}",
-            )
+            answers.queue_email(session, EmailRequest(candidate, "next_step", f"k{i}", at), config, ORG)
         )
     session.commit()
     return messages

@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from feedback_sla.candidates import service
 from feedback_sla.cli import cli
 from feedback_sla.models import ContactChannel, EventKind, Position
 from feedback_sla.reports import parts
 from feedback_sla.reports.export import COLUMNS, ExportFilters, export_rows
 from feedback_sla.reports.utc_text import LocalClock, text_of
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
 
 from .factories import PositionFactory, UserFactory
 from .helpers import berlin, ny

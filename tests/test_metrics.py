@@ -10,12 +10,12 @@ from html.parser import HTMLParser
 import pytest
 import time_machine
 
-from feedback_sla.candidates import service
-from feedback_sla.clock import State
 from feedback_sla.metrics import service as metrics
 from feedback_sla.models import ContactChannel, Role
 from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service
+from feedback_sla.waits.clock import State
 
 from .factories import PositionFactory, UserFactory
 from .helpers import count_statements, ny

@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from feedback_sla.candidates import service
-from feedback_sla.candidates.service import NewWait
-from feedback_sla.models import Wait, WaitReason
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.models import WaitReason
+from feedback_sla.waits import lifecycle
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.lifecycle import NewWait
+from feedback_sla.waits.models import Wait
 
 from .factories import CandidateFactory, PositionFactory
 
@@ -62,7 +63,7 @@ def test_bulk_opened_waits_store_the_deadlines_open_wait_stores(session):
     for time_zone, overrides, reason, opened_at, promised in CASES:
         position = PositionFactory(time_zone=time_zone, policy_overrides=overrides)
         single, bulk = CandidateFactory(position=position), CandidateFactory(position=position)
-        service.open_wait(session, single, reason, opened_at, SETTINGS, promised_date=promised)
+        lifecycle.open_wait(session, single, reason, opened_at, SETTINGS, promised_date=promised)
         one_by_one.append(single.id)
         in_bulk.append(
             NewWait(
@@ -74,7 +75,7 @@ def test_bulk_opened_waits_store_the_deadlines_open_wait_stores(session):
                 promised_date=promised,
             )
         )
-    assert service.open_waits_bulk(session, in_bulk, SETTINGS) == len(CASES)
+    assert lifecycle.open_waits_bulk(session, in_bulk, SETTINGS) == len(CASES)
     session.commit()
     session.expire_all()
 
@@ -92,7 +93,7 @@ def test_a_bulk_wait_for_a_candidate_already_waiting_is_refused_and_nothing_is_w
     position = PositionFactory(time_zone="UTC")
     waiting, fresh = CandidateFactory(position=position), CandidateFactory(position=position)
     opened_at = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
-    service.open_wait(session, waiting, WaitReason.APPLICATION, opened_at, SETTINGS)
+    lifecycle.open_wait(session, waiting, WaitReason.APPLICATION, opened_at, SETTINGS)
     session.commit()
 
     batch = [
@@ -100,7 +101,7 @@ def test_a_bulk_wait_for_a_candidate_already_waiting_is_refused_and_nothing_is_w
         NewWait(waiting.id, WaitReason.FOLLOW_UP, opened_at, "UTC"),
     ]
     with pytest.raises(IntegrityError):
-        service.open_waits_bulk(session, batch, SETTINGS)
+        lifecycle.open_waits_bulk(session, batch, SETTINGS)
         session.commit()
     session.rollback()
 
@@ -108,4 +109,4 @@ def test_a_bulk_wait_for_a_candidate_already_waiting_is_refused_and_nothing_is_w
 
 
 def test_an_empty_batch_opens_nothing(session):
-    assert service.open_waits_bulk(session, [], SETTINGS) == 0
+    assert lifecycle.open_waits_bulk(session, [], SETTINGS) == 0

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from feedback_sla import create_app
-from feedback_sla.auth import service as auth_service
+from feedback_sla.accounts import service as auth_service
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 

@@ -10,9 +10,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from feedback_sla.candidates import service
 from feedback_sla.models import Event, EventKind
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import service
+from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 

@@ -9,14 +9,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from feedback_sla import clock
-from feedback_sla.candidates import service
-from feedback_sla.candidates.queries import Filters, waiting
-from feedback_sla.clock import State
 from feedback_sla.errors import DomainError
-from feedback_sla.models import ContactChannel, Event, EventKind, Wait, WaitReason
+from feedback_sla.models import ContactChannel, Event, EventKind, WaitReason
 from feedback_sla.settings import service as settings_service
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import clock, lifecycle, service
+from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import Filters, waiting
 
 from .factories import CandidateFactory, PositionFactory, UserFactory
 from .helpers import ny
@@ -291,7 +290,7 @@ def test_settings_set_holiday_calendar_recomputes_only_waits_it_moves(runner, se
 def test_the_database_refuses_a_second_open_wait(session):
     candidate = CandidateFactory()
     opened = dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC)
-    service.open_wait(session, candidate, WaitReason.APPLICATION, opened, OrgSettings())
+    lifecycle.open_wait(session, candidate, WaitReason.APPLICATION, opened, OrgSettings())
     session.commit()
     with pytest.raises(IntegrityError):
         session.execute(

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from feedback_sla.candidates import service
-from feedback_sla.settings.service import OrgSettings
+from feedback_sla.waits import service
+from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 from .helpers import count_statements

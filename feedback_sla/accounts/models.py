@@ -7,9 +7,9 @@ from sqlalchemy import Boolean, Enum, Index, Integer, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import db
-from ..timeutil import utcnow
-from ..types import UTCDateTime
+from feedback_sla.database import db
+from feedback_sla.timeutil import utcnow
+from feedback_sla.types import UTCDateTime
 
 
 class Role(enum.StrEnum):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import DomainError
-from ..timeutil import validate_time_zone
-from .models import Role, User
+from feedback_sla.accounts.models import Role, User
+from feedback_sla.errors import DomainError
+from feedback_sla.timeutil import validate_time_zone
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -29,6 +31,11 @@ def check_password(password: str) -> None:
         raise DomainError(f"password must have at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise DomainError(f"password must have at most {MAX_PASSWORD} characters")
+
+
+def no_user_with(email: str) -> str:
+    """The message for an address no account has."""
+    return f"no user with email {email}"
 
 
 def find_by_email(session: Session, email: str) -> User | None:
@@ -104,7 +111,6 @@ def set_role(session: Session, user: User, role: Role | str) -> None:
 
 def disable_user(session: Session, user: User, actor: User) -> None:
     """Disable an account; every session it has ends at once."""
-    from ..auth.service import disable  # auth.service builds on this module
 
     if user.id == actor.id:
         raise DomainError("you cannot disable your own account")
@@ -115,3 +121,42 @@ def disable_user(session: Session, user: User, actor: User) -> None:
 def enable_user(user: User) -> None:
     """Allow logging in again; sessions from before the account was disabled stay ended."""
     user.active = True
+
+
+def end_all_sessions(user: User) -> None:
+    """Every cookie issued so far for this user stops working."""
+    user.session_version += 1
+
+
+def disable(user: User) -> None:
+    user.active = False
+    end_all_sessions(user)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a user sets on My settings."""
+
+    name: str
+    time_zone: str
+    digest_enabled: bool
+    digest_hour: int
+    digest_empty: bool
+
+
+def update_preferences(user: User, preferences: Preferences) -> None:
+    """A user's own name, time zone and digest choices; DomainError names what is wrong."""
+    name = preferences.name.strip()
+    if not name:
+        raise DomainError("name must not be empty")
+    try:
+        time_zone = validate_time_zone(preferences.time_zone.strip())
+    except ValueError as exc:
+        raise DomainError(str(exc)) from None
+    if not 0 <= preferences.digest_hour <= 23:
+        raise DomainError(f"digest hour must be between 0 and 23, got {preferences.digest_hour}")
+    user.name = name
+    user.time_zone = time_zone
+    user.digest_enabled = preferences.digest_enabled
+    user.digest_hour = preferences.digest_hour
+    user.digest_empty = preferences.digest_empty

@@ -1,4 +1,7 @@
-"""CSV import of candidates: the whole file is validated before anything is written."""
+"""Reading a CSV file of candidates: the whole file is checked before anything is written.
+
+``waits.service.import_rows`` writes the rows it returns.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..accounts.service import find_by_email, normalize_email
-from ..errors import DomainError
-from ..positions.models import Position
-from ..positions.service import create_position, find_position
-from ..settings.service import OrgSettings
-from ..timeutil import parse_date, parse_instant
-from . import service
-from .models import PIPELINE
+from feedback_sla.accounts.models import User
+from feedback_sla.accounts.service import find_by_email, no_user_with, normalize_email
+from feedback_sla.candidates.models import PIPELINE
+from feedback_sla.candidates.service import check_applied_at, email_taken
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.positions.service import find_position
+from feedback_sla.timeutil import parse_date, parse_instant
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
 OPTIONAL = ("interview_at", "promised_by")
@@ -64,12 +66,45 @@ class ImportResult:
 
 
 def read_rows(
-    session: Session, raw: bytes | str, *, only_manager: User | None = None
+    session: Session,
+    raw: bytes | str,
+    now: dt.datetime,
+    *,
+    only_manager: User | None = None,
 ) -> list[ImportRow]:
     """Parse and validate a whole CSV file; CsvImportError lists every bad row and column.
 
     With ``only_manager`` (a manager importing in the browser) every row must name that manager.
     """
+    reader = _reader(raw)
+    parser = _RowParser(session, now, only_manager)
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    for record in reader:
+        line = reader.line_num
+        if len(rows) + len(errors) >= MAX_ROWS:
+            errors.append(RowError(line, None, f"too many rows (at most {MAX_ROWS} per file)"))
+            break
+        if None in record:
+            errors.append(RowError(line, None, f"more values than the {len(reader.fieldnames)} columns"))
+            continue
+        values = {k: (v or "").strip() for k, v in record.items()}
+        if not any(values.values()):
+            continue
+        row, row_errors = parser.parse(line, values)
+        errors.extend(row_errors)
+        if row is not None:
+            rows.append(row)
+    if errors:
+        raise CsvImportError(errors)
+    if not rows:
+        raise CsvImportError([RowError(1, None, "the file has a header but no candidates")])
+    return rows
+
+
+def _reader(raw: bytes | str) -> csv.DictReader:
+    """A reader over the decoded file whose header has been checked: every required column, no
+    unknown one."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
@@ -91,65 +126,93 @@ def read_rows(
     ]
     if errors:
         raise CsvImportError(errors)
+    return reader
 
-    managers: dict[str, User | None] = {}
-    positions: dict[tuple[str, int], Position | None] = {}
-    seen: dict[tuple[str, str, str], int] = {}
-    rows: list[ImportRow] = []
-    for record in reader:
-        line = reader.line_num
-        if len(rows) + len(errors) >= MAX_ROWS:
-            errors.append(RowError(line, None, f"too many rows (at most {MAX_ROWS} per file)"))
-            break
-        if None in record:
-            errors.append(RowError(line, None, f"more values than the {len(header)} columns"))
-            continue
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if not any(values.values()):
-            continue
-        row_errors: list[RowError] = []
 
-        def bad(column: str, message: str, _errors=row_errors, _line=line) -> None:
-            _errors.append(RowError(_line, column, message))
+class _RowParser:
+    """Checks one row at a time, remembering the managers, positions and addresses seen so far."""
+
+    def __init__(self, session: Session, now: dt.datetime, only_manager: User | None):
+        self.session, self.now, self.only_manager = session, now, only_manager
+        self.managers: dict[str, User | None] = {}
+        self.positions: dict[tuple[str, int], Position | None] = {}
+        self.seen: dict[tuple[str, str, str], int] = {}
+
+    def parse(self, line: int, values: dict[str, str]) -> tuple[ImportRow | None, list[RowError]]:
+        errors: list[RowError] = []
+
+        def bad(column: str, message: str) -> None:
+            errors.append(RowError(line, column, message))
 
         for column in REQUIRED:
             if not values.get(column):
                 bad(column, "is empty")
-        email = manager = None
-        if values.get("email"):
-            try:
-                email = normalize_email(values["email"])
-            except DomainError as exc:
-                bad("email", str(exc))
-        if values.get("manager_email"):
-            key = values["manager_email"].lower()
-            if only_manager is not None and key != only_manager.email.lower():
-                bad("manager_email", f"must be your own email, {only_manager.email}")
-            else:
-                if key not in managers:
-                    managers[key] = find_by_email(session, key)
-                manager = managers[key]
-                if manager is None:
-                    bad("manager_email", f"no user with email {values['manager_email']}")
-                elif not manager.active:
-                    bad("manager_email", f"user {manager.email} is disabled")
+        email = self._email(values, bad)
+        manager = self._manager(values, bad)
         if values.get("stage") and values["stage"] not in PIPELINE:
             bad("stage", f"unknown stage {values['stage']!r}; stages: {', '.join(PIPELINE)}")
+        existing = self._position(values, manager)
+        time_zone = existing.time_zone if existing else manager.time_zone if manager else "UTC"
+        applied_at, interview_at, promised_by = self._dates(values, time_zone, bad)
+        if email and manager and values.get("position"):
+            self._check_duplicate(line, values["position"], manager, email, existing, bad)
+        if errors:
+            return None, errors
+        row = ImportRow(
+            line=line,
+            name=values["name"],
+            email=email,
+            position_title=values["position"],
+            manager=manager,
+            stage=values["stage"],
+            applied_at=applied_at,
+            interview_at=interview_at,
+            promised_by=promised_by,
+        )
+        return row, errors
 
-        time_zone = "UTC"
-        if manager is not None and values.get("position"):
-            pkey = (values["position"].lower(), manager.id)
-            if pkey not in positions:
-                positions[pkey] = find_position(session, values["position"], manager)
-            existing = positions[pkey]
-            time_zone = existing.time_zone if existing else manager.time_zone
+    def _email(self, values, bad) -> str | None:
+        if not values.get("email"):
+            return None
+        try:
+            return normalize_email(values["email"])
+        except DomainError as exc:
+            bad("email", str(exc))
+            return None
 
+    def _manager(self, values, bad) -> User | None:
+        if not values.get("manager_email"):
+            return None
+        key = values["manager_email"].lower()
+        if self.only_manager is not None and key != self.only_manager.email.lower():
+            bad("manager_email", f"must be your own email, {self.only_manager.email}")
+            return None
+        if key not in self.managers:
+            self.managers[key] = find_by_email(self.session, key)
+        manager = self.managers[key]
+        if manager is None:
+            bad("manager_email", no_user_with(values["manager_email"]))
+        elif not manager.active:
+            bad("manager_email", f"user {manager.email} is disabled")
+        return manager
+
+    def _position(self, values, manager: User | None) -> Position | None:
+        if manager is None or not values.get("position"):
+            return None
+        key = (values["position"].lower(), manager.id)
+        if key not in self.positions:
+            self.positions[key] = find_position(self.session, values["position"], manager)
+        return self.positions[key]
+
+    def _dates(self, values, time_zone: str, bad):
         applied_at = interview_at = promised_by = None
         if values.get("applied_at"):
             try:
                 applied_at = parse_instant(values["applied_at"], time_zone)
-            except ValueError as exc:
-                bad("applied_at", str(exc))
+                check_applied_at(applied_at, self.now)
+            except (ValueError, DomainError) as exc:
+                bad("applied_at", str(exc).removeprefix("applied at: "))
+                applied_at = None
         if values.get("interview_at"):
             try:
                 interview_at = parse_instant(values["interview_at"], time_zone)
@@ -162,64 +225,15 @@ def read_rows(
                 promised_by = parse_date(values["promised_by"])
             except ValueError as exc:
                 bad("promised_by", str(exc))
+        return applied_at, interview_at, promised_by
 
-        if email and manager and values.get("position"):
-            dup_key = (values["position"].lower(), manager.email, email)
-            if dup_key in seen:
-                bad(
-                    "email", f"duplicate candidate: same email and position as line {seen[dup_key]}"
-                )
-            else:
-                seen[dup_key] = line
-                if existing is not None and service.email_taken(session, existing.id, email):
-                    bad("email", f"{email} is already a candidate for {existing.title}")
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        rows.append(
-            ImportRow(
-                line=line,
-                name=values["name"],
-                email=email,
-                position_title=values["position"],
-                manager=manager,
-                stage=values["stage"],
-                applied_at=applied_at,
-                interview_at=interview_at,
-                promised_by=promised_by,
-            )
-        )
-    if errors:
-        raise CsvImportError(errors)
-    if not rows:
-        raise CsvImportError([RowError(1, None, "the file has a header but no candidates")])
-    return rows
+    def _check_duplicate(self, line, title, manager, email, existing, bad) -> None:
+        key = (title.lower(), manager.email, email)
+        if key in self.seen:
+            bad("email", f"duplicate candidate: same email and position as line {self.seen[key]}")
+            return
+        self.seen[key] = line
+        if existing is not None and email_taken(self.session, existing.id, email):
+            bad("email", f"{email} is already a candidate for {existing.title}")
 
 
-def import_rows(
-    session: Session, rows: list[ImportRow], settings: OrgSettings, actor: User | None = None
-) -> ImportResult:
-    """Write validated rows (the caller commits or rolls back as one transaction)."""
-    result = ImportResult()
-    positions: dict[tuple[str, int], Position] = {}
-    for row in rows:
-        key = (row.position_title.lower(), row.manager.id)
-        if key not in positions:
-            position = find_position(session, row.position_title, row.manager)
-            if position is None:
-                position = create_position(session, row.position_title, row.manager)
-                result.positions_created.append(position.title)
-            positions[key] = position
-        position = positions[key]
-        candidate = service.add_candidate(
-            session, position, row.name, row.email, row.applied_at, settings, actor, stage=row.stage
-        )
-        wait = service.open_wait_of(session, candidate)
-        if row.interview_at is not None:
-            wait = service.interview_held(session, candidate, row.interview_at, settings, actor)
-            result.decision_waits += 1
-        if row.promised_by is not None:
-            wait.promised_date = row.promised_by
-            service.recompute(wait, position, settings)
-        result.candidates += 1
-    return result

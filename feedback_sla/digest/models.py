@@ -5,9 +5,9 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import db
-from ..timeutil import utcnow
-from ..types import UTCDateTime
+from feedback_sla.database import db
+from feedback_sla.timeutil import utcnow
+from feedback_sla.types import UTCDateTime
 
 
 class DigestDay(db.Model):

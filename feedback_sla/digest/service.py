@@ -15,20 +15,19 @@ from dataclasses import dataclass
 
 from flask import render_template
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..candidates.queries import Filters, WaitingRow, waiting
-from ..clock import State
-from ..emails import service as emails
-from ..emails.config import EmailConfig
-from ..emails.models import EmailKind
-from ..emails.templates import RenderedEmail
-from ..settings.service import OrgSettings
-from ..timeutil import as_utc, utcnow, zone
-from ..triage.service import DueWords
-from .models import DigestDay
+from feedback_sla.accounts.models import User
+from feedback_sla.database import insert_unless_exists
+from feedback_sla.digest.models import DigestDay
+from feedback_sla.emails import outbox as emails
+from feedback_sla.emails.composing import RenderedEmail
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import EmailKind
+from feedback_sla.timeutil import as_utc, utcnow, zone
+from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.queries import Filters, WaitingRow, waiting
+from feedback_sla.waits.wording import DueWords
 
 #: The states a digest reports; due-today waits that are not yet overdue are added by date.
 REPORTED = (State.ESCALATED, State.OVERDUE)
@@ -135,12 +134,9 @@ def render(digest: Digest) -> tuple[str, str]:
 
 def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDay | None:
     """Claim the manager's day; None when another run already has it (nothing is written)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(DigestDay)
+        insert_unless_exists(session, DigestDay, conflict=["user_id", "local_date"])
         .values(user_id=manager.id, local_date=day, items=items, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
         .returning(DigestDay)
     )
     return session.scalars(statement).one_or_none()

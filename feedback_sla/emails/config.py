@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..config import ConfigurationError
+from feedback_sla.config import ConfigurationError
 
 BACKENDS = ("smtp", "file")
 

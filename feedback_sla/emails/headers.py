@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..errors import DomainError
+from feedback_sla.errors import DomainError
 
 
 class HeaderError(DomainError):

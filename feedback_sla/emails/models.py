@@ -3,28 +3,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import (
-    JSON,
-    CheckConstraint,
-    Date,
-    Enum,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    text,
-)
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import User
-from ..candidates.models import Candidate
-from ..database import db
-from ..types import UTCDateTime
-
-
-def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.database import db
+from feedback_sla.types import UTCDateTime, str_enum
 
 
 class EmailKind(enum.StrEnum):
@@ -70,7 +55,7 @@ class EmailTemplate(db.Model):
 
     __tablename__ = "email_templates"
 
-    kind: Mapped[EmailKind] = mapped_column(_str_enum(EmailKind, "email_kind"), primary_key=True)
+    kind: Mapped[EmailKind] = mapped_column(str_enum(EmailKind, "email_kind"), primary_key=True)
     subject: Mapped[str] = mapped_column(Text)
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
@@ -88,7 +73,7 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[EmailKind] = mapped_column(_str_enum(EmailKind, "email_kind"))
+    kind: Mapped[EmailKind] = mapped_column(str_enum(EmailKind, "email_kind"))
     to_name: Mapped[str] = mapped_column(String(200))
     to_address: Mapped[str] = mapped_column(String(254))
     reply_to_name: Mapped[str | None] = mapped_column(String(200))
@@ -100,7 +85,7 @@ class OutboxMessage(db.Model):
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     status: Mapped[OutboxStatus] = mapped_column(
-        _str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+        str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
     )
     # The candidate's status and promised date before this message changed them: undo restores them.
     previous_status: Mapped[str | None] = mapped_column(String(30))
@@ -153,3 +138,10 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind.value} {self.status.value}>"
+
+
+#: The candidate status an email sets when queued (undo restores the one before).
+STATUS_SET: dict[EmailKind, Status] = {
+    EmailKind.REJECTION: Status.REJECTED,
+    EmailKind.OFFER: Status.OFFERED,
+}

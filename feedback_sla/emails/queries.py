@@ -1,18 +1,21 @@
-"""Read queries for the email parts of the pages: what a manager can still undo, and what failed."""
+"""Reading the outbox: a candidate's emails, what a manager can still undo, and what failed."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, contains_eager
 
-from ..candidates.models import Candidate
-from ..positions.models import Position
-from .models import OutboxMessage, OutboxStatus
-from .service import UNFINISHED
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.emails.errors import EmailError
+from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
+from feedback_sla.positions.models import Position
 
+#: Emails not yet sent or cancelled: what a page still shows as in progress or failed.
+UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 #: Failed emails stay on the triage page this long after their last attempt (retried or not).
 FAILED_SHOWN_FOR = dt.timedelta(days=30)
 #: At most this many are listed; the candidate pages show the rest.
@@ -27,7 +30,7 @@ class TriageEmails:
     attention: list[OutboxMessage]
 
 
-def triage_emails(session: Session, now: dt.datetime, manager_id: int | None) -> TriageEmails:
+def for_triage(session: Session, now: dt.datetime, manager_id: int | None) -> TriageEmails:
     """The triage page's emails in one query, whatever the number of rows.
 
     ``manager_id`` None means every manager's candidates (an admin's view of everyone). The rows
@@ -57,3 +60,66 @@ def triage_emails(session: Session, now: dt.datetime, manager_id: int | None) ->
             attention.append(message)
     attention.reverse()
     return TriageEmails(by_candidate, attention[:ATTENTION_LIMIT])
+
+
+def get_message(session: Session, message_id: int) -> OutboxMessage:
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise EmailError(f"no email with id {message_id}")
+    return message
+
+
+def history(session: Session, candidate_id: int) -> list[OutboxMessage]:
+    """Every email to a candidate, newest first: the email history of the candidate page."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.candidate_id == candidate_id)
+            .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
+        )
+    )
+
+
+def pending_messages(session: Session, candidate_id: int) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.candidate_id == candidate_id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+        )
+    )
+
+
+
+
+def unfinished_by_candidate(
+    session: Session, candidates: Sequence[int] | Select
+) -> dict[int, list[OutboxMessage]]:
+    """Pending, sending and failed emails per candidate, in one query.
+
+    ``candidates`` is a list of ids, or a query selecting them (a page of hundreds of rows passes
+    the query rather than hundreds of ids).
+    """
+    ids = candidates if isinstance(candidates, Select) else list(candidates)
+    result: dict[int, list[OutboxMessage]] = {}
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.candidate_id.in_(ids), OutboxMessage.status.in_(UNFINISHED))
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+    )
+    for message in rows:
+        result.setdefault(message.candidate_id, []).append(message)
+    return result
+
+
+
+
+def pending_status_email(session: Session, candidate) -> OutboxMessage | None:
+    """The queued rejection or offer that set the candidate's status, if it is not sent yet."""
+    for message in pending_messages(session, candidate.id):
+        if message.kind in STATUS_SET:
+            return message
+    return None

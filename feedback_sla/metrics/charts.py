@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..clock import State
-from .service import Metrics, WeekShare
+from feedback_sla.metrics.service import Metrics, WeekShare
+from feedback_sla.waits.clock import State
 
 INK = "#212529"
 MUTED = "#6c757d"

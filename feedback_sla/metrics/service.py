@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..candidates.models import Candidate, Wait
-from ..candidates.queries import state_expression
-from ..clock import State
-from ..errors import DomainError
-from ..positions.models import Position
-from ..reports.export import stream_options
-from ..reports.period import opened_bounds
-from ..reports.summary import GroupBy, GroupSummary, summarize, total
-from ..settings.service import OrgSettings
-from ..timeutil import as_utc, parse_date, zone
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.reports.export import stream_options
+from feedback_sla.reports.period import opened_bounds
+from feedback_sla.reports.summary import GroupBy, GroupSummary, summarize, total
+from feedback_sla.timeutil import as_utc, parse_date, zone
+from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import state_expression
 
 #: The period shown when none is asked for: this week and the 11 before it.
 DEFAULT_WEEKS = 12

@@ -5,10 +5,10 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..accounts.models import User
-from ..database import db
-from ..timeutil import utcnow
-from ..types import UTCDateTime
+from feedback_sla.accounts.models import User
+from feedback_sla.database import db
+from feedback_sla.timeutil import utcnow
+from feedback_sla.types import UTCDateTime
 
 
 class Position(db.Model):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..candidates.models import WaitReason
-from ..candidates.service import recompute_open_waits
-from ..errors import DomainError
-from ..settings.service import OrgSettings
-from ..timeutil import validate_time_zone
-from .models import Position
+from feedback_sla.accounts.models import User
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.timeutil import validate_time_zone
 
-REASONS = tuple(reason.value for reason in WaitReason)
+#: The wait reasons a position may override the policy of (``waits.models.WaitReason``).
+REASONS = ("application", "decision", "follow_up")
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, int]:
@@ -78,43 +78,42 @@ def find_position(session: Session, title: str, manager: User) -> Position | Non
     )
 
 
-def update_position(
-    session: Session,
-    position: Position,
-    title: str,
-    manager: User,
-    time_zone: str,
-    policy_overrides: dict[str, int],
-    settings: OrgSettings,
-) -> int:
-    """Change a position; returns how many of its open waits got new deadlines.
+@dataclass(frozen=True)
+class PositionChange:
+    """A position's new details, as the edit page or a command gives them."""
 
-    Only a change of time zone or of policy overrides moves deadlines, so only then are the
-    position's open waits recomputed.
+    title: str
+    manager: User
+    time_zone: str
+    policy_overrides: dict[str, int | str] = field(default_factory=dict)
+
+
+def apply_change(session: Session, position: Position, change: PositionChange) -> bool:
+    """Validate and apply a change; True when it moves deadlines (a new time zone or policy).
+
+    ``waits.service.update_position`` recomputes the open waits when it does.
     """
-    if not title.strip():
+    if not change.title.strip():
         raise DomainError("title must not be empty")
     try:
-        validate_time_zone(time_zone)
+        validate_time_zone(change.time_zone)
     except ValueError as exc:
         raise DomainError(str(exc)) from None
-    if not manager.active and manager.id != position.manager_id:
-        raise DomainError(f"{manager.email} is disabled and cannot become a hiring manager")
-    overrides = {reason: check_days(reason, days) for reason, days in policy_overrides.items()}
-    unknown = set(overrides) - set(REASONS)
+    if not change.manager.active and change.manager.id != position.manager_id:
+        raise DomainError(f"{change.manager.email} is disabled and cannot become a hiring manager")
+    unknown = set(change.policy_overrides) - set(REASONS)
     if unknown:
         raise DomainError(f"unknown wait reason {sorted(unknown)[0]!r}; one of {', '.join(REASONS)}")
-    moves_deadlines = time_zone != position.time_zone or overrides != dict(
+    overrides = {reason: check_days(reason, days) for reason, days in change.policy_overrides.items()}
+    moves_deadlines = change.time_zone != position.time_zone or overrides != dict(
         position.policy_overrides or {}
     )
-    position.title = title.strip()
-    position.manager = manager
-    position.time_zone = time_zone
+    position.title = change.title.strip()
+    position.manager = change.manager
+    position.time_zone = change.time_zone
     position.policy_overrides = overrides
     session.flush()
-    if not moves_deadlines:
-        return 0
-    return recompute_open_waits(session, settings, position_id=position.id)
+    return moves_deadlines
 
 
 def close_position(position: Position) -> None:

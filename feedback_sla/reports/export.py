@@ -47,17 +47,17 @@ from sqlalchemy import Select, String, case, func, literal, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..candidates.models import Candidate, Event, EventKind, Wait
-from ..candidates.queries import state_expression
-from ..errors import DomainError
-from ..output import FORMULA_STARTS, csv_safe
-from ..positions.models import Position
-from ..settings.service import OrgSettings
-from ..timeutil import as_utc, zone
-from .days import BusinessDays
-from .period import opened_bounds
-from .utc_text import LocalClock, date_text, hours_between, text_of, utc_text
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate, Event, EventKind
+from feedback_sla.errors import DomainError
+from feedback_sla.output import FORMULA_STARTS, csv_safe
+from feedback_sla.positions.models import Position
+from feedback_sla.reports.period import opened_bounds
+from feedback_sla.reports.utc_text import LocalClock, date_text, hours_between, text_of, utc_text
+from feedback_sla.timeutil import as_utc, zone
+from feedback_sla.waits.clock import BusinessDays, OrgSettings
+from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import state_expression
 
 COLUMNS: tuple[str, ...] = (
     "wait_id",

@@ -27,11 +27,11 @@ from typing import TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import clock
-from ..candidates.models import Wait
-from ..errors import DomainError
-from ..settings.service import OrgSettings
-from .export import LINE_FORMATS, ExportFilters, write_export
+from feedback_sla.errors import DomainError
+from feedback_sla.reports.export import LINE_FORMATS, ExportFilters, write_export
+from feedback_sla.waits import clock
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
 
 #: With ``jobs`` left to the export: how many waits (by their span of ids) make splitting worth
 #: starting processes, and the most processes it starts.

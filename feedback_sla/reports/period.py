@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..errors import DomainError
-from ..timeutil import UTC, zone
+from feedback_sla.errors import DomainError
+from feedback_sla.timeutil import UTC, zone
 
 ONE_DAY = dt.timedelta(days=1)
 

@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from ..accounts.models import User
-from ..candidates.models import Candidate, Wait
-from ..errors import DomainError
-from ..positions.models import Position
-from ..settings.service import OrgSettings
-from ..timeutil import as_utc, zone
-from .days import BusinessDays
-from .export import stream_options
-from .period import opened_bounds
-from .utc_text import LocalClock, utc_text
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.reports.export import stream_options
+from feedback_sla.reports.period import opened_bounds
+from feedback_sla.reports.utc_text import LocalClock, utc_text
+from feedback_sla.timeutil import as_utc, zone
+from feedback_sla.waits.clock import BusinessDays, OrgSettings
+from feedback_sla.waits.models import Wait
 
 
 class GroupBy(enum.StrEnum):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Float, Numeric, String, cast, func, type_coerce
 from sqlalchemy.sql import ColumnElement
 
-from ..timeutil import UTC
+from feedback_sla.timeutil import UTC
 
 ONE_DAY = dt.timedelta(days=1)
 ONE_HOUR = dt.timedelta(hours=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import db
+from feedback_sla.database import db
 
 
 class Setting(db.Model):

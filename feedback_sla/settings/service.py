@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import clock
-from ..timeutil import validate_time_zone
-from .models import Setting
+from feedback_sla.settings.models import Setting
+from feedback_sla.timeutil import validate_time_zone
+from feedback_sla.waits import clock, lifecycle
+from feedback_sla.waits.clock import OrgSettings
 
 
 class SettingError(ValueError):
@@ -117,27 +118,6 @@ DEFINITIONS: dict[str, Definition] = {
 }
 
 
-@dataclass(frozen=True)
-class OrgSettings:
-    """Typed snapshot of the organisation settings the clock needs."""
-
-    time_zone: str = "UTC"
-    holiday_calendar: str = ""
-    end_of_business_day: dt.time = dt.time(18, 0)
-    warning_business_days: int = 1
-    escalate_after_days: int = 14
-    escalate_after_followups: int = 2
-    policy_application: int = 5
-    policy_decision: int = 3
-    policy_follow_up: int = 2
-
-    def policy_days(self, reason: str, overrides: dict | None = None) -> int:
-        """Business days for a wait reason, a position's override first."""
-        if overrides and reason in overrides:
-            return int(overrides[reason])
-        return getattr(self, f"policy_{reason}")
-
-
 def parse_value(key: str, value: str) -> object:
     definition = DEFINITIONS.get(key)
     if definition is None:
@@ -213,3 +193,24 @@ def store_all(session: Session, values: dict[str, str]) -> frozenset[str]:
     for key in changed:
         store(session, key, values[key])
     return changed
+
+
+@dataclass(frozen=True)
+class SettingsUpdate:
+    """What a change of settings did: the keys that changed, and how many open waits got new
+    deadlines (None when no changed key moves deadlines)."""
+
+    changed: frozenset[str]
+    moved: int | None
+
+
+def update(session: Session, values: dict[str, str]) -> SettingsUpdate:
+    """Store the changed settings and recompute the open waits they move (the caller commits).
+
+    Nothing is stored when any value is refused: SettingsInvalid names each key.
+    """
+    changed = store_all(session, values)
+    if not changed & DEADLINE_KEYS:
+        return SettingsUpdate(changed, None)
+    session.flush()
+    return SettingsUpdate(changed, lifecycle.recompute_open_waits(session, load(session)))

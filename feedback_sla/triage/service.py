@@ -8,54 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from .. import clock
-from ..candidates.queries import Filters, WaitingRow, waiting
-from ..clock import State
-from ..settings.service import OrgSettings
-from ..timeutil import as_utc, local_time_in, zone
-
-
-def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: OrgSettings) -> str:
-    """'due today', 'due tomorrow', 'due in 3 business days', '2 business days overdue'."""
-    tz = zone(time_zone)
-    today = as_utc(now).astimezone(tz).date()
-    due_day = as_utc(due_at).astimezone(tz).date()
-    if now < due_at:
-        if due_day == today:
-            return "due today"
-        if due_day == today + dt.timedelta(days=1):
-            return "due tomorrow"
-        days = clock.business_days_between(today, due_day, settings.holiday_calendar)
-        return f"due in {days} business day{'s' if days != 1 else ''}"
-    late = clock.business_days_between(due_day, today, settings.holiday_calendar)
-    if late == 0:
-        return "overdue since today"
-    return f"{late} business day{'s' if late != 1 else ''} overdue"
-
-
-class DueWords:
-    """A deadline in words ("due tomorrow") and as a date in the viewer's zone, worded once per date.
-
-    Deadlines fall at the end of a business day, so the rows of a page share a few dozen of them.
-    """
-
-    def __init__(self, now: dt.datetime, settings: OrgSettings, viewer_zone: str):
-        self.now, self.settings, self.viewer_zone = now, settings, viewer_zone
-        self._phrases: dict[tuple[dt.datetime, str], str] = {}
-        self._titles: dict[dt.datetime, str] = {}
-
-    def phrase(self, due_at: dt.datetime, time_zone: str) -> str:
-        key = (due_at, time_zone)
-        found = self._phrases.get(key)
-        if found is None:
-            found = self._phrases[key] = due_phrase(due_at, self.now, time_zone, self.settings)
-        return found
-
-    def title(self, due_at: dt.datetime) -> str:
-        found = self._titles.get(due_at)
-        if found is None:
-            found = self._titles[due_at] = local_time_in(due_at, self.viewer_zone)
-        return found
+from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.queries import Filters, WaitingRow, waiting
 
 
 @dataclass(frozen=True)

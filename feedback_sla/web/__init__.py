@@ -9,9 +9,9 @@ from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..database import db
-from ..extensions import bootstrap, csrf, limiter, login_manager
-from . import filters
+from feedback_sla.database import db
+from feedback_sla.extensions import bootstrap, csrf, limiter, login_manager
+from feedback_sla.web import filters
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
     bootstrap.init_app(app)
     filters.init_app(app)
 
-    from ..auth.views import bp as auth_bp
+    from feedback_sla.web.auth.views import bp as auth_bp
 
     app.register_blueprint(auth_bp)
     for blueprint in _feature_blueprints():
@@ -68,13 +68,15 @@ def _navigation():
 
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
-    from ..accounts.views import bp as account_bp  # /account
-    from ..admin.views import bp as admin_bp  # /admin
-    from ..candidates.views import bp as candidates_bp  # /candidates
-    from ..emails.views import bp as emails_bp  # /candidates/<id>/emails, /emails, /admin/emails
-    from ..metrics.views import bp as metrics_bp  # /metrics
-    from ..positions.views import bp as positions_bp  # /positions
-    from ..triage.views import bp as triage_bp
+    from feedback_sla.web.accounts.views import bp as account_bp  # /account
+    from feedback_sla.web.admin.views import bp as admin_bp  # /admin
+    from feedback_sla.web.candidates.views import bp as candidates_bp  # /candidates
+    from feedback_sla.web.emails.views import (
+        bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
+    )
+    from feedback_sla.web.metrics.views import bp as metrics_bp  # /metrics
+    from feedback_sla.web.positions.views import bp as positions_bp  # /positions
+    from feedback_sla.web.triage.views import bp as triage_bp
 
     return [triage_bp, positions_bp, admin_bp, account_bp, candidates_bp, metrics_bp, emails_bp]
 

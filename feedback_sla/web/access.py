@@ -6,15 +6,16 @@ Anything else answers 404, so a manager cannot even learn that another's object 
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort
 from flask_login import current_user, login_required
 from sqlalchemy import Select
 
-from ..accounts.models import User
-from ..candidates.models import Candidate
-from ..database import db
-from ..positions.models import Position
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.database import db
+from feedback_sla.positions.models import Position
 
 
 def viewer() -> User:
@@ -55,3 +56,11 @@ def candidate_or_404(candidate_id: int) -> Candidate:
     if not current_user.is_admin and candidate.position.manager_id != current_user.id:
         abort(404)
     return candidate
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after login, or None for anything that leaves this site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None

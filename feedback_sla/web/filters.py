@@ -7,8 +7,8 @@ import datetime as dt
 from flask import Flask
 from flask_login import current_user
 
-from ..clock import State
-from ..timeutil import DISPLAY_FORMAT, local_time_in
+from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
+from feedback_sla.waits.clock import State
 
 
 def viewer_zone() -> str:

@@ -1,8 +1,18 @@
-"""What the pages share about forms."""
+"""What the pages share about forms: field checks, the return address, the promised date."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+
 from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField
+from wtforms.fields import SelectChoice
+from wtforms.validators import Optional, ValidationError
+
+from feedback_sla.accounts.service import normalize_email
+from feedback_sla.errors import DomainError
+from feedback_sla.timeutil import validate_time_zone, zone_names
 
 
 def errors_text(form: FlaskForm) -> str:
@@ -13,3 +23,59 @@ def errors_text(form: FlaskForm) -> str:
             label = field.label.text
             parts.append(error if not label or str(error).startswith(label) else f"{label}: {error}")
     return "; ".join(parts + list(form.form_errors)) or "the form was not valid"
+
+
+def valid_email(_form, field) -> None:
+    """A syntactically valid address; the field keeps it normalised (lower case)."""
+    try:
+        field.data = normalize_email(field.data or "")
+    except DomainError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def stripped(value):
+    """A field filter: text without surrounding whitespace."""
+    return value.strip() if isinstance(value, str) else value
+
+
+@functools.cache
+def zone_choices() -> list[SelectChoice]:
+    names = sorted(zone_names())
+    return [SelectChoice(name, name.replace("_", " ")) for name in names]
+
+
+def valid_time_zone(_form, field) -> None:
+    try:
+        validate_time_zone(field.data or "")
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class ReturnForm(FlaskForm):
+    """A form posted from a list or a candidate page; ``next`` is where to go afterwards."""
+
+    next = HiddenField()
+
+
+class PromiseForm(ReturnForm):
+    promised_date = DateField("Promised an answer by", validators=[Optional()])
+
+    def __init__(self, *args, today: dt.date | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def validate_promised_date(self, field) -> None:
+        if field.data is not None and self.today is not None and field.data < self.today:
+            raise ValidationError(
+                f"Promised an answer by: {field.data.isoformat()} is in the past "
+                f"(today is {self.today.isoformat()} in the position's time zone)"
+            )
+
+
+def moved_message(moved: int) -> str:
+    """What a saved change of policy did to the deadlines of open waits."""
+    if moved == 0:
+        return "Saved. No open wait's deadline changed."
+    if moved == 1:
+        return "Saved. 1 open wait got a new deadline."
+    return f"Saved. {moved} open waits got new deadlines."

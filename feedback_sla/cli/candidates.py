@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from feedback_sla.candidates import importer
+from feedback_sla.cli.common import user_named_by
+from feedback_sla.database import db
+from feedback_sla.output import WRITERS
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import iso, utcnow
+from feedback_sla.waits import service
+from feedback_sla.waits.queries import Filters, waiting
+
+candidates = AppGroup("candidates", help="Import and list candidates.")
+
+LIST_COLUMNS = (
+    "candidate",
+    "email",
+    "position",
+    "manager",
+    "stage",
+    "reason",
+    "opened_at",
+    "due_at",
+    "business_days_waited",
+    "state",
+)
+
+
+@candidates.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path):
+    """Import candidates from a CSV file; one bad row means nothing is imported.
+
+    Columns: name,email,position,manager_email,stage,applied_at and optionally
+    interview_at,promised_by. Dates without an offset are in the position's time zone.
+    """
+    try:
+        rows = importer.read_rows(db.session, file.read_bytes(), utcnow())
+        result = service.import_rows(db.session, rows, settings_service.load(db.session))
+        db.session.commit()
+    except importer.CsvImportError as exc:
+        db.session.rollback()
+        for error in exc.errors:
+            click.echo(f"{file}: {error}", err=True)
+        raise click.ClickException(
+            f"nothing imported: {len(exc.errors)} problem(s) in {file}"
+        ) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(
+        f"imported {result.candidates} candidate(s); "
+        f"{result.decision_waits} awaiting a decision after interview"
+    )
+    for title in result.positions_created:
+        click.echo(f"created position {title!r}")
+
+
+@candidates.command("list")
+@click.option("--overdue", is_flag=True, help="Only waits past their deadline.")
+@click.option("--manager", "manager_email", help="Only this hiring manager's candidates.")
+@click.option(
+    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
+)
+def list_command(overdue: bool, manager_email: str | None, fmt: str):
+    """List candidates waiting for an answer, most urgent first."""
+    manager_id = None
+    if manager_email:
+        manager = user_named_by(manager_email, "--manager")
+        manager_id = manager.id
+    settings = settings_service.load(db.session)
+    now = utcnow()
+    rows = waiting(db.session, now, settings, Filters(manager_id=manager_id, overdue_only=overdue))
+    table = [
+        (
+            r.candidate,
+            r.email,
+            r.position,
+            r.manager,
+            r.stage,
+            r.reason.value,
+            iso(r.opened_at, r.time_zone),
+            iso(r.due_at, r.time_zone),
+            r.business_days_waited,
+            r.state.value,
+        )
+        for r in rows
+    ]
+    WRITERS[fmt](sys.stdout, LIST_COLUMNS, table)

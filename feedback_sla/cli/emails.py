@@ -1,0 +1,303 @@
+"""``feedback-sla worker`` delivers the outbox; ``feedback-sla emails`` queues, undoes and inspects."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.cli.common import user_named_by
+from feedback_sla.config import ConfigurationError
+from feedback_sla.database import db
+from feedback_sla.emails import composing, outbox, queries
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxStatus
+from feedback_sla.emails.outbox import EmailRequest
+from feedback_sla.errors import DomainError
+from feedback_sla.output import WRITERS
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import iso, parse_date, utcnow
+from feedback_sla.waits import answers
+
+KIND_CHOICE = click.Choice([k.value for k in CANDIDATE_KINDS])
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@with_appcontext
+def worker(once: bool):
+    """Deliver queued emails until stopped (SIGTERM or Ctrl-C finish the current message first)."""
+    app = current_app._get_current_object()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = EmailConfig.from_app(app)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    previous = {}
+
+    def request_stop(signum, _frame):
+        click.echo(f"{signal.Signals(signum).name}: stopping after the current message", err=True)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, request_stop)
+    try:
+        if not once:
+            where = config.mail_dir if config.backend == "file" else f"{app.config['MAIL_SERVER']}"
+            click.echo(f"outbox worker delivering by {config.backend} to {where}; stop with Ctrl-C")
+        from feedback_sla.worker import run_worker  # the SMTP machinery, only for this command
+
+        report = run_worker(app, once=once, stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(report.summary())
+
+
+emails = AppGroup("emails", help="Queue, undo and inspect candidate emails; edit their templates.")
+
+
+def _fail(exc: DomainError):
+    db.session.rollback()
+    raise click.ClickException(str(exc)) from None
+
+
+def _config() -> EmailConfig:
+    try:
+        return EmailConfig.from_app(current_app)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _actor(email: str | None):
+    if not email:
+        return None
+    return user_named_by(email, "--as")
+
+
+@emails.command("queue")
+@click.argument("candidate_id", type=int)
+@click.argument("kind", type=KIND_CHOICE)
+@click.option(
+    "--promised-by",
+    help="Date the candidate will hear by (YYYY-MM-DD); an update without it promises the "
+    "deadline a fresh wait would have, as the browser offers.",
+)
+@click.option("--feedback", help="Feedback for the candidate, written into the message.")
+@click.option(
+    "--reason", "reasons", multiple=True, help="Internal rejection reason (repeatable; never sent)."
+)
+@click.option("--subject", help="Replace the template's subject for this message.")
+@click.option(
+    "--text-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replace the message text (the HTML part is made from it).",
+)
+@click.option("--as", "actor_email", help="Queue as this user (timeline actor).")
+@click.option("--key", help="Idempotency key: the same key twice queues one email.")
+def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, text_file, actor_email, key):
+    """Queue an email to a candidate, sent after the undo window."""
+    candidate = db.session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise click.BadParameter(f"no candidate with id {candidate_id}", param_hint="'CANDIDATE_ID'")
+    try:
+        promised = parse_date(promised_by) if promised_by else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--promised-by'") from None
+    now = utcnow()
+    try:
+        wanted = EmailRequest(
+            candidate,
+            kind,
+            key or outbox.new_idempotency_key(),
+            now,
+            _actor(actor_email),
+            promised_date=promised,
+            feedback=feedback,
+            reasons=tuple(reasons),
+            subject=subject,
+            text=text_file.read_text(encoding="utf-8") if text_file else None,
+        )
+        message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(
+        f"email {message.id} ({message.kind.value}) to {message.to_address} queued; "
+        f"sent after {iso(message.send_after)} unless undone: feedback-sla emails undo {message.id}"
+    )
+
+
+@emails.command("undo")
+@click.argument("message_id", type=int)
+def undo_command(message_id):
+    """Cancel a queued email before its send time; the candidate's status goes back."""
+    _on_message(_undo, message_id, "cancelled")
+
+
+def _undo(session, message, now):
+    return answers.undo_email(session, message, now, settings_service.load(session))
+
+
+@emails.command("retry")
+@click.argument("message_id", type=int)
+def retry_command(message_id):
+    """Send a failed email again."""
+    _on_message(outbox.retry, message_id, "queued again")
+
+
+def _on_message(action, message_id: int, done: str) -> None:
+    """Apply ``action`` (undo, retry) to one message and commit, or exit 1 with the reason."""
+    try:
+        message = action(db.session, queries.get_message(db.session, message_id), utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"email {message.id} {done}")
+
+
+LIST_COLUMNS = (
+    "id",
+    "candidate_id",
+    "kind",
+    "to",
+    "subject",
+    "status",
+    "queued_at",
+    "sent_at",
+    "attempts",
+    "last_error",
+)
+
+
+@emails.command("list")
+@click.option("--candidate", "candidate_id", type=int, help="Only this candidate's emails.")
+@click.option(
+    "--status", type=click.Choice([s.value for s in OutboxStatus]), help="Only emails in this state."
+)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+def list_command(candidate_id, status, fmt, limit):
+    """List emails, newest first."""
+    from sqlalchemy import select
+
+    from feedback_sla.emails.models import OutboxMessage
+
+    query = (
+        select(OutboxMessage).order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    )
+    if candidate_id is not None:
+        query = query.where(OutboxMessage.candidate_id == candidate_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    rows = [
+        (
+            m.id,
+            m.candidate_id,
+            m.kind.value,
+            m.to_address,
+            m.subject,
+            m.status.value,
+            iso(m.queued_at),
+            iso(m.sent_at),
+            m.attempts,
+            m.last_error or "",
+        )
+        for m in db.session.scalars(query)
+    ]
+    WRITERS[fmt](sys.stdout, LIST_COLUMNS, rows)
+
+
+@emails.command("show")
+@click.argument("message_id", type=int)
+def show_command(message_id):
+    """Show one email as it was (or will be) sent, with its delivery state."""
+    try:
+        m = queries.get_message(db.session, message_id)
+    except DomainError as exc:
+        _fail(exc)
+    lines = [
+        f"Message-ID: {m.message_id}",
+        f"To: {m.to_name} <{m.to_address}>",
+        f"Reply-To: {m.reply_to_name} <{m.reply_to_address}>" if m.reply_to_address else None,
+        f"Subject: {m.subject}",
+        f"Kind: {m.kind.value}",
+        f"Status: {m.status.value}",
+        f"Queued: {iso(m.queued_at)} (send after {iso(m.send_after)})",
+        f"Sent: {iso(m.sent_at)}" if m.sent_at else None,
+        f"Failed: {iso(m.failed_at)}" if m.failed_at else None,
+        f"Cancelled: {iso(m.cancelled_at)} ({m.cancel_reason})" if m.cancelled_at else None,
+        f"Attempts: {m.attempts}",
+        f"Last error: {m.last_error}" if m.last_error else None,
+        f"Internal reasons: {', '.join(m.reasons)}" if m.reasons else None,
+        "",
+        m.text_body,
+    ]
+    click.echo("\n".join(line for line in lines if line is not None))
+
+
+template = AppGroup("template", help="Show, edit, preview or reset an email template.")
+emails.add_command(template)
+
+
+@template.command("show")
+@click.argument("kind", type=KIND_CHOICE)
+@click.option("--part", type=click.Choice(["subject", "text", "html"]), default="text", show_default=True)
+def template_show(kind, part):
+    """Print the template in use (an admin's edit, or the shipped default)."""
+    source = composing.source_of(db.session, kind)
+    click.echo({"subject": source.subject, "text": source.text, "html": source.html}[part])
+
+
+@template.command("set")
+@click.argument("kind", type=KIND_CHOICE)
+@click.option("--subject", help="New subject (keeps the current one if omitted).")
+@click.option("--text", "text_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor_email", help="Record this user as the editor.")
+def template_set(kind, subject, text_file, html_file, actor_email):
+    """Store an edited template; it is checked first and refused with the reason."""
+    current = composing.source_of(db.session, kind)
+    try:
+        composing.save_template(
+            db.session,
+            kind,
+            subject if subject is not None else current.subject,
+            text_file.read_text(encoding="utf-8") if text_file else current.text,
+            html_file.read_text(encoding="utf-8") if html_file else current.html,
+            _actor(actor_email),
+            utcnow(),
+        )
+        db.session.commit()
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{kind} template saved")
+
+
+@template.command("reset")
+@click.argument("kind", type=KIND_CHOICE)
+def template_reset(kind):
+    """Go back to the template shipped with the app."""
+    changed = composing.reset_template(db.session, kind)
+    db.session.commit()
+    click.echo(f"{kind} template reset to the default" if changed else f"{kind} template was not edited")
+
+
+@template.command("preview")
+@click.argument("kind", type=KIND_CHOICE)
+@click.option("--part", type=click.Choice(["text", "html"]), default="text", show_default=True)
+def template_preview(kind, part):
+    """Render the template in use for a sample candidate."""
+    rendered = composing.preview(db.session, kind)
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.text if part == "text" else rendered.html)

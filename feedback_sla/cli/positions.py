@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from feedback_sla.cli.common import user_named_by
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
+from feedback_sla.output import WRITERS
+from feedback_sla.positions.models import Position
+from feedback_sla.positions.service import create_position, parse_overrides
+
+positions = AppGroup("positions", help="Create and list positions.")
+
+
+@positions.command("create")
+@click.argument("title")
+@click.option("--manager", "manager_email", required=True, help="Hiring manager's email.")
+@click.option("--time-zone", help="IANA zone; defaults to the manager's.")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="REASON=DAYS",
+    help="Business days replacing the organisation policy for a wait reason "
+    "(application, decision, follow_up); repeatable.",
+)
+def create_command(title, manager_email, time_zone, policies):
+    """Create a position for a hiring manager."""
+    manager = user_named_by(manager_email, "--manager")
+    try:
+        position = create_position(db.session, title, manager, time_zone, parse_overrides(policies))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"created position {position.id} {position.title!r} for {manager.email} "
+        f"({position.time_zone})"
+    )
+
+
+@positions.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
+)
+def list_command(fmt):
+    """List every position."""
+    columns = ("id", "title", "manager", "time_zone", "policy_overrides", "open")
+    rows = [
+        (
+            p.id,
+            p.title,
+            p.manager.email,
+            p.time_zone,
+            json.dumps(p.policy_overrides, sort_keys=True) if p.policy_overrides else "",
+            p.is_open,
+        )
+        for p in db.session.scalars(select(Position).order_by(Position.id))
+    ]
+    WRITERS[fmt](sys.stdout, columns, rows)

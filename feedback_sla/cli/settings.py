@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from feedback_sla.database import db
+from feedback_sla.output import WRITERS
+from feedback_sla.settings import service
+
+settings = AppGroup("settings", help="Show and change organisation settings.")
+
+
+@settings.command("show")
+@click.option(
+    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
+)
+def show_command(fmt):
+    """Show every setting with its value and meaning."""
+    values = service.raw_values(db.session)
+    rows = [(key, values[key], d.help) for key, d in service.DEFINITIONS.items()]
+    WRITERS[fmt](sys.stdout, ("key", "value", "meaning"), rows)
+
+
+@settings.command("set")
+@click.argument("key")
+@click.argument("value")
+def set_command(key, value):
+    """Change a setting; deadlines of open waits it moves are recomputed."""
+    try:
+        update = service.update(db.session, {key: value})
+        db.session.commit()
+    except service.SettingError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{key} = {value.strip()}")
+    if key in service.DEADLINE_KEYS:
+        click.echo(f"{update.moved or 0} open wait(s) recomputed")

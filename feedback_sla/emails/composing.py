@@ -1,0 +1,299 @@
+"""Email templates: the files shipped with the app, admins' edits, and rendering them.
+
+Default templates are files (``templates/email/<kind>.txt`` and ``.html``) rendered by Flask's Jinja
+with autoescaping on for HTML. An admin's edit is stored in the database and rendered in Jinja's
+sandbox, where only the documented placeholders exist: no configuration, no objects, no code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jinja2
+from flask import current_app
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts.models import User
+from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, EmailTemplate
+from feedback_sla.errors import DomainError
+
+#: The placeholders a template may use, with what each holds (shown to admins on the edit page).
+PLACEHOLDERS: dict[str, str] = {
+    "candidate_first_name": "the candidate's first name",
+    "candidate_name": "the candidate's full name",
+    "position": "the position's title",
+    "manager": "the hiring manager's name",
+    "company": "the organisation's name",
+    "promised_date": "the date the candidate will hear by, written out (empty if none)",
+    "feedback": "feedback the manager wrote for this candidate (empty if none)",
+}
+
+DEFAULT_SUBJECTS: dict[EmailKind, str] = {
+    EmailKind.REJECTION: "Your application for {{ position }} at {{ company }}",
+    EmailKind.OFFER: "{{ position }} at {{ company }}: let's talk about an offer",
+    EmailKind.UPDATE: "{{ position }} at {{ company }}: an update on your application",
+    EmailKind.NEXT_STEP: "{{ position }} at {{ company }}: the next step",
+    EmailKind.ACKNOWLEDGEMENT: "We received your application for {{ position }}",
+}
+
+#: The sample candidate a preview is rendered for.
+SAMPLE: dict[str, str] = {
+    "candidate_first_name": "Alex",
+    "candidate_name": "Alex Example",
+    "position": "Backend Engineer",
+    "manager": "Maria Lopez",
+    "company": "Example Company",
+    "promised_date": "Friday, 27 November 2026",
+    "feedback": "Your system design answers were strong; we chose someone with more on-call experience.",
+}
+
+MAX_SUBJECT = 300
+MAX_BODY = 50_000
+
+
+class TemplateError(DomainError):
+    """A template refused on save; ``field`` names the part (subject, text or html)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    kind: EmailKind
+    subject: str
+    text: str
+    html: str
+    edited: bool = False
+    updated_by: str | None = None
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox for edited templates: no globals, and no operators that can build huge strings."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        raise SecurityError(f"the operator {operator} is not allowed in an email template")
+
+
+def _sandbox(autoescape: bool) -> _Sandbox:
+    env = _Sandbox(autoescape=autoescape, undefined=jinja2.StrictUndefined)
+    env.globals.clear()
+    del env.filters["safe"]  # a candidate's name must never reach an HTML part unescaped
+    return env
+
+
+_TEXT_ENV = _sandbox(autoescape=False)
+_HTML_ENV = _sandbox(autoescape=True)
+
+
+def _env(field: str) -> _Sandbox:
+    return _HTML_ENV if field == "html" else _TEXT_ENV
+
+
+def check_kind(kind: str | EmailKind) -> EmailKind:
+    try:
+        value = EmailKind(kind)
+    except ValueError:
+        value = None
+    if value not in CANDIDATE_KINDS:
+        known = ", ".join(k.value for k in CANDIDATE_KINDS)
+        raise DomainError(f"unknown email kind {kind!r}; kinds: {known}")
+    return value
+
+
+def default_source(kind: str | EmailKind) -> TemplateSource:
+    """The template shipped with the app, as an admin would start editing it."""
+    kind = check_kind(kind)
+    env = current_app.jinja_env
+    text, _, _ = env.loader.get_source(env, f"email/{kind.value}.txt")
+    html, _, _ = env.loader.get_source(env, f"email/{kind.value}.html")
+    return TemplateSource(kind=kind, subject=DEFAULT_SUBJECTS[kind], text=text, html=html)
+
+
+def source_of(session: Session, kind: str | EmailKind) -> TemplateSource:
+    """The template in use: an admin's edit, or the shipped default."""
+    kind = check_kind(kind)
+    row = session.get(EmailTemplate, kind)
+    if row is None:
+        return default_source(kind)
+    return TemplateSource(
+        kind=kind,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        edited=True,
+        updated_by=row.updated_by.name if row.updated_by else None,
+        updated_at=row.updated_at,
+    )
+
+
+def validate(subject: str, text: str, html: str) -> None:
+    """Refuse a template that does not parse, uses an unknown placeholder or fails on a sample."""
+    if not subject.strip():
+        raise TemplateError("subject", "must not be empty")
+    if "\r" in subject or "\n" in subject:
+        raise TemplateError("subject", "must be a single line")
+    if len(subject) > MAX_SUBJECT:
+        raise TemplateError("subject", f"is longer than {MAX_SUBJECT} characters")
+    for field, source in (("text", text), ("html", html)):
+        if not source.strip():
+            raise TemplateError(field, "must not be empty")
+        if len(source) > MAX_BODY:
+            raise TemplateError(field, f"is longer than {MAX_BODY} characters")
+    for field, source in (("subject", subject), ("text", text), ("html", html)):
+        _check_source(field, source)
+
+
+def _check_source(field: str, source: str) -> None:
+    env = _env(field)
+    try:
+        tree = env.parse(source)
+        template = env.from_string(source)  # compiling also refuses an unknown filter or test
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(field, f"line {exc.lineno}: {exc.message}") from None
+    unknown = sorted(meta.find_undeclared_variables(tree) - PLACEHOLDERS.keys())
+    if unknown:
+        raise TemplateError(
+            field,
+            f"unknown placeholder {', '.join(unknown)}; placeholders: {', '.join(PLACEHOLDERS)}",
+        )
+    for sample in (SAMPLE, dict.fromkeys(PLACEHOLDERS, "")):
+        try:
+            template.render(sample)
+        except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
+            raise TemplateError(field, f"cannot be rendered: {exc}") from None
+
+
+def save_template(
+    session: Session,
+    kind: str | EmailKind,
+    subject: str,
+    text: str,
+    html: str,
+    actor: User | None,
+    now: dt.datetime,
+) -> EmailTemplate:
+    """Validate and store an admin's edit of a template (the caller commits)."""
+    kind = check_kind(kind)
+    subject = subject.strip()
+    validate(subject, text, html)
+    row = session.get(EmailTemplate, kind)
+    if row is None:
+        row = EmailTemplate(kind=kind)
+        session.add(row)
+    row.subject, row.text_body, row.html_body = subject, text, html
+    row.updated_by, row.updated_at = actor, now
+    session.flush()
+    return row
+
+
+def reset_template(session: Session, kind: str | EmailKind) -> bool:
+    """Go back to the shipped default; False if the template was not edited."""
+    row = session.get(EmailTemplate, check_kind(kind))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def render(session: Session, kind: str | EmailKind, context: Mapping[str, str]) -> RenderedEmail:
+    """Render the template in use for ``kind`` with placeholder values."""
+    kind = check_kind(kind)
+    values = _values(context)
+    row = session.get(EmailTemplate, kind)
+    if row is None:
+        env = current_app.jinja_env
+        return RenderedEmail(
+            subject=_subject(_compiled("subject", DEFAULT_SUBJECTS[kind]).render(values)),
+            text=env.get_template(f"email/{kind.value}.txt").render(values),
+            html=env.get_template(f"email/{kind.value}.html").render(values),
+        )
+    return _render_source(row.subject, row.text_body, row.html_body, values)
+
+
+def _render_source(subject: str, text: str, html: str, values: Mapping[str, str]) -> RenderedEmail:
+    try:
+        return RenderedEmail(
+            subject=_subject(_compiled("subject", subject).render(values)),
+            text=_compiled("text", text).render(values),
+            html=_compiled("html", html).render(values),
+        )
+    except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
+        raise TemplateError("template", f"cannot be rendered ({exc}); fix or reset it") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(field: str, source: str) -> jinja2.Template:
+    return _env(field).from_string(source)
+
+
+def preview(
+    session: Session,
+    kind: str | EmailKind,
+    sample: Mapping[str, str] | None = None,
+    source: TemplateSource | None = None,
+) -> RenderedEmail:
+    """The message for a sample candidate: with the template in use, or an unsaved ``source``."""
+    values = _values({**SAMPLE, **(sample or {})})
+    if source is None:
+        return render(session, kind, values)
+    validate(source.subject.strip(), source.text, source.html)
+    return _render_source(source.subject, source.text, source.html, values)
+
+
+def _values(context: Mapping[str, object]) -> dict[str, str]:
+    """Every placeholder as text; anything else is dropped."""
+    return {key: "" if context.get(key) is None else str(context[key]) for key in PLACEHOLDERS}
+
+
+def _subject(rendered: str) -> str:
+    return rendered.strip()
+
+
+def format_date(day: dt.date | None) -> str:
+    """A date as a candidate reads it: Friday, 27 November 2026."""
+    if day is None:
+        return ""
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def first_name(name: str) -> str:
+    parts = name.split()
+    return parts[0] if parts else name
+
+
+def text_to_html(text: str) -> Markup:
+    """A manager's plain-text message as HTML: escaped, paragraphs and line breaks kept."""
+    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    body = Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))
+        for p in paragraphs
+    )
+    return Markup(
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n</head>\n'
+        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5">\n'
+        "{}\n</body>\n</html>\n"
+    ).format(body)
+
+
+def a_or_an(noun: str) -> str:
+    """'a rejection', 'an offer'."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

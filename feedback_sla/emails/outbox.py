@@ -1,0 +1,579 @@
+"""The outbox: queueing candidate emails, undoing, cancelling and retrying them.
+
+Every function writes into the caller's transaction; the caller commits once. Queueing an email
+writes its status change, its timeline event and its outbox row together: all or nothing. What an
+email does to the wait (a promised date, the answer itself) is ``waits.answers``'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from email.utils import make_msgid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates import timeline
+from feedback_sla.candidates.models import Candidate, EventKind, Status
+from feedback_sla.database import insert_unless_exists
+from feedback_sla.emails import composing
+from feedback_sla.emails.composing import RenderedEmail, a_or_an
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.errors import EmailError
+from feedback_sla.emails.headers import check_address, check_headers
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.queries import pending_messages
+from feedback_sla.timeutil import local_date
+
+#: The statuses a candidate may have for each kind to be queued.
+ALLOWED_FROM: dict[EmailKind, frozenset[Status]] = {
+    EmailKind.REJECTION: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.OFFER: frozenset({Status.ACTIVE}),
+    EmailKind.UPDATE: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.NEXT_STEP: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.ACKNOWLEDGEMENT: frozenset({Status.ACTIVE, Status.OFFERED}),
+}
+
+#: Pairs of kinds that contradict each other: queueing one cancels a pending other.
+CONFLICTS: frozenset[frozenset[EmailKind]] = frozenset(
+    {
+        frozenset({EmailKind.REJECTION, EmailKind.OFFER}),
+        frozenset({EmailKind.REJECTION, EmailKind.NEXT_STEP}),
+        frozenset({EmailKind.REJECTION, EmailKind.UPDATE}),
+        frozenset({EmailKind.OFFER, EmailKind.UPDATE}),
+    }
+)
+
+MAX_KEY = 128
+MAX_FEEDBACK = 5_000
+MAX_REASON = 100
+MAX_REASONS = 10
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for one button or form: posting it twice queues one email."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    """One email to queue to a candidate, as a page, a command or the API asks for it.
+
+    ``subject`` and ``text`` replace the rendered message when the manager customised it.
+    ``waiting`` and ``promise_before`` say what the candidate's open wait is now (``waits.answers``
+    fills them in).
+    """
+
+    candidate: Candidate
+    kind: EmailKind | str
+    idempotency_key: str
+    now: dt.datetime
+    actor: User | None = None
+    promised_date: dt.date | None = None
+    feedback: str | None = None
+    reasons: tuple[str, ...] = ()
+    subject: str | None = None
+    text: str | None = None
+    waiting: bool = False
+    promise_before: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The queued message; ``new`` is False when the idempotency key had been used before (nothing
+    else changed). ``cancelled`` are the pending emails it contradicted."""
+
+    message: OutboxMessage
+    new: bool
+    cancelled: tuple[OutboxMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    kind: EmailKind
+    key: str
+    feedback: str | None
+    reasons: list[str]
+    conflicting: list[OutboxMessage]
+    status_before: Status
+    rendered: RenderedEmail
+
+
+def queue_email(session: Session, request: EmailRequest, config: EmailConfig) -> Queued:
+    """Queue an email to a candidate with its status change and timeline event.
+
+    The same idempotency key twice (a double click, two concurrent posts) returns the first
+    message and changes nothing else. A pending email this one contradicts is cancelled. The wait
+    stays open: it closes when the message is really sent.
+    """
+    kind = composing.check_kind(request.kind)
+    key = _check_key(request.idempotency_key)
+    existing = _by_key(session, key)
+    if existing is not None:
+        return Queued(_same_request(existing, request.candidate, kind), new=False)
+    checked = _validate(session, request, kind, key, config)
+    message = _insert(session, request, checked, config)
+    if message is None:  # the same key was queued concurrently and committed first
+        return Queued(_same_request(_by_key(session, key), request.candidate, kind), new=False)
+    _side_effects(session, request, checked, message)
+    return Queued(message, new=True, cancelled=tuple(checked.conflicting))
+
+
+def _validate(
+    session: Session, request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig
+) -> _Checked:
+    """Every check of a new email, before anything is written; EmailError names the field."""
+    candidate = request.candidate
+    feedback = _check_feedback(request.feedback)
+    reasons = _check_reasons(kind, request.reasons)
+    _check_promise(request, kind)
+    conflicting = [m for m in pending_messages(session, candidate.id) if _conflict(m.kind, kind)]
+    status_before = _status_before(candidate, conflicting)
+    if status_before not in ALLOWED_FROM[kind]:
+        raise EmailError(
+            f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
+        )
+    rendered = _message_text(
+        session, candidate, kind, config, request.promised_date, feedback, request.subject, request.text
+    )
+    _check_recipients(candidate, candidate.position.manager, rendered.subject)
+    return _Checked(kind, key, feedback, reasons, conflicting, status_before, rendered)
+
+
+def _insert(
+    session: Session, request: EmailRequest, checked: _Checked, config: EmailConfig
+) -> OutboxMessage | None:
+    candidate, manager = request.candidate, request.candidate.position.manager
+    return _insert_once(
+        session,
+        checked.key,
+        checked.rendered,
+        config,
+        request.now,
+        send_after=request.now + dt.timedelta(seconds=config.undo_seconds),
+        candidate_id=candidate.id,
+        kind=checked.kind,
+        to_name=candidate.name,
+        to_address=candidate.email,
+        reply_to_name=manager.name,
+        reply_to_address=manager.email,
+        previous_status=checked.status_before.value,
+        previous_promised_date=request.promise_before if request.promised_date else None,
+        promised_date=request.promised_date,
+        feedback=checked.feedback,
+        reasons=checked.reasons,
+        queued_by_id=request.actor.id if request.actor else None,
+    )
+
+
+def _side_effects(
+    session: Session, request: EmailRequest, checked: _Checked, message: OutboxMessage
+) -> None:
+    """Cancel what the new email contradicts, set the status it sets, and put it on the timeline."""
+    candidate, kind, now = request.candidate, checked.kind, request.now
+    for other in checked.conflicting:
+        _cancel(
+            session,
+            other,
+            now,
+            request.actor,
+            f"Cancelled: {a_or_an(kind.label)} was queued after this {other.kind.label}",
+        )
+    if kind in STATUS_SET:
+        _change_status(session, candidate, candidate.status, STATUS_SET[kind])
+    timeline.append(
+        session,
+        candidate,
+        EventKind.EMAIL_QUEUED,
+        now,
+        request.actor,
+        body=checked.rendered.subject,
+        data={
+            "email_kind": kind.value,
+            "outbox_id": message.id,
+            "send_after": message.send_after.isoformat(),
+            "status": {"from": checked.status_before.value, "to": STATUS_SET[kind].value}
+            if kind in STATUS_SET
+            else None,
+        },
+    )
+
+
+def draft(
+    session: Session,
+    candidate: Candidate,
+    kind: str | EmailKind,
+    config: EmailConfig,
+    *,
+    promised_date: dt.date | None = None,
+    feedback: str | None = None,
+) -> RenderedEmail:
+    """The message a one-click send would queue, for "Customize" to show and edit."""
+    kind = composing.check_kind(kind)
+    return _render_for(session, candidate, kind, config, promised_date, _check_feedback(feedback))
+
+
+def undo(
+    session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
+) -> OutboxMessage:
+    """Cancel a message before its send time and restore the status queueing it changed."""
+    if not message.can_undo(now):
+        raise EmailError(_too_late(message))
+    if not _cancel(session, message, now, actor, "Undone before sending", before=now):
+        session.refresh(message)
+        raise EmailError(_too_late(message))
+    return message
+
+
+def _too_late(message: OutboxMessage) -> str:
+    if message.status == OutboxStatus.CANCELLED:
+        return "this email was already cancelled"
+    if message.status == OutboxStatus.SENT:
+        return "too late to undo: this email was already sent"
+    return "too late to undo: this email is being sent"
+
+
+def cancel_contradicted(
+    session: Session,
+    candidate: Candidate,
+    now: dt.datetime,
+    *,
+    stage: str | None = None,
+    status: Status | None = None,
+    actor: User | None = None,
+) -> list[OutboxMessage]:
+    """Cancel the pending emails a stage move or status change contradicts; returns them.
+
+    A stage move contradicts a pending rejection (the candidate is still in the process), and a
+    pending offer unless the move is to the offer stage. A candidate who withdrew or was hired
+    gets no pending email; reopening a candidate cancels a pending rejection or offer.
+    """
+    cancelled: list[OutboxMessage] = []
+    if candidate.id is None:  # not flushed yet: nothing can be queued for it
+        return cancelled
+    for message in pending_messages(session, candidate.id):
+        reason = _contradiction(candidate, message.kind, stage, status)
+        if reason and _cancel(session, message, now, actor, reason):
+            cancelled.append(message)
+    return cancelled
+
+
+def _contradiction(
+    candidate: Candidate, kind: EmailKind, stage: str | None, status: Status | None
+) -> str | None:
+    if stage is not None and (kind == EmailKind.REJECTION or (kind == EmailKind.OFFER and stage != "offer")):
+        return f"Cancelled: {candidate.name} was moved to {stage} after the {kind.label} was queued"
+    if status in (Status.WITHDRAWN, Status.HIRED):
+        return f"Cancelled: {candidate.name} was marked {status.value} after the {kind.label} was queued"
+    if status == Status.ACTIVE and kind in STATUS_SET:
+        return f"Cancelled: {candidate.name} was reopened after the {kind.label} was queued"
+    return None
+
+
+def retry(
+    session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
+) -> OutboxMessage:
+    """Send a failed message again, with a fresh count of attempts."""
+    result = session.execute(
+        update(OutboxMessage.__table__)
+        .where(
+            OutboxMessage.__table__.c.id == message.id,
+            OutboxMessage.__table__.c.status == OutboxStatus.FAILED.value,
+        )
+        .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, failed_at=None)
+    )
+    if result.rowcount != 1:
+        session.refresh(message)
+        raise EmailError(f"only a failed email can be retried; this one is {message.status.value}")
+    session.refresh(message)
+    if message.candidate is not None:
+        timeline.append(
+            session,
+            message.candidate,
+            EventKind.EMAIL_QUEUED,
+            now,
+            actor,
+            body=message.subject,
+            data={"email_kind": message.kind.value, "outbox_id": message.id, "retry": True},
+        )
+    return message
+
+
+def queue_to_user(
+    session: Session,
+    user: User,
+    kind: str | EmailKind,
+    rendered: RenderedEmail,
+    now: dt.datetime,
+    config: EmailConfig,
+    *,
+    idempotency_key: str,
+) -> OutboxMessage:
+    """Queue an email to a user of the app (the daily digest), sent as soon as a worker runs."""
+    kind = EmailKind(kind)
+    key = _check_key(idempotency_key)
+    existing = _by_key(session, key)
+    if existing is not None:
+        return existing
+    check_address("the user's email address", user.email)
+    check_headers({"the user's name": user.name, "the subject": rendered.subject})
+    message = _insert_once(
+        session,
+        key,
+        rendered,
+        config,
+        now,
+        send_after=now,
+        recipient_user_id=user.id,
+        kind=kind,
+        to_name=user.name,
+        to_address=user.email,
+        reasons=[],
+    )
+    return message if message is not None else _by_key(session, key)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _check_key(key: str) -> str:
+    key = (key or "").strip()
+    if not key:
+        raise EmailError("idempotency key: missing")
+    if len(key) > MAX_KEY:
+        raise EmailError(f"idempotency key: longer than {MAX_KEY} characters")
+    return key
+
+
+def _by_key(session: Session, key: str) -> OutboxMessage | None:
+    return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+
+
+def _same_request(existing: OutboxMessage, candidate: Candidate, kind: EmailKind) -> OutboxMessage:
+    if existing.candidate_id != candidate.id or existing.kind != kind:
+        raise EmailError("idempotency key: already used for another email")
+    return existing
+
+
+def _check_feedback(feedback: str | None) -> str | None:
+    feedback = (feedback or "").strip() or None
+    if feedback is not None and len(feedback) > MAX_FEEDBACK:
+        raise EmailError(f"feedback: longer than {MAX_FEEDBACK} characters")
+    return feedback
+
+
+def _check_reasons(kind: EmailKind, reasons: Iterable[str]) -> list[str]:
+    cleaned = [r.strip() for r in reasons if r and r.strip()]
+    if cleaned and kind != EmailKind.REJECTION:
+        raise EmailError("reasons: only a rejection records rejection reasons")
+    if len(cleaned) > MAX_REASONS:
+        raise EmailError(f"reasons: at most {MAX_REASONS}")
+    for reason in cleaned:
+        if len(reason) > MAX_REASON:
+            raise EmailError(f"reasons: {reason[:20]!r}… is longer than {MAX_REASON} characters")
+    return list(dict.fromkeys(cleaned))
+
+
+def _check_promise(request: EmailRequest, kind: EmailKind) -> None:
+    promised_date, candidate = request.promised_date, request.candidate
+    if kind == EmailKind.UPDATE and promised_date is None:
+        raise EmailError("promised date: an update tells the candidate when they will hear from us")
+    if promised_date is None:
+        return
+    if kind in STATUS_SET:
+        raise EmailError(f"promised date: {a_or_an(kind.label)} carries no promised date")
+    today = local_date(request.now, candidate.position.time_zone)
+    if promised_date < today:
+        raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
+    if not request.waiting:
+        raise EmailError(
+            f"promised date: {candidate.name} is not waiting for an answer, so there is nothing to promise"
+        )
+
+
+def _conflict(a: EmailKind, b: EmailKind) -> bool:
+    return frozenset({a, b}) in CONFLICTS
+
+
+def _status_before(candidate: Candidate, conflicting: Sequence[OutboxMessage]) -> Status:
+    """The candidate's status once the contradicted pending emails are cancelled."""
+    status = candidate.status
+    for message in reversed(conflicting):
+        if message.kind in STATUS_SET and message.previous_status and status == STATUS_SET[message.kind]:
+            status = Status(message.previous_status)
+    return status
+
+
+def _render_for(
+    session: Session,
+    candidate: Candidate,
+    kind: EmailKind,
+    config: EmailConfig,
+    promised_date: dt.date | None,
+    feedback: str | None,
+) -> RenderedEmail:
+    position = candidate.position
+    return composing.render(
+        session,
+        kind,
+        {
+            "candidate_first_name": composing.first_name(candidate.name),
+            "candidate_name": candidate.name,
+            "position": position.title,
+            "manager": position.manager.name,
+            "company": config.organisation_name,
+            "promised_date": composing.format_date(promised_date),
+            "feedback": feedback or "",
+        },
+    )
+
+
+def _message_text(
+    session: Session,
+    candidate: Candidate,
+    kind: EmailKind,
+    config: EmailConfig,
+    promised_date: dt.date | None,
+    feedback: str | None,
+    subject: str | None,
+    text: str | None,
+) -> RenderedEmail:
+    """The rendered template, or the manager's customised subject and text."""
+    rendered = _render_for(session, candidate, kind, config, promised_date, feedback)
+    if subject is not None:
+        subject = subject.strip()
+        if not subject:
+            raise EmailError("subject: must not be empty")
+        if len(subject) > composing.MAX_SUBJECT:
+            raise EmailError(f"subject: longer than {composing.MAX_SUBJECT} characters")
+        rendered = RenderedEmail(subject=subject, text=rendered.text, html=rendered.html)
+    if text is not None:
+        if not text.strip():
+            raise EmailError("text: must not be empty")
+        if len(text) > composing.MAX_BODY:
+            raise EmailError(f"text: longer than {composing.MAX_BODY} characters")
+        rendered = RenderedEmail(subject=rendered.subject, text=text, html=str(composing.text_to_html(text)))
+    return rendered
+
+
+def _check_recipients(candidate: Candidate, manager: User, subject: str) -> None:
+    check_headers(
+        {
+            "the candidate's name": candidate.name,
+            "the hiring manager's name": manager.name,
+            "the subject": subject,
+        }
+    )
+    check_address("the candidate's email address", candidate.email)
+    check_address("the hiring manager's email address", manager.email)
+
+
+def _insert_once(
+    session: Session,
+    key: str,
+    rendered: RenderedEmail,
+    config: EmailConfig,
+    queued_at: dt.datetime,
+    *,
+    send_after: dt.datetime,
+    **values,
+) -> OutboxMessage | None:
+    """Queue a message unless its idempotency key exists: the new message, or None if it existed.
+
+    ``values`` are the columns that differ between a candidate's email and a user's.
+    """
+    statement = (
+        insert_unless_exists(session, OutboxMessage, conflict=["idempotency_key"])
+        .values(
+            subject=rendered.subject,
+            text_body=rendered.text,
+            html_body=rendered.html,
+            message_id=make_msgid(domain=config.domain),
+            idempotency_key=key,
+            status=OutboxStatus.PENDING,
+            queued_at=queued_at,
+            send_after=send_after,
+            next_attempt_at=send_after,
+            attempts=0,
+            **values,
+        )
+        .returning(OutboxMessage)
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def _change_status(session: Session, candidate: Candidate, expected: Status, new: Status) -> None:
+    """Set the candidate's status if nobody changed it meanwhile."""
+    table = Candidate.__table__
+    result = session.execute(
+        update(table)
+        .where(table.c.id == candidate.id, table.c.status == expected.value)
+        .values(status=new.value)
+    )
+    if result.rowcount != 1:
+        raise EmailError(f"{candidate.name} was changed by someone else meanwhile; reload and try again")
+    set_committed_value(candidate, "status", new)
+
+
+def _cancel(
+    session: Session,
+    message: OutboxMessage,
+    now: dt.datetime,
+    actor: User | None,
+    reason: str,
+    *,
+    before: dt.datetime | None = None,
+) -> bool:
+    """Cancel a pending message and restore the status it set; False if it was no longer pending."""
+    table = OutboxMessage.__table__
+    condition = [table.c.id == message.id, table.c.status == OutboxStatus.PENDING.value]
+    if before is not None:
+        condition.append(table.c.send_after > before)
+    result = session.execute(
+        update(table)
+        .where(*condition)
+        .values(status=OutboxStatus.CANCELLED.value, cancelled_at=now, cancel_reason=reason)
+    )
+    if result.rowcount != 1:
+        return False
+    session.refresh(message)
+    candidate = message.candidate
+    if candidate is None:
+        return True
+    restored = None
+    set_status = STATUS_SET.get(message.kind)
+    if set_status and message.previous_status and candidate.status == set_status:
+        restored = Status(message.previous_status)
+        _change_status(session, candidate, set_status, restored)
+    timeline.append(
+        session,
+        candidate,
+        EventKind.EMAIL_CANCELLED,
+        now,
+        actor,
+        body=reason,
+        data={
+            "email_kind": message.kind.value,
+            "outbox_id": message.id,
+            "status_restored": restored.value if restored else None,
+        },
+    )
+    return True
+
+
+def readdress_unsent(session: Session, candidate: Candidate) -> None:
+    """Queued and failed emails go to the candidate's corrected name and address."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.candidate_id == candidate.id,
+            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+        )
+        .values(to_name=candidate.name, to_address=candidate.email)
+        .execution_options(synchronize_session="fetch")
+    )

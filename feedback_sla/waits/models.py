@@ -1,0 +1,82 @@
+"""The wait: one response clock, opened when the next move is ours and closed when the candidate
+hears from us."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, Integer, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from feedback_sla.database import db
+from feedback_sla.types import UTCDateTime, str_enum
+
+if TYPE_CHECKING:
+    from feedback_sla.candidates.models import Candidate, Event
+
+
+class WaitReason(enum.StrEnum):
+    APPLICATION = "application"
+    DECISION = "decision"
+    FOLLOW_UP = "follow_up"
+
+    @property
+    def label(self) -> str:
+        return _REASON_LABELS[self.value]
+
+
+_REASON_LABELS = {
+    "application": "application",
+    "decision": "decision after interview",
+    "follow_up": "reply to follow-up",
+}
+
+
+class Wait(db.Model):
+    """A response clock: opened when the next move is ours, closed when the candidate hears from us."""
+
+    __tablename__ = "waits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
+    reason: Mapped[WaitReason] = mapped_column(str_enum(WaitReason, "wait_reason"))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    warn_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    escalate_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    policy_days: Mapped[int] = mapped_column(Integer)
+    promised_date: Mapped[dt.date | None]
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    opened_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    closed_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+
+    candidate: Mapped[Candidate] = relationship("Candidate")
+    closed_by: Mapped[Event | None] = relationship("Event", foreign_keys=[closed_by_event_id])
+
+    __table_args__ = (
+        # The database itself refuses a second open wait for the same candidate.
+        Index(
+            "uq_waits_one_open_per_candidate",
+            "candidate_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_waits_candidate", "candidate_id"),
+        Index(
+            "ix_waits_open_due",
+            "due_at",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index(
+            "ix_waits_open_warn",
+            "warn_at",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_waits_opened_at", "opened_at"),
+    )

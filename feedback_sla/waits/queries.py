@@ -1,0 +1,144 @@
+"""Read queries over waiting candidates: one SQL statement each, states computed in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Select, case, literal, or_, select
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.positions.models import Position
+from feedback_sla.waits import clock
+from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.models import Wait, WaitReason
+
+
+def state_expression(now: dt.datetime, settings: OrgSettings):
+    """The SQL twin of ``clock.state``: the state's name."""
+    return case({s.urgency: literal(s.value) for s in State}, value=urgency_expression(now, settings))
+
+
+class WaitingRow(NamedTuple):
+    """One waiting candidate (a tuple: pages list hundreds of these per request)."""
+
+    wait_id: int
+    candidate_id: int
+    candidate: str
+    email: str
+    position: str
+    time_zone: str
+    manager_id: int
+    manager: str
+    manager_name: str
+    stage: str
+    reason: WaitReason
+    opened_at: dt.datetime
+    due_at: dt.datetime
+    promised_date: dt.date | None
+    follow_ups: int
+    state: State
+    business_days_waited: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    manager_id: int | None = None
+    manager_ids: tuple[int, ...] | None = None
+    position_id: int | None = None
+    stage: str | None = None
+    states: frozenset[State] | None = None
+    overdue_only: bool = False
+
+
+#: States by urgency, most urgent first: index i is what ``urgency_expression`` answers i for.
+BY_URGENCY: tuple[State, ...] = tuple(sorted(State, key=lambda s: s.urgency))
+
+
+def urgency_expression(now: dt.datetime, settings: OrgSettings):
+    """A wait's state at ``now`` as its urgency (0 escalated … 3 on track), as ``clock.state``."""
+    return case(
+        (
+            or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
+            literal(State.ESCALATED.urgency),
+        ),
+        (Wait.due_at <= now, literal(State.OVERDUE.urgency)),
+        (Wait.warn_at <= now, literal(State.DUE_SOON.urgency)),
+        else_=literal(State.ON_TRACK.urgency),
+    )
+
+
+def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()) -> Select:
+    """Open waits with their candidate, position and manager, most urgent first."""
+    urgency = urgency_expression(now, settings).label("urgency")
+    query = (
+        select(
+            Wait.id.label("wait_id"),
+            Candidate.id.label("candidate_id"),
+            Candidate.name.label("candidate"),
+            Candidate.email,
+            Position.title.label("position"),
+            Position.time_zone,
+            User.id.label("manager_id"),
+            User.email.label("manager"),
+            User.name.label("manager_name"),
+            Candidate.stage,
+            Wait.reason,
+            Wait.opened_at,
+            Wait.due_at,
+            Wait.promised_date,
+            Wait.follow_ups,
+            urgency,
+        )
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .join(User, Position.manager_id == User.id)
+        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+    )
+    if filters.manager_id is not None:
+        query = query.where(Position.manager_id == filters.manager_id)
+    if filters.manager_ids is not None:
+        query = query.where(Position.manager_id.in_(filters.manager_ids))
+    if filters.position_id is not None:
+        query = query.where(Position.id == filters.position_id)
+    if filters.stage:
+        query = query.where(Candidate.stage == filters.stage)
+    if filters.overdue_only:
+        query = query.where(Wait.due_at <= now)
+    if filters.states:
+        query = query.where(urgency.in_([s.urgency for s in filters.states]))
+    return query.order_by(urgency, Wait.due_at, Candidate.id)
+
+
+def waiting(
+    session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()
+) -> list[WaitingRow]:
+    # Core execution: these rows are plain columns, and a page may list a thousand of them.
+    rows = session.connection().execute(waiting_query(now, settings, filters)).all()
+    waited = clock.business_days_counter(now, settings)
+    make = WaitingRow._make
+    return [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
+
+
+def overdue_query(now: dt.datetime, manager_id: int) -> Select:
+    """A manager's open waits past their deadline.
+
+    SQLite and PostgreSQL reach them through the manager's positions and each candidate's one open
+    wait (a few thousand index lookups); the open-waits due_at index serves the organisation-wide
+    question instead (``waiting_query`` with ``overdue_only``). See benchmarks/clock.py.
+    """
+    return (
+        select(Wait.id, Wait.candidate_id, Wait.due_at)
+        .join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .where(
+            Wait.closed_at.is_(None),
+            Wait.due_at <= now,
+            Position.manager_id == manager_id,
+            Candidate.status == Status.ACTIVE,
+        )
+        .order_by(Wait.due_at)
+    )

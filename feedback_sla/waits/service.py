@@ -1,0 +1,271 @@
+"""The door every signal about a candidate enters through: a page, a command, a CSV file, the outbox.
+
+Each function records what happened on the candidate's timeline and opens, closes or moves the
+wait it concerns, cancelling queued emails the change contradicts. The caller commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates import service as candidates
+from feedback_sla.candidates import timeline
+from feedback_sla.candidates.importer import ImportResult, ImportRow
+from feedback_sla.candidates.models import (
+    CANDIDATE_FACING,
+    Candidate,
+    ContactChannel,
+    Event,
+    EventKind,
+    Status,
+)
+from feedback_sla.emails import outbox, queries
+from feedback_sla.emails.models import OutboxMessage
+from feedback_sla.errors import DomainError
+from feedback_sla.positions import service as positions
+from feedback_sla.positions.models import Position
+from feedback_sla.waits import lifecycle
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.lifecycle import open_wait_of
+from feedback_sla.waits.models import Wait, WaitReason
+
+
+def record(
+    session: Session,
+    candidate: Candidate,
+    kind: EventKind,
+    at: dt.datetime,
+    actor: User | None = None,
+    **details,
+) -> Event:
+    """Append an event to the timeline; a candidate-facing one closes the open wait."""
+    event = timeline.append(session, candidate, kind, at, actor, **details)
+    if kind in CANDIDATE_FACING:
+        lifecycle.close_open_wait(session, candidate, event, at)
+    return event
+
+
+def add_candidate(
+    session: Session,
+    position: Position,
+    name: str,
+    email: str,
+    applied_at: dt.datetime,
+    settings: OrgSettings,
+    actor: User | None = None,
+    *,
+    stage: str = "applied",
+    now: dt.datetime | None = None,
+) -> Candidate:
+    """A new applicant: the candidate, a 'created' event and an open application wait.
+
+    With ``now``, an application time in the future is refused. DuplicateCandidate when the
+    position already has a candidate with this email.
+    """
+    candidates.check_stage(stage)
+    if now is not None:
+        candidates.check_applied_at(applied_at, now)
+    name = candidates.check_name(name)
+    email = email.strip()
+    if candidates.email_taken(session, position.id, email):
+        raise candidates.DuplicateCandidate(f"{email} is already a candidate for {position.title}")
+    candidate = Candidate(name=name, email=email, position=position, stage=stage)
+    session.add(candidate)
+    event = record(session, candidate, EventKind.CREATED, applied_at, actor, data={"stage": stage})
+    lifecycle.open_wait(session, candidate, WaitReason.APPLICATION, applied_at, settings, event=event)
+    return candidate
+
+
+def move_stage(
+    session: Session, candidate: Candidate, stage: str, at: dt.datetime, actor: User | None = None
+) -> list[OutboxMessage]:
+    """A stage move is internal: it never closes a wait. Returns the queued emails it cancelled.
+
+    An inactive candidate cannot move, unless a queued rejection or offer is what made them
+    inactive: the move takes it back.
+    """
+    candidates.check_stage(stage)
+    if queries.pending_status_email(session, candidate) is None:
+        candidates.check_active(candidate)
+    if stage == candidate.stage:
+        raise DomainError(f"{candidate.name} is already at stage {stage}")
+    record(
+        session,
+        candidate,
+        EventKind.STAGE_MOVED,
+        at,
+        actor,
+        data={"from": candidate.stage, "to": stage},
+    )
+    candidate.stage = stage
+    return outbox.cancel_contradicted(session, candidate, at, stage=stage, actor=actor)
+
+
+def add_note(
+    session: Session, candidate: Candidate, body: str, at: dt.datetime, actor: User | None = None
+) -> Event:
+    """An internal note: the candidate hears nothing, so the wait stays open."""
+    if not body.strip():
+        raise DomainError("a note needs some text")
+    return record(session, candidate, EventKind.NOTE, at, actor, body=body.strip())
+
+
+def log_contact(
+    session: Session,
+    candidate: Candidate,
+    channel: ContactChannel,
+    at: dt.datetime,
+    actor: User | None = None,
+    note: str | None = None,
+) -> Event:
+    """The candidate heard from us (a call, a meeting, another email): closes the open wait."""
+    return record(
+        session,
+        candidate,
+        EventKind.CONTACT_LOGGED,
+        at,
+        actor,
+        channel=ContactChannel(channel).value,
+        body=(note or "").strip() or None,
+    )
+
+
+def interview_held(
+    session: Session,
+    candidate: Candidate,
+    at: dt.datetime,
+    settings: OrgSettings,
+    actor: User | None = None,
+) -> Wait:
+    """The interview was a meeting with the candidate; a decision is now owed."""
+    candidates.check_active(candidate)
+    event = record(session, candidate, EventKind.INTERVIEW_HELD, at, actor)
+    return lifecycle.open_wait(session, candidate, WaitReason.DECISION, at, settings, event=event)
+
+
+def followed_up(
+    session: Session,
+    candidate: Candidate,
+    at: dt.datetime,
+    settings: OrgSettings,
+    actor: User | None = None,
+) -> Wait:
+    """The candidate asked for news: counted on the open wait, or opens a reply wait."""
+    candidates.check_active(candidate)
+    event = record(session, candidate, EventKind.FOLLOWED_UP, at, actor)
+    wait = open_wait_of(session, candidate)
+    if wait is None:
+        return lifecycle.open_wait(session, candidate, WaitReason.FOLLOW_UP, at, settings, event=event)
+    wait.follow_ups += 1
+    return wait
+
+
+def set_promise(
+    session: Session,
+    candidate: Candidate,
+    promised: dt.date | None,
+    at: dt.datetime,
+    settings: OrgSettings,
+    actor: User | None = None,
+) -> Wait:
+    """Set, move or clear the date the candidate was promised an answer by."""
+    wait = open_wait_of(session, candidate)
+    if wait is None:
+        raise DomainError(f"{candidate.name} is not waiting for an answer")
+    record(
+        session,
+        candidate,
+        EventKind.PROMISE_SET,
+        at,
+        actor,
+        data={"from": _iso(wait.promised_date), "to": _iso(promised)},
+    )
+    wait.promised_date = promised
+    lifecycle.recompute(wait, candidate.position, settings)
+    return wait
+
+
+def withdraw(
+    session: Session,
+    candidate: Candidate,
+    at: dt.datetime,
+    actor: User | None = None,
+    reason: str | None = None,
+) -> Event:
+    """The candidate withdrew: nobody owes them an answer any more, so the open wait closes.
+
+    The withdrawal is the event that closes the wait, so reports can tell it from an answer.
+    """
+    candidates.check_active(candidate)
+    event = record(
+        session,
+        candidate,
+        EventKind.STATUS_CHANGED,
+        at,
+        actor,
+        body=(reason or "").strip() or None,
+        data={"from": candidate.status.value, "to": Status.WITHDRAWN.value},
+    )
+    candidate.status = Status.WITHDRAWN
+    lifecycle.close_open_wait(session, candidate, event, at)
+    outbox.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN, actor=actor)
+    return event
+
+
+def update_details(session: Session, candidate: Candidate, name: str, email: str) -> None:
+    """Correct a candidate's name or email; queued and failed emails follow the correction."""
+    candidate.name = candidates.check_name(name)
+    candidate.email = candidates.check_new_email(
+        session, candidate.position, email, except_id=candidate.id
+    )
+    outbox.readdress_unsent(session, candidate)
+
+
+def update_position(
+    session: Session, position: Position, change: positions.PositionChange, settings: OrgSettings
+) -> int:
+    """Change a position; returns how many of its open waits got new deadlines.
+
+    Only a change of time zone or of policy overrides moves deadlines, so only then are the
+    position's open waits recomputed.
+    """
+    if not positions.apply_change(session, position, change):
+        return 0
+    return lifecycle.recompute_open_waits(session, settings, position_id=position.id)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def import_rows(
+    session: Session, rows: list[ImportRow], settings: OrgSettings, actor: User | None = None
+) -> ImportResult:
+    """Write the rows of a checked CSV file, each through the same steps as the browser.
+
+    A row with an interview time records the interview (a decision is owed); one with a promised
+    date records the promise on the timeline. The caller commits or rolls back the whole file.
+    """
+    result = ImportResult()
+    found: dict[tuple[str, int], Position] = {}
+    for row in rows:
+        key = (row.position_title.lower(), row.manager.id)
+        if key not in found:
+            position = positions.find_position(session, row.position_title, row.manager)
+            if position is None:
+                position = positions.create_position(session, row.position_title, row.manager)
+                result.positions_created.append(position.title)
+            found[key] = position
+        candidate = add_candidate(
+            session, found[key], row.name, row.email, row.applied_at, settings, actor, stage=row.stage
+        )
+        if row.interview_at is not None:
+            interview_held(session, candidate, row.interview_at, settings, actor)
+            result.decision_waits += 1
+        if row.promised_by is not None:
+            set_promise(session, candidate, row.promised_by, row.interview_at or row.applied_at, settings, actor)
+        result.candidates += 1
+    return result

@@ -1,0 +1,19 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from feedback_sla.web.forms import stripped, valid_time_zone
+
+
+class PersonalSettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    time_zone = StringField(
+        "Time zone", filters=[stripped], validators=[DataRequired(), Length(max=64), valid_time_zone]
+    )
+    digest_enabled = BooleanField("Send me the daily digest")
+    digest_hour = SelectField(
+        "Digest hour (your local time)", coerce=int,
+        choices=[SelectChoice(h, f"{h:02d}:00") for h in range(24)],
+    )
+    digest_empty = BooleanField("Send it also on days when nobody is waiting on me")

@@ -1,0 +1,89 @@
+"""Admin forms: users and organisation settings."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from feedback_sla.accounts.models import Role
+from feedback_sla.accounts.service import MAX_PASSWORD, MIN_PASSWORD
+from feedback_sla.settings.service import DEFINITIONS
+from feedback_sla.web.forms import valid_email, valid_time_zone, zone_choices
+
+ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, "Hiring manager"), SelectChoice(Role.ADMIN.value, "Admin")]
+
+
+class NewUserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), valid_email])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MANAGER.value)
+    time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])
+    password = PasswordField(
+        "Initial password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = zone_choices()
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+    def role_label(self) -> str:
+        return next(c.label for c in ROLE_CHOICES if c.value == self.role.data)
+
+
+#: Setting key -> form label; the help text comes from the setting's definition.
+LABELS = {
+    "holiday_calendar": "Holiday calendar",
+    "time_zone": "Default time zone",
+    "end_of_business_day": "End of business day (HH:MM)",
+    "warning_business_days": "Warning window (business days before the deadline)",
+    "escalate_after_days": "Escalate after (calendar days waiting)",
+    "escalate_after_followups": "Escalate after (candidate follow-ups)",
+    "policy.application": "Business days to answer an application",
+    "policy.decision": "Business days to decide after an interview",
+    "policy.follow_up": "Business days to reply to a follow-up",
+}
+
+
+def field_name(key: str) -> str:
+    return key.replace(".", "_")
+
+
+class SettingsForm(FlaskForm):
+    """Every organisation setting as text; values are checked by ``settings.service``."""
+
+    holiday_calendar = StringField(LABELS["holiday_calendar"], render_kw={"placeholder": "US-NY"})
+    time_zone = SelectField(LABELS["time_zone"], validate_choice=False)
+    end_of_business_day = StringField(LABELS["end_of_business_day"])
+    warning_business_days = StringField(LABELS["warning_business_days"])
+    escalate_after_days = StringField(LABELS["escalate_after_days"])
+    escalate_after_followups = StringField(LABELS["escalate_after_followups"])
+    policy_application = StringField(LABELS["policy.application"])
+    policy_decision = StringField(LABELS["policy.decision"])
+    policy_follow_up = StringField(LABELS["policy.follow_up"])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = zone_choices()
+
+    def fields_by_key(self):
+        """(setting key, field, help text) for every setting, in the definitions' order."""
+        return [(key, self[field_name(key)], DEFINITIONS[key].help) for key in DEFINITIONS]
+
+    def fill(self, values: dict[str, str]) -> None:
+        for key, field, _help in self.fields_by_key():
+            field.data = values[key]
+
+    def values(self) -> dict[str, str]:
+        return {key: field.data or "" for key, field, _help in self.fields_by_key()}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for key, reason in errors.items():
+            self[field_name(key)].errors = [*self[field_name(key)].errors, reason]

@@ -1,0 +1,122 @@
+"""Admin pages: users (create, role, disable) and the organisation settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from feedback_sla.accounts import service as accounts
+from feedback_sla.accounts.models import User
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
+from feedback_sla.settings import service as settings_service
+from feedback_sla.web.access import admin_required, viewer
+from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
+from feedback_sla.web.forms import moved_message
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@admin_required
+def _admins_only():
+    """Every page here is for admins; anyone else gets 404 (and a login page when logged out)."""
+
+
+@bp.get("/users")
+def users():
+    rows = db.session.scalars(
+        select(User).order_by(User.active.desc(), func.lower(User.name), User.id)
+    ).all()
+    return render_template("admin/users.html", users=rows, roles=ROLE_CHOICES, me=viewer())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    form = NewUserForm()
+    if request.method == "GET":
+        form.time_zone.data = settings_service.load(db.session).time_zone
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                db.session,
+                form.email.data,
+                form.name.data,
+                form.role.data,
+                form.time_zone.data,
+                form.password.data,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{user.name} ({user.email}) can now log in.", "success")
+            return redirect(url_for("admin.users"))
+    status = 422 if form.errors else 200
+    return render_template("admin/new_user.html", form=form), status
+
+
+def _user_action(user_id: int, action, done: str):
+    """Apply ``action(user)``, commit, and say what happened or why it was refused."""
+    user = db.get_or_404(User, user_id)
+    try:
+        action(user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Not changed: {exc}.", "danger")
+    else:
+        db.session.commit()
+        flash(done.format(name=user.name), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+def set_role(user_id: int):
+    form = RoleForm()
+    if not form.validate():
+        db.get_or_404(User, user_id)
+        flash("Not changed: choose a role from the list.", "danger")
+        return redirect(url_for("admin.users"))
+    label = form.role_label().lower()
+    return _user_action(
+        user_id,
+        lambda user: accounts.set_role(db.session, user, form.role.data),
+        "{name} is now " + ("an " if label[0] in "aeiou" else "a ") + label + ".",
+    )
+
+
+@bp.post("/users/<int:user_id>/disable")
+def disable_user(user_id: int):
+    return _user_action(
+        user_id,
+        lambda user: accounts.disable_user(db.session, user, viewer()),
+        "{name} is disabled and logged out everywhere.",
+    )
+
+
+@bp.post("/users/<int:user_id>/enable")
+def enable_user(user_id: int):
+    return _user_action(user_id, accounts.enable_user, "{name} can log in again.")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    form = SettingsForm()
+    if request.method == "GET":
+        form.fill(settings_service.raw_values(db.session))
+    if form.validate_on_submit():
+        try:
+            update = settings_service.update(db.session, form.values())
+        except settings_service.SettingsInvalid as exc:
+            db.session.rollback()
+            form.show_errors(exc.errors)
+        else:
+            db.session.commit()
+            if not update.changed:
+                flash("Nothing changed.", "info")
+            else:
+                flash(moved_message(update.moved) if update.moved is not None else "Saved.", "success")
+            return redirect(url_for("admin.settings"))
+    status = 422 if form.errors else 200
+    return render_template("admin/settings.html", form=form), status

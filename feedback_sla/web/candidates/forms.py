@@ -1,0 +1,82 @@
+"""The candidate page's forms: each validates its own fields and carries the page to return to."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from feedback_sla.candidates.models import PIPELINE, ContactChannel
+from feedback_sla.web.forms import ReturnForm, stripped, valid_email
+
+NOTE_LIMIT = 5000
+IMPORT_LIMIT_BYTES = 2 * 1024 * 1024
+
+STAGE_CHOICES = [SelectChoice(stage, stage.capitalize()) for stage in PIPELINE]
+CHANNEL_LABELS = {
+    ContactChannel.PHONE.value: "Phone call",
+    ContactChannel.MEETING.value: "Meeting",
+    ContactChannel.EMAIL.value: "Email sent outside this app",
+    ContactChannel.OTHER.value: "Other",
+}
+CHANNEL_CHOICES = [SelectChoice(value, label) for value, label in CHANNEL_LABELS.items()]
+
+
+class StageForm(ReturnForm):
+    stage = SelectField("Move to stage", choices=STAGE_CHOICES, validators=[DataRequired()])
+
+
+class ContactForm(ReturnForm):
+    channel = SelectField(
+        "How they heard from you", choices=CHANNEL_CHOICES, validators=[DataRequired()]
+    )
+    note = TextAreaField(
+        "What you told them (optional)",
+        filters=[stripped],
+        validators=[Optional(), Length(max=NOTE_LIMIT)],
+    )
+
+
+class NoteForm(ReturnForm):
+    body = TextAreaField(
+        "Internal note",
+        filters=[stripped],
+        validators=[DataRequired(message="Internal note: write some text"), Length(max=NOTE_LIMIT)],
+    )
+
+
+class WithdrawForm(ReturnForm):
+    reason = StringField(
+        "Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=500)]
+    )
+
+
+class DetailsForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[stripped],
+        validators=[DataRequired(message="Name: must not be empty"), Length(max=200)],
+    )
+    email = StringField(
+        "Email",
+        filters=[stripped],
+        validators=[DataRequired(message="Email: must not be empty"), Length(max=254), valid_email],
+    )
+
+
+class NewCandidateForm(DetailsForm):
+    position = SelectField(
+        "Position", coerce=int, validate_choice=True, validators=[DataRequired()]
+    )
+    applied_at = DateTimeLocalField(
+        "Applied at",
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+    )
+    stage = SelectField("Stage", choices=STAGE_CHOICES, default="applied")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired(message="CSV file: choose a file")])

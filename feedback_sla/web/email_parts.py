@@ -1,0 +1,125 @@
+"""The email parts of other pages: the candidate page's send buttons and history, the triage
+page's undo buttons, and the one-click form they post."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from flask import current_app, request, url_for
+from markupsafe import escape
+from wtforms import HiddenField
+from wtforms.validators import DataRequired, Regexp
+
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.database import db
+from feedback_sla.emails import queries
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import ALLOWED_FROM
+from feedback_sla.timeutil import local_date
+from feedback_sla.waits import lifecycle
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.web.forms import PromiseForm
+
+#: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
+NONCE_PATTERN = r"^[A-Za-z0-9_-]{8,40}$"
+
+#: The kinds a candidate page offers to send.
+SENDABLE = (EmailKind.REJECTION, EmailKind.OFFER, EmailKind.UPDATE, EmailKind.NEXT_STEP)
+
+
+def new_nonce() -> str:
+    """Rendered once into a page; a double click or a resent form reuses it."""
+    return secrets.token_urlsafe(12)
+
+
+def idempotency_key(nonce: str, candidate_id: int, kind: str) -> str:
+    """One key per page, candidate and kind: the candidate id and kind end it, so pages never collide."""
+    return f"{nonce}:{candidate_id}:{kind}"
+
+
+def fingerprint(text: str) -> str:
+    """A short fingerprint of text shown in a form, to tell later whether the manager edited it."""
+    return hashlib.sha256(normalize_newlines(text).encode()).hexdigest()[:32]
+
+
+def normalize_newlines(text: str | None) -> str:
+    """Browsers send a textarea's lines with CR LF; messages keep LF."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n")
+
+
+class SendForm(PromiseForm):
+    """One click: queue the default template (an update may carry another promised date)."""
+
+    nonce = HiddenField(
+        validators=[DataRequired(message="The page is out of date: reload it and try again"),
+                    Regexp(NONCE_PATTERN, message="The page is out of date: reload it and try again")]
+    )
+
+
+@dataclass
+class CandidateEmails:
+    """The email parts of a candidate page."""
+
+    history: list[OutboxMessage]
+    nonce: str
+    now: dt.datetime
+    today: dt.date  # in the position's time zone: the earliest date an update may promise
+    undo_seconds: int
+    send_form: SendForm
+    can_send: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def undoable(self) -> list[OutboxMessage]:
+        return [m for m in self.history if m.can_undo(self.now)]
+
+    @property
+    def failed(self) -> list[OutboxMessage]:
+        return [m for m in self.history if m.status == OutboxStatus.FAILED]
+
+    @property
+    def reopens(self) -> bool:
+        """A pending rejection or offer: a stage move cancels it and restores the status."""
+        return any(
+            m.status == OutboxStatus.PENDING and m.kind in STATUS_SET for m in self.history
+        )
+
+
+def candidate_emails(
+    candidate: Candidate, now: dt.datetime, org: OrgSettings, waiting: bool
+) -> CandidateEmails:
+    history = queries.history(db.session, candidate.id)
+    suggested = lifecycle.default_promise_date(db.session, candidate, now, org) if waiting else None
+    allowed = {
+        kind.value: candidate.status in ALLOWED_FROM[kind] and (kind != EmailKind.UPDATE or waiting)
+        for kind in SENDABLE
+    }
+    return CandidateEmails(
+        history=history,
+        nonce=new_nonce(),
+        now=now,
+        today=local_date(now, candidate.position.time_zone),
+        undo_seconds=EmailConfig.from_app(current_app).undo_seconds,
+        send_form=SendForm(formdata=None, promised_date=suggested),
+        can_send=allowed,
+    )
+
+
+def triage_email_context(now: dt.datetime, manager_id: int | None) -> dict:
+    """The email parts of the triage page: one query, whatever the number of rows."""
+    found = queries.for_triage(db.session, now, manager_id)
+    return {
+        "unfinished": found.by_candidate,
+        "attention": found.attention,
+        "email_nonce": new_nonce(),
+        "now": now,
+        # Row buttons are these prefixes plus an id: one url_for per page, not per row.
+        "emails_url": escape(url_for("emails.undo", message_id=0).removesuffix("0/undo")),
+        "customize_query": escape("?next=" + quote(request.full_path, safe="/")),
+    }
+
+

@@ -1,0 +1,81 @@
+"""Forms for sending candidate emails and for editing their templates."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from feedback_sla.emails import composing as templates
+from feedback_sla.emails import outbox as service
+from feedback_sla.web.email_parts import SendForm
+from feedback_sla.web.forms import ReturnForm, stripped
+
+#: Internal rejection reasons a manager may pick: kept for reporting, never sent to the candidate.
+REJECTION_REASONS = (
+    "Experience level",
+    "Technical skills",
+    "Communication",
+    "Salary expectations",
+    "Location or working hours",
+    "Position filled by another candidate",
+    "Position closed or on hold",
+    "Candidate not reachable",
+)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class CustomizeForm(SendForm):
+    """One more click: the message with this candidate's details, to edit before queueing it."""
+
+    subject = StringField(
+        "Subject",
+        filters=[stripped],
+        validators=[DataRequired(message="Subject: must not be empty"), Length(max=templates.MAX_SUBJECT)],
+    )
+    text = TextAreaField(
+        "Message",
+        validators=[DataRequired(message="Message: must not be empty"), Length(max=templates.MAX_BODY)],
+        render_kw={"rows": 16},
+    )
+    feedback = TextAreaField(
+        "Feedback for the candidate (optional)",
+        filters=[stripped],
+        validators=[Optional(), Length(max=service.MAX_FEEDBACK)],
+        render_kw={"rows": 4},
+    )
+    reasons = MultiCheckboxField(
+        "Internal rejection reasons (never sent)",
+        choices=[SelectChoice(r, r) for r in REJECTION_REASONS],
+        validate_choice=True,
+    )
+    other_reason = StringField(
+        "Other internal reason",
+        filters=[stripped],
+        validators=[Optional(), Length(max=service.MAX_REASON)],
+    )
+    # Fingerprints of the subject and message as last shown: equal means "not edited".
+    shown_subject = HiddenField()
+    shown_text = HiddenField()
+
+    def picked_reasons(self) -> list[str]:
+        return list(self.reasons.data or []) + ([self.other_reason.data] if self.other_reason.data else [])
+
+
+class MessageForm(ReturnForm):
+    """Undo or retry one message."""
+
+
+class TemplateForm(FlaskForm):
+    subject = StringField("Subject", validators=[DataRequired(message="Subject: must not be empty")])
+    text = TextAreaField(
+        "Text part", validators=[DataRequired(message="Text part: must not be empty")], render_kw={"rows": 16}
+    )
+    html = TextAreaField(
+        "HTML part", validators=[DataRequired(message="HTML part: must not be empty")], render_kw={"rows": 16}
+    )

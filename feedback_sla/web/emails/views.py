@@ -1,0 +1,343 @@
+"""Candidate emails in the browser: one click with undo, customizing, retrying, and template editing.
+
+Every action validates its form, calls one service function, commits once and says what happened.
+A message is reached through its candidate, so a manager can only touch their own candidates' email.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.database import db
+from feedback_sla.emails import composing, outbox
+from feedback_sla.emails.composing import RenderedEmail, TemplateError, TemplateSource
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import EmailRequest
+from feedback_sla.errors import DomainError
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import local_date, utcnow
+from feedback_sla.waits import answers, lifecycle
+from feedback_sla.web.access import admin_required, candidate_or_404, safe_next, viewer
+from feedback_sla.web.email_parts import (
+    SENDABLE,
+    SendForm,
+    fingerprint,
+    idempotency_key,
+    new_nonce,
+    normalize_newlines,
+)
+from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateForm
+from feedback_sla.web.filters import local_time
+from feedback_sla.web.forms import errors_text
+
+bp = Blueprint("emails", __name__)
+
+#: The emails a button queues at once with the default template.
+ONE_CLICK = (EmailKind.REJECTION, EmailKind.OFFER, EmailKind.UPDATE)
+
+
+def _kind_or_404(value: str, allowed: tuple[EmailKind, ...]) -> EmailKind:
+    try:
+        kind = EmailKind(value)
+    except ValueError:
+        abort(404)
+    if kind not in allowed:
+        abort(404)
+    return kind
+
+
+def _message_or_404(message_id: int) -> OutboxMessage:
+    """A candidate email the viewer may act on: through a candidate of theirs (admins: any)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.candidate_id is None:
+        abort(404)
+    candidate_or_404(message.candidate_id)
+    return message
+
+
+def _config() -> EmailConfig:
+    return EmailConfig.from_app(current_app)
+
+
+def _back(next_url: str | None, candidate_id: int):
+    return redirect(safe_next(next_url) or url_for("candidates.show", candidate_id=candidate_id))
+
+
+def _title(kind: EmailKind) -> str:
+    return kind.label[:1].upper() + kind.label[1:]
+
+
+def queued_message(message: OutboxMessage, candidate: Candidate) -> str:
+    """What the manager is told after queueing: when it goes, what changed, what the wait does."""
+    title, name = _title(message.kind), candidate.name
+    if message.status == OutboxStatus.CANCELLED:
+        return (
+            f"This {message.kind.label} to {name} was already queued from this page and then cancelled; "
+            "reload the page to queue it again."
+        )
+    if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
+        sentence = f"{title} to {name} queued: it is sent now."
+    else:
+        sentence = (
+            f"{title} to {name} queued: it is sent at {local_time(message.send_after, '%H:%M:%S')} "
+            "unless you undo it."
+        )
+    if message.kind in STATUS_SET:
+        sentence += f" {name} is now {STATUS_SET[message.kind].value}."
+    if message.promised_date is not None:
+        sentence += f" You promise an answer by {message.promised_date:%a %d %b %Y}."
+    return sentence + " Their wait closes when the email is sent."
+
+
+# --- one click, undo, retry -----------------------------------------------------------------------
+
+
+@bp.post("/candidates/<int:candidate_id>/emails/<kind>")
+@login_required
+def send(candidate_id: int, kind: str):
+    """Queue the default template at once; the page's nonce makes a double click queue one email."""
+    candidate = candidate_or_404(candidate_id)
+    kind = _kind_or_404(kind, ONE_CLICK)
+    now = utcnow()
+    form = SendForm(today=local_date(now, candidate.position.time_zone))
+    if not form.validate_on_submit():
+        flash(f"Nothing was queued. {errors_text(form)}", "danger")
+        return _back(form.next.data, candidate_id)
+    wanted = EmailRequest(
+        candidate,
+        kind,
+        idempotency_key(form.nonce.data, candidate.id, kind.value),
+        now,
+        viewer(),
+        promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
+    )
+    try:
+        message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Nothing was queued: {exc}", "danger")
+        return _back(form.next.data, candidate_id)
+    db.session.commit()
+    cancelled = message.status == OutboxStatus.CANCELLED
+    flash(queued_message(message, candidate), "warning" if cancelled else "success")
+    return _back(form.next.data, candidate_id)
+
+
+@bp.post("/emails/<int:message_id>/undo")
+@login_required
+def undo(message_id: int):
+    message = _message_or_404(message_id)
+    form = MessageForm()
+    candidate = message.candidate
+    try:
+        answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Not undone: {exc}.", "danger")
+        return _back(form.next.data, candidate.id)
+    db.session.commit()
+    text = f"Undone: the {message.kind.label} to {candidate.name} will not be sent."
+    if message.kind in STATUS_SET:
+        text += f" {candidate.name} is {candidate.status.value} again."
+    if message.promised_date is not None:
+        text += " The promised date is back to what it was."
+    flash(text, "success")
+    return _back(form.next.data, candidate.id)
+
+
+@bp.post("/emails/<int:message_id>/retry")
+@login_required
+def retry(message_id: int):
+    message = _message_or_404(message_id)
+    form = MessageForm()
+    candidate = message.candidate
+    try:
+        outbox.retry(db.session, message, utcnow(), viewer())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Not retried: {exc}.", "danger")
+        return _back(form.next.data, candidate.id)
+    db.session.commit()
+    flash(f"The {message.kind.label} to {candidate.name} is queued again and sent shortly.", "success")
+    return _back(form.next.data, candidate.id)
+
+
+# --- customize ------------------------------------------------------------------------------------
+
+
+@bp.route("/candidates/<int:candidate_id>/emails/<kind>/customize", methods=["GET", "POST"])
+@login_required
+def customize(candidate_id: int, kind: str):
+    """Preview the message for this candidate, edit it, add feedback and reasons, then queue it."""
+    candidate = candidate_or_404(candidate_id)
+    kind = _kind_or_404(kind, SENDABLE)
+    now = utcnow()
+    org = settings_service.load(db.session)
+    config = _config()
+    form = CustomizeForm(today=local_date(now, candidate.position.time_zone))
+    if request.method == "GET":
+        return _customize_start(candidate, kind, form, now, org, config)
+
+    if not form.validate_on_submit():
+        return _render_customize(candidate, kind, form, None, 422)
+    subject = form.subject.data
+    text = normalize_newlines(form.text.data)
+    subject_edited = fingerprint(subject) != form.shown_subject.data
+    text_edited = fingerprint(text) != form.shown_text.data
+    feedback = form.feedback.data if kind == EmailKind.REJECTION else None
+    promised = form.promised_date.data if kind == EmailKind.UPDATE else None
+    try:
+        fresh = outbox.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
+    except DomainError as exc:
+        form.form_errors.append(str(exc))
+        return _render_customize(candidate, kind, form, None, 422)
+
+    if request.form.get("action") != "queue":
+        # Preview: the template follows the new feedback or date, unless the manager rewrote it.
+        if not subject_edited:
+            form.subject.data, form.shown_subject.data = fresh.subject, fingerprint(fresh.subject)
+        if not text_edited:
+            form.text.data, form.shown_text.data = fresh.text, fingerprint(fresh.text)
+        html = fresh.html if not text_edited else str(composing.text_to_html(text))
+        shown = RenderedEmail(form.subject.data, form.text.data, html)
+        return _render_customize(candidate, kind, form, shown)
+
+    if text_edited and feedback and normalize_newlines(feedback) not in text:
+        form.feedback.errors.append(
+            "Feedback: you edited the message, so the feedback is not added to it; write it into the "
+            "message or start again from the template"
+        )
+        return _render_customize(candidate, kind, form, None, 422)
+    try:
+        wanted = EmailRequest(
+            candidate,
+            kind,
+            idempotency_key(form.nonce.data, candidate.id, kind.value),
+            now,
+            viewer(),
+            promised_date=promised,
+            feedback=feedback,
+            reasons=tuple(form.picked_reasons()) if kind == EmailKind.REJECTION else (),
+            subject=subject if subject_edited else None,
+            text=text if text_edited else None,
+        )
+        message = answers.queue_email(db.session, wanted, config, org)
+    except DomainError as exc:
+        db.session.rollback()
+        form.form_errors.append(f"Nothing was queued: {exc}")
+        return _render_customize(candidate_or_404(candidate_id), kind, form, None, 409)
+    db.session.commit()
+    cancelled = message.status == OutboxStatus.CANCELLED
+    flash(queued_message(message, candidate), "warning" if cancelled else "success")
+    return _back(form.next.data, candidate_id)
+
+
+def _customize_start(candidate, kind, form, now, org, config):
+    promised = None
+    if kind == EmailKind.UPDATE:
+        promised = lifecycle.default_promise_date(db.session, candidate, now, org)
+    try:
+        rendered = outbox.draft(db.session, candidate, kind, config, promised_date=promised)
+    except DomainError as exc:
+        form.form_errors.append(str(exc))
+        return _render_customize(candidate, kind, form, None, 409)
+    form.nonce.data = new_nonce()
+    form.next.data = safe_next(request.args.get("next")) or ""
+    form.promised_date.data = promised
+    form.subject.data, form.shown_subject.data = rendered.subject, fingerprint(rendered.subject)
+    form.text.data, form.shown_text.data = rendered.text, fingerprint(rendered.text)
+    return _render_customize(candidate, kind, form, rendered)
+
+
+def _render_customize(candidate, kind, form, preview: RenderedEmail | None, status: int = 200):
+    return render_template(
+        "emails/customize.html",
+        candidate=candidate,
+        kind=kind,
+        kinds=SENDABLE,
+        form=form,
+        preview=preview,
+        undo_seconds=_config().undo_seconds,
+        back_url=safe_next(form.next.data) or url_for("candidates.show", candidate_id=candidate.id),
+    ), status
+
+
+# --- admin: templates ---------------------------------------------------------------------------
+
+
+@bp.get("/admin/emails", endpoint="templates")
+@admin_required
+def template_list():
+    sources = [composing.source_of(db.session, kind) for kind in CANDIDATE_KINDS]
+    return render_template("emails/templates.html", sources=sources)
+
+
+@bp.route("/admin/emails/<kind>", methods=["GET", "POST"], endpoint="edit_template")
+@admin_required
+def edit_template(kind: str):
+    kind = _kind_or_404(kind, CANDIDATE_KINDS)
+    source = composing.source_of(db.session, kind)
+    if request.method == "GET":
+        form = TemplateForm(
+            formdata=None, data={"subject": source.subject, "text": source.text, "html": source.html}
+        )
+        preview = None
+        try:
+            preview = composing.preview(db.session, kind)
+        except TemplateError as exc:  # an edit stored before a rule tightened: say so, offer reset
+            form.form_errors.append(str(exc))
+        return _render_template_page(kind, source, form, preview, 200)
+
+    form = TemplateForm()
+    if not form.validate_on_submit():
+        return _render_template_page(kind, source, form, None, 422)
+    edited = TemplateSource(
+        kind=kind,
+        subject=form.subject.data.strip(),
+        text=normalize_newlines(form.text.data),
+        html=normalize_newlines(form.html.data),
+    )
+    try:
+        if request.form.get("action") == "save":
+            composing.save_template(
+                db.session, kind, edited.subject, edited.text, edited.html, viewer(), utcnow()
+            )
+        else:
+            preview = composing.preview(db.session, kind, source=edited)
+    except TemplateError as exc:
+        db.session.rollback()
+        target = getattr(form, exc.field, None) if exc.field in ("subject", "text", "html") else None
+        (target.errors if target is not None else form.form_errors).append(str(exc))
+        return _render_template_page(kind, source, form, None, 422)
+    if request.form.get("action") == "save":
+        db.session.commit()
+        flash(f"Saved the {kind.label} template: new emails use it from now on.", "success")
+        return redirect(url_for("emails.edit_template", kind=kind.value))
+    return _render_template_page(kind, source, form, preview, 200)
+
+
+@bp.post("/admin/emails/<kind>/reset", endpoint="reset_template")
+@admin_required
+def reset_template(kind: str):
+    kind = _kind_or_404(kind, CANDIDATE_KINDS)
+    if composing.reset_template(db.session, kind):
+        db.session.commit()
+        flash(f"The {kind.label} template is back to the default shipped with the app.", "success")
+    else:
+        flash(f"The {kind.label} template was not edited: it already is the default.", "info")
+    return redirect(url_for("emails.edit_template", kind=kind.value))
+
+
+def _render_template_page(kind, source, form, preview, status):
+    return render_template(
+        "emails/edit_template.html",
+        kind=kind,
+        source=source,
+        form=form,
+        preview=preview,
+        placeholders=composing.PLACEHOLDERS,
+        sample=composing.SAMPLE,
+    ), status

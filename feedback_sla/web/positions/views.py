@@ -1,0 +1,156 @@
+"""Positions in the browser: the list, create, edit, close and reopen."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
+from feedback_sla.positions import service
+from feedback_sla.positions.models import Position
+from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.models import Wait
+from feedback_sla.web.access import position_or_404, scope_positions, viewer
+from feedback_sla.web.forms import moved_message
+from feedback_sla.web.positions.forms import MANAGERS_ZONE, PositionForm
+
+bp = Blueprint("positions", __name__, url_prefix="/positions")
+
+#: The list's filter: which positions each choice shows.
+SHOW = {"open": True, "closed": False, "all": None}
+
+
+def waiting_counts():
+    """Candidates waiting for an answer, per position, as a subquery to join."""
+    return (
+        select(Candidate.position_id, func.count(Wait.id).label("waiting"))
+        .join(Wait, Wait.candidate_id == Candidate.id)
+        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+        .group_by(Candidate.position_id)
+        .subquery()
+    )
+
+
+@bp.get("")
+@login_required
+def index():
+    show = request.args.get("show", "open")
+    if show not in SHOW:
+        show = "open"
+    counts = waiting_counts()
+    # One statement: the manager comes with the position (a joined relationship).
+    query = scope_positions(
+        select(Position, func.coalesce(counts.c.waiting, 0))
+        .outerjoin(counts, counts.c.position_id == Position.id)
+        .order_by(Position.is_open.desc(), func.lower(Position.title), Position.id)
+    )
+    if SHOW[show] is not None:
+        query = query.where(Position.is_open.is_(SHOW[show]))
+    rows = db.session.execute(query).all()
+    return render_template(
+        "positions/index.html", rows=rows, show=show, choices=list(SHOW), reasons=service.REASONS
+    )
+
+
+def _managers(current: User | None = None) -> list[User]:
+    """Who an admin may choose as hiring manager: active users, and the present one."""
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(func.lower(User.name), User.id)
+    ).all()
+    if current is not None and current not in users:
+        users = [current, *users]
+    return list(users)
+
+
+def _chosen_manager(form: PositionForm, fallback: User) -> User:
+    """Admins pick the manager; a manager's position stays theirs whatever was posted."""
+    if not current_user.is_admin or not hasattr(form, "manager_id"):
+        return fallback
+    return db.session.get(User, form.manager_id.data)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    me = viewer()
+    form = PositionForm(
+        managers=_managers() if me.is_admin else None, managers_zone_allowed=me.is_admin
+    )
+    if request.method == "GET":
+        form.time_zone.data = MANAGERS_ZONE if me.is_admin else me.time_zone
+        if me.is_admin:
+            form.manager_id.data = me.id
+    if form.validate_on_submit():
+        manager = _chosen_manager(form, me)
+        try:
+            position = service.create_position(
+                db.session, form.title.data, manager, form.time_zone.data or None, form.overrides()
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Position {position.title} created.", "success")
+            return redirect(url_for("positions.index"))
+    return _render_form(form, None)
+
+
+@bp.route("/<int:position_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(position_id: int):
+    position = position_or_404(position_id)
+    me = viewer()
+    form = PositionForm(
+        obj=position if request.method == "GET" else None,
+        managers=_managers(position.manager) if me.is_admin else None,
+    )
+    if request.method == "GET":
+        form.fill_overrides(position.policy_overrides or {})
+    if form.validate_on_submit():
+        try:
+            change = service.PositionChange(
+                form.title.data, _chosen_manager(form, position.manager), form.time_zone.data, form.overrides()
+            )
+            moved = waits.update_position(db.session, position, change, settings_service.load(db.session))
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(moved_message(moved), "success")
+            return redirect(url_for("positions.index", show="all"))
+    return _render_form(form, position)
+
+
+@bp.post("/<int:position_id>/close")
+@login_required
+def close(position_id: int):
+    position = position_or_404(position_id)
+    service.close_position(position)
+    db.session.commit()
+    flash(
+        f"{position.title} is closed. Candidates already waiting still need an answer.", "success"
+    )
+    return redirect(url_for("positions.index", show="all"))
+
+
+@bp.post("/<int:position_id>/reopen")
+@login_required
+def reopen(position_id: int):
+    position = position_or_404(position_id)
+    service.reopen_position(position)
+    db.session.commit()
+    flash(f"{position.title} is open again.", "success")
+    return redirect(url_for("positions.index", show="all"))
+
+
+def _render_form(form: PositionForm, position: Position | None):
+    form.show_defaults(settings_service.load(db.session))
+    status = 422 if form.errors else 200
+    return render_template("positions/form.html", form=form, position=position), status

@@ -1,0 +1,442 @@
+"""The outbox worker: claim due messages with a lease, send them with no transaction open, record.
+
+Delivery is at least once. A message is claimed (status sending, lease_until set) and the claim is
+committed before any SMTP traffic; a worker that stops mid-send loses its claim when the lease
+expires and the message is sent again with the Message-ID fixed when it was queued, so a resend
+can be recognised. Each step of the loop is its own transaction, committed by the loop itself:
+the claim; every failure, at once; accepted messages, in groups of ``RECORD_EVERY``; the release of
+what a stopping worker did not send.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from flask_mail import Message, email_dispatched
+from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.database import db
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.headers import HeaderError
+from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.transport import (
+    ConnectError,
+    DeliveryError,
+    Envelope,
+    backend_for,
+    build_message,
+)
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import utcnow
+from feedback_sla.types import UTCDateTime
+from feedback_sla.waits import answers
+from feedback_sla.waits.clock import OrgSettings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+MAX_ERROR = 1_000
+#: Sent messages recorded in one transaction (a crash before it commits resends at most these).
+RECORD_EVERY = 25
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0  # failed this time, pending for a later attempt
+    failed: int = 0  # failed for good
+    released: int = 0  # claimed but handed back unsent (the worker is stopping)
+    message_ids: list[str] = field(default_factory=list, repr=False)
+
+    def __iadd__(self, other: DeliveryReport) -> DeliveryReport:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.released += other.released
+        self.message_ids.extend(other.message_ids)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.retried or self.failed or self.released)
+
+    def summary(self) -> str:
+        return f"sent {self.sent}, will retry {self.retried}, failed {self.failed}" + (
+            f", handed back {self.released}" if self.released else ""
+        )
+
+
+# --- claiming -----------------------------------------------------------------------------------
+
+_T = OutboxMessage.__table__
+_COLUMNS = (
+    _T.c.id,
+    _T.c.candidate_id,
+    _T.c.kind,
+    _T.c.to_name,
+    _T.c.to_address,
+    _T.c.reply_to_name,
+    _T.c.reply_to_address,
+    _T.c.subject,
+    _T.c.text_body,
+    _T.c.html_body,
+    _T.c.message_id,
+    _T.c.attempts,
+    _T.c.lease_until,
+    _T.c.queued_at,
+    _T.c.promised_date,
+)
+
+
+def _due(now: dt.datetime):
+    return or_(
+        and_(_T.c.status == OutboxStatus.PENDING.value, _T.c.next_attempt_at <= now),
+        and_(_T.c.status == OutboxStatus.SENDING.value, _T.c.lease_until <= now),
+    )
+
+
+def claim(session: Session, now: dt.datetime, config: EmailConfig) -> list[Envelope]:
+    """Claim up to a batch of due messages with a lease (the caller commits the claim).
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers take different rows.
+    SQLite (which has no SKIP LOCKED): one UPDATE that re-checks the due condition under the write
+    lock, so a row another worker claimed first is not claimed again.
+    """
+    claimed = {
+        "status": OutboxStatus.SENDING.value,
+        "lease_until": now + dt.timedelta(seconds=config.lease_seconds),
+        "attempts": _T.c.attempts + 1,
+    }
+    due = _due(now)
+    order = (_T.c.next_attempt_at, _T.c.id)
+    if session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name == "postgresql":
+        ids = session.scalars(
+            select(_T.c.id).where(due).order_by(*order).limit(config.batch_size).with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return []
+        rows = session.execute(update(_T).where(_T.c.id.in_(ids)).values(**claimed).returning(*_COLUMNS)).all()
+    else:
+        batch = select(_T.c.id).where(due).order_by(*order).limit(config.batch_size).scalar_subquery()
+        rows = session.execute(
+            update(_T).where(_T.c.id.in_(batch), due).values(**claimed).returning(*_COLUMNS)
+        ).all()
+    return sorted((envelope_of(row) for row in rows), key=lambda e: e.id)
+
+
+def envelope_of(row) -> Envelope:
+    """The envelope of an outbox row read with ``_COLUMNS``."""
+    return Envelope(
+        id=row.id,
+        candidate_id=row.candidate_id,
+        kind=str(row.kind.value if hasattr(row.kind, "value") else row.kind),
+        to_name=row.to_name,
+        to_address=row.to_address,
+        reply_to_name=row.reply_to_name,
+        reply_to_address=row.reply_to_address,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        lease_until=row.lease_until,
+        queued_at=row.queued_at,
+        promised_date=row.promised_date,
+    )
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+def record_sent(
+    session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], settings: OrgSettings
+) -> DeliveryReport:
+    """Mark sent messages sent, each at its own send time; each closes its candidate's wait.
+
+    A message another worker already recorded (it took over after the lease ran out) is not
+    recorded twice. Several messages share the caller's transaction: a crash before it commits
+    resends them all, with their Message-IDs, which is the at-least-once promise.
+    """
+    if not sent:
+        return DeliveryReport()
+    sent_at = {envelope.id: literal(at, UTCDateTime()) for envelope, at in sent}
+    recorded = set(
+        session.scalars(
+            update(_T)
+            .where(_T.c.id.in_(list(sent_at)), _T.c.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=case(sent_at, value=_T.c.id))
+            .returning(_T.c.id)
+        )
+    )
+    answered = [(e, at) for e, at in sent if e.id in recorded and e.candidate_id is not None]
+    ids = {e.candidate_id for e, _ in answered}
+    candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
+    for envelope, at in answered:
+        answers.email_sent(
+            session,
+            candidates[envelope.candidate_id],
+            at,
+            settings,
+            kind=envelope.kind,
+            message_id=envelope.message_id,
+            outbox_id=envelope.id,
+            promised_date=envelope.promised_date,
+        )
+    return DeliveryReport(sent=len(sent), message_ids=[e.message_id for e, _ in sent])
+
+
+def record_failure(
+    session: Session,
+    envelope: Envelope,
+    at: dt.datetime,
+    error: str,
+    config: EmailConfig,
+    rng: random.Random,
+    *,
+    permanent: bool = False,
+) -> DeliveryReport:
+    """Schedule another attempt with backoff, or, after the last one, mark the message failed."""
+    error = error[:MAX_ERROR]
+    final = permanent or envelope.attempts >= config.max_attempts
+    if final:
+        values = {"status": OutboxStatus.FAILED.value, "failed_at": at}
+    else:
+        values = {
+            "status": OutboxStatus.PENDING.value,
+            "next_attempt_at": at + backoff(config, envelope.attempts, rng),
+        }
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
+        .values(last_error=error, lease_until=None, **values)
+    )
+    if not final:
+        log.info("outbox: message %s attempt %s failed, will retry: %s", envelope.id, envelope.attempts, error)
+        return DeliveryReport(retried=1)
+    if result.rowcount == 1 and envelope.candidate_id is not None:
+        answers.email_failed(
+            session,
+            session.get(Candidate, envelope.candidate_id),
+            at,
+            error,
+            kind=envelope.kind,
+            outbox_id=envelope.id,
+            attempts=envelope.attempts,
+        )
+    log.warning(
+        "outbox: message %s failed for good after %s attempt(s): %s", envelope.id, envelope.attempts, error
+    )
+    return DeliveryReport(failed=1)
+
+
+def release(session: Session, envelopes: Sequence[Envelope]) -> DeliveryReport:
+    """Hand claimed, unsent messages back at once rather than when their lease expires."""
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id.in_([e.id for e in envelopes]), _T.c.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.PENDING.value, lease_until=None, attempts=_T.c.attempts - 1)
+    )
+    return DeliveryReport(released=result.rowcount)
+
+
+def backoff(config: EmailConfig, attempts: int, rng: random.Random) -> dt.timedelta:
+    """base * 2**attempts, scaled by a random factor between 0.5 and 1 so retries spread out."""
+    delay = config.backoff_seconds * 2**attempts
+    return dt.timedelta(seconds=delay * (0.5 + rng.random() / 2))
+
+
+# --- delivering ---------------------------------------------------------------------------------
+
+
+class _Batch:
+    """One batch on one connection: what the server accepted and is not recorded yet, and the
+    report. Every method that writes ends its own transaction, so the loop reads as its steps."""
+
+    def __init__(self, session, config, settings, rng, clock):
+        self.session, self.config, self.settings, self.rng, self.clock = session, config, settings, rng, clock
+        self.accepted: list[tuple[Envelope, dt.datetime]] = []
+        self.report = DeliveryReport()
+
+    def commit_sent(self) -> None:
+        """Step: record what the server accepted, in one transaction."""
+        self.report += record_sent(self.session, self.accepted, self.settings)
+        self.session.commit()
+        self.accepted.clear()
+
+    def commit_failure(self, envelope: Envelope, error: str, *, permanent: bool = False) -> None:
+        """Step: a failure is recorded at once, in its own transaction."""
+        self.report += record_failure(
+            self.session, envelope, self.clock(), error, self.config, self.rng, permanent=permanent
+        )
+        self.session.commit()
+
+    def commit_release(self, rest: Sequence[Envelope]) -> None:
+        """Step: hand back what this worker will not send, in one transaction."""
+        self.report += release(self.session, rest)
+        self.session.commit()
+
+
+def _try_send(transport, envelope: Envelope, config: EmailConfig, now: dt.datetime) -> Message:
+    """Build and send one message; HeaderError or DeliveryError says why it did not go."""
+    message = build_message(envelope, config, now)
+    transport.send(message, envelope, config.organisation_email)
+    return message
+
+
+def deliver_batch(
+    session: Session,
+    batch: Sequence[Envelope],
+    config: EmailConfig,
+    backend,
+    *,
+    clock: Clock = utcnow,
+    stop: threading.Event | None = None,
+    rng: random.Random | None = None,
+    settings: OrgSettings | None = None,
+) -> DeliveryReport:
+    """Send claimed messages on one connection; failures are recorded at once, successes in groups."""
+    run = _Batch(
+        session,
+        config,
+        settings or settings_service.load(session),
+        rng or random.Random(),  # noqa: S311  (spreads retries; not a secret)
+        clock,
+    )
+    session.commit()  # no transaction stays open while the server is talked to
+    margin = dt.timedelta(seconds=min(2 * config.mail_timeout, config.lease_seconds / 2))
+    transport = backend.open()
+    try:
+        for index, envelope in enumerate(batch):
+            if index and ((stop is not None and stop.is_set()) or clock() >= envelope.lease_until - margin):
+                run.commit_sent()
+                run.commit_release(batch[index:])
+                break
+            if envelope.attempts > config.max_attempts:
+                run.commit_failure(envelope, _INTERRUPTED, permanent=True)
+                continue
+            try:
+                message = _try_send(transport, envelope, config, clock())
+            except HeaderError as exc:
+                run.commit_failure(envelope, str(exc), permanent=True)
+                continue
+            except ConnectError as exc:
+                for rest in batch[index:]:
+                    run.commit_failure(rest, str(exc))
+                break
+            except DeliveryError as exc:
+                run.commit_failure(envelope, str(exc), permanent=exc.permanent)
+                continue
+            run.accepted.append((envelope, clock()))
+            _dispatched(message)
+            if len(run.accepted) >= RECORD_EVERY:
+                run.commit_sent()
+        run.commit_sent()
+    except Exception:
+        run.commit_sent()  # what the server accepted is recorded whatever failed after it
+        raise
+    finally:
+        transport.close()
+    return run.report
+
+
+_INTERRUPTED = "gave up: the last attempt was interrupted (the message may have been delivered)"
+
+
+def _dispatched(message: Message) -> None:
+    """Flask-Mail's signal (``mail.record_messages()`` listens to it); the message is already sent."""
+    try:
+        email_dispatched.send(current_app._get_current_object(), message=message)
+    except Exception:  # a receiver's error cannot unsend the message
+        log.exception("outbox: a receiver of email_dispatched failed")
+
+
+def deliver_due(
+    session: Session,
+    config: EmailConfig,
+    backend,
+    *,
+    clock: Clock = utcnow,
+    stop: threading.Event | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """Claim and deliver batches until nothing is due (or ``stop`` is set)."""
+    report = DeliveryReport()
+    while stop is None or not stop.is_set():
+        batch = claim(session, clock(), config)
+        session.commit()  # step: the claim, visible to every other worker before anything is sent
+        if not batch:
+            break
+        report += deliver_batch(session, batch, config, backend, clock=clock, stop=stop, rng=rng)
+    return report
+
+
+def run_worker(
+    app: Flask,
+    *,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    clock: Clock = utcnow,
+) -> DeliveryReport:
+    """Deliver due messages every OUTBOX_POLL_SECONDS until ``stop`` is set; ``once`` drains and returns.
+
+    Running, a database or programming error is logged and the worker carries on at the next poll;
+    with ``once`` it propagates, so the command exits non-zero.
+    """
+    stop = stop or threading.Event()
+    config = EmailConfig.from_app(app)
+    backend = backend_for(app, config)
+    total = DeliveryReport()
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                report = deliver_due(db.session, config, backend, clock=clock, stop=stop)
+            except Exception:
+                db.session.rollback()
+                if once:
+                    raise
+                log.exception("outbox: delivery round failed; trying again in %s s", config.poll_seconds)
+            else:
+                total += report
+                if report:
+                    log.info("outbox: %s", report.summary())
+            finally:
+                db.session.remove()
+        if once:
+            break
+        stop.wait(config.poll_seconds)
+    return total
+
+
+class BackgroundWorker:
+    """The outbox worker on a thread of this process (demo and development server)."""
+
+    def __init__(self, thread: threading.Thread, stop_event: threading.Event) -> None:
+        self.thread = thread
+        self.stop_event = stop_event
+
+    def stop(self, timeout: float | None = None) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def start_background_worker(app: Flask, *, clock: Clock = utcnow) -> BackgroundWorker:
+    """Run the worker on a daemon thread; start it once per process (not in the reloader's parent)."""
+    EmailConfig.from_app(app)  # a bad configuration fails here, not silently on the thread
+    stop_event = threading.Event()
+    thread = threading.Thread(
+        target=run_worker,
+        args=(app,),
+        kwargs={"stop": stop_event, "clock": clock},
+        name="feedback-sla-outbox",
+        daemon=True,
+    )
+    thread.start()
+    return BackgroundWorker(thread, stop_event)
