@@ -43,21 +43,39 @@ NOW = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.UTC)
 def seed(managers: int, per_manager: int, rng: random.Random) -> None:
     session = db.session
     users = [
-        User(email=f"m{i}@example.com", name=f"Manager {i}", password_hash="!",  # noqa: S106
-             role=Role.MANAGER, time_zone=ZONES[i % len(ZONES)], digest_hour=8)
+        User(
+            email=f"m{i}@example.com",
+            name=f"Manager {i}",
+            password_hash="!",  # noqa: S106
+            role=Role.MANAGER,
+            time_zone=ZONES[i % len(ZONES)],
+            digest_hour=8,
+        )
         for i in range(managers)
     ]
     session.add_all(users)
     session.flush()
-    positions = [Position(title=f"Role {u.id}", manager_id=u.id, time_zone=u.time_zone,
-                          policy_overrides={}) for u in users]
+    positions = [
+        Position(title=f"Role {u.id}", manager_id=u.id, time_zone=u.time_zone, policy_overrides={})
+        for u in users
+    ]
     session.add_all(positions)
     session.flush()
-    session.execute(sa.insert(Candidate.__table__), [
-        {"name": f"Candidate {p.id}-{n}", "email": f"c{p.id}-{n}@example.org", "position_id": p.id,
-         "stage": "applied", "status": Status.ACTIVE, "created_at": NOW}
-        for p in positions for n in range(per_manager)
-    ])
+    session.execute(
+        sa.insert(Candidate.__table__),
+        [
+            {
+                "name": f"Candidate {p.id}-{n}",
+                "email": f"c{p.id}-{n}@example.org",
+                "position_id": p.id,
+                "stage": "applied",
+                "status": Status.ACTIVE,
+                "created_at": NOW,
+            }
+            for p in positions
+            for n in range(per_manager)
+        ],
+    )
     rows = session.execute(
         sa.select(Candidate.id, Position.time_zone)
         .join(Position, Candidate.position_id == Position.id)
@@ -70,9 +88,15 @@ def seed(managers: int, per_manager: int, rng: random.Random) -> None:
         # manager's first candidate is overdue, so every manager is owed a digest.
         overdue = index % per_manager == 0 or rng.random() < 0.2
         days = rng.uniform(9, 12) if overdue else rng.uniform(0, 3)
-        waits.append(NewWait(candidate_id=candidate_id, reason=WaitReason.APPLICATION,
-                             opened_at=NOW - dt.timedelta(days=days), time_zone=time_zone,
-                             policy_overrides={}))
+        waits.append(
+            NewWait(
+                candidate_id=candidate_id,
+                reason=WaitReason.APPLICATION,
+                opened_at=NOW - dt.timedelta(days=days),
+                time_zone=time_zone,
+                policy_overrides={},
+            )
+        )
     open_waits_bulk(session, waits, settings)
     session.commit()
 
@@ -81,8 +105,13 @@ def one_size(managers: int, per_manager: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="feedback-sla-digest-") as folder:
         os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = folder
         path = Path(folder) / "digest.sqlite3"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "benchmark",
-                          "BASE_URL": "https://feedback.example.com"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                "SECRET_KEY": "benchmark",
+                "BASE_URL": "https://feedback.example.com",
+            }
+        )
         with app.app_context():
             logging.disable(logging.INFO)
             flask_migrate.upgrade()
@@ -91,23 +120,34 @@ def one_size(managers: int, per_manager: int) -> dict:
             db.session.remove()
 
             statements = []
-            sa.event.listen(db.engine, "before_cursor_execute",
-                            lambda *a: statements.append(a[2]))
+            sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
             runner = app.test_cli_runner()
             start = time.perf_counter()
             result = runner.invoke(cli, ["digest", "send", "--now", NOW.isoformat()])
             wall = time.perf_counter() - start
             assert result.exit_code == 0, result.output
-            queued = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                                       .where(OutboxMessage.kind == EmailKind.DIGEST))
+            queued = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == EmailKind.DIGEST)
+            )
             days = db.session.scalar(sa.select(sa.func.count()).select_from(DigestDay))
             db.session.remove()
             db.engine.dispose()
-        overdue = sqlite3.connect(path).execute(
-            "SELECT count(*) FROM waits WHERE due_at <= ?",
-            (NOW.strftime("%Y-%m-%d %H:%M:%S.%f"),)).fetchone()[0]
-    return {"per_manager": per_manager, "wall": wall, "statements": len(statements),
-            "queued": queued, "days": days, "overdue": overdue, "output": result.output.strip()}
+        overdue = (
+            sqlite3.connect(path)
+            .execute("SELECT count(*) FROM waits WHERE due_at <= ?", (NOW.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+            .fetchone()[0]
+        )
+    return {
+        "per_manager": per_manager,
+        "wall": wall,
+        "statements": len(statements),
+        "queued": queued,
+        "days": days,
+        "overdue": overdue,
+        "output": result.output.strip(),
+    }
 
 
 def main() -> None:
@@ -122,14 +162,18 @@ def main() -> None:
         r = one_size(args.managers, per_manager)
         results.append(r)
         total = args.managers * per_manager
-        print(f"  {per_manager:>4} candidates per manager ({total:,} in all, {r['overdue']:,} overdue "
-              f"= {r['overdue'] / total:.0%}): digest send took {r['wall']:.2f} s, "
-              f"{r['statements']:,} SQL statements, {r['queued']:,} digests queued, "
-              f"{r['days']:,} manager-days claimed")
+        print(
+            f"  {per_manager:>4} candidates per manager ({total:,} in all, {r['overdue']:,} overdue "
+            f"= {r['overdue'] / total:.0%}): digest send took {r['wall']:.2f} s, "
+            f"{r['statements']:,} SQL statements, {r['queued']:,} digests queued, "
+            f"{r['days']:,} manager-days claimed"
+        )
     counts = {r["statements"] for r in results}
     verdict = "the same" if len(counts) == 1 else "DIFFERENT"
-    print(f"statement count for {', '.join(str(s) for s in sizes)} candidates per manager: {verdict} "
-          f"({', '.join(str(r['statements']) for r in results)})")
+    print(
+        f"statement count for {', '.join(str(s) for s in sizes)} candidates per manager: {verdict} "
+        f"({', '.join(str(r['statements']) for r in results)})"
+    )
 
 
 if __name__ == "__main__":

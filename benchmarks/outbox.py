@@ -100,9 +100,9 @@ def _envelopes(app):
     from sqlalchemy import select
 
     from feedback_sla.database import db
-    from feedback_sla.worker import _COLUMNS, envelope_of
+    from feedback_sla.emails.leases import ENVELOPE_COLUMNS, envelope_of
 
-    rows = db.session.execute(select(*_COLUMNS).order_by(_COLUMNS[0])).all()
+    rows = db.session.execute(select(*ENVELOPE_COLUMNS).order_by(ENVELOPE_COLUMNS[0])).all()
     db.session.rollback()
     return [envelope_of(row) for row in rows]
 

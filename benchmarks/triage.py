@@ -48,13 +48,15 @@ def build(app, candidates: int, now: dt.datetime) -> int:
     with app.app_context():
         flask_migrate.upgrade()
         settings = settings_service.load(db.session)
-        manager = create_user(db.session, "bench@example.com", "Bench Manager", "manager",
-                              "Europe/Berlin", PASSWORD)
+        manager = create_user(
+            db.session, "bench@example.com", "Bench Manager", "manager", "Europe/Berlin", PASSWORD
+        )
         positions = [create_position(db.session, f"Position {i}", manager) for i in range(10)]
         for i in range(candidates):
             opened = now - dt.timedelta(hours=7 * i % (24 * 20))
-            service.add_candidate(db.session, positions[i % 10], f"Candidate {i}",
-                                  f"c{i}@example.com", opened, settings)
+            service.add_candidate(
+                db.session, positions[i % 10], f"Candidate {i}", f"c{i}@example.com", opened, settings
+            )
         db.session.commit()
         return manager.id
 
@@ -78,10 +80,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "triage.sqlite3"
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "benchmark",
-            "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False,
-        })
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+                "SECRET_KEY": "benchmark",
+                "SESSION_COOKIE_SECURE": False,
+                "RATELIMIT_ENABLED": False,
+            }
+        )
         now = dt.datetime.now(dt.UTC)
         start = time.perf_counter()
         manager_id = build(app, args.candidates, now)
@@ -89,8 +95,9 @@ def main() -> None:
 
         client = app.test_client()
         client.get("/login")
-        login = client.post("/login", data={"email": "bench@example.com", "password": PASSWORD,
-                                            "csrf_token": _csrf(client)})
+        login = client.post(
+            "/login", data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": _csrf(client)}
+        )
         assert login.status_code == 302, login.status_code
 
         def page():

@@ -89,9 +89,7 @@ def seed(session: Session, now: dt.datetime) -> bool:
         return False
     settings = settings_service.load(session)
     create_user(session, ADMIN[0], ADMIN[1], Role.ADMIN, ADMIN[2], DEMO_PASSPHRASE)
-    managers = [
-        create_user(session, e, n, Role.MANAGER, tz, DEMO_PASSPHRASE) for e, n, tz in MANAGERS
-    ]
+    managers = [create_user(session, e, n, Role.MANAGER, tz, DEMO_PASSPHRASE) for e, n, tz in MANAGERS]
     positions = [create_position(session, title, managers[m], tz) for m, title, tz in POSITIONS]
     for i in range(60):
         position = positions[i % len(positions)]
@@ -107,13 +105,9 @@ def _seed_candidate(session, i, position, name, email, now, settings) -> None:
     days_ago = (i * 5) % 19  # 0..18 calendar days
     applied_at = now - dt.timedelta(days=days_ago + (4 if kind in (2, 3) else 0), hours=i % 7)
     stage = "applied" if kind in (0, 1) else PIPELINE[2 + i % 2]
-    candidate = service.add_candidate(
-        session, position, name, email, applied_at, settings, stage="applied"
-    )
+    candidate = service.add_candidate(session, position, name, email, applied_at, settings, stage="applied")
     if stage != "applied":
-        service.move_stage(
-            session, candidate, stage, applied_at + dt.timedelta(days=1), position.manager
-        )
+        service.move_stage(session, candidate, stage, applied_at + dt.timedelta(days=1), position.manager)
     if kind in (2, 3):  # interviewed, decision owed
         service.interview_held(
             session,
@@ -133,9 +127,7 @@ def _seed_candidate(session, i, position, name, email, now, settings) -> None:
             applied_at + dt.timedelta(days=1),
             position.manager,
         )
-        service.followed_up(
-            session, candidate, now - dt.timedelta(days=days_ago % 3, hours=1), settings
-        )
+        service.followed_up(session, candidate, now - dt.timedelta(days=days_ago % 3, hours=1), settings)
     if kind == 5 and days_ago > 3:  # a promise made on the phone
         service.add_note(
             session,

@@ -3,4 +3,3 @@
 
 class DomainError(Exception):
     """A request the domain refuses; the message is fit to show a user."""
-

@@ -27,9 +27,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
-        ) from exc
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from exc
 
 
 def is_time_zone(name: str) -> bool:
@@ -75,9 +73,7 @@ def parse_instant(text: str, default_zone: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20 or 2026-11-20T14:30)"
-        ) from None
+        raise ValueError(f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20 or 2026-11-20T14:30)") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(default_zone))
     return value.astimezone(UTC)

@@ -47,6 +47,4 @@ class UTCDateTime(TypeDecorator):
 
 def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
     """A string enum stored as its values in a VARCHAR (no native database enum to migrate)."""
-    return Enum(
-        cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e]
-    )
+    return Enum(cls, name=name, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])

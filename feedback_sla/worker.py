@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from flask_mail import Message, email_dispatched
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
+from feedback_sla.emails import leases
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.headers import HeaderError
-from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import (
     ConnectError,
     DeliveryError,
@@ -36,7 +36,6 @@ from feedback_sla.emails.transport import (
 )
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
-from feedback_sla.types import UTCDateTime
 from feedback_sla.waits import answers
 from feedback_sla.waits.clock import OrgSettings
 
@@ -74,85 +73,6 @@ class DeliveryReport:
         )
 
 
-# --- claiming -----------------------------------------------------------------------------------
-
-_T = OutboxMessage.__table__
-_COLUMNS = (
-    _T.c.id,
-    _T.c.candidate_id,
-    _T.c.kind,
-    _T.c.to_name,
-    _T.c.to_address,
-    _T.c.reply_to_name,
-    _T.c.reply_to_address,
-    _T.c.subject,
-    _T.c.text_body,
-    _T.c.html_body,
-    _T.c.message_id,
-    _T.c.attempts,
-    _T.c.lease_until,
-    _T.c.queued_at,
-    _T.c.promised_date,
-)
-
-
-def _due(now: dt.datetime):
-    return or_(
-        and_(_T.c.status == OutboxStatus.PENDING.value, _T.c.next_attempt_at <= now),
-        and_(_T.c.status == OutboxStatus.SENDING.value, _T.c.lease_until <= now),
-    )
-
-
-def claim(session: Session, now: dt.datetime, config: EmailConfig) -> list[Envelope]:
-    """Claim up to a batch of due messages with a lease (the caller commits the claim).
-
-    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers take different rows.
-    SQLite (which has no SKIP LOCKED): one UPDATE that re-checks the due condition under the write
-    lock, so a row another worker claimed first is not claimed again.
-    """
-    claimed = {
-        "status": OutboxStatus.SENDING.value,
-        "lease_until": now + dt.timedelta(seconds=config.lease_seconds),
-        "attempts": _T.c.attempts + 1,
-    }
-    due = _due(now)
-    order = (_T.c.next_attempt_at, _T.c.id)
-    if session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name == "postgresql":
-        ids = session.scalars(
-            select(_T.c.id).where(due).order_by(*order).limit(config.batch_size).with_for_update(skip_locked=True)
-        ).all()
-        if not ids:
-            return []
-        rows = session.execute(update(_T).where(_T.c.id.in_(ids)).values(**claimed).returning(*_COLUMNS)).all()
-    else:
-        batch = select(_T.c.id).where(due).order_by(*order).limit(config.batch_size).scalar_subquery()
-        rows = session.execute(
-            update(_T).where(_T.c.id.in_(batch), due).values(**claimed).returning(*_COLUMNS)
-        ).all()
-    return sorted((envelope_of(row) for row in rows), key=lambda e: e.id)
-
-
-def envelope_of(row) -> Envelope:
-    """The envelope of an outbox row read with ``_COLUMNS``."""
-    return Envelope(
-        id=row.id,
-        candidate_id=row.candidate_id,
-        kind=str(row.kind.value if hasattr(row.kind, "value") else row.kind),
-        to_name=row.to_name,
-        to_address=row.to_address,
-        reply_to_name=row.reply_to_name,
-        reply_to_address=row.reply_to_address,
-        subject=row.subject,
-        text=row.text_body,
-        html=row.html_body,
-        message_id=row.message_id,
-        attempts=row.attempts,
-        lease_until=row.lease_until,
-        queued_at=row.queued_at,
-        promised_date=row.promised_date,
-    )
-
-
 # --- recording ----------------------------------------------------------------------------------
 
 
@@ -167,15 +87,7 @@ def record_sent(
     """
     if not sent:
         return DeliveryReport()
-    sent_at = {envelope.id: literal(at, UTCDateTime()) for envelope, at in sent}
-    recorded = set(
-        session.scalars(
-            update(_T)
-            .where(_T.c.id.in_(list(sent_at)), _T.c.status == OutboxStatus.SENDING.value)
-            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=case(sent_at, value=_T.c.id))
-            .returning(_T.c.id)
-        )
-    )
+    recorded = leases.mark_sent(session, sent)
     answered = [(e, at) for e, at in sent if e.id in recorded and e.candidate_id is not None]
     ids = {e.candidate_id for e, _ in answered}
     candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
@@ -206,22 +118,14 @@ def record_failure(
     """Schedule another attempt with backoff, or, after the last one, mark the message failed."""
     error = error[:MAX_ERROR]
     final = permanent or envelope.attempts >= config.max_attempts
-    if final:
-        values = {"status": OutboxStatus.FAILED.value, "failed_at": at}
-    else:
-        values = {
-            "status": OutboxStatus.PENDING.value,
-            "next_attempt_at": at + backoff(config, envelope.attempts, rng),
-        }
-    result = session.execute(
-        update(_T)
-        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
-        .values(last_error=error, lease_until=None, **values)
-    )
+    retry_at = None if final else at + leases.backoff(config, envelope.attempts, rng)
+    changed = leases.mark_failed(session, envelope, at, error, retry_at)
     if not final:
-        log.info("outbox: message %s attempt %s failed, will retry: %s", envelope.id, envelope.attempts, error)
+        log.info(
+            "outbox: message %s attempt %s failed, will retry: %s", envelope.id, envelope.attempts, error
+        )
         return DeliveryReport(retried=1)
-    if result.rowcount == 1 and envelope.candidate_id is not None:
+    if changed and envelope.candidate_id is not None:
         answers.email_failed(
             session,
             session.get(Candidate, envelope.candidate_id),
@@ -235,22 +139,6 @@ def record_failure(
         "outbox: message %s failed for good after %s attempt(s): %s", envelope.id, envelope.attempts, error
     )
     return DeliveryReport(failed=1)
-
-
-def release(session: Session, envelopes: Sequence[Envelope]) -> DeliveryReport:
-    """Hand claimed, unsent messages back at once rather than when their lease expires."""
-    result = session.execute(
-        update(_T)
-        .where(_T.c.id.in_([e.id for e in envelopes]), _T.c.status == OutboxStatus.SENDING.value)
-        .values(status=OutboxStatus.PENDING.value, lease_until=None, attempts=_T.c.attempts - 1)
-    )
-    return DeliveryReport(released=result.rowcount)
-
-
-def backoff(config: EmailConfig, attempts: int, rng: random.Random) -> dt.timedelta:
-    """base * 2**attempts, scaled by a random factor between 0.5 and 1 so retries spread out."""
-    delay = config.backoff_seconds * 2**attempts
-    return dt.timedelta(seconds=delay * (0.5 + rng.random() / 2))
 
 
 # --- delivering ---------------------------------------------------------------------------------
@@ -280,7 +168,7 @@ class _Batch:
 
     def commit_release(self, rest: Sequence[Envelope]) -> None:
         """Step: hand back what this worker will not send, in one transaction."""
-        self.report += release(self.session, rest)
+        self.report += DeliveryReport(released=leases.release(self.session, rest))
         self.session.commit()
 
 
@@ -370,7 +258,7 @@ def deliver_due(
     """Claim and deliver batches until nothing is due (or ``stop`` is set)."""
     report = DeliveryReport()
     while stop is None or not stop.is_set():
-        batch = claim(session, clock(), config)
+        batch = leases.claim(session, clock(), config)
         session.commit()  # step: the claim, visible to every other worker before anything is sent
         if not batch:
             break

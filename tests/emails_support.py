@@ -8,14 +8,19 @@ import email
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
+from feedback_sla.emails import queries
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
@@ -38,9 +43,7 @@ def make_candidate(
     manager = UserFactory(name="Maria Lopez", email=f"maria{free_port()}@example.com")
     position = PositionFactory(manager=manager, title="Backend Engineer", time_zone="UTC")
     address = email_address or f"candidate{free_port()}@example.com"
-    candidate = waits.add_candidate(
-        session, position, name, address, applied_at - dt.timedelta(days=1), ORG
-    )
+    candidate = waits.add_candidate(session, position, name, address, applied_at - dt.timedelta(days=1), ORG)
     session.commit()
     return candidate
 
@@ -147,3 +150,23 @@ class Silent:
 
     def __exit__(self, *exc) -> None:
         self._sock.close()
+
+
+def unfinished_by_candidate(
+    session: Session, candidates: Sequence[int] | Select
+) -> dict[int, list[OutboxMessage]]:
+    """Pending, sending and failed emails per candidate, in one query.
+
+    ``candidates`` is a list of ids, or a query selecting them (a page of hundreds of rows passes
+    the query rather than hundreds of ids).
+    """
+    ids = candidates if isinstance(candidates, Select) else list(candidates)
+    result: dict[int, list[OutboxMessage]] = {}
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.candidate_id.in_(ids), OutboxMessage.status.in_(queries.UNFINISHED))
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+    )
+    for message in rows:
+        result.setdefault(message.candidate_id, []).append(message)
+    return result

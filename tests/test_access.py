@@ -17,11 +17,25 @@ from .factories import PASSWORD, PositionFactory, UserFactory
 #: URL arguments that name an object, and how to find manager A's object of that kind.
 OBJECT_ARGUMENTS = ("candidate_id", "position_id", "user_id", "message_id", "template_id", "wait_id", "kind")
 FORM = {
-    "channel": "phone", "note": "hello", "stage": "offer", "body": "note text", "promised_date": "2030-01-02",
-    "name": "Changed Name", "email": "changed@example.com", "title": "Changed", "time_zone": "UTC",
-    "role": "admin", "manager_id": "", "reason": "moved on", "next": "/",
-    "nonce": "walk-every-route", "subject": "Hello", "text": "A message", "html": "<p>A message</p>",
-    "feedback": "Thanks", "action": "queue",
+    "channel": "phone",
+    "note": "hello",
+    "stage": "offer",
+    "body": "note text",
+    "promised_date": "2030-01-02",
+    "name": "Changed Name",
+    "email": "changed@example.com",
+    "title": "Changed",
+    "time_zone": "UTC",
+    "role": "admin",
+    "manager_id": "",
+    "reason": "moved on",
+    "next": "/",
+    "nonce": "walk-every-route",
+    "subject": "Hello",
+    "text": "A message",
+    "html": "<p>A message</p>",
+    "feedback": "Thanks",
+    "action": "queue",
 }
 
 
@@ -41,14 +55,21 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     now = dt.datetime.now(dt.UTC)
     candidate = service.add_candidate(session, position, "Ada A", "ada@example.com", now, settings)
     request = EmailRequest(
-        candidate, "update", "manager-a-update", now, manager_a,
+        candidate,
+        "update",
+        "manager-a-update",
+        now,
+        manager_a,
         promised_date=now.date() + dt.timedelta(days=7),
     )
     message = answers.queue_email(session, request, EmailConfig.from_app(app), settings)
     session.commit()
     ids = {
-        "candidate_id": candidate.id, "position_id": position.id, "user_id": manager_a.id,
-        "message_id": message.id, "kind": "rejection",
+        "candidate_id": candidate.id,
+        "position_id": position.id,
+        "user_id": manager_a.id,
+        "message_id": message.id,
+        "kind": "rejection",
     }
 
     client.post("/login", data={"email": manager_b.email, "password": PASSWORD})

@@ -66,9 +66,17 @@ def test_a_manager_gets_404_on_every_admin_url_and_nothing_changes(app, client, 
     logged_in(client, manager)
     for method, url in urls:
         response = client.open(
-            url, method=method,
-            data={**DEFAULTS, "holiday_calendar": "US", "role": "manager", "email": "x@example.com",
-                  "name": "X", "time_zone": "UTC", "password": "long enough password"},
+            url,
+            method=method,
+            data={
+                **DEFAULTS,
+                "holiday_calendar": "US",
+                "role": "manager",
+                "email": "x@example.com",
+                "name": "X",
+                "time_zone": "UTC",
+                "password": "long enough password",
+            },
         )
         assert response.status_code == 404, (method, url)
     assert users_snapshot(session) == users_before
@@ -92,12 +100,19 @@ def test_a_logged_out_visitor_is_sent_to_log_in(client, session, admin):
 
 def test_the_user_list_shows_role_time_zone_and_status(client, session, admin, manager):
     UserFactory(name="Gone Manager", active=False)
-    UserFactory(name='<script>alert(1)</script>')
+    UserFactory(name="<script>alert(1)</script>")
     logged_in(client, admin)
     response = client.get("/admin/users")
     page = text(response)
-    for expected in ("Ann Admin", "(you)", "Ada Manager", "America/New_York", "Gone Manager",
-                     "Disabled", "Active"):
+    for expected in (
+        "Ann Admin",
+        "(you)",
+        "Ada Manager",
+        "America/New_York",
+        "Gone Manager",
+        "Disabled",
+        "Active",
+    ):
         assert expected in page
     assert "<script>alert(1)" not in response.get_data(as_text=True)
     assert re.search(rf'data-user="{manager.id}".*?<option value="manager" selected>', page, re.S)
@@ -112,8 +127,13 @@ def test_an_admin_creates_a_user_who_can_then_log_in(app, client, session, admin
     assert page.status_code == 200
     response = client.post(
         "/admin/users/new",
-        data={"email": " New.Person@Example.com ", "name": "New Person", "role": "manager",
-              "time_zone": "Europe/Paris", "password": "a long first password"},
+        data={
+            "email": " New.Person@Example.com ",
+            "name": "New Person",
+            "role": "manager",
+            "time_zone": "Europe/Paris",
+            "password": "a long first password",
+        },
         follow_redirects=True,
     )
     assert "New Person (new.person@example.com) can now log in." in text(response)
@@ -138,8 +158,11 @@ def test_the_new_user_form_defaults_to_the_organisation_time_zone(client, sessio
     [
         ({"password": "short"}, "password", "Field must be between 8 and 1024 characters long."),
         ({"email": "not an address"}, "email", "invalid email 'not an address'"),
-        ({"time_zone": "Nowhere/City"}, "time_zone",
-         "unknown time zone 'Nowhere/City' (use an IANA name such as Europe/Berlin)"),
+        (
+            {"time_zone": "Nowhere/City"},
+            "time_zone",
+            "unknown time zone 'Nowhere/City' (use an IANA name such as Europe/Berlin)",
+        ),
         ({"role": "owner"}, "role", "Not a valid choice."),
     ],
 )
@@ -147,8 +170,14 @@ def test_bad_user_input_is_shown_on_its_field_and_nobody_is_created(
     client, session, admin, changes, field, reason
 ):
     logged_in(client, admin)
-    data = {"email": "new@example.com", "name": "New", "role": "manager", "time_zone": "UTC",
-            "password": "long enough password", **changes}
+    data = {
+        "email": "new@example.com",
+        "name": "New",
+        "role": "manager",
+        "time_zone": "UTC",
+        "password": "long enough password",
+        **changes,
+    }
     response = client.post("/admin/users/new", data=data)
     assert response.status_code == 422
     errors = field_errors(text(response), field)
@@ -160,8 +189,13 @@ def test_an_email_already_taken_is_refused(client, session, admin, manager):
     logged_in(client, admin)
     response = client.post(
         "/admin/users/new",
-        data={"email": "ADA@example.com", "name": "Ada Again", "role": "manager", "time_zone": "UTC",
-              "password": "long enough password"},
+        data={
+            "email": "ADA@example.com",
+            "name": "Ada Again",
+            "role": "manager",
+            "time_zone": "UTC",
+            "password": "long enough password",
+        },
     )
     assert response.status_code == 422
     assert "a user with email ada@example.com already exists" in text(response)
@@ -206,30 +240,26 @@ def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(app, client, 
     response = client.post(f"/admin/users/{other.id}/disable", follow_redirects=True)
     assert "Other Admin is disabled" in text(response)
     # Now only one active admin is left: themself.
-    response = client.post(f"/admin/users/{admin.id}/role", data={"role": "manager"},
-                           follow_redirects=True)
+    response = client.post(f"/admin/users/{admin.id}/role", data={"role": "manager"}, follow_redirects=True)
     assert f"Not changed: {admin.email} is the last active admin and cannot be demoted." in text(response)
     assert session.get(User, admin.id).role is Role.ADMIN
 
     # Re-enabled, the other admin may demote them; then the other is the last one.
     client.post(f"/admin/users/{other.id}/enable")
-    response = client.post(f"/admin/users/{admin.id}/role", data={"role": "manager"},
-                           follow_redirects=True)
+    response = client.post(f"/admin/users/{admin.id}/role", data={"role": "manager"}, follow_redirects=True)
     assert "Ann Admin is now a hiring manager." in text(response)
     assert session.get(User, admin.id).role is Role.MANAGER
     assert client.get("/admin/users").status_code == 404  # their own demotion holds at once
 
     theirs = app.test_client()
     logged_in(theirs, other)
-    response = theirs.post(f"/admin/users/{other.id}/role", data={"role": "manager"},
-                           follow_redirects=True)
+    response = theirs.post(f"/admin/users/{other.id}/role", data={"role": "manager"}, follow_redirects=True)
     assert "is the last active admin and cannot be demoted" in text(response)
 
 
 def test_an_admin_promotes_a_manager(app, client, session, admin, manager):
     logged_in(client, admin)
-    response = client.post(f"/admin/users/{manager.id}/role", data={"role": "admin"},
-                           follow_redirects=True)
+    response = client.post(f"/admin/users/{manager.id}/role", data={"role": "admin"}, follow_redirects=True)
     assert "Ada Manager is now an admin." in text(response)
     theirs = app.test_client()
     logged_in(theirs, manager)
@@ -238,8 +268,7 @@ def test_an_admin_promotes_a_manager(app, client, session, admin, manager):
 
 def test_an_unknown_role_or_user_changes_nothing(client, session, admin, manager):
     logged_in(client, admin)
-    response = client.post(f"/admin/users/{manager.id}/role", data={"role": "owner"},
-                           follow_redirects=True)
+    response = client.post(f"/admin/users/{manager.id}/role", data={"role": "owner"}, follow_redirects=True)
     assert "Not changed: choose a role from the list." in text(response)
     assert session.get(User, manager.id).role is Role.MANAGER
     assert client.post("/admin/users/999999/disable").status_code == 404
@@ -297,25 +326,25 @@ def test_an_unknown_holiday_calendar_is_refused_with_the_reason_and_nothing_is_s
     logged_in(client, admin)
     response = client.post(
         "/admin/settings",
-        data={**DEFAULTS, "holiday_calendar": "XX", "policy_application": "7",
-              "end_of_business_day": "25:00"},
+        data={
+            **DEFAULTS,
+            "holiday_calendar": "XX",
+            "policy_application": "7",
+            "end_of_business_day": "25:00",
+        },
     )
     assert response.status_code == 422
     page = text(response)
     (reason,) = field_errors(page, "holiday_calendar")
     assert reason.startswith("unknown holiday calendar 'XX'")
-    assert field_errors(page, "end_of_business_day") == [
-        "'25:00' is not a time of day HH:MM (e.g. 18:00)"
-    ]
+    assert field_errors(page, "end_of_business_day") == ["'25:00' is not a time of day HH:MM (e.g. 18:00)"]
     assert "Nothing was saved." in page
     assert 'value="XX"' in page  # what the admin typed stays in the form
     assert settings_snapshot(session) == []
     assert open_due_dates(session) == [ny(2026, 11, 23, 18)] * 2
 
 
-def test_a_deadline_setting_recomputes_the_open_waits_and_says_how_many(
-    client, session, admin, waiting
-):
+def test_a_deadline_setting_recomputes_the_open_waits_and_says_how_many(client, session, admin, waiting):
     logged_in(client, admin)
     response = client.post(
         "/admin/settings",
@@ -338,16 +367,18 @@ def test_a_setting_that_moves_no_deadline_saves_without_recomputing(client, sess
     assert "Saved." in page and "open wait" not in page
     assert dict(settings_snapshot(session)) == {"escalate_after_followups": "3"}
 
-    response = client.post("/admin/settings", data={**DEFAULTS, "escalate_after_followups": "3"},
-                           follow_redirects=True)
+    response = client.post(
+        "/admin/settings", data={**DEFAULTS, "escalate_after_followups": "3"}, follow_redirects=True
+    )
     assert "Nothing changed." in text(response)
 
 
 def test_a_deadline_setting_that_moves_nothing_says_so(client, session, admin, waiting):
     logged_in(client, admin)
     # Germany's holidays fall on no business day between the 16th and the 23rd of November 2026.
-    response = client.post("/admin/settings", data={**DEFAULTS, "holiday_calendar": "DE"},
-                           follow_redirects=True)
+    response = client.post(
+        "/admin/settings", data={**DEFAULTS, "holiday_calendar": "DE"}, follow_redirects=True
+    )
     assert "Saved. No open wait's deadline changed." in text(response)
     assert open_due_dates(session) == [ny(2026, 11, 23, 18)] * 2
 

@@ -47,9 +47,7 @@ def live_server(app):
 
 
 @pytest.mark.browser
-def test_manager_logs_a_call_and_the_candidate_leaves_the_overdue_list(
-    app, session, live_server, tmp_path
-):
+def test_manager_logs_a_call_and_the_candidate_leaves_the_overdue_list(app, session, live_server, tmp_path):
     sync_playwright = _browser_or_skip()
     demo.seed(db.session, utcnow())
     db.session.commit()
@@ -59,8 +57,15 @@ def test_manager_logs_a_call_and_the_candidate_leaves_the_overdue_list(
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})

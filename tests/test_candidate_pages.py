@@ -130,7 +130,9 @@ def test_log_contact_closes_the_wait_and_the_candidate_leaves_triage(logged_in, 
     assert wait.closed_at == MONDAY
     closing = db.session.get(Event, wait.closed_by_event_id)
     assert (closing.kind, closing.channel, closing.body) == (
-        EventKind.CONTACT_LOGGED, "phone", "Told her we decide on Friday"
+        EventKind.CONTACT_LOGGED,
+        "phone",
+        "Told her we decide on Friday",
     )
     triage = page(logged_in, "/?stage=applied")
     assert "Logged contact with Ana Okafor (phone call): their wait is closed." in triage
@@ -295,9 +297,12 @@ def test_edit_refuses_a_duplicate_email_in_the_same_position(logged_in, session,
     assert "Email: ana@example.com is already a candidate for Backend engineer" in html
     assert db.session.get(Candidate, other.id).email == "ben@example.com"
     # The same address in another position is a different application.
-    assert logged_in.post(
-        f"/candidates/{other.id}/edit", data={"name": "Ben", "email": "cy@example.com"}
-    ).status_code == 302
+    assert (
+        logged_in.post(
+            f"/candidates/{other.id}/edit", data={"name": "Ben", "email": "cy@example.com"}
+        ).status_code
+        == 302
+    )
 
 
 @pytest.mark.parametrize(
@@ -360,8 +365,17 @@ def test_manager_b_gets_404_on_every_candidate_url_of_manager_a(client, session,
     session.commit()
     login(client, manager_b)
     before = {model.__name__: count(model) for model in (Candidate, Event, Wait)}
-    form = {"channel": "phone", "note": "x", "stage": "screen", "body": "x", "promised_date": "2026-12-01",
-            "name": "Mallory", "email": "mallory@example.com", "reason": "x", "next": "/"}
+    form = {
+        "channel": "phone",
+        "note": "x",
+        "stage": "screen",
+        "body": "x",
+        "promised_date": "2026-12-01",
+        "name": "Mallory",
+        "email": "mallory@example.com",
+        "reason": "x",
+        "next": "/",
+    }
     checked = 0
     for rule in client.application.url_map.iter_rules():
         if not rule.endpoint.startswith("candidates.") or "candidate_id" not in rule.arguments:
@@ -454,10 +468,18 @@ def test_add_candidate_offers_only_the_viewers_open_positions(logged_in, session
     )
     assert response.status_code == 422
     assert "Not a valid choice" in response.get_data(as_text=True)
-    assert logged_in.post(
-        "/candidates/new",
-        data={"name": "Mallory", "email": "m@example.com", "position": str(closed.id), "stage": "applied"},
-    ).status_code == 422
+    assert (
+        logged_in.post(
+            "/candidates/new",
+            data={
+                "name": "Mallory",
+                "email": "m@example.com",
+                "position": str(closed.id),
+                "stage": "applied",
+            },
+        ).status_code
+        == 422
+    )
     assert db.session.scalar(sa.select(Candidate).where(Candidate.name == "Mallory")) is None
 
 
@@ -468,8 +490,13 @@ def test_add_candidate_reads_applied_at_in_the_positions_zone(client, session, t
     login(client, manager)
     response = client.post(
         "/candidates/new",
-        data={"name": "Dana", "email": "dana@example.com", "position": str(berlin.id),
-              "applied_at": "2026-11-13T10:30", "stage": "screen"},
+        data={
+            "name": "Dana",
+            "email": "dana@example.com",
+            "position": str(berlin.id),
+            "applied_at": "2026-11-13T10:30",
+            "stage": "screen",
+        },
     )
     assert response.status_code == 302
     dana = db.session.scalar(sa.select(Candidate).where(Candidate.email == "dana@example.com"))
@@ -504,8 +531,15 @@ def test_a_posted_manager_or_status_is_ignored(logged_in, session, position, man
     session.commit()
     logged_in.post(
         "/candidates/new",
-        data={"name": "Fay", "email": "fay@example.com", "position": str(position.id), "stage": "applied",
-              "status": "hired", "manager_id": str(other.id), "position_id": "999"},
+        data={
+            "name": "Fay",
+            "email": "fay@example.com",
+            "position": str(position.id),
+            "stage": "applied",
+            "status": "hired",
+            "manager_id": str(other.id),
+            "position_id": "999",
+        },
     )
     fay = db.session.scalar(sa.select(Candidate).where(Candidate.email == "fay@example.com"))
     assert fay.status == Status.ACTIVE and fay.position.manager_id == manager.id
@@ -650,8 +684,7 @@ def at_wednesday(client, manager, board):
 
 def rows(html: str) -> dict[int, str]:
     return {
-        int(cid): row
-        for cid, row in re.findall(r'<tr data-candidate-id="(\d+)"(.*?)</tr>', html, flags=re.S)
+        int(cid): row for cid, row in re.findall(r'<tr data-candidate-id="(\d+)"(.*?)</tr>', html, flags=re.S)
     }
 
 
@@ -663,11 +696,20 @@ def test_triage_orders_escalated_then_most_overdue_then_due_soon_then_on_track(a
     html = page(at_wednesday, "/")
     assert html.count("<h1") == 1
     assert triage_ids(html) == [
-        board["too_old"], board["asked_twice"], board["overdue_4"], board["overdue_2"],
-        board["due_soon"], board["on_track"],
+        board["too_old"],
+        board["asked_twice"],
+        board["overdue_4"],
+        board["overdue_2"],
+        board["due_soon"],
+        board["on_track"],
     ]
     assert re.findall(r'data-candidate-id="\d+" data-state="(\w+)"', html) == [
-        "escalated", "escalated", "overdue", "overdue", "due_soon", "on_track"
+        "escalated",
+        "escalated",
+        "overdue",
+        "overdue",
+        "due_soon",
+        "on_track",
     ]
     assert counts(html) == {"escalated": 2, "overdue": 2, "due_soon": 1, "on_track": 1}
     assert "6 waiting" in html
@@ -677,8 +719,12 @@ def test_triage_orders_escalated_then_most_overdue_then_due_soon_then_on_track(a
 def test_triage_rows_say_their_state_in_words_and_the_due_date_on_hover(at_wednesday, board):
     by_id = rows(page(at_wednesday, "/"))
     expected = {
-        "too_old": "Escalated", "asked_twice": "Escalated", "overdue_4": "Overdue",
-        "overdue_2": "Overdue", "due_soon": "Due soon", "on_track": "On track",
+        "too_old": "Escalated",
+        "asked_twice": "Escalated",
+        "overdue_4": "Overdue",
+        "overdue_2": "Overdue",
+        "due_soon": "Due soon",
+        "on_track": "On track",
     }
     for key, label in expected.items():
         assert re.search(rf'class="badge badge-state [^"]*">{label}</span>', by_id[board[key]]), key

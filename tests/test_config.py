@@ -399,11 +399,18 @@ def test_a_bad_setting_stops_the_app_with_its_name(monkeypatch, tmp_path, key, v
 
 
 def test_a_bad_setting_makes_a_command_exit_non_zero(tmp_path):
-    env = {**os.environ, "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path),
-           "FEEDBACK_SLA_SESSION_IDLE_MINUTES": "soon"}
+    env = {
+        **os.environ,
+        "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path),
+        "FEEDBACK_SLA_SESSION_IDLE_MINUTES": "soon",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "feedback_sla", "users", "list"], env=env, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "feedback_sla", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "FEEDBACK_SLA_SESSION_IDLE_MINUTES" in result.stderr
@@ -414,8 +421,12 @@ def test_a_bad_setting_makes_a_command_exit_non_zero(tmp_path):
 def test_a_database_without_tables_gets_the_command_that_creates_them(tmp_path, command):
     env = {**os.environ, "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "feedback_sla", *command], env=env, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "feedback_sla", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert "no such table" in result.stderr
@@ -424,11 +435,18 @@ def test_a_database_without_tables_gets_the_command_that_creates_them(tmp_path, 
 
 
 def test_an_unreachable_database_is_named_without_a_traceback(tmp_path):
-    env = {**os.environ, "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path),
-           "FEEDBACK_SLA_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/feedback_sla"}
+    env = {
+        **os.environ,
+        "FEEDBACK_SLA_INSTANCE_PATH": str(tmp_path),
+        "FEEDBACK_SLA_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/feedback_sla",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "feedback_sla", "report"], env=env, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "feedback_sla", "report"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     assert "Error: the database could not run the command: connection failed" in result.stderr

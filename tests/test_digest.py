@@ -123,8 +123,9 @@ def test_nothing_owed_nothing_sent_unless_asked(runner, session):
     wants_empty = UserFactory(digest_hour=8, digest_empty=True)
     position = PositionFactory(manager=quiet)
     now = utc(2026, 11, 25, 9)
-    service.add_candidate(session, position, "Fresh Applicant", "fresh@example.org",
-                          now - dt.timedelta(hours=2), OrgSettings())  # on track
+    service.add_candidate(
+        session, position, "Fresh Applicant", "fresh@example.org", now - dt.timedelta(hours=2), OrgSettings()
+    )  # on track
     session.commit()
     send(runner, now)
     [message] = digests(session)
@@ -150,7 +151,8 @@ def test_contents_most_urgent_first_with_due_today_and_escalated(runner, session
     settings = OrgSettings()
     now = utc(2026, 11, 25, 9)  # Wednesday
     add = lambda name, opened: service.add_candidate(  # noqa: E731
-        session, position, name, f"{name.split()[0].lower()}@example.org", opened, settings)
+        session, position, name, f"{name.split()[0].lower()}@example.org", opened, settings
+    )
     on_track = add("Olga OnTrack", utc(2026, 11, 24, 9))
     due_today = add("Dora DueToday", utc(2026, 11, 18, 9))  # due Wed 25th 18:00
     overdue = add("Otto Overdue", utc(2026, 11, 16, 9))  # due Mon 23rd
@@ -242,8 +244,10 @@ def test_two_concurrent_runs_send_one_digest_per_manager(app, session, tmp_path)
     }
     now = utc(2026, 11, 25, 18).isoformat()
     command = [sys.executable, "-m", "feedback_sla", "digest", "send", "--now", now]
-    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    runs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     session.expire_all()
@@ -269,18 +273,32 @@ def test_a_manager_sets_their_digest_on_their_settings_page(client, session):
     logged_in(client, manager)
     page = client.get("/account/settings").get_data(as_text=True)
     assert "Send me the daily digest" in page
-    response = client.post("/account/settings", data={
-        "name": "Ada Manager", "time_zone": "Asia/Tokyo", "digest_enabled": "y",
-        "digest_hour": "7", "digest_empty": "y",
-    })
+    response = client.post(
+        "/account/settings",
+        data={
+            "name": "Ada Manager",
+            "time_zone": "Asia/Tokyo",
+            "digest_enabled": "y",
+            "digest_hour": "7",
+            "digest_empty": "y",
+        },
+    )
     assert response.status_code == 302
     session.refresh(manager)
     assert (manager.time_zone, manager.digest_hour, manager.digest_enabled, manager.digest_empty) == (
-        "Asia/Tokyo", 7, True, True
+        "Asia/Tokyo",
+        7,
+        True,
+        True,
     )
-    refused = client.post("/account/settings", data={
-        "name": "Ada Manager", "time_zone": "Mars/Olympus", "digest_hour": "9",
-    })
+    refused = client.post(
+        "/account/settings",
+        data={
+            "name": "Ada Manager",
+            "time_zone": "Mars/Olympus",
+            "digest_hour": "9",
+        },
+    )
     assert "unknown time zone" in refused.get_data(as_text=True)
     session.refresh(manager)
     assert (manager.time_zone, manager.digest_hour, manager.digest_enabled) == ("Asia/Tokyo", 7, True)

@@ -73,8 +73,10 @@ class Page(HTMLParser):
         elif tag == "input":
             form = self._owner(a)
             kind = a.get("type", "text")
-            if form is None or kind in ("submit", "button") or (
-                kind in ("checkbox", "radio") and "checked" not in a
+            if (
+                form is None
+                or kind in ("submit", "button")
+                or (kind in ("checkbox", "radio") and "checked" not in a)
             ):
                 return
             form["fields"].append((a["name"], a.get("value") or ""))
@@ -220,7 +222,9 @@ def test_one_click_rejection_from_triage_queues_one_email_with_undo(app, logged_
 
     [message] = outbox()
     assert (message.kind, message.status, message.candidate_id) == (
-        EmailKind.REJECTION, OutboxStatus.PENDING, candidate.id
+        EmailKind.REJECTION,
+        OutboxStatus.PENDING,
+        candidate.id,
     )
     assert message.queued_at == MONDAY
     assert message.send_after == MONDAY + dt.timedelta(seconds=60)
@@ -354,8 +358,9 @@ def test_with_no_undo_window_the_email_is_sent_at_once(app, logged_in, candidate
 # --- the candidate page ---------------------------------------------------------------------------
 
 
-def test_moving_back_to_interview_cancels_a_queued_rejection(app, runner, session, client, manager, traveller,
-                                                             position):
+def test_moving_back_to_interview_cancels_a_queued_rejection(
+    app, runner, session, client, manager, traveller, position
+):
     finalist = add(session, position, stage="final")
     login(client, manager)
     profile = get(client, f"/candidates/{finalist.id}")
@@ -516,7 +521,10 @@ def test_a_failed_email_shows_on_triage_and_the_candidate_page_and_can_be_retrie
     waiting = open_wait(candidate.id)
     traveller.shift(dt.timedelta(seconds=61))
     refused = make_app(
-        MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=2,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=free_port(),
+        MAIL_TIMEOUT=2,
         OUTBOX_MAX_ATTEMPTS=1,
     )
     report = run_worker(refused, once=True)
@@ -557,15 +565,24 @@ def test_a_failed_email_shows_on_triage_and_the_candidate_page_and_can_be_retrie
 # --- escaping -----------------------------------------------------------------------------------
 
 
-def test_a_hostile_candidate_name_is_escaped_on_every_page(app, make_app, client, session, manager, position,
-                                                          traveller):
+def test_a_hostile_candidate_name_is_escaped_on_every_page(
+    app, make_app, client, session, manager, position, traveller
+):
     waiting = add(session, position, name=HOSTILE, email="h1@example.com")
     rejected = add(session, position, name=HOSTILE, email="h2@example.com")
     login(client, manager)
     pages = [click(client, get(client, "/"), "Update", f"/candidates/{waiting.id}/")]
     traveller.shift(dt.timedelta(seconds=61))
-    run_worker(make_app(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
-                        MAIL_TIMEOUT=2, OUTBOX_MAX_ATTEMPTS=1), once=True)  # fails: a row badge
+    run_worker(
+        make_app(
+            MAIL_BACKEND="smtp",
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=free_port(),
+            MAIL_TIMEOUT=2,
+            OUTBOX_MAX_ATTEMPTS=1,
+        ),
+        once=True,
+    )  # fails: a row badge
     pages.append(click(client, get(client, "/"), "Reject", f"/candidates/{rejected.id}/"))
     pages += [
         get(client, "/"),
@@ -615,14 +632,22 @@ def test_admin_edits_a_template_with_preview_and_a_one_click_email_uses_it(clien
     assert "Email templates" in listing
     assert listing.count("data-template=") == 5 and ">Default<" in listing
     page = get(client, "/admin/emails/rejection")
-    for name in ("candidate_first_name", "candidate_name", "position", "manager", "company", "promised_date",
-                 "feedback"):
+    for name in (
+        "candidate_first_name",
+        "candidate_name",
+        "position",
+        "manager",
+        "company",
+        "promised_date",
+        "feedback",
+    ):
         assert "{{ " + name + " }}" in page
     assert "Dear Alex," in page  # the current template, previewed on the sample candidate
 
     data = dict(Page(page).form_with("subject")["fields"])
-    data.update(subject="About {{ position }}", text="Hi {{ candidate_first_name }}, sorry.\n",
-                action="preview")
+    data.update(
+        subject="About {{ position }}", text="Hi {{ candidate_first_name }}, sorry.\n", action="preview"
+    )
     previewed = client.post("/admin/emails/rejection", data=data)
     assert previewed.status_code == 200
     html = previewed.get_data(as_text=True)
@@ -672,8 +697,12 @@ def test_managers_get_404_on_the_template_pages(client, manager, session):
     login(client, manager)
     assert client.get("/admin/emails").status_code == 404
     assert client.get("/admin/emails/rejection").status_code == 404
-    assert client.post("/admin/emails/rejection", data={"subject": "x", "text": "x", "html": "x",
-                                                        "action": "save"}).status_code == 404
+    assert (
+        client.post(
+            "/admin/emails/rejection", data={"subject": "x", "text": "x", "html": "x", "action": "save"}
+        ).status_code
+        == 404
+    )
     assert client.post("/admin/emails/rejection/reset").status_code == 404
     assert "Email templates" not in get(client, "/")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EmailTemplate)) == 0
@@ -683,9 +712,7 @@ def test_correcting_the_email_readdresses_a_queued_message(app, session):
     manager = UserFactory()
     position = PositionFactory(manager=manager)
     now = dt.datetime.now(dt.UTC)
-    candidate = candidates.add_candidate(
-        session, position, "Jon Doe", "jon@exmaple.org", now, OrgSettings()
-    )
+    candidate = candidates.add_candidate(session, position, "Jon Doe", "jon@exmaple.org", now, OrgSettings())
     request = EmailRequest(candidate, "rejection", "typo-fix", now, manager)
     message = answers.queue_email(session, request, EmailConfig.from_app(app), OrgSettings())
     session.commit()

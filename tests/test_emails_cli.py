@@ -13,7 +13,6 @@ from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
-
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
@@ -85,7 +84,9 @@ def test_a_refused_command_exits_non_zero_with_the_reason_and_writes_nothing(run
     assert outbox(session) == []
 
 
-def test_an_update_without_promised_by_promises_the_date_the_browser_offers(runner, session, client, mail_dir):
+def test_an_update_without_promised_by_promises_the_date_the_browser_offers(
+    runner, session, client, mail_dir
+):
     # Friday 20 November 2026, afternoon: the decision policy's 3 business days cross the weekend.
     friday = dt.datetime(2026, 11, 20, 14, 0, tzinfo=dt.UTC)
     candidate = make_candidate(session, applied_at=friday)

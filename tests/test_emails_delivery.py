@@ -12,7 +12,6 @@ from flask import current_app
 from feedback_sla.candidates.models import Event, EventKind, Status
 from feedback_sla.database import db
 from feedback_sla.emails import outbox as service
-from feedback_sla.emails import queries
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.emails.outbox import EmailRequest
@@ -22,7 +21,16 @@ from feedback_sla.waits import service as waits
 from feedback_sla.waits.models import Wait
 from feedback_sla.worker import deliver_due, run_worker
 
-from .emails_support import ORG, T0, Recorder, Silent, SmtpSink, free_port, make_candidate
+from .emails_support import (
+    ORG,
+    T0,
+    Recorder,
+    Silent,
+    SmtpSink,
+    free_port,
+    make_candidate,
+    unfinished_by_candidate,
+)
 
 HOSTILE = '"><img src=x onerror=alert(1)>'
 T1 = T0 + dt.timedelta(minutes=5)
@@ -271,7 +279,7 @@ def test_after_the_last_attempt_the_email_is_failed_shown_and_can_be_retried(app
     [failed] = events(session, candidate, EventKind.EMAIL_FAILED)
     assert failed.body == row.last_error and failed.data["attempts"] == 3
     assert waits.open_wait_of(session, candidate) is not None
-    assert queries.unfinished_by_candidate(session, [candidate.id]) == {candidate.id: [row]}
+    assert unfinished_by_candidate(session, [candidate.id]) == {candidate.id: [row]}
     assert session.get(type(candidate), candidate.id).status == Status.REJECTED
 
     service.retry(session, row, at + dt.timedelta(hours=1))

@@ -7,8 +7,8 @@ from flask import current_app
 
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import db
+from feedback_sla.emails import checks, queries
 from feedback_sla.emails import outbox as service
-from feedback_sla.emails import queries
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.outbox import EmailError, EmailRequest
@@ -16,7 +16,7 @@ from feedback_sla.waits import answers, lifecycle
 from feedback_sla.waits import service as waits
 from feedback_sla.worker import run_worker
 
-from .emails_support import ORG, T0, email_config, make_candidate
+from .emails_support import ORG, T0, email_config, make_candidate, unfinished_by_candidate
 
 
 def queue(session, candidate, kind, *, at=T0, key=None, config=None, **kwargs):
@@ -356,7 +356,7 @@ def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session)
     cancelled = queue(session, second, "next_step")
     answers.undo_email(session, cancelled, T0, ORG)
     session.commit()
-    grouped = queries.unfinished_by_candidate(session, [first.id, second.id])
+    grouped = unfinished_by_candidate(session, [first.id, second.id])
     assert grouped == {first.id: [pending]}
     assert pending.can_undo(T0 + dt.timedelta(seconds=59))
     assert not pending.can_undo(T0 + dt.timedelta(seconds=60))
@@ -366,6 +366,6 @@ def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session)
 
 def test_customize_starts_from_the_message_a_one_click_send_would_queue(session):
     candidate = make_candidate(session, name="Jane Doe")
-    draft = service.draft(session, candidate, "rejection", email_config(current_app), feedback="Kind words.")
+    draft = checks.draft(session, candidate, "rejection", email_config(current_app), feedback="Kind words.")
     message = queue(session, candidate, "rejection", feedback="Kind words.")
     assert (draft.subject, draft.text, draft.html) == (message.subject, message.text_body, message.html_body)

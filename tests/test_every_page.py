@@ -17,6 +17,7 @@ from .helpers import login
 def demo_manager_id(session) -> int:
     return find_by_email(session, demo.MANAGERS[0][0]).id
 
+
 SKIPPED = {"static", "bootstrap.static"}
 
 

@@ -45,8 +45,12 @@ def apply(session, position, n: int, *, at=None) -> list:
     """``n`` applicants, each with an open application wait (opened Monday 16 Nov 2026, 09:00 NY)."""
     people = [
         candidates.add_candidate(
-            session, position, f"Applicant {i}", f"a{i}-{position.id}@example.com",
-            at or ny(2026, 11, 16, 9), SETTINGS,
+            session,
+            position,
+            f"Applicant {i}",
+            f"a{i}-{position.id}@example.com",
+            at or ny(2026, 11, 16, 9),
+            SETTINGS,
         )
         for i in range(n)
     ]
@@ -105,7 +109,7 @@ def test_an_admin_chooses_the_hiring_manager(client, session, admin, manager):
     page = text(client.get("/positions/new"))
     assert "Ada Manager" in page and 'name="manager_id"' in page
 
-    assert "<option selected value=\"\">The hiring manager's time zone</option>" in page
+    assert '<option selected value="">The hiring manager\'s time zone</option>' in page
 
     response = client.post(
         "/positions/new",
@@ -167,9 +171,7 @@ def test_the_list_shows_the_viewers_positions_with_their_waiting_candidates(
     quiet = PositionFactory(manager=manager, title="Quiet position")
     people = apply(session, position, 3)
     apply(session, theirs, 2)
-    candidates.log_contact(
-        session, people[0], ContactChannel.PHONE, ny(2026, 11, 17, 9), manager, "Called"
-    )
+    candidates.log_contact(session, people[0], ContactChannel.PHONE, ny(2026, 11, 17, 9), manager, "Called")
     session.commit()
 
     login(client, manager)
@@ -203,9 +205,7 @@ def count_statements(client, url: str) -> int:
     return len(statements)
 
 
-def test_the_list_costs_the_same_number_of_queries_for_2_and_for_20_positions(
-    client, session, admin
-):
+def test_the_list_costs_the_same_number_of_queries_for_2_and_for_20_positions(client, session, admin):
     session.commit()
     login(client, admin)
 
@@ -224,13 +224,9 @@ def test_the_list_costs_the_same_number_of_queries_for_2_and_for_20_positions(
 # --- editing -------------------------------------------------------------------------------
 
 
-def test_an_override_moves_the_open_deadlines_and_the_flash_says_how_many(
-    client, session, manager, position
-):
+def test_an_override_moves_the_open_deadlines_and_the_flash_says_how_many(client, session, manager, position):
     people = apply(session, position, 3)
-    candidates.log_contact(
-        session, people[0], ContactChannel.PHONE, ny(2026, 11, 17, 9), manager, "Called"
-    )
+    candidates.log_contact(session, people[0], ContactChannel.PHONE, ny(2026, 11, 17, 9), manager, "Called")
     elsewhere = PositionFactory(manager=manager, time_zone="America/New_York")
     apply(session, elsewhere, 1)
     session.commit()
@@ -290,8 +286,7 @@ def test_a_refused_edit_changes_nothing(client, session, manager, position):
     login(client, manager)
     response = client.post(
         f"/positions/{position.id}/edit",
-        data={"title": "Renamed", "time_zone": "America/New_York", "application": "10",
-              "decision": "91"},
+        data={"title": "Renamed", "time_zone": "America/New_York", "application": "10", "decision": "91"},
     )
     assert response.status_code == 422
     assert "business days must be between 1 and 90, got 91" in text(response)
@@ -307,8 +302,7 @@ def test_a_manager_cannot_hand_their_position_to_someone_else(
     login(client, manager)
     client.post(
         f"/positions/{position.id}/edit",
-        data={"title": "Backend engineer", "time_zone": "America/New_York",
-              "manager_id": other_manager.id},
+        data={"title": "Backend engineer", "time_zone": "America/New_York", "manager_id": other_manager.id},
     )
     assert session.get(Position, position.id).manager_id == manager.id
 
@@ -317,8 +311,7 @@ def test_an_admin_reassigns_a_position(client, session, admin, other_manager, po
     login(client, admin)
     client.post(
         f"/positions/{position.id}/edit",
-        data={"title": "Backend engineer", "time_zone": "America/New_York",
-              "manager_id": other_manager.id},
+        data={"title": "Backend engineer", "time_zone": "America/New_York", "manager_id": other_manager.id},
     )
     assert session.get(Position, position.id).manager_id == other_manager.id
 
@@ -370,8 +363,14 @@ def position_urls(app, position_id: int) -> list[tuple[str, str]]:
 def snapshot(session):
     session.expire_all()
     positions = session.execute(
-        sa.select(Position.id, Position.title, Position.manager_id, Position.time_zone,
-                  Position.policy_overrides, Position.is_open).order_by(Position.id)
+        sa.select(
+            Position.id,
+            Position.title,
+            Position.manager_id,
+            Position.time_zone,
+            Position.policy_overrides,
+            Position.is_open,
+        ).order_by(Position.id)
     ).all()
     waits = session.execute(sa.select(Wait.id, Wait.due_at, Wait.closed_at).order_by(Wait.id)).all()
     return positions, waits
@@ -382,17 +381,20 @@ def test_another_manager_gets_404_on_every_url_of_a_position_and_nothing_changes
 ):
     apply(session, position, 1)
     urls = position_urls(app, position.id)
-    assert {("GET", f"/positions/{position.id}/edit"), ("POST", f"/positions/{position.id}/edit"),
-            ("POST", f"/positions/{position.id}/close"),
-            ("POST", f"/positions/{position.id}/reopen")} <= set(urls)
+    assert {
+        ("GET", f"/positions/{position.id}/edit"),
+        ("POST", f"/positions/{position.id}/edit"),
+        ("POST", f"/positions/{position.id}/close"),
+        ("POST", f"/positions/{position.id}/reopen"),
+    } <= set(urls)
     before = snapshot(session)
 
     login(client, other_manager)
     for method, url in urls:
         response = client.open(
-            url, method=method,
-            data={"title": "Taken", "time_zone": "UTC", "application": "1",
-                  "manager_id": other_manager.id},
+            url,
+            method=method,
+            data={"title": "Taken", "time_zone": "UTC", "application": "1", "manager_id": other_manager.id},
         )
         assert response.status_code == 404, (method, url)
         assert "Backend engineer" not in text(response)

@@ -91,10 +91,14 @@ def test_changing_the_password_ends_other_sessions(app, session):
     laptop, phone = app.test_client(), app.test_client()
     log_in(laptop, user)
     log_in(phone, user)
-    response = laptop.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": "a new long passphrase",
-        "confirm": "a new long passphrase",
-    })
+    response = laptop.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a new long passphrase",
+            "confirm": "a new long passphrase",
+        },
+    )
     assert response.status_code == 302
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 302
@@ -104,10 +108,14 @@ def test_changing_the_password_needs_the_current_one(client, session):
     user = UserFactory()
     session.commit()
     log_in(client, user)
-    response = client.post("/account/password", data={
-        "current_password": "wrong one!", "new_password": "a new long passphrase",
-        "confirm": "a new long passphrase",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "wrong one!",
+            "new_password": "a new long passphrase",
+            "confirm": "a new long passphrase",
+        },
+    )
     assert "the current password is wrong" in response.get_data(as_text=True)
     db.session.refresh(user)
     assert user.check_password(PASSWORD)

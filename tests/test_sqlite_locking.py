@@ -29,8 +29,9 @@ def app_config(app_config):
 def candidate(session, client):
     manager = UserFactory()
     position = PositionFactory(manager=manager)
-    candidate = service.add_candidate(session, position, "Ada Lovelace", "ada@example.org",
-                                      dt.datetime.now(dt.UTC), OrgSettings())
+    candidate = service.add_candidate(
+        session, position, "Ada Lovelace", "ada@example.org", dt.datetime.now(dt.UTC), OrgSettings()
+    )
     session.commit()
     client.post("/login", data={"email": manager.email, "password": PASSWORD})
     return candidate

@@ -18,8 +18,12 @@ def _fill(session, manager, count: int, start: int) -> None:
     now = dt.datetime.now(dt.UTC)
     for i in range(start, start + count):
         candidate = service.add_candidate(
-            session, positions[i % 3], f"Candidate {i}", f"c{i}@example.com",
-            now - dt.timedelta(hours=9 * i), OrgSettings(),
+            session,
+            positions[i % 3],
+            f"Candidate {i}",
+            f"c{i}@example.com",
+            now - dt.timedelta(hours=9 * i),
+            OrgSettings(),
         )
         if i % 7 == 0:
             service.followed_up(session, candidate, now, OrgSettings())

@@ -101,9 +101,7 @@ def set_role(session: Session, user: User, role: Role | str) -> None:
     try:
         role = Role(role)
     except ValueError:
-        raise DomainError(
-            f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}"
-        ) from None
+        raise DomainError(f"unknown role {role!r}; one of {', '.join(r.value for r in Role)}") from None
     if role != Role.ADMIN:
         _ensure_another_active_admin(session, user, "demoted")
     user.role = role

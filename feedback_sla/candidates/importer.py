@@ -109,9 +109,7 @@ def _reader(raw: bytes | str) -> csv.DictReader:
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CsvImportError(
-                [RowError(1, None, f"the file is not UTF-8 text ({exc.reason})")]
-            ) from None
+            raise CsvImportError([RowError(1, None, f"the file is not UTF-8 text ({exc.reason})")]) from None
     reader = csv.DictReader(io.StringIO(raw, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
@@ -120,10 +118,7 @@ def _reader(raw: bytes | str) -> csv.DictReader:
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     errors = [RowError(1, c, "required column is missing") for c in missing]
-    errors += [
-        RowError(1, c, f"unknown column (expected {', '.join(REQUIRED + OPTIONAL)})")
-        for c in unknown
-    ]
+    errors += [RowError(1, c, f"unknown column (expected {', '.join(REQUIRED + OPTIONAL)})") for c in unknown]
     if errors:
         raise CsvImportError(errors)
     return reader
@@ -235,5 +230,3 @@ class _RowParser:
         self.seen[key] = line
         if existing is not None and email_taken(self.session, existing.id, email):
             bad("email", f"{email} is already a candidate for {existing.title}")
-
-

@@ -40,9 +40,7 @@ class EventKind(enum.StrEnum):
 
 
 #: Events by which the candidate actually hears from us: only these close a wait.
-CANDIDATE_FACING = frozenset(
-    {EventKind.CONTACT_LOGGED, EventKind.INTERVIEW_HELD, EventKind.EMAIL_SENT}
-)
+CANDIDATE_FACING = frozenset({EventKind.CONTACT_LOGGED, EventKind.INTERVIEW_HELD, EventKind.EMAIL_SENT})
 
 
 class ContactChannel(enum.StrEnum):
@@ -60,9 +58,7 @@ class Candidate(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"), index=True)
     stage: Mapped[str] = mapped_column(String(40), default="applied")
-    status: Mapped[Status] = mapped_column(
-        str_enum(Status, "candidate_status"), default=Status.ACTIVE
-    )
+    status: Mapped[Status] = mapped_column(str_enum(Status, "candidate_status"), default=Status.ACTIVE)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     position: Mapped[Position] = relationship()
@@ -72,9 +68,7 @@ class Candidate(db.Model):
 
 
 # One candidate per email and position, whatever the case of the address.
-Index(
-    "uq_candidates_position_email", Candidate.position_id, func.lower(Candidate.email), unique=True
-)
+Index("uq_candidates_position_email", Candidate.position_id, func.lower(Candidate.email), unique=True)
 
 
 class Event(db.Model):
@@ -83,9 +77,7 @@ class Event(db.Model):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
-    )
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     kind: Mapped[EventKind] = mapped_column(str_enum(EventKind, "event_kind"))
     channel: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str | None] = mapped_column(Text)

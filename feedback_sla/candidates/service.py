@@ -42,9 +42,7 @@ def check_applied_at(applied_at: dt.datetime, now: dt.datetime) -> None:
         raise FutureApplication("applied at: is in the future")
 
 
-def email_taken(
-    session: Session, position_id: int, email: str, *, except_id: int | None = None
-) -> bool:
+def email_taken(session: Session, position_id: int, email: str, *, except_id: int | None = None) -> bool:
     """Whether another candidate of the position has this email, whatever its case."""
     query = select(Candidate.id).where(
         Candidate.position_id == position_id, func.lower(Candidate.email) == email.strip().lower()
@@ -54,9 +52,7 @@ def email_taken(
     return session.scalar(query.limit(1)) is not None
 
 
-def check_new_email(
-    session: Session, position: Position, email: str, *, except_id: int | None = None
-) -> str:
+def check_new_email(session: Session, position: Position, email: str, *, except_id: int | None = None) -> str:
     """The normalised address, unless the position already has a candidate with it."""
     email = normalize_email(email)
     if email_taken(session, position.id, email, except_id=except_id):

@@ -18,12 +18,8 @@ users = AppGroup("users", help="Create and list users.")
 @users.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="Full name shown to colleagues and candidates.")
-@click.option(
-    "--role", type=click.Choice([r.value for r in Role]), default="manager", show_default=True
-)
-@click.option(
-    "--time-zone", default="UTC", show_default=True, help="IANA zone, e.g. Europe/Berlin."
-)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="manager", show_default=True)
+@click.option("--time-zone", default="UTC", show_default=True, help="IANA zone, e.g. Europe/Berlin.")
 @click.option(
     "--digest-hour",
     type=click.IntRange(0, 23),
@@ -39,9 +35,7 @@ def create_command(email, name, role, time_zone, digest_hour, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(
-            db.session, email, name, role, time_zone, password, digest_hour=digest_hour
-        )
+        user = create_user(db.session, email, name, role, time_zone, password, digest_hour=digest_hour)
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
@@ -50,9 +44,7 @@ def create_command(email, name, role, time_zone, digest_hour, password_stdin):
 
 
 @users.command("list")
-@click.option(
-    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
 def list_command(fmt):
     """List every user."""
     columns = ("id", "email", "name", "role", "time_zone", "digest_hour", "active")

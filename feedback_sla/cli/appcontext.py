@@ -21,7 +21,7 @@ def with_data_app(command: Callable) -> Callable:
     @functools.wraps(command)
     def run(ctx: click.Context, /, *args, **kwargs):
         if not current_app:
-            from feedback_sla import create_data_app
+            from feedback_sla.app import create_data_app
 
             ctx.with_resource(create_data_app(COMMAND_LINE_CONFIG).app_context())
         return command(*args, **kwargs)

@@ -47,9 +47,7 @@ def import_command(file: Path):
         db.session.rollback()
         for error in exc.errors:
             click.echo(f"{file}: {error}", err=True)
-        raise click.ClickException(
-            f"nothing imported: {len(exc.errors)} problem(s) in {file}"
-        ) from None
+        raise click.ClickException(f"nothing imported: {len(exc.errors)} problem(s) in {file}") from None
     except BaseException:
         db.session.rollback()
         raise
@@ -64,9 +62,7 @@ def import_command(file: Path):
 @candidates.command("list")
 @click.option("--overdue", is_flag=True, help="Only waits past their deadline.")
 @click.option("--manager", "manager_email", help="Only this hiring manager's candidates.")
-@click.option(
-    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
 def list_command(overdue: bool, manager_email: str | None, fmt: str):
     """List candidates waiting for an answer, most urgent first."""
     manager_id = None

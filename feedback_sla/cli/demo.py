@@ -18,8 +18,7 @@ def print_logins() -> None:
 
 
 @click.command("demo")
-@click.option("--serve/--no-serve", default=True, show_default=True,
-              help="Start the app after seeding.")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Start the app after seeding.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext

@@ -28,8 +28,9 @@ def _base_url() -> str:
 
 
 @digest.command("send")
-@click.option("--now", "now_text", metavar="ISO8601",
-              help="Act as if it were this time (default: the current time).")
+@click.option(
+    "--now", "now_text", metavar="ISO8601", help="Act as if it were this time (default: the current time)."
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; write nothing.")
 @click.option("--manager", "manager_email", help="Only this manager.")
 def send_command(now_text: str | None, dry_run: bool, manager_email: str | None):
@@ -65,15 +66,18 @@ def send_command(now_text: str | None, dry_run: bool, manager_email: str | None)
     if dry_run:
         click.echo(f"dry run: {len(due)} manager(s) due; nothing written")
         return
-    click.echo(f"{queued} digest(s) queued; {skipped} manager(s) owed nothing; "
-               f"{taken} already handled by another run")
+    click.echo(
+        f"{queued} digest(s) queued; {skipped} manager(s) owed nothing; "
+        f"{taken} already handled by another run"
+    )
 
 
 def _print_dry_run(digest: service.Digest) -> None:
     wanted = digest.items or digest.manager.digest_empty
-    click.echo(f"--- {digest.manager.email} ({digest.local_date.isoformat()}, "
-               f"{digest.manager.time_zone}): "
-               + (f"{digest.subject}" if wanted else "nothing owed, no digest"))
+    click.echo(
+        f"--- {digest.manager.email} ({digest.local_date.isoformat()}, "
+        f"{digest.manager.time_zone}): " + (f"{digest.subject}" if wanted else "nothing owed, no digest")
+    )
     if wanted:
         text, _ = service.render(digest)
         click.echo(text)

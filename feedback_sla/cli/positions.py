@@ -39,15 +39,12 @@ def create_command(title, manager_email, time_zone, policies):
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     click.echo(
-        f"created position {position.id} {position.title!r} for {manager.email} "
-        f"({position.time_zone})"
+        f"created position {position.id} {position.title!r} for {manager.email} ({position.time_zone})"
     )
 
 
 @positions.command("list")
-@click.option(
-    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
 def list_command(fmt):
     """List every position."""
     columns = ("id", "title", "manager", "time_zone", "policy_overrides", "open")

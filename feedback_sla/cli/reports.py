@@ -124,9 +124,7 @@ def _destination(path: Path | None) -> Iterator[TextIO]:
     help="Write to this file (replaced only once the export is complete) instead of standard output.",
 )
 @with_data_app
-def response_times_command(
-    fmt, since, until, manager_email, position_id, status, no_pii, jobs, output
-):
+def response_times_command(fmt, since, until, manager_email, position_id, status, no_pii, jobs, output):
     """One row per wait, open or closed: when it opened, its deadline, when and how the
     candidate heard from us, business days and hours waited, met or breached.
 

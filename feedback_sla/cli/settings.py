@@ -13,9 +13,7 @@ settings = AppGroup("settings", help="Show and change organisation settings.")
 
 
 @settings.command("show")
-@click.option(
-    "--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
 def show_command(fmt):
     """Show every setting with its value and meaning."""
     values = service.raw_values(db.session)

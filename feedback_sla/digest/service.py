@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.database import insert_unless_exists
 from feedback_sla.digest.models import DigestDay
-from feedback_sla.emails import outbox as emails
+from feedback_sla.emails import outbox
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -107,11 +107,13 @@ def gather(
         rows = waiting(session, now, settings, Filters(manager_ids=tuple(ids[start : start + BATCH])))
         for row in rows:
             if row.state in REPORTED or _due_today(row, now):
-                owed[row.manager_id].append(DigestItem(
-                    row=row,
-                    due_text=words.phrase(row.due_at, row.time_zone),
-                    url=f"{base}/candidates/{row.candidate_id}",
-                ))
+                owed[row.manager_id].append(
+                    DigestItem(
+                        row=row,
+                        due_text=words.phrase(row.due_at, row.time_zone),
+                        url=f"{base}/candidates/{row.candidate_id}",
+                    )
+                )
     return owed
 
 
@@ -121,15 +123,13 @@ def _due_today(row: WaitingRow, now: dt.datetime) -> bool:
 
 
 def build(manager: User, day: dt.date, items: list[DigestItem], base_url: str) -> Digest:
-    return Digest(manager=manager, local_date=day, items=items,
-                  triage_url=base_url.rstrip("/") + "/")
+    return Digest(manager=manager, local_date=day, items=items, triage_url=base_url.rstrip("/") + "/")
 
 
 def render(digest: Digest) -> tuple[str, str]:
     """Text and HTML bodies; the HTML escapes every name (autoescape)."""
     context = {"digest": digest, "manager": digest.manager, "items": digest.items}
-    return (render_template("email/digest.txt", **context),
-            render_template("email/digest.html", **context))
+    return (render_template("mail/digest.txt", **context), render_template("mail/digest.html", **context))
 
 
 def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDay | None:
@@ -140,7 +140,6 @@ def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDa
         .returning(DigestDay)
     )
     return session.scalars(statement).one_or_none()
-
 
 
 def queue(
@@ -160,9 +159,14 @@ def queue(
     if not digest.items and not digest.manager.digest_empty:
         return day
     text, html = render(digest)
-    message = emails.queue_to_user(
-        session, digest.manager, EmailKind.DIGEST, RenderedEmail(digest.subject, text, html), now,
-        config, idempotency_key=f"digest:{digest.manager.id}:{digest.local_date.isoformat()}",
+    message = outbox.queue_to_user(
+        session,
+        digest.manager,
+        EmailKind.DIGEST,
+        RenderedEmail(digest.subject, text, html),
+        now,
+        config,
+        idempotency_key=f"digest:{digest.manager.id}:{digest.local_date.isoformat()}",
     )
     day.outbox_message_id = message.id
     return day

@@ -1,6 +1,6 @@
 """Email templates: the files shipped with the app, admins' edits, and rendering them.
 
-Default templates are files (``templates/email/<kind>.txt`` and ``.html``) rendered by Flask's Jinja
+Default templates are files (``templates/mail/<kind>.txt`` and ``.html``) rendered by Flask's Jinja
 with autoescaping on for HTML. An admin's edit is stored in the database and rendered in Jinja's
 sandbox, where only the documented placeholders exist: no configuration, no objects, no code.
 """
@@ -122,8 +122,8 @@ def default_source(kind: str | EmailKind) -> TemplateSource:
     """The template shipped with the app, as an admin would start editing it."""
     kind = check_kind(kind)
     env = current_app.jinja_env
-    text, _, _ = env.loader.get_source(env, f"email/{kind.value}.txt")
-    html, _, _ = env.loader.get_source(env, f"email/{kind.value}.html")
+    text, _, _ = env.loader.get_source(env, f"mail/{kind.value}.txt")
+    html, _, _ = env.loader.get_source(env, f"mail/{kind.value}.html")
     return TemplateSource(kind=kind, subject=DEFAULT_SUBJECTS[kind], text=text, html=html)
 
 
@@ -223,8 +223,8 @@ def render(session: Session, kind: str | EmailKind, context: Mapping[str, str]) 
         env = current_app.jinja_env
         return RenderedEmail(
             subject=_subject(_compiled("subject", DEFAULT_SUBJECTS[kind]).render(values)),
-            text=env.get_template(f"email/{kind.value}.txt").render(values),
-            html=env.get_template(f"email/{kind.value}.html").render(values),
+            text=env.get_template(f"mail/{kind.value}.txt").render(values),
+            html=env.get_template(f"mail/{kind.value}.html").render(values),
         )
     return _render_source(row.subject, row.text_body, row.html_body, values)
 
@@ -292,8 +292,3 @@ def text_to_html(text: str) -> Markup:
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5">\n'
         "{}\n</body>\n</html>\n"
     ).format(body)
-
-
-def a_or_an(noun: str) -> str:
-    """'a rejection', 'an offer'."""
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import make_msgid
 
@@ -21,66 +20,20 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, EventKind, Status
 from feedback_sla.database import insert_unless_exists
-from feedback_sla.emails import composing
-from feedback_sla.emails.composing import RenderedEmail, a_or_an
+from feedback_sla.emails import checks, composing
+from feedback_sla.emails.checks import EmailRequest
+from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.queries import pending_messages
-from feedback_sla.timeutil import local_date
-
-#: The statuses a candidate may have for each kind to be queued.
-ALLOWED_FROM: dict[EmailKind, frozenset[Status]] = {
-    EmailKind.REJECTION: frozenset({Status.ACTIVE, Status.OFFERED}),
-    EmailKind.OFFER: frozenset({Status.ACTIVE}),
-    EmailKind.UPDATE: frozenset({Status.ACTIVE, Status.OFFERED}),
-    EmailKind.NEXT_STEP: frozenset({Status.ACTIVE, Status.OFFERED}),
-    EmailKind.ACKNOWLEDGEMENT: frozenset({Status.ACTIVE, Status.OFFERED}),
-}
-
-#: Pairs of kinds that contradict each other: queueing one cancels a pending other.
-CONFLICTS: frozenset[frozenset[EmailKind]] = frozenset(
-    {
-        frozenset({EmailKind.REJECTION, EmailKind.OFFER}),
-        frozenset({EmailKind.REJECTION, EmailKind.NEXT_STEP}),
-        frozenset({EmailKind.REJECTION, EmailKind.UPDATE}),
-        frozenset({EmailKind.OFFER, EmailKind.UPDATE}),
-    }
-)
-
-MAX_KEY = 128
-MAX_FEEDBACK = 5_000
-MAX_REASON = 100
-MAX_REASONS = 10
+from feedback_sla.text import a_or_an
 
 
 def new_idempotency_key() -> str:
     """A fresh key for one button or form: posting it twice queues one email."""
     return uuid.uuid4().hex
-
-
-@dataclass(frozen=True)
-class EmailRequest:
-    """One email to queue to a candidate, as a page, a command or the API asks for it.
-
-    ``subject`` and ``text`` replace the rendered message when the manager customised it.
-    ``waiting`` and ``promise_before`` say what the candidate's open wait is now (``waits.answers``
-    fills them in).
-    """
-
-    candidate: Candidate
-    kind: EmailKind | str
-    idempotency_key: str
-    now: dt.datetime
-    actor: User | None = None
-    promised_date: dt.date | None = None
-    feedback: str | None = None
-    reasons: tuple[str, ...] = ()
-    subject: str | None = None
-    text: str | None = None
-    waiting: bool = False
-    promise_before: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +65,7 @@ def queue_email(session: Session, request: EmailRequest, config: EmailConfig) ->
     stays open: it closes when the message is really sent.
     """
     kind = composing.check_kind(request.kind)
-    key = _check_key(request.idempotency_key)
+    key = checks.check_key(request.idempotency_key)
     existing = _by_key(session, key)
     if existing is not None:
         return Queued(_same_request(existing, request.candidate, kind), new=False)
@@ -129,19 +82,19 @@ def _validate(
 ) -> _Checked:
     """Every check of a new email, before anything is written; EmailError names the field."""
     candidate = request.candidate
-    feedback = _check_feedback(request.feedback)
-    reasons = _check_reasons(kind, request.reasons)
-    _check_promise(request, kind)
-    conflicting = [m for m in pending_messages(session, candidate.id) if _conflict(m.kind, kind)]
-    status_before = _status_before(candidate, conflicting)
-    if status_before not in ALLOWED_FROM[kind]:
+    feedback = checks.check_feedback(request.feedback)
+    reasons = checks.check_reasons(kind, request.reasons)
+    checks.check_promise(request, kind)
+    conflicting = [m for m in pending_messages(session, candidate.id) if checks.conflict(m.kind, kind)]
+    status_before = checks.status_before(candidate, conflicting)
+    if status_before not in checks.ALLOWED_FROM[kind]:
         raise EmailError(
             f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
         )
-    rendered = _message_text(
+    rendered = checks.message_text(
         session, candidate, kind, config, request.promised_date, feedback, request.subject, request.text
     )
-    _check_recipients(candidate, candidate.position.manager, rendered.subject)
+    checks.check_recipients(candidate, candidate.position.manager, rendered.subject)
     return _Checked(kind, key, feedback, reasons, conflicting, status_before, rendered)
 
 
@@ -171,9 +124,7 @@ def _insert(
     )
 
 
-def _side_effects(
-    session: Session, request: EmailRequest, checked: _Checked, message: OutboxMessage
-) -> None:
+def _side_effects(session: Session, request: EmailRequest, checked: _Checked, message: OutboxMessage) -> None:
     """Cancel what the new email contradicts, set the status it sets, and put it on the timeline."""
     candidate, kind, now = request.candidate, checked.kind, request.now
     for other in checked.conflicting:
@@ -202,20 +153,6 @@ def _side_effects(
             else None,
         },
     )
-
-
-def draft(
-    session: Session,
-    candidate: Candidate,
-    kind: str | EmailKind,
-    config: EmailConfig,
-    *,
-    promised_date: dt.date | None = None,
-    feedback: str | None = None,
-) -> RenderedEmail:
-    """The message a one-click send would queue, for "Customize" to show and edit."""
-    kind = composing.check_kind(kind)
-    return _render_for(session, candidate, kind, config, promised_date, _check_feedback(feedback))
 
 
 def undo(
@@ -316,7 +253,7 @@ def queue_to_user(
 ) -> OutboxMessage:
     """Queue an email to a user of the app (the daily digest), sent as soon as a worker runs."""
     kind = EmailKind(kind)
-    key = _check_key(idempotency_key)
+    key = checks.check_key(idempotency_key)
     existing = _by_key(session, key)
     if existing is not None:
         return existing
@@ -341,15 +278,6 @@ def queue_to_user(
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _check_key(key: str) -> str:
-    key = (key or "").strip()
-    if not key:
-        raise EmailError("idempotency key: missing")
-    if len(key) > MAX_KEY:
-        raise EmailError(f"idempotency key: longer than {MAX_KEY} characters")
-    return key
-
-
 def _by_key(session: Session, key: str) -> OutboxMessage | None:
     return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
 
@@ -358,119 +286,6 @@ def _same_request(existing: OutboxMessage, candidate: Candidate, kind: EmailKind
     if existing.candidate_id != candidate.id or existing.kind != kind:
         raise EmailError("idempotency key: already used for another email")
     return existing
-
-
-def _check_feedback(feedback: str | None) -> str | None:
-    feedback = (feedback or "").strip() or None
-    if feedback is not None and len(feedback) > MAX_FEEDBACK:
-        raise EmailError(f"feedback: longer than {MAX_FEEDBACK} characters")
-    return feedback
-
-
-def _check_reasons(kind: EmailKind, reasons: Iterable[str]) -> list[str]:
-    cleaned = [r.strip() for r in reasons if r and r.strip()]
-    if cleaned and kind != EmailKind.REJECTION:
-        raise EmailError("reasons: only a rejection records rejection reasons")
-    if len(cleaned) > MAX_REASONS:
-        raise EmailError(f"reasons: at most {MAX_REASONS}")
-    for reason in cleaned:
-        if len(reason) > MAX_REASON:
-            raise EmailError(f"reasons: {reason[:20]!r}… is longer than {MAX_REASON} characters")
-    return list(dict.fromkeys(cleaned))
-
-
-def _check_promise(request: EmailRequest, kind: EmailKind) -> None:
-    promised_date, candidate = request.promised_date, request.candidate
-    if kind == EmailKind.UPDATE and promised_date is None:
-        raise EmailError("promised date: an update tells the candidate when they will hear from us")
-    if promised_date is None:
-        return
-    if kind in STATUS_SET:
-        raise EmailError(f"promised date: {a_or_an(kind.label)} carries no promised date")
-    today = local_date(request.now, candidate.position.time_zone)
-    if promised_date < today:
-        raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
-    if not request.waiting:
-        raise EmailError(
-            f"promised date: {candidate.name} is not waiting for an answer, so there is nothing to promise"
-        )
-
-
-def _conflict(a: EmailKind, b: EmailKind) -> bool:
-    return frozenset({a, b}) in CONFLICTS
-
-
-def _status_before(candidate: Candidate, conflicting: Sequence[OutboxMessage]) -> Status:
-    """The candidate's status once the contradicted pending emails are cancelled."""
-    status = candidate.status
-    for message in reversed(conflicting):
-        if message.kind in STATUS_SET and message.previous_status and status == STATUS_SET[message.kind]:
-            status = Status(message.previous_status)
-    return status
-
-
-def _render_for(
-    session: Session,
-    candidate: Candidate,
-    kind: EmailKind,
-    config: EmailConfig,
-    promised_date: dt.date | None,
-    feedback: str | None,
-) -> RenderedEmail:
-    position = candidate.position
-    return composing.render(
-        session,
-        kind,
-        {
-            "candidate_first_name": composing.first_name(candidate.name),
-            "candidate_name": candidate.name,
-            "position": position.title,
-            "manager": position.manager.name,
-            "company": config.organisation_name,
-            "promised_date": composing.format_date(promised_date),
-            "feedback": feedback or "",
-        },
-    )
-
-
-def _message_text(
-    session: Session,
-    candidate: Candidate,
-    kind: EmailKind,
-    config: EmailConfig,
-    promised_date: dt.date | None,
-    feedback: str | None,
-    subject: str | None,
-    text: str | None,
-) -> RenderedEmail:
-    """The rendered template, or the manager's customised subject and text."""
-    rendered = _render_for(session, candidate, kind, config, promised_date, feedback)
-    if subject is not None:
-        subject = subject.strip()
-        if not subject:
-            raise EmailError("subject: must not be empty")
-        if len(subject) > composing.MAX_SUBJECT:
-            raise EmailError(f"subject: longer than {composing.MAX_SUBJECT} characters")
-        rendered = RenderedEmail(subject=subject, text=rendered.text, html=rendered.html)
-    if text is not None:
-        if not text.strip():
-            raise EmailError("text: must not be empty")
-        if len(text) > composing.MAX_BODY:
-            raise EmailError(f"text: longer than {composing.MAX_BODY} characters")
-        rendered = RenderedEmail(subject=rendered.subject, text=text, html=str(composing.text_to_html(text)))
-    return rendered
-
-
-def _check_recipients(candidate: Candidate, manager: User, subject: str) -> None:
-    check_headers(
-        {
-            "the candidate's name": candidate.name,
-            "the hiring manager's name": manager.name,
-            "the subject": subject,
-        }
-    )
-    check_address("the candidate's email address", candidate.email)
-    check_address("the hiring manager's email address", manager.email)
 
 
 def _insert_once(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
 from feedback_sla.candidates.models import Candidate
@@ -91,30 +90,6 @@ def pending_messages(session: Session, candidate_id: int) -> list[OutboxMessage]
             .order_by(OutboxMessage.queued_at, OutboxMessage.id)
         )
     )
-
-
-
-
-def unfinished_by_candidate(
-    session: Session, candidates: Sequence[int] | Select
-) -> dict[int, list[OutboxMessage]]:
-    """Pending, sending and failed emails per candidate, in one query.
-
-    ``candidates`` is a list of ids, or a query selecting them (a page of hundreds of rows passes
-    the query rather than hundreds of ids).
-    """
-    ids = candidates if isinstance(candidates, Select) else list(candidates)
-    result: dict[int, list[OutboxMessage]] = {}
-    rows = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.candidate_id.in_(ids), OutboxMessage.status.in_(UNFINISHED))
-        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
-    )
-    for message in rows:
-        result.setdefault(message.candidate_id, []).append(message)
-    return result
-
-
 
 
 def pending_status_email(session: Session, candidate) -> OutboxMessage | None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.errors import DomainError
+from feedback_sla.numbers import whole_number
 from feedback_sla.positions.models import Position
 from feedback_sla.timeutil import validate_time_zone
 
@@ -31,13 +32,11 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, int]:
 
 
 def check_days(reason: str, days: str | int) -> int:
+    """A policy's business days for a wait reason: 1 to 90; DomainError names the reason."""
     try:
-        value = int(str(days).strip())
-    except ValueError:
-        raise DomainError(f"{reason}: {days!r} is not a whole number of business days") from None
-    if not 1 <= value <= 90:
-        raise DomainError(f"{reason}: business days must be between 1 and 90, got {value}")
-    return value
+        return whole_number(days, 1, 90, unit="business days")
+    except ValueError as exc:
+        raise DomainError(f"{reason}: {exc}") from None
 
 
 def create_position(
@@ -70,9 +69,7 @@ def create_position(
 def find_position(session: Session, title: str, manager: User) -> Position | None:
     return session.scalar(
         select(Position)
-        .where(
-            func.lower(Position.title) == title.strip().lower(), Position.manager_id == manager.id
-        )
+        .where(func.lower(Position.title) == title.strip().lower(), Position.manager_id == manager.id)
         .order_by(Position.is_open.desc(), Position.id)
         .limit(1)
     )

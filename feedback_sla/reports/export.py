@@ -44,18 +44,16 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy import Select, String, case, func, literal, select, type_coerce
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Event, EventKind
-from feedback_sla.errors import DomainError
 from feedback_sla.output import FORMULA_STARTS, csv_safe
 from feedback_sla.positions.models import Position
 from feedback_sla.reports.period import opened_bounds
-from feedback_sla.reports.utc_text import LocalClock, date_text, hours_between, text_of, utc_text
-from feedback_sla.timeutil import as_utc, zone
-from feedback_sla.waits.clock import BusinessDays, OrgSettings
+from feedback_sla.reports.rows import RowFormatter
+from feedback_sla.reports.utc_text import date_text, hours_between, utc_text
+from feedback_sla.timeutil import as_utc
+from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import state_expression
 
@@ -139,7 +137,7 @@ def export_query(
     """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
 
     Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect.
-    The position's title, manager and zone are not repeated on every row: ``positions_query``.
+    The position's title, manager and zone are not repeated on every row: ``rows.positions_query``.
     """
     query = select(
         Wait.id,
@@ -176,13 +174,6 @@ def export_query(
     return query.order_by(Wait.id)
 
 
-def positions_query() -> Select:
-    """Every position's id, title, manager's email and time zone."""
-    return select(Position.id, Position.title, User.email, Position.time_zone).join(
-        User, Position.manager_id == User.id
-    )
-
-
 def stream_options(dialect: str, batch_size: int = BATCH_SIZE) -> dict:
     """Execution options that read a large result in constant memory.
 
@@ -211,7 +202,7 @@ def export_rows(
     now = as_utc(now)
     connection = session.connection()
     dialect = connection.dialect.name
-    formatter = _Formatter(connection, now, settings.holiday_calendar)
+    formatter = RowFormatter(connection, now, settings.holiday_calendar)
     result = connection.execute(
         export_query(now, settings, filters, dialect=dialect),
         execution_options=stream_options(dialect, batch_size),
@@ -221,109 +212,6 @@ def export_rows(
         yield from rows if pii else map(_WITHOUT_PII, rows)
     finally:
         result.close()
-
-
-class _Formatter:
-    """Turns query rows into export rows; holds each position's details and each zone's clock."""
-
-    def __init__(self, connection: Connection, now: dt.datetime, calendar: str):
-        self.connection = connection
-        self.now_text = text_of(now)
-        self.business_days = BusinessDays(calendar, now.date())
-        self.clocks: dict[str, tuple] = {}
-        self.positions: dict[int, tuple] = {}
-        #: Positions whose time zone is unknown, with the reason: an error once a wait needs one.
-        self.broken: dict[int, ValueError] = {}
-        # Read before the waits: a position made since shows up through ``position``.
-        for row in connection.execute(positions_query()):
-            self._add(*row)
-
-    def _add(self, position_id: int, title: str, manager: str, time_zone: str) -> None:
-        """A position's title and manager, and its zone's UTC hours, clock and today's number."""
-        clock = self.clocks.get(time_zone)
-        if clock is None:
-            try:
-                local = LocalClock(zone(time_zone), self.business_days.number)
-            except ValueError as exc:
-                self.broken[position_id] = exc
-                return
-            clock = self.clocks[time_zone] = (local.hours, local.local, local.local(self.now_text)[1])
-        self.positions[position_id] = (title, manager, *clock)
-
-    def position(self, position_id: int, wait_id: int) -> tuple:
-        if position_id not in self.positions and position_id not in self.broken:
-            self._add(*self.connection.execute(positions_query().where(Position.id == position_id)).one())
-        if position_id in self.broken:
-            raise DomainError(f"wait {wait_id}: its position has an {self.broken[position_id]}")
-        return self.positions[position_id]
-
-    def rows(self, result: Iterable[Sequence], empty: str | None) -> Iterator[tuple]:
-        """The export rows, in ``COLUMNS`` order.
-
-        This loop runs once per wait, three timestamps each: the usual case (a zone a whole number
-        of hours off UTC, no offset change within the hour) is written out in place, from the
-        zone's entry for the UTC hour (see ``LocalClock``); anything else goes through the clock.
-        """
-        positions, position = self.positions, self.position
-        for (
-            wait_id,
-            candidate_id,
-            name,
-            email,
-            position_id,
-            reason,
-            opened_at,
-            due_at,
-            promised_date,
-            closed_at,
-            closed_by,
-            hours,
-            outcome,
-        ) in result:
-            title, manager, table, local, today = positions.get(position_id) or position(
-                position_id, wait_id
-            )
-
-            hour = table.get(opened_at[:13])
-            if hour is not None and not hour[2]:
-                opened, start = hour[0] + opened_at[13:19] + hour[3], hour[4]
-            else:
-                opened, start = local(opened_at)
-
-            hour = table.get(due_at[:13])
-            if hour is not None and not hour[2]:
-                due = hour[0] + due_at[13:19] + hour[3]
-            else:
-                due = local(due_at)[0]
-
-            if closed_at is None:
-                closed = closed_by = empty
-                end = today
-            else:
-                hour = table.get(closed_at[:13])
-                if hour is not None and not hour[2]:
-                    closed, end = hour[0] + closed_at[13:19] + hour[3], hour[4]
-                else:
-                    closed, end = local(closed_at)
-
-            yield (
-                wait_id,
-                candidate_id,
-                name,
-                email,
-                position_id,
-                title,
-                manager,
-                reason,
-                opened,
-                due,
-                empty if promised_date is None else promised_date,
-                closed,
-                closed_by,
-                end - start if end > start else 0,
-                hours,
-                outcome,
-            )
 
 
 #: Columns holding text a person or another system typed: the only ones a spreadsheet could take for

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -122,58 +123,64 @@ def summarize(
     """
     now = as_utc(now)
     by = GroupBy(by)
-    if by == GroupBy.MANAGER:
-        group_id, group = User.id, User.email
-    else:
-        group_id, group = Position.id, Position.title
+    group_id, group = (User.id, User.email) if by == GroupBy.MANAGER else (Position.id, Position.title)
     start, end = opened_bounds(since, until, settings.time_zone)
-
-    def scoped(query: Select) -> Select:
-        query = (
-            query.join(Candidate, Wait.candidate_id == Candidate.id)
-            .join(Position, Candidate.position_id == Position.id)
-            .join(User, Position.manager_id == User.id)
-        )
-        if start is not None:
-            query = query.where(Wait.opened_at >= start)
-        if end is not None:
-            query = query.where(Wait.opened_at < end)
-        if manager_id is not None:
-            query = query.where(Position.manager_id == manager_id)
-        return query
-
+    scoped = functools.partial(_scoped, start=start, end=end, manager_id=manager_id)
     counts = session.execute(
-        scoped(
-            select(
-                group_id,
-                group,
-                User.email,
-                User.name,
-                func.count(),
-                func.count(Wait.closed_at),
-                func.sum(case((Wait.closed_at <= Wait.due_at, 1), else_=0)),
-                func.sum(case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0)),
-            )
-        ).group_by(group_id, group, User.email, User.name)
+        scoped(_counts_query(group_id, group, now)).group_by(group_id, group, User.email, User.name)
     ).all()
     days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
-    summaries = []
-    for key, name, manager, manager_name, waits, answered, met, overdue in counts:
-        summaries.append(
-            GroupSummary(
-                group_id=key,
-                group=name,
-                manager=manager,
-                waits=waits,
-                answered=answered,
-                met=met,
-                open_now=waits - answered,
-                overdue_now=overdue,
-                days=days.get(key, Counter()),
-                manager_name=manager_name,
-            )
-        )
+    summaries = [_summary(row, days) for row in counts]
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
+
+
+def _scoped(
+    query: Select, *, start: dt.datetime | None, end: dt.datetime | None, manager_id: int | None
+) -> Select:
+    """``query``'s waits joined to candidate, position and manager; only those in the period and scope."""
+    query = (
+        query.join(Candidate, Wait.candidate_id == Candidate.id)
+        .join(Position, Candidate.position_id == Position.id)
+        .join(User, Position.manager_id == User.id)
+    )
+    if start is not None:
+        query = query.where(Wait.opened_at >= start)
+    if end is not None:
+        query = query.where(Wait.opened_at < end)
+    if manager_id is not None:
+        query = query.where(Position.manager_id == manager_id)
+    return query
+
+
+def _counts_query(group_id, group, now: dt.datetime) -> Select:
+    """The group, its manager's email and name, and its counts of waits, answered, met and overdue now."""
+    return select(
+        group_id,
+        group,
+        User.email,
+        User.name,
+        func.count(),
+        func.count(Wait.closed_at),
+        func.sum(case((Wait.closed_at <= Wait.due_at, 1), else_=0)),
+        func.sum(case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0)),
+    )
+
+
+def _summary(row, days: dict[int, Counter[int]]) -> GroupSummary:
+    """A group's line from its ``_counts_query`` row and the histograms of ``_days_to_answer``."""
+    key, name, manager, manager_name, waits, answered, met, overdue = row
+    return GroupSummary(
+        group_id=key,
+        group=name,
+        manager=manager,
+        waits=waits,
+        answered=answered,
+        met=met,
+        open_now=waits - answered,
+        overdue_now=overdue,
+        days=days.get(key, Counter()),
+        manager_name=manager_name,
+    )
 
 
 def _days_to_answer(

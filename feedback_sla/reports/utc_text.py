@@ -81,9 +81,7 @@ class LocalClock:
     of any instant in the hour is ``entry[0] + text[13:19] + entry[3]`` and its day ``entry[4]``.
     """
 
-    def __init__(
-        self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 24 * 366
-    ):
+    def __init__(self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 24 * 366):
         self.tz = tz
         self.day_number = day_number
         self.limit = limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback_sla.numbers import whole_number
 from feedback_sla.settings.models import Setting
 from feedback_sla.timeutil import validate_time_zone
 from feedback_sla.waits import clock, lifecycle
@@ -21,16 +23,7 @@ class SettingError(ValueError):
 
 
 def _positive_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return parse
+    return functools.partial(whole_number, low=low, high=high)
 
 
 def _time_of_day(text: str) -> dt.time:
@@ -135,9 +128,7 @@ def raw_values(session: Session) -> dict[str, str]:
 
 
 def load(session: Session) -> OrgSettings:
-    values = {
-        key.replace(".", "_"): parse_value(key, raw) for key, raw in raw_values(session).items()
-    }
+    values = {key.replace(".", "_"): parse_value(key, raw) for key, raw in raw_values(session).items()}
     return OrgSettings(**values)
 
 

@@ -116,7 +116,14 @@ def email_sent(
 
 
 def email_failed(
-    session: Session, candidate: Candidate, at: dt.datetime, error: str, *, kind: str, outbox_id: int, attempts: int
+    session: Session,
+    candidate: Candidate,
+    at: dt.datetime,
+    error: str,
+    *,
+    kind: str,
+    outbox_id: int,
+    attempts: int,
 ) -> Event:
     """The outbox gave up on an email: the candidate heard nothing, so the wait stays as it is."""
     return timeline.append(

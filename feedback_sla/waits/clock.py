@@ -43,7 +43,6 @@ class OrgSettings:
         return getattr(self, f"policy_{reason}")
 
 
-
 class State(enum.StrEnum):
     ESCALATED = "escalated"
     OVERDUE = "overdue"

@@ -57,9 +57,7 @@ def deadlines_for(
 
 
 def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:
-    return session.scalar(
-        select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None))
-    )
+    return session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))
 
 
 def open_wait(
@@ -150,9 +148,7 @@ def recompute(wait: Wait, position: Position, settings: OrgSettings) -> bool:
     return True
 
 
-def recompute_open_waits(
-    session: Session, settings: OrgSettings, *, position_id: int | None = None
-) -> int:
+def recompute_open_waits(session: Session, settings: OrgSettings, *, position_id: int | None = None) -> int:
     """Recompute every open wait (of one position, if given); returns how many moved."""
     query = (
         select(

@@ -121,24 +121,3 @@ def waiting(
     waited = clock.business_days_counter(now, settings)
     make = WaitingRow._make
     return [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
-
-
-def overdue_query(now: dt.datetime, manager_id: int) -> Select:
-    """A manager's open waits past their deadline.
-
-    SQLite and PostgreSQL reach them through the manager's positions and each candidate's one open
-    wait (a few thousand index lookups); the open-waits due_at index serves the organisation-wide
-    question instead (``waiting_query`` with ``overdue_only``). See benchmarks/clock.py.
-    """
-    return (
-        select(Wait.id, Wait.candidate_id, Wait.due_at)
-        .join(Candidate, Wait.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
-        .where(
-            Wait.closed_at.is_(None),
-            Wait.due_at <= now,
-            Position.manager_id == manager_id,
-            Candidate.status == Status.ACTIVE,
-        )
-        .order_by(Wait.due_at)
-    )

@@ -218,9 +218,7 @@ def withdraw(
 def update_details(session: Session, candidate: Candidate, name: str, email: str) -> None:
     """Correct a candidate's name or email; queued and failed emails follow the correction."""
     candidate.name = candidates.check_name(name)
-    candidate.email = candidates.check_new_email(
-        session, candidate.position, email, except_id=candidate.id
-    )
+    candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)
     outbox.readdress_unsent(session, candidate)
 
 
@@ -266,6 +264,8 @@ def import_rows(
             interview_held(session, candidate, row.interview_at, settings, actor)
             result.decision_waits += 1
         if row.promised_by is not None:
-            set_promise(session, candidate, row.promised_by, row.interview_at or row.applied_at, settings, actor)
+            set_promise(
+                session, candidate, row.promised_by, row.interview_at or row.applied_at, settings, actor
+            )
         result.candidates += 1
     return result

@@ -17,9 +17,9 @@ from wtforms.validators import DataRequired, Regexp
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.emails import queries
+from feedback_sla.emails.checks import ALLOWED_FROM
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.emails.outbox import ALLOWED_FROM
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
@@ -56,8 +56,10 @@ class SendForm(PromiseForm):
     """One click: queue the default template (an update may carry another promised date)."""
 
     nonce = HiddenField(
-        validators=[DataRequired(message="The page is out of date: reload it and try again"),
-                    Regexp(NONCE_PATTERN, message="The page is out of date: reload it and try again")]
+        validators=[
+            DataRequired(message="The page is out of date: reload it and try again"),
+            Regexp(NONCE_PATTERN, message="The page is out of date: reload it and try again"),
+        ]
     )
 
 
@@ -84,9 +86,7 @@ class CandidateEmails:
     @property
     def reopens(self) -> bool:
         """A pending rejection or offer: a stage move cancels it and restores the status."""
-        return any(
-            m.status == OutboxStatus.PENDING and m.kind in STATUS_SET for m in self.history
-        )
+        return any(m.status == OutboxStatus.PENDING and m.kind in STATUS_SET for m in self.history)
 
 
 def candidate_emails(
@@ -121,5 +121,3 @@ def triage_email_context(now: dt.datetime, manager_id: int | None) -> dict:
         "emails_url": escape(url_for("emails.undo", message_id=0).removesuffix("0/undo")),
         "customize_query": escape("?next=" + quote(request.full_path, safe="/")),
     }
-
-

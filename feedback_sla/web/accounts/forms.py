@@ -13,7 +13,8 @@ class PersonalSettingsForm(FlaskForm):
     )
     digest_enabled = BooleanField("Send me the daily digest")
     digest_hour = SelectField(
-        "Digest hour (your local time)", coerce=int,
+        "Digest hour (your local time)",
+        coerce=int,
         choices=[SelectChoice(h, f"{h:02d}:00") for h in range(24)],
     )
     digest_empty = BooleanField("Send it also on days when nobody is waiting on me")

@@ -10,6 +10,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
+from feedback_sla.text import a_or_an
 from feedback_sla.web.access import admin_required, viewer
 from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
@@ -25,9 +26,7 @@ def _admins_only():
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(
-        select(User).order_by(User.active.desc(), func.lower(User.name), User.id)
-    ).all()
+    rows = db.session.scalars(select(User).order_by(User.active.desc(), func.lower(User.name), User.id)).all()
     return render_template("admin/users.html", users=rows, roles=ROLE_CHOICES, me=viewer())
 
 
@@ -82,7 +81,7 @@ def set_role(user_id: int):
     return _user_action(
         user_id,
         lambda user: accounts.set_role(db.session, user, form.role.data),
-        "{name} is now " + ("an " if label[0] in "aeiou" else "a ") + label + ".",
+        "{name} is now " + a_or_an(label) + ".",
     )
 
 

@@ -33,12 +33,19 @@ def _failed(response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=_account_key,
-               methods=["POST"], deduct_when=_failed,
-               error_message="Too many failed logins for this account; wait a few minutes.")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"],
-               deduct_when=_failed,
-               error_message="Too many failed logins from your address; wait a few minutes.")
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="Too many failed logins for this account; wait a few minutes.",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="Too many failed logins from your address; wait a few minutes.",
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("triage.index"))
@@ -74,8 +81,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            service.change_password(viewer(), form.current_password.data,
-                                    form.new_password.data)
+            service.change_password(viewer(), form.current_password.data, form.new_password.data)
         except DomainError as exc:
             form.current_password.errors.append(str(exc))
         else:

@@ -29,9 +29,7 @@ class StageForm(ReturnForm):
 
 
 class ContactForm(ReturnForm):
-    channel = SelectField(
-        "How they heard from you", choices=CHANNEL_CHOICES, validators=[DataRequired()]
-    )
+    channel = SelectField("How they heard from you", choices=CHANNEL_CHOICES, validators=[DataRequired()])
     note = TextAreaField(
         "What you told them (optional)",
         filters=[stripped],
@@ -48,9 +46,7 @@ class NoteForm(ReturnForm):
 
 
 class WithdrawForm(ReturnForm):
-    reason = StringField(
-        "Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=500)]
-    )
+    reason = StringField("Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=500)])
 
 
 class DetailsForm(FlaskForm):
@@ -67,9 +63,7 @@ class DetailsForm(FlaskForm):
 
 
 class NewCandidateForm(DetailsForm):
-    position = SelectField(
-        "Position", coerce=int, validate_choice=True, validators=[DataRequired()]
-    )
+    position = SelectField("Position", coerce=int, validate_choice=True, validators=[DataRequired()])
     applied_at = DateTimeLocalField(
         "Applied at",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.fields import SelectChoice
 
-from feedback_sla.candidates import importer, timeline
+from feedback_sla.candidates import importer
 from feedback_sla.candidates import service as candidates
-from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
-from feedback_sla.timeutil import UTC, as_utc, local_date, utcnow, zone
+from feedback_sla.timeutil import UTC, local_date, utcnow, zone
 from feedback_sla.waits import clock, service
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.lifecycle import open_wait_of
@@ -43,85 +41,11 @@ from feedback_sla.web.candidates.forms import (
     StageForm,
     WithdrawForm,
 )
-from feedback_sla.web.email_parts import candidate_emails
+from feedback_sla.web.candidates.page import render_candidate
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.forms import PromiseForm, ReturnForm, errors_text
 
 bp = Blueprint("candidates", __name__, url_prefix="/candidates")
-
-# --- the candidate page -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenWait:
-    wait: Wait
-    state: clock.State
-    due_text: str
-    business_days_waited: int
-
-
-@dataclass(frozen=True)
-class ClosedWait:
-    wait: Wait
-    business_days_waited: int
-    on_time: bool
-
-
-def _default_forms(candidate: Candidate, wait: Wait | None) -> dict[str, ReturnForm]:
-    return {
-        "stage_form": StageForm(formdata=None, stage=candidate.stage),
-        "contact_form": ContactForm(formdata=None),
-        "promise_form": PromiseForm(formdata=None, promised_date=wait.promised_date if wait else None),
-        "note_form": NoteForm(formdata=None),
-        "withdraw_form": WithdrawForm(formdata=None),
-        "action_form": ReturnForm(formdata=None),
-    }
-
-
-def render_candidate(candidate: Candidate, status: int = 200, **forms: ReturnForm):
-    """The candidate page; ``forms`` replaces a blank form by one that carries errors."""
-    settings = settings_service.load(db.session)
-    now = utcnow()
-    tz = candidate.position.time_zone
-    wait = open_wait_of(db.session, candidate)
-    open_wait = None
-    if wait is not None:
-        open_wait = OpenWait(
-            wait=wait,
-            state=clock.state(wait, now, settings),
-            due_text=due_phrase(wait.due_at, now, tz, settings),
-            business_days_waited=clock.business_days_waited(wait.opened_at, now, tz, settings),
-        )
-    waits = db.session.scalars(
-        select(Wait)
-        .where(Wait.candidate_id == candidate.id, Wait.closed_at.is_not(None))
-        .options(selectinload(Wait.closed_by))
-        .order_by(Wait.opened_at.desc(), Wait.id.desc())
-    ).all()
-    closed = [
-        ClosedWait(
-            wait=w,
-            business_days_waited=clock.business_days_waited(w.opened_at, w.closed_at, tz, settings),
-            on_time=as_utc(w.closed_at) <= as_utc(w.due_at),
-        )
-        for w in waits
-    ]
-    events = timeline.events_of(db.session, candidate)
-    all_waits = ([wait] if wait else []) + list(waits)
-    return render_template(
-        "candidates/show.html",
-        candidate=candidate,
-        open_wait=open_wait,
-        closed_waits=closed,
-        events=events,
-        opened_by={w.opened_by_event_id: w for w in all_waits if w.opened_by_event_id},
-        closed_by={w.closed_by_event_id: w for w in all_waits if w.closed_by_event_id},
-        channel_labels=CHANNEL_LABELS,
-        today=local_date(now, tz),
-        active=candidate.status == Status.ACTIVE,
-        emails=candidate_emails(candidate, now, settings, waiting=wait is not None),
-        **(_default_forms(candidate, wait) | forms),
-    ), status
 
 
 @bp.get("/<int:candidate_id>")
@@ -206,8 +130,7 @@ def followed_up(candidate_id: int):
         wait = service.followed_up(db.session, candidate, now, settings, viewer())
         if wait.follow_ups == 0:
             return (
-                f"{candidate.name} asked for news. A reply is owed, "
-                f"{_due(wait, now, candidate, settings)}."
+                f"{candidate.name} asked for news. A reply is owed, {_due(wait, now, candidate, settings)}."
             )
         times = "once" if wait.follow_ups == 1 else f"{wait.follow_ups} times"
         message = f"{candidate.name} followed up ({times} during this wait)."
@@ -225,9 +148,7 @@ def log_contact(candidate_id: int):
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
         was_waiting = open_wait_of(db.session, candidate) is not None
-        service.log_contact(
-            db.session, candidate, form.channel.data, now, viewer(), note=form.note.data
-        )
+        service.log_contact(db.session, candidate, form.channel.data, now, viewer(), note=form.note.data)
         how = CHANNEL_LABELS[form.channel.data].lower()
         if was_waiting:
             return f"Logged contact with {candidate.name} ({how}): their wait is closed."
@@ -243,9 +164,7 @@ def set_promise(candidate_id: int):
     form = PromiseForm(today=local_date(utcnow(), candidate.position.time_zone))
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> str:
-        wait = service.set_promise(
-            db.session, candidate, form.promised_date.data, now, settings, viewer()
-        )
+        wait = service.set_promise(db.session, candidate, form.promised_date.data, now, settings, viewer())
         if wait.promised_date is None:
             return f"Cleared the promised date for {candidate.name}; {_due(wait, now, candidate, settings)}."
         return (
@@ -304,9 +223,7 @@ def edit(candidate_id: int):
                 status = 409
             except IntegrityError:
                 db.session.rollback()
-                form.email.errors.append(
-                    f"Email: {form.email.data} is already a candidate for this position"
-                )
+                form.email.errors.append(f"Email: {form.email.data} is already a candidate for this position")
                 status = 409
             except DomainError as exc:
                 db.session.rollback()
@@ -405,9 +322,7 @@ UPLOAD_OVERHEAD = 64 * 1024
 
 
 def _too_large_message() -> str:
-    return (
-        f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; split it into several files"
-    )
+    return f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; split it into several files"
 
 
 @bp.url_value_preprocessor

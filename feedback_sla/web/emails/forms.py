@@ -7,8 +7,7 @@ from wtforms import HiddenField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from feedback_sla.emails import composing as templates
-from feedback_sla.emails import outbox as service
+from feedback_sla.emails import checks, composing
 from feedback_sla.web.email_parts import SendForm
 from feedback_sla.web.forms import ReturnForm, stripped
 
@@ -36,17 +35,17 @@ class CustomizeForm(SendForm):
     subject = StringField(
         "Subject",
         filters=[stripped],
-        validators=[DataRequired(message="Subject: must not be empty"), Length(max=templates.MAX_SUBJECT)],
+        validators=[DataRequired(message="Subject: must not be empty"), Length(max=composing.MAX_SUBJECT)],
     )
     text = TextAreaField(
         "Message",
-        validators=[DataRequired(message="Message: must not be empty"), Length(max=templates.MAX_BODY)],
+        validators=[DataRequired(message="Message: must not be empty"), Length(max=composing.MAX_BODY)],
         render_kw={"rows": 16},
     )
     feedback = TextAreaField(
         "Feedback for the candidate (optional)",
         filters=[stripped],
-        validators=[Optional(), Length(max=service.MAX_FEEDBACK)],
+        validators=[Optional(), Length(max=checks.MAX_FEEDBACK)],
         render_kw={"rows": 4},
     )
     reasons = MultiCheckboxField(
@@ -57,7 +56,7 @@ class CustomizeForm(SendForm):
     other_reason = StringField(
         "Other internal reason",
         filters=[stripped],
-        validators=[Optional(), Length(max=service.MAX_REASON)],
+        validators=[Optional(), Length(max=checks.MAX_REASON)],
     )
     # Fingerprints of the subject and message as last shown: equal means "not edited".
     shown_subject = HiddenField()

@@ -11,7 +11,7 @@ from flask_login import login_required
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
-from feedback_sla.emails import composing, outbox
+from feedback_sla.emails import checks, composing, outbox
 from feedback_sla.emails.composing import RenderedEmail, TemplateError, TemplateSource
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
@@ -190,49 +190,57 @@ def customize(candidate_id: int, kind: str):
     feedback = form.feedback.data if kind == EmailKind.REJECTION else None
     promised = form.promised_date.data if kind == EmailKind.UPDATE else None
     try:
-        fresh = outbox.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
+        fresh = checks.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
     except DomainError as exc:
         form.form_errors.append(str(exc))
         return _render_customize(candidate, kind, form, None, 422)
 
     if request.form.get("action") != "queue":
-        # Preview: the template follows the new feedback or date, unless the manager rewrote it.
-        if not subject_edited:
-            form.subject.data, form.shown_subject.data = fresh.subject, fingerprint(fresh.subject)
-        if not text_edited:
-            form.text.data, form.shown_text.data = fresh.text, fingerprint(fresh.text)
-        html = fresh.html if not text_edited else str(composing.text_to_html(text))
-        shown = RenderedEmail(form.subject.data, form.text.data, html)
-        return _render_customize(candidate, kind, form, shown)
-
+        return _render_customize(
+            candidate, kind, form, _preview(form, fresh, text, subject_edited, text_edited)
+        )
     if text_edited and feedback and normalize_newlines(feedback) not in text:
         form.feedback.errors.append(
             "Feedback: you edited the message, so the feedback is not added to it; write it into the "
             "message or start again from the template"
         )
         return _render_customize(candidate, kind, form, None, 422)
+    wanted = EmailRequest(
+        candidate,
+        kind,
+        idempotency_key(form.nonce.data, candidate.id, kind.value),
+        now,
+        viewer(),
+        promised_date=promised,
+        feedback=feedback,
+        reasons=tuple(form.picked_reasons()) if kind == EmailKind.REJECTION else (),
+        subject=subject if subject_edited else None,
+        text=text if text_edited else None,
+    )
+    return _queue_customized(candidate, kind, form, wanted, config, org)
+
+
+def _preview(form, fresh: RenderedEmail, text: str, subject_edited: bool, text_edited: bool) -> RenderedEmail:
+    """The template follows the new feedback or date, unless the manager rewrote it."""
+    if not subject_edited:
+        form.subject.data, form.shown_subject.data = fresh.subject, fingerprint(fresh.subject)
+    if not text_edited:
+        form.text.data, form.shown_text.data = fresh.text, fingerprint(fresh.text)
+    html = fresh.html if not text_edited else str(composing.text_to_html(text))
+    return RenderedEmail(form.subject.data, form.text.data, html)
+
+
+def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
     try:
-        wanted = EmailRequest(
-            candidate,
-            kind,
-            idempotency_key(form.nonce.data, candidate.id, kind.value),
-            now,
-            viewer(),
-            promised_date=promised,
-            feedback=feedback,
-            reasons=tuple(form.picked_reasons()) if kind == EmailKind.REJECTION else (),
-            subject=subject if subject_edited else None,
-            text=text if text_edited else None,
-        )
         message = answers.queue_email(db.session, wanted, config, org)
     except DomainError as exc:
         db.session.rollback()
         form.form_errors.append(f"Nothing was queued: {exc}")
-        return _render_customize(candidate_or_404(candidate_id), kind, form, None, 409)
+        return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
     db.session.commit()
     cancelled = message.status == OutboxStatus.CANCELLED
     flash(queued_message(message, candidate), "warning" if cancelled else "success")
-    return _back(form.next.data, candidate_id)
+    return _back(form.next.data, candidate.id)
 
 
 def _customize_start(candidate, kind, form, now, org, config):
@@ -240,7 +248,7 @@ def _customize_start(candidate, kind, form, now, org, config):
     if kind == EmailKind.UPDATE:
         promised = lifecycle.default_promise_date(db.session, candidate, now, org)
     try:
-        rendered = outbox.draft(db.session, candidate, kind, config, promised_date=promised)
+        rendered = checks.draft(db.session, candidate, kind, config, promised_date=promised)
     except DomainError as exc:
         form.form_errors.append(str(exc))
         return _render_customize(candidate, kind, form, None, 409)

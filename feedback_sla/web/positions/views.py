@@ -78,9 +78,7 @@ def _chosen_manager(form: PositionForm, fallback: User) -> User:
 @login_required
 def new():
     me = viewer()
-    form = PositionForm(
-        managers=_managers() if me.is_admin else None, managers_zone_allowed=me.is_admin
-    )
+    form = PositionForm(managers=_managers() if me.is_admin else None, managers_zone_allowed=me.is_admin)
     if request.method == "GET":
         form.time_zone.data = MANAGERS_ZONE if me.is_admin else me.time_zone
         if me.is_admin:
@@ -115,7 +113,10 @@ def edit(position_id: int):
     if form.validate_on_submit():
         try:
             change = service.PositionChange(
-                form.title.data, _chosen_manager(form, position.manager), form.time_zone.data, form.overrides()
+                form.title.data,
+                _chosen_manager(form, position.manager),
+                form.time_zone.data,
+                form.overrides(),
             )
             moved = waits.update_position(db.session, position, change, settings_service.load(db.session))
         except DomainError as exc:
@@ -134,9 +135,7 @@ def close(position_id: int):
     position = position_or_404(position_id)
     service.close_position(position)
     db.session.commit()
-    flash(
-        f"{position.title} is closed. Candidates already waiting still need an answer.", "success"
-    )
+    flash(f"{position.title} is closed. Candidates already waiting still need an answer.", "success")
     return redirect(url_for("positions.index", show="all"))
 
 

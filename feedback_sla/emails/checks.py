@@ -1,0 +1,207 @@
+"""What an email to a candidate must be before it is queued: its request, its limits, its text.
+
+Every check raises EmailError naming the field; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.emails import composing
+from feedback_sla.emails.composing import RenderedEmail
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.errors import EmailError
+from feedback_sla.emails.headers import check_address, check_headers
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage
+from feedback_sla.text import a_or_an
+from feedback_sla.timeutil import local_date
+
+#: The statuses a candidate may have for each kind to be queued.
+ALLOWED_FROM: dict[EmailKind, frozenset[Status]] = {
+    EmailKind.REJECTION: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.OFFER: frozenset({Status.ACTIVE}),
+    EmailKind.UPDATE: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.NEXT_STEP: frozenset({Status.ACTIVE, Status.OFFERED}),
+    EmailKind.ACKNOWLEDGEMENT: frozenset({Status.ACTIVE, Status.OFFERED}),
+}
+
+#: Pairs of kinds that contradict each other: queueing one cancels a pending other.
+CONFLICTS: frozenset[frozenset[EmailKind]] = frozenset(
+    {
+        frozenset({EmailKind.REJECTION, EmailKind.OFFER}),
+        frozenset({EmailKind.REJECTION, EmailKind.NEXT_STEP}),
+        frozenset({EmailKind.REJECTION, EmailKind.UPDATE}),
+        frozenset({EmailKind.OFFER, EmailKind.UPDATE}),
+    }
+)
+
+
+MAX_KEY = 128
+MAX_FEEDBACK = 5_000
+MAX_REASON = 100
+MAX_REASONS = 10
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    """One email to queue to a candidate, as a page, a command or the API asks for it.
+
+    ``subject`` and ``text`` replace the rendered message when the manager customised it.
+    ``waiting`` and ``promise_before`` say what the candidate's open wait is now (``waits.answers``
+    fills them in).
+    """
+
+    candidate: Candidate
+    kind: EmailKind | str
+    idempotency_key: str
+    now: dt.datetime
+    actor: User | None = None
+    promised_date: dt.date | None = None
+    feedback: str | None = None
+    reasons: tuple[str, ...] = ()
+    subject: str | None = None
+    text: str | None = None
+    waiting: bool = False
+    promise_before: dt.date | None = None
+
+
+def check_key(key: str) -> str:
+    key = (key or "").strip()
+    if not key:
+        raise EmailError("idempotency key: missing")
+    if len(key) > MAX_KEY:
+        raise EmailError(f"idempotency key: longer than {MAX_KEY} characters")
+    return key
+
+
+def check_feedback(feedback: str | None) -> str | None:
+    feedback = (feedback or "").strip() or None
+    if feedback is not None and len(feedback) > MAX_FEEDBACK:
+        raise EmailError(f"feedback: longer than {MAX_FEEDBACK} characters")
+    return feedback
+
+
+def check_reasons(kind: EmailKind, reasons: Iterable[str]) -> list[str]:
+    cleaned = [r.strip() for r in reasons if r and r.strip()]
+    if cleaned and kind != EmailKind.REJECTION:
+        raise EmailError("reasons: only a rejection records rejection reasons")
+    if len(cleaned) > MAX_REASONS:
+        raise EmailError(f"reasons: at most {MAX_REASONS}")
+    for reason in cleaned:
+        if len(reason) > MAX_REASON:
+            raise EmailError(f"reasons: {reason[:20]!r}… is longer than {MAX_REASON} characters")
+    return list(dict.fromkeys(cleaned))
+
+
+def check_promise(request: EmailRequest, kind: EmailKind) -> None:
+    promised_date, candidate = request.promised_date, request.candidate
+    if kind == EmailKind.UPDATE and promised_date is None:
+        raise EmailError("promised date: an update tells the candidate when they will hear from us")
+    if promised_date is None:
+        return
+    if kind in STATUS_SET:
+        raise EmailError(f"promised date: {a_or_an(kind.label)} carries no promised date")
+    today = local_date(request.now, candidate.position.time_zone)
+    if promised_date < today:
+        raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
+    if not request.waiting:
+        raise EmailError(
+            f"promised date: {candidate.name} is not waiting for an answer, so there is nothing to promise"
+        )
+
+
+def render_for(
+    session: Session,
+    candidate: Candidate,
+    kind: EmailKind,
+    config: EmailConfig,
+    promised_date: dt.date | None,
+    feedback: str | None,
+) -> RenderedEmail:
+    position = candidate.position
+    return composing.render(
+        session,
+        kind,
+        {
+            "candidate_first_name": composing.first_name(candidate.name),
+            "candidate_name": candidate.name,
+            "position": position.title,
+            "manager": position.manager.name,
+            "company": config.organisation_name,
+            "promised_date": composing.format_date(promised_date),
+            "feedback": feedback or "",
+        },
+    )
+
+
+def message_text(
+    session: Session,
+    candidate: Candidate,
+    kind: EmailKind,
+    config: EmailConfig,
+    promised_date: dt.date | None,
+    feedback: str | None,
+    subject: str | None,
+    text: str | None,
+) -> RenderedEmail:
+    """The rendered template, or the manager's customised subject and text."""
+    rendered = render_for(session, candidate, kind, config, promised_date, feedback)
+    if subject is not None:
+        subject = subject.strip()
+        if not subject:
+            raise EmailError("subject: must not be empty")
+        if len(subject) > composing.MAX_SUBJECT:
+            raise EmailError(f"subject: longer than {composing.MAX_SUBJECT} characters")
+        rendered = RenderedEmail(subject=subject, text=rendered.text, html=rendered.html)
+    if text is not None:
+        if not text.strip():
+            raise EmailError("text: must not be empty")
+        if len(text) > composing.MAX_BODY:
+            raise EmailError(f"text: longer than {composing.MAX_BODY} characters")
+        rendered = RenderedEmail(subject=rendered.subject, text=text, html=str(composing.text_to_html(text)))
+    return rendered
+
+
+def check_recipients(candidate: Candidate, manager: User, subject: str) -> None:
+    check_headers(
+        {
+            "the candidate's name": candidate.name,
+            "the hiring manager's name": manager.name,
+            "the subject": subject,
+        }
+    )
+    check_address("the candidate's email address", candidate.email)
+    check_address("the hiring manager's email address", manager.email)
+
+
+def conflict(a: EmailKind, b: EmailKind) -> bool:
+    return frozenset({a, b}) in CONFLICTS
+
+
+def status_before(candidate: Candidate, conflicting: Sequence[OutboxMessage]) -> Status:
+    """The candidate's status once the contradicted pending emails are cancelled."""
+    status = candidate.status
+    for message in reversed(conflicting):
+        if message.kind in STATUS_SET and message.previous_status and status == STATUS_SET[message.kind]:
+            status = Status(message.previous_status)
+    return status
+
+
+def draft(
+    session: Session,
+    candidate: Candidate,
+    kind: str | EmailKind,
+    config: EmailConfig,
+    *,
+    promised_date: dt.date | None = None,
+    feedback: str | None = None,
+) -> RenderedEmail:
+    """The message a one-click send would queue, for "Customize" to show and edit."""
+    kind = composing.check_kind(kind)
+    return render_for(session, candidate, kind, config, promised_date, check_feedback(feedback))

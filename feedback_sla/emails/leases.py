@@ -1,0 +1,145 @@
+"""The outbox rows' side of delivery: claiming due messages with a lease, and recording what
+became of them (sent, to be retried, failed, handed back). The caller commits each step."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Sequence
+
+from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.transport import Envelope
+from feedback_sla.types import UTCDateTime
+
+_T = OutboxMessage.__table__
+#: What the worker reads of a claimed message: its envelope.
+ENVELOPE_COLUMNS = (
+    _T.c.id,
+    _T.c.candidate_id,
+    _T.c.kind,
+    _T.c.to_name,
+    _T.c.to_address,
+    _T.c.reply_to_name,
+    _T.c.reply_to_address,
+    _T.c.subject,
+    _T.c.text_body,
+    _T.c.html_body,
+    _T.c.message_id,
+    _T.c.attempts,
+    _T.c.lease_until,
+    _T.c.queued_at,
+    _T.c.promised_date,
+)
+
+
+def _due(now: dt.datetime):
+    return or_(
+        and_(_T.c.status == OutboxStatus.PENDING.value, _T.c.next_attempt_at <= now),
+        and_(_T.c.status == OutboxStatus.SENDING.value, _T.c.lease_until <= now),
+    )
+
+
+def claim(session: Session, now: dt.datetime, config: EmailConfig) -> list[Envelope]:
+    """Claim up to a batch of due messages with a lease (the caller commits the claim).
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers take different rows.
+    SQLite (which has no SKIP LOCKED): one UPDATE that re-checks the due condition under the write
+    lock, so a row another worker claimed first is not claimed again.
+    """
+    claimed = {
+        "status": OutboxStatus.SENDING.value,
+        "lease_until": now + dt.timedelta(seconds=config.lease_seconds),
+        "attempts": _T.c.attempts + 1,
+    }
+    due = _due(now)
+    order = (_T.c.next_attempt_at, _T.c.id)
+    if session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name == "postgresql":
+        ids = session.scalars(
+            select(_T.c.id)
+            .where(due)
+            .order_by(*order)
+            .limit(config.batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not ids:
+            return []
+        rows = session.execute(
+            update(_T).where(_T.c.id.in_(ids)).values(**claimed).returning(*ENVELOPE_COLUMNS)
+        ).all()
+    else:
+        batch = select(_T.c.id).where(due).order_by(*order).limit(config.batch_size).scalar_subquery()
+        rows = session.execute(
+            update(_T).where(_T.c.id.in_(batch), due).values(**claimed).returning(*ENVELOPE_COLUMNS)
+        ).all()
+    return sorted((envelope_of(row) for row in rows), key=lambda e: e.id)
+
+
+def envelope_of(row) -> Envelope:
+    """The envelope of an outbox row read with ``ENVELOPE_COLUMNS``."""
+    return Envelope(
+        id=row.id,
+        candidate_id=row.candidate_id,
+        kind=str(row.kind.value if hasattr(row.kind, "value") else row.kind),
+        to_name=row.to_name,
+        to_address=row.to_address,
+        reply_to_name=row.reply_to_name,
+        reply_to_address=row.reply_to_address,
+        subject=row.subject,
+        text=row.text_body,
+        html=row.html_body,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        lease_until=row.lease_until,
+        queued_at=row.queued_at,
+        promised_date=row.promised_date,
+    )
+
+
+def mark_sent(session: Session, sent: Sequence[tuple[Envelope, dt.datetime]]) -> set[int]:
+    """Mark messages sent, each at its own time; the ids this call recorded (not another worker)."""
+    sent_at = {envelope.id: literal(at, UTCDateTime()) for envelope, at in sent}
+    return set(
+        session.scalars(
+            update(_T)
+            .where(_T.c.id.in_(list(sent_at)), _T.c.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=case(sent_at, value=_T.c.id))
+            .returning(_T.c.id)
+        )
+    )
+
+
+def mark_failed(
+    session: Session, envelope: Envelope, at: dt.datetime, error: str, retry_at: dt.datetime | None
+) -> bool:
+    """Pending again until ``retry_at``, or failed for good when it is None; False if the message
+    was no longer this worker's."""
+    if retry_at is None:
+        values = {"status": OutboxStatus.FAILED.value, "failed_at": at}
+    else:
+        values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
+        .values(last_error=error, lease_until=None, **values)
+    )
+    return result.rowcount == 1
+
+
+def release(session: Session, envelopes: Sequence[Envelope]) -> int:
+    """Hand claimed, unsent messages back at once rather than when their lease expires."""
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id.in_([e.id for e in envelopes]), _T.c.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.PENDING.value, lease_until=None, attempts=_T.c.attempts - 1)
+    )
+    return result.rowcount
+
+
+def backoff(config: EmailConfig, attempts: int, rng: random.Random) -> dt.timedelta:
+    """base * 2**attempts, scaled by a random factor between 0.5 and 1 so retries spread out."""
+    delay = config.backoff_seconds * 2**attempts
+    return dt.timedelta(seconds=delay * (0.5 + rng.random() / 2))
