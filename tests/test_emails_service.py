@@ -12,8 +12,9 @@ from feedback_sla.emails import outbox as service
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.outbox import EmailError, EmailRequest
-from feedback_sla.waits import answers, lifecycle
+from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
+from feedback_sla.waits import service as waits_service
 from feedback_sla.worker import run_worker
 
 from .emails_support import ORG, T0, email_config, make_candidate, unfinished_by_candidate
@@ -285,7 +286,7 @@ def test_the_outbox_refuses_an_update_without_a_promised_date(session):
 
 def test_an_update_without_a_date_promises_the_date_the_pages_offer(session):
     candidate = make_candidate(session)
-    offered = lifecycle.default_promise_date(session, candidate, T0, ORG)
+    offered = waits_service.default_promise_date(session, candidate, T0, ORG)
     message = queue(session, candidate, "update")
     assert message.promised_date == offered
     assert waits.open_wait_of(session, candidate).promised_date == offered
@@ -347,7 +348,7 @@ def test_a_candidate_who_withdraws_gets_no_pending_email(session):
 def test_the_suggested_promise_is_the_deadline_a_fresh_wait_would_have(session):
     candidate = make_candidate(session)  # application wait: 5 business days
     # Wednesday 18 November + 5 business days = Wednesday 25 November.
-    assert lifecycle.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
+    assert waits_service.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
 
 
 def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session):

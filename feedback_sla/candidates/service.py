@@ -1,6 +1,7 @@
-"""The candidate's own rules: stages, who may be acted on, one candidate per email and position.
+"""The candidate's own rules (stages, who may be acted on, one candidate per email and position)
+and reading their timeline.
 
-These checks change nothing; ``waits.service`` runs them before it records what happened.
+Nothing here writes; ``waits.service`` runs these checks before it records what happened.
 """
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from feedback_sla.accounts.service import normalize_email
-from feedback_sla.candidates.models import PIPELINE, Candidate, Status
+from feedback_sla.candidates.models import PIPELINE, Candidate, Event, Status
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 
@@ -65,3 +66,15 @@ def check_name(name: str) -> str:
     if not name:
         raise DomainError("name must not be empty")
     return name
+
+
+def events_of(session: Session, candidate: Candidate) -> list[Event]:
+    """The timeline, newest first, with each event's actor."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.candidate_id == candidate.id)
+            .options(selectinload(Event.actor))
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+        )
+    )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Event, EventKind
@@ -34,15 +33,3 @@ def append(
     )
     session.add(event)
     return event
-
-
-def events_of(session: Session, candidate: Candidate) -> list[Event]:
-    """The timeline, newest first, with each event's actor."""
-    return list(
-        session.scalars(
-            select(Event)
-            .where(Event.candidate_id == candidate.id)
-            .options(selectinload(Event.actor))
-            .order_by(Event.occurred_at.desc(), Event.id.desc())
-        )
-    )

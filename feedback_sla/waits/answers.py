@@ -21,7 +21,8 @@ from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.service import record, set_promise
+from feedback_sla.waits.queries import open_wait_of
+from feedback_sla.waits.service import default_promise_date, record, set_promise
 
 
 def queue_email(
@@ -33,10 +34,10 @@ def queue_email(
     date the pages offer.
     """
     candidate = request.candidate
-    wait = lifecycle.open_wait_of(session, candidate)
+    wait = open_wait_of(session, candidate)
     promised = request.promised_date
     if promised is None and composing.check_kind(request.kind) == EmailKind.UPDATE:
-        promised = lifecycle.default_promise_date(session, candidate, request.now, settings)
+        promised = default_promise_date(session, candidate, request.now, settings)
     request = dataclasses.replace(
         request,
         promised_date=promised,
@@ -78,7 +79,7 @@ def restore_promises(
         candidate = message.candidate
         if message.promised_date is None or candidate is None:
             continue
-        wait = lifecycle.open_wait_of(session, candidate)
+        wait = open_wait_of(session, candidate)
         if wait is not None and wait.promised_date == message.promised_date:
             set_promise(session, candidate, message.previous_promised_date, now, settings, actor)
 
@@ -99,7 +100,7 @@ def email_sent(
     An email that promised a date answers the candidate for now, but the decision is still owed:
     a new wait opens at the send time, due by the promised date at the latest.
     """
-    closed = lifecycle.open_wait_of(session, candidate) if promised_date else None
+    closed = open_wait_of(session, candidate) if promised_date else None
     event = record(
         session,
         candidate,
@@ -108,7 +109,7 @@ def email_sent(
         data={"email_kind": kind, "message_id": message_id, "outbox_id": outbox_id},
     )
     if closed is not None and candidate.status in (Status.ACTIVE, Status.OFFERED):
-        if lifecycle.open_wait_of(session, candidate) is None:
+        if open_wait_of(session, candidate) is None:
             lifecycle.open_wait(
                 session, candidate, closed.reason, at, settings, promised_date=promised_date, event=event
             )

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
 from feedback_sla.positions.models import Position
-from feedback_sla.timeutil import local_date
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import Deadlines, OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
+from feedback_sla.waits.queries import open_wait_of
 
 
 class Policy(Protocol):
@@ -54,10 +54,6 @@ def deadlines_for(
     """The one place a wait's policy days and deadlines are worked out."""
     days = settings.policy_days(reason.value, position.policy_overrides)
     return Schedule(days, clock.deadlines(opened_at, days, position.time_zone, settings, promised_date))
-
-
-def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:
-    return session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))
 
 
 def open_wait(
@@ -178,14 +174,3 @@ def recompute_open_waits(session: Session, settings: OrgSettings, *, position_id
         session.execute(update(Wait), changes)
         session.expire_all()
     return len(changes)
-
-
-def default_promise_date(
-    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
-) -> dt.date:
-    """The default date of an update: the deadline a fresh wait of the same kind would have."""
-    wait = open_wait_of(session, candidate)
-    reason = wait.reason if wait is not None else WaitReason.DECISION
-    position = candidate.position
-    due_at = deadlines_for(reason, now, position, settings).times.due_at
-    return local_date(due_at, position.time_zone)

@@ -121,3 +121,8 @@ def waiting(
     waited = clock.business_days_counter(now, settings)
     make = WaitingRow._make
     return [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
+
+
+def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:
+    """The candidate's one open wait, if any."""
+    return session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))

@@ -27,10 +27,11 @@ from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
+from feedback_sla.timeutil import local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.lifecycle import open_wait_of
 from feedback_sla.waits.models import Wait, WaitReason
+from feedback_sla.waits.queries import open_wait_of
 
 
 def record(
@@ -269,3 +270,14 @@ def import_rows(
             )
         result.candidates += 1
     return result
+
+
+def default_promise_date(
+    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
+) -> dt.date:
+    """The default date of an update: the deadline a fresh wait of the same kind would have."""
+    wait = open_wait_of(session, candidate)
+    reason = wait.reason if wait is not None else WaitReason.DECISION
+    position = candidate.position
+    due_at = lifecycle.deadlines_for(reason, now, position, settings).times.due_at
+    return local_date(due_at, position.time_zone)

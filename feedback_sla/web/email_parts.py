@@ -21,7 +21,7 @@ from feedback_sla.emails.checks import ALLOWED_FROM
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.timeutil import local_date
-from feedback_sla.waits import lifecycle
+from feedback_sla.waits import service as waits_service
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.web.forms import PromiseForm
 
@@ -93,7 +93,7 @@ def candidate_emails(
     candidate: Candidate, now: dt.datetime, org: OrgSettings, waiting: bool
 ) -> CandidateEmails:
     history = queries.history(db.session, candidate.id)
-    suggested = lifecycle.default_promise_date(db.session, candidate, now, org) if waiting else None
+    suggested = waits_service.default_promise_date(db.session, candidate, now, org) if waiting else None
     allowed = {
         kind.value: candidate.status in ALLOWED_FROM[kind] and (kind != EmailKind.UPDATE or waiting)
         for kind in SENDABLE

@@ -8,14 +8,14 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from feedback_sla.candidates import timeline
+from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, local_date, utcnow
 from feedback_sla.waits import clock
-from feedback_sla.waits.lifecycle import open_wait_of
 from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import open_wait_of
 from feedback_sla.waits.wording import due_phrase
 from feedback_sla.web.candidates.forms import CHANNEL_LABELS, ContactForm, NoteForm, StageForm, WithdrawForm
 from feedback_sla.web.email_parts import candidate_emails
@@ -76,7 +76,7 @@ def render_candidate(candidate: Candidate, status: int = 200, **forms: ReturnFor
         )
         for w in waits
     ]
-    events = timeline.events_of(db.session, candidate)
+    events = candidates.events_of(db.session, candidate)
     all_waits = ([wait] if wait else []) + list(waits)
     return render_template(
         "candidates/show.html",

@@ -26,8 +26,8 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import UTC, local_date, utcnow, zone
 from feedback_sla.waits import clock, service
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.lifecycle import open_wait_of
 from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import open_wait_of
 from feedback_sla.waits.wording import due_phrase
 from feedback_sla.web.access import candidate_or_404, safe_next, scope_positions, viewer
 from feedback_sla.web.candidates.forms import (

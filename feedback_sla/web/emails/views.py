@@ -19,7 +19,8 @@ from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date, utcnow
-from feedback_sla.waits import answers, lifecycle
+from feedback_sla.waits import answers
+from feedback_sla.waits import service as waits_service
 from feedback_sla.web.access import admin_required, candidate_or_404, safe_next, viewer
 from feedback_sla.web.email_parts import (
     SENDABLE,
@@ -246,7 +247,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
 def _customize_start(candidate, kind, form, now, org, config):
     promised = None
     if kind == EmailKind.UPDATE:
-        promised = lifecycle.default_promise_date(db.session, candidate, now, org)
+        promised = waits_service.default_promise_date(db.session, candidate, now, org)
     try:
         rendered = checks.draft(db.session, candidate, kind, config, promised_date=promised)
     except DomainError as exc:
