@@ -56,7 +56,7 @@ class PositionFactory(BaseFactory):
 
 
 class CandidateFactory(BaseFactory):
-    """A bare candidate row; use ``candidates.service.add_candidate`` to open its wait too."""
+    """A bare candidate row; use ``waits.service.add_candidate`` to open its wait too."""
 
     class Meta:
         model = Candidate

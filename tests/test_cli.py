@@ -16,7 +16,7 @@ import time_machine
 from feedback_sla.accounts.service import find_by_email
 from feedback_sla.cli.candidates import LIST_COLUMNS
 from feedback_sla.database import db
-from feedback_sla.models import Candidate, Position, Role, Setting, User, WaitReason
+from feedback_sla.models import Candidate, Event, EventKind, Position, Role, Setting, User, WaitReason
 from feedback_sla.settings import service as settings_service
 from feedback_sla.waits import service
 from feedback_sla.waits.models import Wait
@@ -419,6 +419,31 @@ def test_import_of_a_good_file_imports_every_row_and_opens_the_right_waits(
     assert elif_application.opened_at == dt.datetime(2026, 11, 2, 0, tzinfo=CHICAGO)
     assert elif_decision.promised_date == dt.date(2026, 12, 31)
     assert elif_decision.due_at == dt.datetime(2026, 11, 26, 18, tzinfo=CHICAGO)
+    # A promise in the file is on the timeline, as one made on the candidate page.
+    promises = {
+        name: data
+        for name, data in session.execute(
+            sa.select(Candidate.name, Event.data)
+            .join(Event, Event.candidate_id == Candidate.id)
+            .where(Event.kind == EventKind.PROMISE_SET)
+        )
+    }
+    assert promises == {
+        "Chloé Nakamura": {"from": None, "to": "2026-11-18"},
+        "Elif Kowalski": {"from": None, "to": "2026-12-31"},
+    }
+
+
+def test_import_refuses_an_application_in_the_future(runner, session, tmp_path, maria, analyst):
+    path = write(
+        tmp_path,
+        "name,email,position,manager_email,stage,applied_at\n"
+        "Ana Okafor,ana@example.com,Data Analyst,maria@example.com,applied,2099-01-04T09:00\n",
+    )
+    result = runner.invoke(args=["candidates", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 2, column applied_at: is in the future" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(Candidate)) == 0
 
 
 def test_import_without_the_optional_columns(runner, session, tmp_path, maria):

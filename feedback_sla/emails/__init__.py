@@ -1,1 +1,2 @@
-"""Candidate emails: templates, the outbox they are queued in, and the worker that delivers them."""
+"""Candidate emails: composing them from templates, the outbox they are queued in, and the transport
+that carries them (``feedback_sla.worker`` runs the delivery loop)."""
