@@ -43,6 +43,9 @@ ZONES = (
     "Australia/Sydney",
     "Asia/Kolkata",
     "America/St_Johns",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
 )
 WAIT_CALENDARS = ("", "US", "DE-BY")
 CALENDARS = ("", "US", "DE-BY", "GB-ENG")
@@ -113,6 +116,8 @@ class WaitSpec:
     #: How long after opening the wait was closed; None while it is open.
     closed_after: dt.timedelta | None
     status: Status
+    #: Opened through the ORM one at a time (as ``service.add_candidate`` does), not in bulk.
+    one_by_one: bool
 
 
 wait_specs = st.builds(
@@ -129,6 +134,7 @@ wait_specs = st.builds(
         st.timedeltas(min_value=dt.timedelta(0), max_value=ONE_DAY * 30),
     ),
     status=st.sampled_from([Status.ACTIVE, Status.ACTIVE, Status.ACTIVE, Status.WITHDRAWN]),
+    one_by_one=st.booleans(),
 )
 
 
@@ -139,6 +145,8 @@ class Moment:
     wait: int
     anchor: str
     shift: dt.timedelta
+    #: The zone ``now`` is given in: the same instant, whatever the zone.
+    zone: str
 
 
 moments = st.builds(
@@ -149,6 +157,7 @@ moments = st.builds(
         st.sampled_from([-ONE_MICROSECOND, dt.timedelta(0), ONE_MICROSECOND]),
         st.timedeltas(min_value=-ONE_DAY * 5, max_value=ONE_DAY * 40),
     ),
+    zone=st.sampled_from(ZONES),
 )
 
 # -- the example's database rows --------------------------------------------------------------------
@@ -174,28 +183,30 @@ def promised_date(spec: WaitSpec, org: OrgSettings) -> dt.date | None:
 
 
 def store_waits(session, org: OrgSettings, specs: list[WaitSpec]) -> dict[int, Stored]:
-    """One candidate per spec, each of its own position, and their waits opened in bulk."""
+    """One candidate per spec, each of its own position, and their waits: some opened through the
+    ORM one by one, the others in one bulk statement."""
     manager = UserFactory()
-    candidates = []
+    candidates, bulk = [], []
     for spec in specs:
         position = PositionFactory(manager=manager, time_zone=spec.time_zone, policy_overrides=spec.overrides)
-        candidates.append(CandidateFactory(position=position, status=spec.status))
-    opened = lifecycle.open_waits_bulk(
-        session,
-        [
-            NewWait(
-                candidate_id=candidate.id,
-                reason=spec.reason,
-                opened_at=spec.opened_at,
-                time_zone=spec.time_zone,
-                policy_overrides=spec.overrides,
-                promised_date=promised_date(spec, org),
+        candidate = CandidateFactory(position=position, status=spec.status)
+        candidates.append(candidate)
+        promised = promised_date(spec, org)
+        if spec.one_by_one:
+            lifecycle.open_wait(session, candidate, spec.reason, spec.opened_at, org, promised_date=promised)
+        else:
+            bulk.append(
+                NewWait(
+                    candidate_id=candidate.id,
+                    reason=spec.reason,
+                    opened_at=spec.opened_at,
+                    time_zone=spec.time_zone,
+                    policy_overrides=spec.overrides,
+                    promised_date=promised,
+                )
             )
-            for candidate, spec in zip(candidates, specs, strict=True)
-        ],
-        org,
-    )
-    assert opened == len(specs)
+    assert lifecycle.open_waits_bulk(session, bulk, org) == len(bulk)
+    session.flush()
     for candidate, spec in zip(candidates, specs, strict=True):
         closed_at = None if spec.closed_after is None else spec.opened_at + spec.closed_after
         if spec.follow_ups or closed_at is not None:
@@ -228,9 +239,11 @@ def describe(stored: Stored, now: dt.datetime, org: OrgSettings) -> str:
 
 
 def instants_to_check(stored: dict[int, Stored], chosen: list[Moment]) -> list[dt.datetime]:
-    """The drawn moments, each relative to one of the waits."""
+    """The drawn moments, each relative to one of the waits and written in the moment's zone."""
     waits = [stored[wait_id].wait for wait_id in sorted(stored)]
-    return [getattr(waits[m.wait % len(waits)], m.anchor) + m.shift for m in chosen]
+    return [
+        (getattr(waits[m.wait % len(waits)], m.anchor) + m.shift).astimezone(ZoneInfo(m.zone)) for m in chosen
+    ]
 
 
 # -- the checks -------------------------------------------------------------------------------------
@@ -297,7 +310,7 @@ def check_export(session, now: dt.datetime, org: OrgSettings, stored: dict[int, 
 
 
 @settings(
-    max_examples=60,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -336,7 +349,7 @@ def counted_day_by_day(start: dt.date, end: dt.date, calendar: str) -> int:
     )
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=1000, deadline=None, database=None)
 @given(
     calendar=st.sampled_from(CALENDARS),
     anchor=days,

@@ -38,6 +38,18 @@ def no_user_with(email: str) -> str:
     return f"no user with email {email}"
 
 
+def active_users(session: Session) -> list[User]:
+    """Every user who can log in, by name."""
+    return list(
+        session.scalars(select(User).where(User.active.is_(True)).order_by(func.lower(User.name), User.id))
+    )
+
+
+def everyone(session: Session) -> list[User]:
+    """Every account, the active ones first, by name: disabled managers may still have candidates."""
+    return list(session.scalars(select(User).order_by(User.active.desc(), func.lower(User.name), User.id)))
+
+
 def find_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 

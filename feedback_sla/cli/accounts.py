@@ -4,10 +4,9 @@ import sys
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from feedback_sla.accounts.models import Role, User
-from feedback_sla.accounts.service import create_user
+from feedback_sla.accounts.models import Role
+from feedback_sla.accounts.service import create_user, everyone
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
@@ -50,6 +49,6 @@ def list_command(fmt):
     columns = ("id", "email", "name", "role", "time_zone", "digest_hour", "active")
     rows = [
         (u.id, u.email, u.name, u.role.value, u.time_zone, u.digest_hour, u.active)
-        for u in db.session.scalars(select(User).order_by(User.id))
+        for u in sorted(everyone(db.session), key=lambda user: user.id)
     ]
     WRITERS[fmt](sys.stdout, columns, rows)

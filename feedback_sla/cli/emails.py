@@ -189,17 +189,6 @@ LIST_COLUMNS = (
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 def list_command(candidate_id, status, fmt, limit):
     """List emails, newest first."""
-    from sqlalchemy import select
-
-    from feedback_sla.emails.models import OutboxMessage
-
-    query = (
-        select(OutboxMessage).order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc()).limit(limit)
-    )
-    if candidate_id is not None:
-        query = query.where(OutboxMessage.candidate_id == candidate_id)
-    if status:
-        query = query.where(OutboxMessage.status == status)
     rows = [
         (
             m.id,
@@ -213,7 +202,7 @@ def list_command(candidate_id, status, fmt, limit):
             m.attempts,
             m.last_error or "",
         )
-        for m in db.session.scalars(query)
+        for m in queries.newest(db.session, limit, candidate_id=candidate_id, status=status)
     ]
     WRITERS[fmt](sys.stdout, LIST_COLUMNS, rows)
 

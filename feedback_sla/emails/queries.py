@@ -98,3 +98,17 @@ def pending_status_email(session: Session, candidate) -> OutboxMessage | None:
         if message.kind in STATUS_SET:
             return message
     return None
+
+
+def newest(
+    session: Session, limit: int, *, candidate_id: int | None = None, status: str | None = None
+) -> list[OutboxMessage]:
+    """Emails newest first, of one candidate or with one status if given."""
+    query = (
+        select(OutboxMessage).order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    )
+    if candidate_id is not None:
+        query = query.where(OutboxMessage.candidate_id == candidate_id)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return list(session.scalars(query))

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, case, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, literal, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
@@ -126,3 +126,27 @@ def waiting(
 def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:
     """The candidate's one open wait, if any."""
     return session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))
+
+
+def waiting_per_position():
+    """Candidates waiting for an answer per position, as a subquery to join (``position_id``,
+    ``waiting``)."""
+    return (
+        select(Candidate.position_id, func.count(Wait.id).label("waiting"))
+        .join(Wait, Wait.candidate_id == Candidate.id)
+        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+        .group_by(Candidate.position_id)
+        .subquery()
+    )
+
+
+def closed_waits_of(session: Session, candidate: Candidate) -> list[Wait]:
+    """The candidate's answered waits, newest first, each with the event that closed it."""
+    return list(
+        session.scalars(
+            select(Wait)
+            .where(Wait.candidate_id == candidate.id, Wait.closed_at.is_not(None))
+            .options(selectinload(Wait.closed_by))
+            .order_by(Wait.opened_at.desc(), Wait.id.desc())
+        )
+    )

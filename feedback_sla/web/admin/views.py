@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts.models import User
@@ -26,7 +25,7 @@ def _admins_only():
 
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), func.lower(User.name), User.id)).all()
+    rows = accounts.everyone(db.session)
     return render_template("admin/users.html", users=rows, roles=ROLE_CHOICES, me=viewer())
 
 

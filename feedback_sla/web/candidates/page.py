@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import render_template
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Status
@@ -15,7 +13,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, local_date, utcnow
 from feedback_sla.waits import clock
 from feedback_sla.waits.models import Wait
-from feedback_sla.waits.queries import open_wait_of
+from feedback_sla.waits.queries import closed_waits_of, open_wait_of
 from feedback_sla.waits.wording import due_phrase
 from feedback_sla.web.candidates.forms import CHANNEL_LABELS, ContactForm, NoteForm, StageForm, WithdrawForm
 from feedback_sla.web.email_parts import candidate_emails
@@ -62,12 +60,7 @@ def render_candidate(candidate: Candidate, status: int = 200, **forms: ReturnFor
             due_text=due_phrase(wait.due_at, now, tz, settings),
             business_days_waited=clock.business_days_waited(wait.opened_at, now, tz, settings),
         )
-    waits = db.session.scalars(
-        select(Wait)
-        .where(Wait.candidate_id == candidate.id, Wait.closed_at.is_not(None))
-        .options(selectinload(Wait.closed_by))
-        .order_by(Wait.opened_at.desc(), Wait.id.desc())
-    ).all()
+    waits = closed_waits_of(db.session, candidate)
     closed = [
         ClosedWait(
             wait=w,

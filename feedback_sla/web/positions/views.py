@@ -7,14 +7,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.accounts.service import active_users
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.positions import service
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.waits import service as waits
-from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import waiting_per_position
 from feedback_sla.web.access import position_or_404, scope_positions, viewer
 from feedback_sla.web.forms import moved_message
 from feedback_sla.web.positions.forms import MANAGERS_ZONE, PositionForm
@@ -25,24 +25,13 @@ bp = Blueprint("positions", __name__, url_prefix="/positions")
 SHOW = {"open": True, "closed": False, "all": None}
 
 
-def waiting_counts():
-    """Candidates waiting for an answer, per position, as a subquery to join."""
-    return (
-        select(Candidate.position_id, func.count(Wait.id).label("waiting"))
-        .join(Wait, Wait.candidate_id == Candidate.id)
-        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
-        .group_by(Candidate.position_id)
-        .subquery()
-    )
-
-
 @bp.get("")
 @login_required
 def index():
     show = request.args.get("show", "open")
     if show not in SHOW:
         show = "open"
-    counts = waiting_counts()
+    counts = waiting_per_position()
     # One statement: the manager comes with the position (a joined relationship).
     query = scope_positions(
         select(Position, func.coalesce(counts.c.waiting, 0))
@@ -59,9 +48,7 @@ def index():
 
 def _managers(current: User | None = None) -> list[User]:
     """Who an admin may choose as hiring manager: active users, and the present one."""
-    users = db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(func.lower(User.name), User.id)
-    ).all()
+    users = active_users(db.session)
     if current is not None and current not in users:
         users = [current, *users]
     return list(users)

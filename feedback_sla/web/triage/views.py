@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from feedback_sla.accounts.models import User
+from feedback_sla.accounts.service import everyone
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
@@ -35,7 +35,7 @@ def index():
     managers = []
     if current_user.is_admin:
         # Disabled managers too: their candidates may still be waiting.
-        managers = db.session.scalars(select(User).order_by(User.active.desc(), User.name)).all()
+        managers = everyone(db.session)
         chosen = _int_arg("manager")
         manager_id = chosen  # None: everyone's candidates
         if chosen is not None and chosen not in {m.id for m in managers}:
