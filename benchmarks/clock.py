@@ -35,9 +35,9 @@ from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
-from feedback_sla.waits.lifecycle import NewWait, open_waits_bulk
 from feedback_sla.waits.models import Wait, WaitReason
 from feedback_sla.waits.queries import Filters, waiting_query
+from tests.bulk import NewWait, open_waits_bulk
 
 TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
 POSITIONS = 50
@@ -260,7 +260,7 @@ def run(args, path: Path) -> int:
     timing.measure(db.session.commit)
     wall, cpu = sum(timing.wall), sum(timing.cpu)
     print("Opening waits")
-    print("  timed: candidates.service.open_waits_bulk (policy days and clock.deadlines for every wait,")
+    print("  timed: open_waits_bulk (policy days and clock.deadlines for every wait,")
     print("  then one INSERT of all rows into waits through SQLAlchemy) and the COMMIT")
     print(f"  waits opened:             {opened:,} in {wall:.2f} s wall clock, {cpu:.2f} s CPU")
     print(f"  waits opened per second:  {opened / wall:,.0f} wall clock, {opened / cpu:,.0f} CPU time")
@@ -297,7 +297,7 @@ def run(args, path: Path) -> int:
         f"{'the same waits' if same else 'DIFFERENT waits'}"
     )
     print("                                            wall clock      CPU")
-    print(f"  app (queries.overdue_query, db.session):  {app.wall_ms:7.3f} ms  {app.cpu_ms:7.3f} ms")
+    print(f"  app (overdue_query, db.session):  {app.wall_ms:7.3f} ms  {app.cpu_ms:7.3f} ms")
     print(f"  raw SQL (sqlite3 module):                 {raw_sql.wall_ms:7.3f} ms  {raw_sql.cpu_ms:7.3f} ms")
     print(f"  ratio app / raw:                          {wall_ratio:7.2f}x    {cpu_ratio:7.2f}x")
     result = verdict(wall_ratio <= TARGET_RATIO, cpu_ratio <= TARGET_RATIO)
@@ -310,7 +310,7 @@ def run(args, path: Path) -> int:
     print()
 
     # --- Query plans --------------------------------------------------------------------------------
-    print("Query plan: overdue now for one manager (queries.overdue_query)")
+    print("Query plan: overdue now for one manager (overdue_query)")
     for line in explain(raw, literal_sql(overdue_query(NOW, manager_id))):
         print(f"  {line}")
     forced = RAW_OVERDUE_SQL.replace("FROM waits", "FROM waits INDEXED BY ix_waits_open_due")

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from feedback_sla.models import WaitReason
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.lifecycle import NewWait
 from feedback_sla.waits.models import Wait
 
+from .bulk import NewWait, open_waits_bulk
 from .factories import CandidateFactory, PositionFactory
 
 SETTINGS = OrgSettings(holiday_calendar="US")
@@ -75,7 +75,7 @@ def test_bulk_opened_waits_store_the_deadlines_open_wait_stores(session):
                 promised_date=promised,
             )
         )
-    assert lifecycle.open_waits_bulk(session, in_bulk, SETTINGS) == len(CASES)
+    assert open_waits_bulk(session, in_bulk, SETTINGS) == len(CASES)
     session.commit()
     session.expire_all()
 
@@ -101,7 +101,7 @@ def test_a_bulk_wait_for_a_candidate_already_waiting_is_refused_and_nothing_is_w
         NewWait(waiting.id, WaitReason.FOLLOW_UP, opened_at, "UTC"),
     ]
     with pytest.raises(IntegrityError):
-        lifecycle.open_waits_bulk(session, batch, SETTINGS)
+        open_waits_bulk(session, batch, SETTINGS)
         session.commit()
     session.rollback()
 
@@ -109,4 +109,4 @@ def test_a_bulk_wait_for_a_candidate_already_waiting_is_refused_and_nothing_is_w
 
 
 def test_an_empty_batch_opens_nothing(session):
-    assert lifecycle.open_waits_bulk(session, [], SETTINGS) == 0
+    assert open_waits_bulk(session, [], SETTINGS) == 0

@@ -6,11 +6,10 @@ These are the wait's own mechanics; outside signals reach them through ``waits.s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
@@ -91,41 +90,6 @@ def close_open_wait(session: Session, candidate: Candidate, event: Event, at: dt
         wait.closed_at = at
         wait.closed_by_event_id = event.id
     return wait
-
-
-@dataclass(frozen=True)
-class NewWait:
-    """A wait to open in bulk; ``time_zone`` and ``policy_overrides`` are its position's."""
-
-    candidate_id: int
-    reason: WaitReason
-    opened_at: dt.datetime
-    time_zone: str
-    policy_overrides: dict | None = None
-    promised_date: dt.date | None = None
-    opened_by_event_id: int | None = None
-
-
-def open_waits_bulk(session: Session, waits: Iterable[NewWait], settings: OrgSettings) -> int:
-    """Open many waits in one statement (a backfill), deadlines exactly as ``open_wait`` sets them.
-
-    Returns how many were opened. The waits' ORM objects are not loaded into the session.
-    """
-    rows = [
-        {
-            "candidate_id": new.candidate_id,
-            "reason": new.reason,
-            "opened_at": new.opened_at,
-            "promised_date": new.promised_date,
-            "follow_ups": 0,
-            "opened_by_event_id": new.opened_by_event_id,
-            **deadlines_for(new.reason, new.opened_at, new, settings, new.promised_date).columns(),
-        }
-        for new in waits
-    ]
-    if rows:
-        session.execute(insert(Wait.__table__), rows)
-    return len(rows)
 
 
 def _moved(current, schedule: Schedule) -> bool:
