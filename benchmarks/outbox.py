@@ -70,8 +70,8 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
     from feedback_sla.accounts.models import Role
     from feedback_sla.accounts.service import create_user
     from feedback_sla.database import db
+    from feedback_sla.emails.checks import EmailRequest
     from feedback_sla.emails.config import EmailConfig
-    from feedback_sla.emails.outbox import EmailRequest
     from feedback_sla.positions.service import create_position
     from feedback_sla.settings import service as settings_service
     from feedback_sla.waits import answers

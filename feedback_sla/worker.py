@@ -154,7 +154,9 @@ class _Batch:
         self.report = DeliveryReport()
 
     def commit_sent(self) -> None:
-        """Step: record what the server accepted, in one transaction."""
+        """Step: record what the server accepted, in one transaction (none: nothing to commit)."""
+        if not self.accepted:
+            return
         self.report += record_sent(self.session, self.accepted, self.settings)
         self.session.commit()
         self.accepted.clear()

@@ -7,8 +7,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from feedback_sla.database import db
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.waits import answers, service
 from feedback_sla.waits.clock import OrgSettings
 

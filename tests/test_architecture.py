@@ -98,3 +98,11 @@ def test_every_package_has_its_place_in_the_layers():
         or (p.is_dir() and (p / "__init__.py").exists() and p.name != "migrations")
     }
     assert children - placed == set()
+
+
+def test_a_position_overrides_exactly_the_reasons_a_wait_can_have():
+    # positions sits below waits, so it names the reasons itself; they must not drift apart.
+    from feedback_sla.positions.service import REASONS
+    from feedback_sla.waits.models import WaitReason
+
+    assert set(REASONS) == {reason.value for reason in WaitReason}

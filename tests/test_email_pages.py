@@ -14,8 +14,8 @@ import time_machine
 from flask.testing import FlaskClient
 
 from feedback_sla.database import db
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.models import (
     Candidate,
     EmailKind,

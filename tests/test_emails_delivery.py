@@ -11,10 +11,11 @@ from flask import current_app
 
 from feedback_sla.candidates.models import Event, EventKind, Status
 from feedback_sla.database import db
+from feedback_sla.emails import checks
 from feedback_sla.emails import outbox as service
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.emails.transport import SmtpBackend
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
@@ -57,7 +58,7 @@ def app_config(app_config, port):
 
 def queue(session, candidate, kind="rejection", at=T0, **kwargs):
     request = EmailRequest(
-        candidate, kind, service.new_idempotency_key(), at, candidate.position.manager, **kwargs
+        candidate, kind, checks.new_idempotency_key(), at, candidate.position.manager, **kwargs
     )
     message = answers.queue_email(session, request, EmailConfig.from_app(current_app), ORG)
     session.commit()

@@ -24,7 +24,7 @@ def queue(session, candidate, kind, *, at=T0, key=None, config=None, **kwargs):
     if "reasons" in kwargs:
         kwargs["reasons"] = tuple(kwargs["reasons"])
     request = EmailRequest(
-        candidate, kind, key or service.new_idempotency_key(), at, candidate.position.manager, **kwargs
+        candidate, kind, key or checks.new_idempotency_key(), at, candidate.position.manager, **kwargs
     )
     return answers.queue_email(session, request, config or email_config(current_app), ORG)
 
@@ -284,12 +284,37 @@ def test_the_outbox_refuses_an_update_without_a_promised_date(session):
     assert count(session) == 0
 
 
-def test_an_update_without_a_date_promises_the_date_the_pages_offer(session):
+def test_a_one_click_update_without_a_date_promises_the_date_the_pages_offer(session):
     candidate = make_candidate(session)
     offered = waits_service.default_promise_date(session, candidate, T0, ORG)
-    message = queue(session, candidate, "update")
+    message = queue(session, candidate, "update", default_promise=True)
     assert message.promised_date == offered
     assert waits.open_wait_of(session, candidate).promised_date == offered
+
+
+def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(session):
+    candidate = make_candidate(session)
+    message = queue(session, candidate, "update", promised_date=dt.date(2026, 11, 20))
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5), ORG)
+    session.commit()
+    kinds = session.scalars(
+        sa.select(Event.kind).where(Event.candidate_id == candidate.id).order_by(Event.id)
+    ).all()
+    assert kinds == [
+        EventKind.CREATED,
+        EventKind.PROMISE_SET,  # the update's promise, then the update itself
+        EventKind.EMAIL_QUEUED,
+        EventKind.PROMISE_SET,  # the promise taken back, then the cancellation
+        EventKind.EMAIL_CANCELLED,
+    ]
+
+
+def test_a_customised_update_whose_date_was_cleared_is_refused(session):
+    candidate = make_candidate(session)
+    with pytest.raises(EmailError, match="promised date: an update tells the candidate when they will hear"):
+        queue(session, candidate, "update", text="We are still deciding.")
+    session.rollback()
+    assert count(session) == 0
 
 
 def test_a_line_break_in_the_candidates_name_is_refused_before_anything_is_written(session):

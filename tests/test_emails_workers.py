@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from feedback_sla.candidates.models import Event, EventKind
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits

@@ -19,7 +19,7 @@ from feedback_sla.candidates.service import check_applied_at, email_taken
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.positions.service import find_position
-from feedback_sla.timeutil import parse_date, parse_instant
+from feedback_sla.timeutil import local_date, parse_date, parse_instant
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
 OPTIONAL = ("interview_at", "promised_by")
@@ -220,6 +220,9 @@ class _RowParser:
                 promised_by = parse_date(values["promised_by"])
             except ValueError as exc:
                 bad("promised_by", str(exc))
+            promised_at = interview_at or applied_at
+            if promised_by and promised_at and promised_by < local_date(promised_at, time_zone):
+                bad("promised_by", f"is before {'interview_at' if interview_at else 'applied_at'}")
         return applied_at, interview_at, promised_by
 
     def _check_duplicate(self, line, title, manager, email, existing, bad) -> None:

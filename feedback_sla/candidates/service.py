@@ -56,9 +56,16 @@ def email_taken(session: Session, position_id: int, email: str, *, except_id: in
 def check_new_email(session: Session, position: Position, email: str, *, except_id: int | None = None) -> str:
     """The normalised address, unless the position already has a candidate with it."""
     email = normalize_email(email)
-    if email_taken(session, position.id, email, except_id=except_id):
-        raise DuplicateCandidate(f"{email} is already a candidate for {position.title}")
+    check_not_taken(session, position, email, except_id=except_id)
     return email
+
+
+def check_not_taken(
+    session: Session, position: Position, email: str, *, except_id: int | None = None
+) -> None:
+    """DuplicateCandidate when another candidate of the position has this email."""
+    if email_taken(session, position.id, email, except_id=except_id):
+        raise DuplicateCandidate(f"{email.strip()} is already a candidate for {position.title}")
 
 
 def check_name(name: str) -> str:

@@ -16,10 +16,10 @@ from feedback_sla.candidates.models import Candidate
 from feedback_sla.cli.common import user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
-from feedback_sla.emails import composing, outbox, queries
+from feedback_sla.emails import checks, composing, queries
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxStatus
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
@@ -119,7 +119,7 @@ def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, t
         wanted = EmailRequest(
             candidate,
             kind,
-            key or outbox.new_idempotency_key(),
+            key or checks.new_idempotency_key(),
             now,
             _actor(actor_email),
             promised_date=promised,
@@ -127,6 +127,7 @@ def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, t
             reasons=tuple(reasons),
             subject=subject,
             text=text_file.read_text(encoding="utf-8") if text_file else None,
+            default_promise=True,
         )
         message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
         db.session.commit()
@@ -153,7 +154,7 @@ def _undo(session, message, now):
 @click.argument("message_id", type=int)
 def retry_command(message_id):
     """Send a failed email again."""
-    _on_message(outbox.retry, message_id, "queued again")
+    _on_message(answers.retry_email, message_id, "queued again")
 
 
 def _on_message(action, message_id: int, done: str) -> None:

@@ -27,7 +27,8 @@ def show_command(fmt):
 def set_command(key, value):
     """Change a setting; deadlines of open waits it moves are recomputed."""
     try:
-        update = service.update(db.session, {key: value})
+        # A deadline setting set again recomputes too: the way to apply a new holiday calendar.
+        update = service.update(db.session, {key: value}, recompute=key in service.DEADLINE_KEYS)
         db.session.commit()
     except service.SettingError as exc:
         db.session.rollback()

@@ -6,6 +6,7 @@ Every check raises EmailError naming the field; nothing here writes.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
-from feedback_sla.emails import composing
+from feedback_sla.emails import composing, queries
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
@@ -42,17 +43,29 @@ CONFLICTS: frozenset[frozenset[EmailKind]] = frozenset(
 )
 
 
+def can_send(candidate: Candidate, kind: EmailKind, *, waiting: bool) -> bool:
+    """Whether the candidate's status allows this kind now; an update also needs an open wait."""
+    return candidate.status in ALLOWED_FROM[kind] and (kind != EmailKind.UPDATE or waiting)
+
+
 MAX_KEY = 128
 MAX_FEEDBACK = 5_000
 MAX_REASON = 100
 MAX_REASONS = 10
 
 
+def new_idempotency_key() -> str:
+    """A fresh key for one button or form: posting it twice queues one email."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class EmailRequest:
     """One email to queue to a candidate, as a page, a command or the API asks for it.
 
-    ``subject`` and ``text`` replace the rendered message when the manager customised it.
+    ``subject`` and ``text`` replace the rendered message when the manager customised it. With
+    ``default_promise`` (a one-click update, the command line) an update without a date promises
+    the date the pages offer.
     ``waiting`` and ``promise_before`` say what the candidate's open wait is now (``waits.answers``
     fills them in).
     """
@@ -67,8 +80,23 @@ class EmailRequest:
     reasons: tuple[str, ...] = ()
     subject: str | None = None
     text: str | None = None
+    default_promise: bool = False
     waiting: bool = False
     promise_before: dt.date | None = None
+
+
+def check_feedback_kept(feedback: str | None, text: str | None) -> None:
+    """A message the manager rewrote must still hold the feedback written for the candidate."""
+    if text is None or not feedback or _lines(feedback) in _lines(text):
+        return
+    raise EmailError(
+        "feedback: you edited the message, so the feedback is not added to it; write it into the "
+        "message or start again from the template"
+    )
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def check_key(key: str) -> str:
@@ -184,7 +212,7 @@ def conflict(a: EmailKind, b: EmailKind) -> bool:
     return frozenset({a, b}) in CONFLICTS
 
 
-def status_before(candidate: Candidate, conflicting: Sequence[OutboxMessage]) -> Status:
+def status_once_cancelled(candidate: Candidate, conflicting: Sequence[OutboxMessage]) -> Status:
     """The candidate's status once the contradicted pending emails are cancelled."""
     status = candidate.status
     for message in reversed(conflicting):
@@ -205,3 +233,38 @@ def draft(
     """The message a one-click send would queue, for "Customize" to show and edit."""
     kind = composing.check_kind(kind)
     return render_for(session, candidate, kind, config, promised_date, check_feedback(feedback))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A new email that passed every check: what the outbox inserts and what it changes."""
+
+    kind: EmailKind
+    key: str
+    feedback: str | None
+    reasons: list[str]
+    conflicting: list[OutboxMessage]
+    status_before: Status
+    rendered: RenderedEmail
+
+
+def validate(
+    session: Session, request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig
+) -> Checked:
+    """Every check of a new email, before anything is written; EmailError names the field."""
+    candidate = request.candidate
+    feedback = check_feedback(request.feedback)
+    check_feedback_kept(feedback, request.text)
+    reasons = check_reasons(kind, request.reasons)
+    check_promise(request, kind)
+    conflicting = [m for m in queries.pending_messages(session, candidate.id) if conflict(m.kind, kind)]
+    status_before = status_once_cancelled(candidate, conflicting)
+    if status_before not in ALLOWED_FROM[kind]:
+        raise EmailError(
+            f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
+        )
+    rendered = message_text(
+        session, candidate, kind, config, request.promised_date, feedback, request.subject, request.text
+    )
+    check_recipients(candidate, candidate.position.manager, rendered.subject)
+    return Checked(kind, key, feedback, reasons, conflicting, status_before, rendered)

@@ -8,9 +8,9 @@ email does to the wait (a promised date, the answer itself) is ``waits.answers``
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from email.utils import make_msgid
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,75 +31,53 @@ from feedback_sla.emails.queries import pending_messages
 from feedback_sla.text import a_or_an
 
 
-def new_idempotency_key() -> str:
-    """A fresh key for one button or form: posting it twice queues one email."""
-    return uuid.uuid4().hex
-
-
 @dataclass(frozen=True)
 class Queued:
     """The queued message; ``new`` is False when the idempotency key had been used before (nothing
-    else changed). ``cancelled`` are the pending emails it contradicted."""
+    else changed)."""
 
     message: OutboxMessage
     new: bool
-    cancelled: tuple[OutboxMessage, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Checked:
-    kind: EmailKind
-    key: str
-    feedback: str | None
-    reasons: list[str]
-    conflicting: list[OutboxMessage]
-    status_before: Status
-    rendered: RenderedEmail
+class Promises(Protocol):
+    """What an email's promised date does to the candidate's wait. ``waits.answers`` keeps the
+    promises; the outbox says when, so the timeline reads in the order things happened."""
+
+    def promise(self, candidate: Candidate, date: dt.date) -> None:
+        """A queued update promises the candidate an answer by ``date``."""
+
+    def take_back(self, message: OutboxMessage) -> None:
+        """A cancelled update's promise goes back to what it was before."""
 
 
-def queue_email(session: Session, request: EmailRequest, config: EmailConfig) -> Queued:
-    """Queue an email to a candidate with its status change and timeline event.
+def queue_email(
+    session: Session, request: EmailRequest, config: EmailConfig, promises: Promises | None = None
+) -> Queued:
+    """Queue an email to a candidate with its status change, its promise and its timeline event.
 
     The same idempotency key twice (a double click, two concurrent posts) returns the first
     message and changes nothing else. A pending email this one contradicts is cancelled. The wait
-    stays open: it closes when the message is really sent.
+    stays open: it closes when the message is really sent. Without ``promises`` an email that
+    promises a date is refused.
     """
     kind = composing.check_kind(request.kind)
     key = checks.check_key(request.idempotency_key)
     existing = _by_key(session, key)
     if existing is not None:
         return Queued(_same_request(existing, request.candidate, kind), new=False)
-    checked = _validate(session, request, kind, key, config)
+    checked = checks.validate(session, request, kind, key, config)
+    if request.promised_date is not None and promises is None:
+        raise EmailError("promised date: only the wait's service can keep a promise")
     message = _insert(session, request, checked, config)
     if message is None:  # the same key was queued concurrently and committed first
         return Queued(_same_request(_by_key(session, key), request.candidate, kind), new=False)
-    _side_effects(session, request, checked, message)
-    return Queued(message, new=True, cancelled=tuple(checked.conflicting))
-
-
-def _validate(
-    session: Session, request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig
-) -> _Checked:
-    """Every check of a new email, before anything is written; EmailError names the field."""
-    candidate = request.candidate
-    feedback = checks.check_feedback(request.feedback)
-    reasons = checks.check_reasons(kind, request.reasons)
-    checks.check_promise(request, kind)
-    conflicting = [m for m in pending_messages(session, candidate.id) if checks.conflict(m.kind, kind)]
-    status_before = checks.status_before(candidate, conflicting)
-    if status_before not in checks.ALLOWED_FROM[kind]:
-        raise EmailError(
-            f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
-        )
-    rendered = checks.message_text(
-        session, candidate, kind, config, request.promised_date, feedback, request.subject, request.text
-    )
-    checks.check_recipients(candidate, candidate.position.manager, rendered.subject)
-    return _Checked(kind, key, feedback, reasons, conflicting, status_before, rendered)
+    _side_effects(session, request, checked, message, promises)
+    return Queued(message, new=True)
 
 
 def _insert(
-    session: Session, request: EmailRequest, checked: _Checked, config: EmailConfig
+    session: Session, request: EmailRequest, checked: checks.Checked, config: EmailConfig
 ) -> OutboxMessage | None:
     candidate, manager = request.candidate, request.candidate.position.manager
     return _insert_once(
@@ -124,8 +102,15 @@ def _insert(
     )
 
 
-def _side_effects(session: Session, request: EmailRequest, checked: _Checked, message: OutboxMessage) -> None:
-    """Cancel what the new email contradicts, set the status it sets, and put it on the timeline."""
+def _side_effects(
+    session: Session,
+    request: EmailRequest,
+    checked: checks.Checked,
+    message: OutboxMessage,
+    promises: Promises | None,
+) -> None:
+    """Cancel what the new email contradicts, set the status and the promise it sets, and put it on
+    the timeline."""
     candidate, kind, now = request.candidate, checked.kind, request.now
     for other in checked.conflicting:
         _cancel(
@@ -134,9 +119,12 @@ def _side_effects(session: Session, request: EmailRequest, checked: _Checked, me
             now,
             request.actor,
             f"Cancelled: {a_or_an(kind.label)} was queued after this {other.kind.label}",
+            promises,
         )
     if kind in STATUS_SET:
         _change_status(session, candidate, candidate.status, STATUS_SET[kind])
+    if request.promised_date is not None:
+        promises.promise(candidate, request.promised_date)
     timeline.append(
         session,
         candidate,
@@ -156,12 +144,16 @@ def _side_effects(session: Session, request: EmailRequest, checked: _Checked, me
 
 
 def undo(
-    session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
+    session: Session,
+    message: OutboxMessage,
+    now: dt.datetime,
+    promises: Promises,
+    actor: User | None = None,
 ) -> OutboxMessage:
-    """Cancel a message before its send time and restore the status queueing it changed."""
+    """Cancel a message before its send time and restore what queueing it changed."""
     if not message.can_undo(now):
         raise EmailError(_too_late(message))
-    if not _cancel(session, message, now, actor, "Undone before sending", before=now):
+    if not _cancel(session, message, now, actor, "Undone before sending", promises, before=now):
         session.refresh(message)
         raise EmailError(_too_late(message))
     return message
@@ -188,14 +180,16 @@ def cancel_contradicted(
 
     A stage move contradicts a pending rejection (the candidate is still in the process), and a
     pending offer unless the move is to the offer stage. A candidate who withdrew or was hired
-    gets no pending email; reopening a candidate cancels a pending rejection or offer.
+    gets no pending email; reopening a candidate cancels a pending rejection or offer. None of
+    these carries a promise still to take back: a rejection and an offer promise no date, and a
+    withdrawal closes the wait first.
     """
     cancelled: list[OutboxMessage] = []
     if candidate.id is None:  # not flushed yet: nothing can be queued for it
         return cancelled
     for message in pending_messages(session, candidate.id):
         reason = _contradiction(candidate, message.kind, stage, status)
-        if reason and _cancel(session, message, now, actor, reason):
+        if reason and _cancel(session, message, now, actor, reason, None):
             cancelled.append(message)
     return cancelled
 
@@ -341,10 +335,12 @@ def _cancel(
     now: dt.datetime,
     actor: User | None,
     reason: str,
+    promises: Promises | None,
     *,
     before: dt.datetime | None = None,
 ) -> bool:
-    """Cancel a pending message and restore the status it set; False if it was no longer pending."""
+    """Cancel a pending message and restore the status and promise it set; False if it was no
+    longer pending."""
     table = OutboxMessage.__table__
     condition = [table.c.id == message.id, table.c.status == OutboxStatus.PENDING.value]
     if before is not None:
@@ -365,6 +361,8 @@ def _cancel(
     if set_status and message.previous_status and candidate.status == set_status:
         restored = Status(message.previous_status)
         _change_status(session, candidate, set_status, restored)
+    if message.promised_date is not None and promises is not None:
+        promises.take_back(message)
     timeline.append(
         session,
         candidate,

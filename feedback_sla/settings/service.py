@@ -195,13 +195,18 @@ class SettingsUpdate:
     moved: int | None
 
 
-def update(session: Session, values: dict[str, str]) -> SettingsUpdate:
+def update(session: Session, values: dict[str, str], *, recompute: bool = False) -> SettingsUpdate:
     """Store the changed settings and recompute the open waits they move (the caller commits).
 
-    Nothing is stored when any value is refused: SettingsInvalid names each key.
+    ``recompute`` recomputes the open waits even when no deadline setting changed (after an
+    upgrade brings a new holiday calendar). Nothing is stored when any value is refused: an
+    unknown key raises SettingError, SettingsInvalid names each bad value.
     """
+    for key in values:
+        if key not in DEFINITIONS:
+            raise SettingError(f"unknown setting {key!r}; known: {', '.join(DEFINITIONS)}")
     changed = store_all(session, values)
-    if not changed & DEADLINE_KEYS:
+    if not (recompute or changed & DEADLINE_KEYS):
         return SettingsUpdate(changed, None)
     session.flush()
     return SettingsUpdate(changed, lifecycle.recompute_open_waits(session, load(session)))

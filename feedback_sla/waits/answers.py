@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
@@ -16,13 +15,38 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.emails import composing, outbox
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxMessage
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.queries import open_wait_of
 from feedback_sla.waits.service import default_promise_date, record, set_promise
+
+
+@dataclasses.dataclass(frozen=True)
+class _Promises:
+    """The outbox's promises kept on the candidate's wait, in this session, as this actor."""
+
+    session: Session
+    now: dt.datetime
+    actor: User | None
+    settings: OrgSettings
+
+    def promise(self, candidate: Candidate, date: dt.date) -> None:
+        set_promise(self.session, candidate, date, self.now, self.settings, self.actor)
+
+    def take_back(self, message: OutboxMessage) -> None:
+        wait = open_wait_of(self.session, message.candidate)
+        if wait is not None and wait.promised_date == message.promised_date:
+            set_promise(
+                self.session,
+                message.candidate,
+                message.previous_promised_date,
+                self.now,
+                self.settings,
+                self.actor,
+            )
 
 
 def queue_email(
@@ -30,13 +54,17 @@ def queue_email(
 ) -> OutboxMessage:
     """Queue a one-click or customised email; an update also sets the promised date it names.
 
-    An update without a date promises the deadline a fresh wait of the same kind would have, the
-    date the pages offer.
+    With ``request.default_promise`` an update without a date promises the deadline a fresh wait
+    of the same kind would have: the date the candidate page offers.
     """
     candidate = request.candidate
     wait = open_wait_of(session, candidate)
     promised = request.promised_date
-    if promised is None and composing.check_kind(request.kind) == EmailKind.UPDATE:
+    if (
+        promised is None
+        and request.default_promise
+        and composing.check_kind(request.kind) == EmailKind.UPDATE
+    ):
         promised = default_promise_date(session, candidate, request.now, settings)
     request = dataclasses.replace(
         request,
@@ -44,14 +72,8 @@ def queue_email(
         waiting=wait is not None,
         promise_before=wait.promised_date if wait else None,
     )
-    queued = outbox.queue_email(session, request, config)
-    if queued.new:
-        restore_promises(session, queued.cancelled, request.now, request.actor, settings)
-        if request.promised_date is not None:
-            set_promise(
-                session, request.candidate, request.promised_date, request.now, settings, request.actor
-            )
-    return queued.message
+    promises = _Promises(session, request.now, request.actor, settings)
+    return outbox.queue_email(session, request, config, promises).message
 
 
 def undo_email(
@@ -62,26 +84,14 @@ def undo_email(
     actor: User | None = None,
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
-    outbox.undo(session, message, now, actor)
-    restore_promises(session, [message], now, actor, settings)
-    return message
+    return outbox.undo(session, message, now, _Promises(session, now, actor, settings), actor)
 
 
-def restore_promises(
-    session: Session,
-    cancelled: Iterable[OutboxMessage],
-    now: dt.datetime,
-    actor: User | None,
-    settings: OrgSettings,
-) -> None:
-    """A cancelled update takes its promise back, unless the promise was moved since."""
-    for message in cancelled:
-        candidate = message.candidate
-        if message.promised_date is None or candidate is None:
-            continue
-        wait = open_wait_of(session, candidate)
-        if wait is not None and wait.promised_date == message.promised_date:
-            set_promise(session, candidate, message.previous_promised_date, now, settings, actor)
+def retry_email(
+    session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
+) -> OutboxMessage:
+    """Send a failed email again; its wait is as the failure left it, open until it is sent."""
+    return outbox.retry(session, message, now, actor)
 
 
 def email_sent(

@@ -1,7 +1,9 @@
-"""The door every signal about a candidate enters through: a page, a command, a CSV file, the outbox.
+"""The door every signal about a candidate enters through: a page, a command, a CSV file.
 
 Each function records what happened on the candidate's timeline and opens, closes or moves the
-wait it concerns, cancelling queued emails the change contradicts. The caller commits once.
+wait it concerns, cancelling queued emails the change contradicts. What emails do to the wait
+(queueing, undoing, the outbox's news that one was sent) enters through ``waits.answers``, built
+on this module. The caller commits once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates import timeline
-from feedback_sla.candidates.importer import ImportResult, ImportRow
+from feedback_sla.candidates.importer import CsvImportError, ImportResult, ImportRow, RowError
 from feedback_sla.candidates.models import (
     CANDIDATE_FACING,
     Candidate,
@@ -71,8 +73,7 @@ def add_candidate(
         candidates.check_applied_at(applied_at, now)
     name = candidates.check_name(name)
     email = email.strip()
-    if candidates.email_taken(session, position.id, email):
-        raise candidates.DuplicateCandidate(f"{email} is already a candidate for {position.title}")
+    candidates.check_not_taken(session, position, email)
     candidate = Candidate(name=name, email=email, position=position, stage=stage)
     session.add(candidate)
     event = record(session, candidate, EventKind.CREATED, applied_at, actor, data={"stage": stage})
@@ -172,10 +173,15 @@ def set_promise(
     settings: OrgSettings,
     actor: User | None = None,
 ) -> Wait:
-    """Set, move or clear the date the candidate was promised an answer by."""
+    """Set, move or clear the date the candidate was promised an answer by.
+
+    A date before the day of ``at`` (in the position's time zone) is refused: it is in the past.
+    """
     wait = open_wait_of(session, candidate)
     if wait is None:
         raise DomainError(f"{candidate.name} is not waiting for an answer")
+    if promised is not None and promised < local_date(at, candidate.position.time_zone):
+        raise DomainError(f"promised date: {promised.isoformat()} is in the past")
     record(
         session,
         candidate,
@@ -258,16 +264,21 @@ def import_rows(
                 position = positions.create_position(session, row.position_title, row.manager)
                 result.positions_created.append(position.title)
             found[key] = position
-        candidate = add_candidate(
-            session, found[key], row.name, row.email, row.applied_at, settings, actor, stage=row.stage
-        )
+        try:
+            candidate = add_candidate(
+                session, found[key], row.name, row.email, row.applied_at, settings, actor, stage=row.stage
+            )
+        except candidates.DuplicateCandidate as exc:  # added meanwhile, by someone else
+            raise CsvImportError([RowError(row.line, "email", str(exc))]) from None
         if row.interview_at is not None:
             interview_held(session, candidate, row.interview_at, settings, actor)
             result.decision_waits += 1
         if row.promised_by is not None:
-            set_promise(
-                session, candidate, row.promised_by, row.interview_at or row.applied_at, settings, actor
-            )
+            promised_at = row.interview_at or row.applied_at
+            try:
+                set_promise(session, candidate, row.promised_by, promised_at, settings, actor)
+            except DomainError as exc:
+                raise CsvImportError([RowError(row.line, "promised_by", str(exc))]) from None
         result.candidates += 1
     return result
 

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Regexp
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.emails import queries
-from feedback_sla.emails.checks import ALLOWED_FROM
+from feedback_sla.emails.checks import can_send
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.timeutil import local_date
@@ -94,10 +94,7 @@ def candidate_emails(
 ) -> CandidateEmails:
     history = queries.history(db.session, candidate.id)
     suggested = waits_service.default_promise_date(db.session, candidate, now, org) if waiting else None
-    allowed = {
-        kind.value: candidate.status in ALLOWED_FROM[kind] and (kind != EmailKind.UPDATE or waiting)
-        for kind in SENDABLE
-    }
+    allowed = {kind.value: can_send(candidate, kind, waiting=waiting) for kind in SENDABLE}
     return CandidateEmails(
         history=history,
         nonce=new_nonce(),

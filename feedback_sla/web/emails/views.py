@@ -11,11 +11,11 @@ from flask_login import login_required
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
-from feedback_sla.emails import checks, composing, outbox
+from feedback_sla.emails import checks, composing
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.composing import RenderedEmail, TemplateError, TemplateSource
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.emails.outbox import EmailRequest
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date, utcnow
@@ -114,6 +114,7 @@ def send(candidate_id: int, kind: str):
         now,
         viewer(),
         promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
+        default_promise=True,
     )
     try:
         message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
@@ -156,7 +157,7 @@ def retry(message_id: int):
     form = MessageForm()
     candidate = message.candidate
     try:
-        outbox.retry(db.session, message, utcnow(), viewer())
+        answers.retry_email(db.session, message, utcnow(), viewer())
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not retried: {exc}.", "danger")
@@ -200,11 +201,10 @@ def customize(candidate_id: int, kind: str):
         return _render_customize(
             candidate, kind, form, _preview(form, fresh, text, subject_edited, text_edited)
         )
-    if text_edited and feedback and normalize_newlines(feedback) not in text:
-        form.feedback.errors.append(
-            "Feedback: you edited the message, so the feedback is not added to it; write it into the "
-            "message or start again from the template"
-        )
+    try:
+        checks.check_feedback_kept(feedback, text if text_edited else None)
+    except DomainError as exc:
+        form.feedback.errors.append("Feedback: " + str(exc).removeprefix("feedback: "))
         return _render_customize(candidate, kind, form, None, 422)
     wanted = EmailRequest(
         candidate,
