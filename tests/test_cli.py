@@ -559,6 +559,19 @@ def test_import_lists_every_problem_of_the_file(runner, session, tmp_path, maria
     assert session.scalar(sa.select(sa.func.count()).select_from(Candidate)) == 0
 
 
+def test_import_refuses_a_column_named_twice(runner, session, tmp_path, maria):
+    path = write(
+        tmp_path,
+        "name,email,position,manager_email,stage,applied_at,email\n"
+        "Ana Okafor,ana@example.com,Data Analyst,maria@example.com,applied,2026-11-20T09:00,"
+        "other@example.com\n",
+    )
+    result = runner.invoke(args=["candidates", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 1, column email: column appears 2 times; keep one" in result.output
+    assert session.scalar(sa.select(sa.func.count()).select_from(Candidate)) == 0
+
+
 def test_import_of_a_missing_file_fails(runner, tmp_path):
     result = runner.invoke(args=["candidates", "import", str(tmp_path / "nope.csv")])
     assert_failed(result, "does not exist")

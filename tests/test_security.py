@@ -122,6 +122,43 @@ def test_changing_the_password_needs_the_current_one(client, session):
 
 
 @pytest.mark.usefixtures("limits_on")
+def test_the_password_page_throttles_wrong_current_passwords_like_login(client, session):
+    user = UserFactory()
+    session.commit()
+    log_in(client, user)
+
+    def change(current: str):
+        new = "a new long passphrase"
+        return client.post(
+            "/account/password", data={"current_password": current, "new_password": new, "confirm": new}
+        )
+
+    for _ in range(10):
+        assert change("wrong guess!").status_code == 401
+    assert change("wrong guess!").status_code == 429
+    assert change(PASSWORD).status_code == 429  # the account is throttled, not the guess
+    db.session.refresh(user)
+    assert user.check_password(PASSWORD)
+
+
+def test_a_login_hashes_a_password_whether_or_not_the_account_exists(client, session, monkeypatch):
+    # The time a refusal takes is the time of one password hash, for every kind of account.
+    from feedback_sla.accounts import login
+
+    hashed = []
+    real = login.check_password_hash
+    monkeypatch.setattr(login, "check_password_hash", lambda *args: hashed.append(1) or real(*args))
+    known = UserFactory()
+    disabled = UserFactory(active=False)
+    session.commit()
+    for email in (known.email, disabled.email, "nobody@example.com"):
+        hashed.clear()
+        response = client.post("/login", data={"email": email, "password": "not the password"})
+        assert response.status_code == 401 and "Wrong email or password" in response.get_data(as_text=True)
+        assert hashed == [1], email
+
+
+@pytest.mark.usefixtures("limits_on")
 def test_the_eleventh_wrong_password_for_one_account_is_throttled(client, session):
     user = UserFactory()
     session.commit()

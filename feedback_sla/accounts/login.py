@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
+
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from feedback_sla.accounts.models import User
 from feedback_sla.accounts.service import check_password, end_all_sessions, find_by_email
@@ -10,11 +14,22 @@ from feedback_sla.errors import DomainError
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same answer for every failure)."""
+    """The active user with these credentials, or None.
+
+    Every failure gives the same answer in the same time: a password is hashed and compared for an
+    unknown or disabled account too, so the time taken does not tell which accounts exist.
+    """
     user = find_by_email(session, email)
-    if user is None or not user.active or not user.check_password(password):
+    matches = check_password_hash(user.password_hash if user else _decoy_hash(), password)
+    if user is None or not user.active or not matches:
         return None
     return user
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash made as every account's is, for a password nobody has."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def load_from_token(session: Session, token: str) -> User | None:

@@ -117,7 +117,9 @@ def _reader(raw: bytes | str) -> csv.DictReader:
     reader.fieldnames = header
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    repeated = sorted({c for c in header if header.count(c) > 1}, key=header.index)
     errors = [RowError(1, c, "required column is missing") for c in missing]
+    errors += [RowError(1, c, f"column appears {header.count(c)} times; keep one") for c in repeated]
     errors += [RowError(1, c, f"unknown column (expected {', '.join(REQUIRED + OPTIONAL)})") for c in unknown]
     if errors:
         raise CsvImportError(errors)

@@ -28,7 +28,7 @@ def _account_key() -> str:
 
 
 def _failed(response) -> bool:
-    """Only refused logins count against the limits."""
+    """Only refused logins and refused current passwords count against the limits."""
     return request.method == "POST" and response.status_code != 302
 
 
@@ -75,8 +75,25 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _password_page_key() -> str:
+    return "password:" + str(current_user.get_id() or "")
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_password_page_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="Too many wrong current passwords for this account; wait a few minutes.",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="Too many wrong passwords from your address; wait a few minutes.",
+)
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -84,6 +101,7 @@ def change_password():
             service.change_password(viewer(), form.current_password.data, form.new_password.data)
         except DomainError as exc:
             form.current_password.errors.append(str(exc))
+            return render_template("auth/password.html", form=form), 401
         else:
             db.session.commit()
             # Other sessions have ended; this one continues with the new version.
