@@ -2,7 +2,46 @@
 
 from __future__ import annotations
 
+from feedback_sla.errors import DomainError
+
 
 def a_or_an(noun: str) -> str:
     """'a rejection', 'an offer'."""
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+#: What a name, a title or a subject may be: printable text on one line.
+_LINE_BREAKS = ("\n", "\r", "\u2028", "\u2029", "\x85")
+
+
+def clean_line(value: str, field: str, max_length: int) -> str:
+    """One line a person typed, stripped: DomainError names the field when it is empty, holds a
+    line break, a NUL or another control character, or is longer than ``max_length``."""
+    value = clean_text(value, field, max_length)
+    if any(mark in value for mark in _LINE_BREAKS):
+        raise DomainError(f"{field}: must be one line (it contains a line break)")
+    if not value:
+        raise DomainError(f"{field}: must not be empty")
+    return value
+
+
+def clean_text(value: str, field: str, max_length: int) -> str:
+    """Text a person typed, stripped, line breaks and tabs allowed: DomainError names the field when
+    it holds a NUL or another control character, or is longer than ``max_length``."""
+    value = value.replace("\r\n", "\n").strip()
+    check_characters(value, field)
+    if len(value) > max_length:
+        raise DomainError(f"{field}: longer than {max_length} characters ({len(value)})")
+    return value
+
+
+def check_characters(value: str, field: str) -> None:
+    """DomainError naming the field when the text holds a NUL or another control character (line
+    breaks and tabs are text)."""
+    for char in value:
+        if (ord(char) < 32 and char not in "\n\r\t") or (127 <= ord(char) < 160 and char != "\x85"):
+            raise DomainError(f"{field}: contains a control character ({_named(char)}); remove it")
+
+
+def _named(char: str) -> str:
+    return "NUL" if char == "\0" else f"U+{ord(char):04X}"

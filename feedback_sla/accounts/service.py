@@ -9,10 +9,16 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.errors import DomainError
+from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+
+
+#: What the users table holds (``accounts.models``).
+MAX_NAME = 200
+MAX_EMAIL = 254
 
 
 def normalize_email(email: str) -> str:
@@ -64,9 +70,8 @@ def create_user(
     *,
     digest_hour: int = 8,
 ) -> User:
-    email = normalize_email(email)
-    if not name.strip():
-        raise DomainError("name must not be empty")
+    email = normalize_email(clean_line(email, "email", MAX_EMAIL))
+    name = clean_line(name, "name", MAX_NAME)
     try:
         role = Role(role)
         validate_time_zone(time_zone)
@@ -79,7 +84,7 @@ def create_user(
         raise DomainError(f"a user with email {email} already exists")
     user = User(
         email=email,
-        name=name.strip(),
+        name=name,
         role=role,
         time_zone=time_zone,
         digest_hour=digest_hour,
@@ -156,9 +161,7 @@ class Preferences:
 
 def update_preferences(user: User, preferences: Preferences) -> None:
     """A user's own name, time zone and digest choices; DomainError names what is wrong."""
-    name = preferences.name.strip()
-    if not name:
-        raise DomainError("name must not be empty")
+    name = clean_line(preferences.name, "name", MAX_NAME)
     try:
         time_zone = validate_time_zone(preferences.time_zone.strip())
     except ValueError as exc:

@@ -15,15 +15,18 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.accounts.service import find_by_email, no_user_with, normalize_email
 from feedback_sla.candidates.models import PIPELINE
-from feedback_sla.candidates.service import check_applied_at, email_taken
+from feedback_sla.candidates.service import MAX_EMAIL, MAX_NAME, check_applied_at, email_taken
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
-from feedback_sla.positions.service import find_position
+from feedback_sla.positions.service import MAX_TITLE, find_position
+from feedback_sla.text import clean_line
 from feedback_sla.timeutil import local_date, parse_date, parse_instant
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
 OPTIONAL = ("interview_at", "promised_by")
 MAX_ROWS = 50_000
+#: The free-text columns and their longest values, as the tables hold them.
+_ONE_LINE = {"name": MAX_NAME, "email": MAX_EMAIL, "position": MAX_TITLE, "manager_email": MAX_EMAIL}
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,12 @@ class _RowParser:
         for column in REQUIRED:
             if not values.get(column):
                 bad(column, "is empty")
+        for column, limit in _ONE_LINE.items():
+            if values.get(column):
+                try:
+                    values[column] = clean_line(values[column], column, limit)
+                except DomainError as exc:
+                    bad(column, str(exc).removeprefix(f"{column}: "))
         email = self._email(values, bad)
         manager = self._manager(values, bad)
         if values.get("stage") and values["stage"] not in PIPELINE:

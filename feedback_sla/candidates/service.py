@@ -15,6 +15,7 @@ from feedback_sla.accounts.service import normalize_email
 from feedback_sla.candidates.models import PIPELINE, Candidate, Event, Status
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
+from feedback_sla.text import clean_line
 
 #: How far in the future an application time may lie (clocks drift; a typo does not).
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -55,7 +56,7 @@ def email_taken(session: Session, position_id: int, email: str, *, except_id: in
 
 def check_new_email(session: Session, position: Position, email: str, *, except_id: int | None = None) -> str:
     """The normalised address, unless the position already has a candidate with it."""
-    email = normalize_email(email)
+    email = normalize_email(check_email_text(email))
     check_not_taken(session, position, email, except_id=except_id)
     return email
 
@@ -68,11 +69,19 @@ def check_not_taken(
         raise DuplicateCandidate(f"{email.strip()} is already a candidate for {position.title}")
 
 
+#: What the candidates table holds (``candidates.models``).
+MAX_NAME = 200
+MAX_EMAIL = 254
+
+
 def check_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise DomainError("name must not be empty")
-    return name
+    """A candidate's name: one line of printable text, at most ``MAX_NAME`` characters."""
+    return clean_line(name, "name", MAX_NAME)
+
+
+def check_email_text(email: str) -> str:
+    """An address as typed, before it is checked as an address: one line, at most ``MAX_EMAIL``."""
+    return clean_line(email, "email", MAX_EMAIL)
 
 
 def events_of(session: Session, candidate: Candidate) -> list[Event]:

@@ -20,7 +20,7 @@ from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage
-from feedback_sla.text import a_or_an
+from feedback_sla.text import a_or_an, check_characters
 from feedback_sla.timeutil import local_date
 
 #: The statuses a candidate may have for each kind to be queued.
@@ -110,6 +110,8 @@ def check_key(key: str) -> str:
 
 def check_feedback(feedback: str | None) -> str | None:
     feedback = (feedback or "").strip() or None
+    if feedback is not None:
+        check_characters(feedback, "feedback")
     if feedback is not None and len(feedback) > MAX_FEEDBACK:
         raise EmailError(f"feedback: longer than {MAX_FEEDBACK} characters")
     return feedback
@@ -182,12 +184,14 @@ def message_text(
     rendered = render_for(session, candidate, kind, config, promised_date, feedback)
     if subject is not None:
         subject = subject.strip()
+        check_characters(subject, "subject")
         if not subject:
             raise EmailError("subject: must not be empty")
         if len(subject) > composing.MAX_SUBJECT:
             raise EmailError(f"subject: longer than {composing.MAX_SUBJECT} characters")
         rendered = RenderedEmail(subject=subject, text=rendered.text, html=rendered.html)
     if text is not None:
+        check_characters(text, "text")
         if not text.strip():
             raise EmailError("text: must not be empty")
         if len(text) > composing.MAX_BODY:

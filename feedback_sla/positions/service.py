@@ -11,7 +11,11 @@ from feedback_sla.accounts.models import User
 from feedback_sla.errors import DomainError
 from feedback_sla.numbers import whole_number
 from feedback_sla.positions.models import Position
+from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
+
+#: The longest position title (``positions.models``).
+MAX_TITLE = 200
 
 #: The wait reasons a position may override the policy of (``waits.models.WaitReason``).
 REASONS = ("application", "decision", "follow_up")
@@ -47,8 +51,7 @@ def create_position(
     policy_overrides: dict[str, int] | None = None,
 ) -> Position:
     """A position; its time zone defaults to its hiring manager's."""
-    if not title.strip():
-        raise DomainError("title must not be empty")
+    title = clean_line(title, "title", MAX_TITLE)
     time_zone = time_zone or manager.time_zone
     try:
         validate_time_zone(time_zone)
@@ -90,8 +93,7 @@ def apply_change(session: Session, position: Position, change: PositionChange) -
 
     ``waits.service.update_position`` recomputes the open waits when it does.
     """
-    if not change.title.strip():
-        raise DomainError("title must not be empty")
+    title = clean_line(change.title, "title", MAX_TITLE)
     try:
         validate_time_zone(change.time_zone)
     except ValueError as exc:
@@ -105,7 +107,7 @@ def apply_change(session: Session, position: Position, change: PositionChange) -
     moves_deadlines = change.time_zone != position.time_zone or overrides != dict(
         position.policy_overrides or {}
     )
-    position.title = change.title.strip()
+    position.title = title
     position.manager = change.manager
     position.time_zone = change.time_zone
     position.policy_overrides = overrides

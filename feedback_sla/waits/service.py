@@ -29,11 +29,16 @@ from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
+from feedback_sla.text import clean_text
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
 from feedback_sla.waits.queries import open_wait_of
+
+#: The longest internal note or contact note, and the longest withdrawal reason.
+MAX_NOTE = 5_000
+MAX_REASON = 500
 
 
 def record(
@@ -72,7 +77,7 @@ def add_candidate(
     if now is not None:
         candidates.check_applied_at(applied_at, now)
     name = candidates.check_name(name)
-    email = email.strip()
+    email = candidates.check_email_text(email)
     candidates.check_not_taken(session, position, email)
     candidate = Candidate(name=name, email=email, position=position, stage=stage)
     session.add(candidate)
@@ -110,9 +115,10 @@ def add_note(
     session: Session, candidate: Candidate, body: str, at: dt.datetime, actor: User | None = None
 ) -> Event:
     """An internal note: the candidate hears nothing, so the wait stays open."""
-    if not body.strip():
+    body = clean_text(body, "note", MAX_NOTE)
+    if not body:
         raise DomainError("a note needs some text")
-    return record(session, candidate, EventKind.NOTE, at, actor, body=body.strip())
+    return record(session, candidate, EventKind.NOTE, at, actor, body=body)
 
 
 def log_contact(
@@ -131,7 +137,7 @@ def log_contact(
         at,
         actor,
         channel=ContactChannel(channel).value,
-        body=(note or "").strip() or None,
+        body=clean_text(note or "", "note", MAX_NOTE) or None,
     )
 
 
@@ -213,7 +219,7 @@ def withdraw(
         EventKind.STATUS_CHANGED,
         at,
         actor,
-        body=(reason or "").strip() or None,
+        body=clean_text(reason or "", "reason", MAX_REASON) or None,
         data={"from": candidate.status.value, "to": Status.WITHDRAWN.value},
     )
     candidate.status = Status.WITHDRAWN
