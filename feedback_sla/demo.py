@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedback_sla.accounts.models import Role
+from feedback_sla.accounts.models import Role, User
 from feedback_sla.accounts.service import create_user, find_by_email
 from feedback_sla.candidates.models import PIPELINE, ContactChannel
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
 from feedback_sla.positions.service import create_position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.waits import service
@@ -83,10 +86,42 @@ def demo_logins() -> list[DemoLogin]:
     ]
 
 
+#: The demo's public holidays: its managers' deadlines skip them as a real organisation's would.
+HOLIDAY_CALENDAR = "US"
+
+
+class NotADemoDatabase(DomainError):
+    """The database holds accounts of a real organisation: the demo must not touch it."""
+
+
+def check_demo_database(session: Session) -> None:
+    """Refuse a database whose users are not the demo's own (a production one, say)."""
+    ours = {login.email for login in demo_logins()}
+    other = session.scalar(select(User.email).where(User.email.not_in(ours)).order_by(User.id).limit(1))
+    if other is not None:
+        raise NotADemoDatabase(
+            f"this database already holds users other than the demo's (such as {other}); the demo "
+            "adds published passwords, so it only runs on its own database: point "
+            "FEEDBACK_SLA_DATABASE_URL or FEEDBACK_SLA_INSTANCE_PATH at a fresh one"
+        )
+
+
+def reset(session: Session) -> None:
+    """Delete the demo's data, every table's rows, so ``seed`` starts over (the caller commits)."""
+    check_demo_database(session)
+    for table in reversed(db.metadata.sorted_tables):
+        session.execute(table.delete())
+
+
 def seed(session: Session, now: dt.datetime) -> bool:
-    """Seed the demo organisation unless it is there already; True if anything was added."""
+    """Seed the demo organisation unless it is there already; True if anything was added.
+
+    NotADemoDatabase when the database holds other users.
+    """
+    check_demo_database(session)
     if find_by_email(session, ADMIN[0]) is not None:
         return False
+    settings_service.update(session, {"holiday_calendar": HOLIDAY_CALENDAR})
     settings = settings_service.load(session)
     create_user(session, ADMIN[0], ADMIN[1], Role.ADMIN, ADMIN[2], DEMO_PASSPHRASE)
     managers = [create_user(session, e, n, Role.MANAGER, tz, DEMO_PASSPHRASE) for e, n, tz in MANAGERS]

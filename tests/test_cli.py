@@ -891,3 +891,34 @@ def test_demo_seeds_an_organisation_in_every_state_once(runner, session, now):
     assert "Demo data already present." in second.output
     session.expire_all()
     assert row_counts(session) == counts
+
+
+def test_demo_refuses_a_database_that_holds_other_users_and_changes_nothing(runner, session):
+    UserFactory(email="cfo@acme.example")
+    session.commit()
+    result = runner.invoke(args=["demo", "--no-serve"])
+    assert result.exit_code == 1
+    assert "already holds users other than the demo's (such as cfo@acme.example)" in result.output
+    assert "FEEDBACK_SLA_DATABASE_URL" in result.output
+    session.expire_all()
+    assert [u.email for u in session.scalars(sa.select(User))] == ["cfo@acme.example"]
+    assert row_counts(session)["candidates"] == 0
+    assert runner.invoke(args=["demo", "--no-serve", "--reset"]).exit_code == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_demo_reset_starts_the_demo_over_with_its_holiday_calendar(runner, session):
+    with time_machine.travel(DEMO_NOW[0], tick=False):
+        assert runner.invoke(args=["demo", "--no-serve"]).exit_code == 0
+    first = row_counts(session)
+    assert settings_service.load(session).holiday_calendar == "US"
+    ana = session.scalars(sa.select(Candidate).order_by(Candidate.id)).first()
+    service.add_note(session, ana, "called her back", DEMO_NOW[0])
+    session.commit()
+    with time_machine.travel(DEMO_NOW[1], tick=False):
+        again = runner.invoke(args=["demo", "--no-serve", "--reset"])
+    assert again.exit_code == 0, again.output
+    assert "Seeded the demo organisation." in again.output
+    session.expire_all()
+    assert row_counts(session) == first
+    assert session.scalar(sa.select(sa.func.count()).where(Event.body == "called her back")) == 0

@@ -6,8 +6,9 @@ import click
 import flask_migrate
 from flask.cli import with_appcontext
 
+from feedback_sla import demo as demo_data
 from feedback_sla.database import db
-from feedback_sla.demo import DEMO_PASSPHRASE, demo_logins, seed
+from feedback_sla.demo import DEMO_PASSPHRASE, demo_logins
 from feedback_sla.timeutil import utcnow
 
 
@@ -21,12 +22,22 @@ def print_logins() -> None:
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Start the app after seeding.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--reset", is_flag=True, help="Delete the demo data and seed it again, dated from today.")
 @with_appcontext
-def demo(serve: bool, host: str, port: int):
-    """Create or upgrade the database, seed a demo organisation (once), and start the app."""
+def demo(serve: bool, host: str, port: int, reset: bool):
+    """Create or upgrade the database, seed a demo organisation (once), and start the app.
+
+    Only on the demo's own database: one that holds other users is refused, unchanged.
+    """
     flask_migrate.upgrade()
-    added = seed(db.session, utcnow())
-    db.session.commit()
+    try:
+        if reset:
+            demo_data.reset(db.session)
+        added = demo_data.seed(db.session, utcnow())
+        db.session.commit()
+    except demo_data.NotADemoDatabase as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
     click.echo("Seeded the demo organisation." if added else "Demo data already present.")
     if not serve:
         print_logins()
