@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from feedback_sla.errors import DomainError
 
 
@@ -45,3 +47,9 @@ def check_characters(value: str, field: str) -> None:
 
 def _named(char: str) -> str:
     return "NUL" if char == "\0" else f"U+{ord(char):04X}"
+
+
+def search_key(*parts: str) -> str:
+    """Text folded for searching: lower case without accents, so "zoe" finds "Zoë" and "ZOË"."""
+    folded = unicodedata.normalize("NFKD", " ".join(parts).casefold())
+    return "".join(char for char in folded if not unicodedata.combining(char))

@@ -7,6 +7,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 
 from feedback_sla.database import db
 from feedback_sla.models import Candidate, Position, Role, User
+from feedback_sla.text import search_key
 
 PASSWORD = "correct horse battery"
 
@@ -65,3 +66,4 @@ class CandidateFactory(BaseFactory):
     email = factory.Sequence(lambda n: f"candidate{n}@example.com")
     position = factory.SubFactory(PositionFactory)
     stage = "applied"
+    search_key = factory.LazyAttribute(lambda c: search_key(c.name, c.email))

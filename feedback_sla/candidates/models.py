@@ -60,6 +60,8 @@ class Candidate(db.Model):
     stage: Mapped[str] = mapped_column(String(40), default="applied")
     status: Mapped[Status] = mapped_column(str_enum(Status, "candidate_status"), default=Status.ACTIVE)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Name and email folded for search (``text.search_key``): kept with them by ``waits.service``.
+    search_key: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     position: Mapped[Position] = relationship()
 

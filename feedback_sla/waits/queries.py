@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import Select, case, func, literal, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.positions.models import Position
+from feedback_sla.text import search_key
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait, WaitReason
@@ -150,3 +152,115 @@ def closed_waits_of(session: Session, candidate: Candidate) -> list[Wait]:
             .order_by(Wait.opened_at.desc(), Wait.id.desc())
         )
     )
+
+
+# --- every candidate, for the candidates page ----------------------------------------------------
+
+#: Rows a page of the candidates list shows.
+PAGE_SIZE = 50
+
+
+class CandidateSort(enum.StrEnum):
+    NAME = "name"
+    POSITION = "position"
+    STAGE = "stage"
+    STATUS = "status"
+    APPLIED = "applied"
+    DUE = "due"
+
+
+@dataclass(frozen=True)
+class CandidateSearch:
+    """What the candidates page asks for; ``manager_id`` limits it to that manager's positions."""
+
+    text: str = ""
+    position_id: int | None = None
+    stage: str | None = None
+    status: Status | None = None
+    manager_id: int | None = None
+    sort: CandidateSort = CandidateSort.NAME
+    descending: bool = False
+    page: int = 1
+
+
+class CandidateRow(NamedTuple):
+    id: int
+    name: str
+    email: str
+    position: str
+    manager: str
+    stage: str
+    status: Status
+    applied_at: dt.datetime | None
+    due_at: dt.datetime | None  # the open wait's deadline; None when nobody owes them an answer
+
+
+@dataclass(frozen=True)
+class CandidatePage:
+    rows: list[CandidateRow]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
+    """One page of every candidate of any status: searched by name or email whatever the case or
+    accents, filtered, sorted; the total counts every match."""
+    first = aliased(Wait)  # the first wait opened when the application arrived
+    applied = (
+        select(func.min(first.opened_at))
+        .where(first.candidate_id == Candidate.id)
+        .correlate(Candidate)
+        .scalar_subquery()
+    )
+    query = _matching(
+        select(
+            Candidate.id,
+            Candidate.name,
+            Candidate.email,
+            Position.title,
+            User.name,
+            Candidate.stage,
+            Candidate.status,
+            applied.label("applied_at"),
+            Wait.due_at,
+        ),
+        search,
+    ).outerjoin(Wait, (Wait.candidate_id == Candidate.id) & Wait.closed_at.is_(None))
+    total = session.scalar(_matching(select(func.count(Candidate.id)), search))
+    order = {
+        CandidateSort.NAME: func.lower(Candidate.name),
+        CandidateSort.POSITION: func.lower(Position.title),
+        CandidateSort.STAGE: Candidate.stage,
+        CandidateSort.STATUS: Candidate.status,
+        CandidateSort.APPLIED: applied,
+        CandidateSort.DUE: Wait.due_at,
+    }[search.sort]
+    order = order.desc() if search.descending else order.asc()
+    page = min(max(1, search.page), max(1, -(-total // PAGE_SIZE)))
+    rows = session.execute(
+        query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return CandidatePage([CandidateRow._make(row) for row in rows], total, page)
+
+
+def _matching(query: Select, search: CandidateSearch) -> Select:
+    query = (
+        query.select_from(Candidate)
+        .join(Position, Candidate.position_id == Position.id)
+        .join(User, Position.manager_id == User.id)
+    )
+    if search.text.strip():
+        query = query.where(Candidate.search_key.contains(search_key(search.text.strip()), autoescape=True))
+    if search.position_id is not None:
+        query = query.where(Candidate.position_id == search.position_id)
+    if search.stage:
+        query = query.where(Candidate.stage == search.stage)
+    if search.status is not None:
+        query = query.where(Candidate.status == search.status)
+    if search.manager_id is not None:
+        query = query.where(Position.manager_id == search.manager_id)
+    return query

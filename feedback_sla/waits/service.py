@@ -29,7 +29,7 @@ from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
-from feedback_sla.text import clean_text
+from feedback_sla.text import clean_text, search_key
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
@@ -79,7 +79,9 @@ def add_candidate(
     name = candidates.check_name(name)
     email = candidates.check_email_text(email)
     candidates.check_not_taken(session, position, email)
-    candidate = Candidate(name=name, email=email, position=position, stage=stage)
+    candidate = Candidate(
+        name=name, email=email, position=position, stage=stage, search_key=search_key(name, email)
+    )
     session.add(candidate)
     event = record(session, candidate, EventKind.CREATED, applied_at, actor, data={"stage": stage})
     lifecycle.open_wait(session, candidate, WaitReason.APPLICATION, applied_at, settings, event=event)
@@ -232,6 +234,7 @@ def update_details(session: Session, candidate: Candidate, name: str, email: str
     """Correct a candidate's name or email; queued and failed emails follow the correction."""
     candidate.name = candidates.check_name(name)
     candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)
+    candidate.search_key = search_key(candidate.name, candidate.email)
     outbox.readdress_unsent(session, candidate)
 
 

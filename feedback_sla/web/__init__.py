@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
 #: (endpoint, label, admins only): the main menu, in order.
 NAV_ITEMS = (
     ("triage.index", "Triage", False),
+    ("candidates.index", "Candidates", False),
     ("candidates.new", "Add candidate", False),
     ("candidates.import_csv", "Import", False),
     ("positions.index", "Positions", False),
@@ -70,7 +71,7 @@ def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
     from feedback_sla.web.accounts.views import bp as account_bp  # /account
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
-    from feedback_sla.web.candidates.views import bp as candidates_bp  # /candidates
+    from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
     from feedback_sla.web.emails.views import (
         bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,7 @@ from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import open_wait_of
 from feedback_sla.waits.wording import due_phrase
 from feedback_sla.web.access import candidate_or_404, safe_next, scope_positions, viewer
+from feedback_sla.web.candidates import bp
 from feedback_sla.web.candidates.forms import (
     CHANNEL_LABELS,
     IMPORT_LIMIT_BYTES,
@@ -44,8 +45,6 @@ from feedback_sla.web.candidates.forms import (
 from feedback_sla.web.candidates.page import render_candidate
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.forms import PromiseForm, ReturnForm, errors_text
-
-bp = Blueprint("candidates", __name__, url_prefix="/candidates")
 
 
 @bp.get("/<int:candidate_id>")
