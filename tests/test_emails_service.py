@@ -309,6 +309,18 @@ def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(se
     ]
 
 
+def test_the_update_date_offered_is_the_existing_promise_while_it_is_ahead(session):
+    candidate = make_candidate(session)
+    policy = waits_service.default_promise_date(session, candidate, T0, ORG)
+    waits.set_promise(session, candidate, dt.date(2026, 11, 30), T0, ORG)
+    session.commit()
+    assert waits_service.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 30)
+    # Once the promised day has passed, the policy's next deadline again.
+    later = T0 + dt.timedelta(days=13)
+    assert waits_service.default_promise_date(session, candidate, later, ORG) > dt.date(2026, 11, 30)
+    assert policy != dt.date(2026, 11, 30)
+
+
 def test_a_customised_update_whose_date_was_cleared_is_refused(session):
     candidate = make_candidate(session)
     with pytest.raises(EmailError, match="promised date: an update tells the candidate when they will hear"):

@@ -295,9 +295,13 @@ def import_rows(
 def default_promise_date(
     session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
 ) -> dt.date:
-    """The default date of an update: the deadline a fresh wait of the same kind would have."""
+    """The default date of an update: the date already promised, while it is still ahead; otherwise
+    the deadline a fresh wait of the same kind would have."""
     wait = open_wait_of(session, candidate)
-    reason = wait.reason if wait is not None else WaitReason.DECISION
     position = candidate.position
+    if wait is not None and wait.promised_date is not None:
+        if wait.promised_date >= local_date(now, position.time_zone):
+            return wait.promised_date
+    reason = wait.reason if wait is not None else WaitReason.DECISION
     due_at = lifecycle.deadlines_for(reason, now, position, settings).times.due_at
     return local_date(due_at, position.time_zone)
