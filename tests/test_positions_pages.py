@@ -433,3 +433,14 @@ def test_with_csrf_on_a_post_without_the_token_is_refused(csrf_on, client, sessi
     response = client.post(f"/positions/{position.id}/close", data={"csrf_token": token})
     assert response.status_code == 302
     assert session.get(Position, position.id).is_open is False
+
+
+def test_the_list_shows_each_reasons_days_and_marks_a_positions_own(client, session):
+    manager = UserFactory()
+    PositionFactory(title="Backend engineer", manager=manager, policy_overrides={"decision": 2})
+    session.commit()
+    login(client, manager)
+    html = client.get("/positions").get_data(as_text=True)
+    days = dict(re.findall(r'<span data-days="(\w+)">(\d+)</span>', html))
+    assert days == {"application": "5", "decision": "2", "follow_up": "2"}
+    assert html.count("(this position's own)") == 1

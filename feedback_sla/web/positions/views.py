@@ -42,7 +42,12 @@ def index():
         query = query.where(Position.is_open.is_(SHOW[show]))
     rows = db.session.execute(query).all()
     return render_template(
-        "positions/index.html", rows=rows, show=show, choices=list(SHOW), reasons=service.REASONS
+        "positions/index.html",
+        rows=rows,
+        show=show,
+        choices=list(SHOW),
+        reasons=service.REASONS,
+        settings=settings_service.load(db.session),
     )
 
 
