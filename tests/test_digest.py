@@ -308,3 +308,28 @@ def test_a_manager_sets_their_digest_on_their_settings_page(client, session):
     session.commit()
     send(client.application.test_cli_runner(), utc(2026, 11, 25, 12))
     assert digests(session) == []
+
+
+def test_a_long_digest_lists_the_25_most_urgent_greets_by_first_name_and_links_the_settings(runner, session):
+    manager = UserFactory(name="Maria José Lopez", time_zone="UTC", digest_hour=8)
+    position = PositionFactory(manager=manager)
+    for i in range(30):  # the earlier the application, the more overdue
+        service.add_candidate(
+            session,
+            position,
+            f"Candidate {i:02d}",
+            f"c{i}@example.org",
+            utc(2026, 11, 2, 9 + i % 8) - dt.timedelta(days=i),
+            OrgSettings(),
+        )
+    session.commit()
+    send(runner, utc(2026, 11, 25, 9))
+    [message] = digests(session)
+    for body in (message.text_body, message.html_body):
+        assert "Hello Maria," in body
+        assert "30 candidates waiting on you" in body
+        assert body.count(f"{BASE_URL}/candidates/") == 25
+        assert "and 5 more on your triage page" in body
+        assert f"{BASE_URL}/account/settings" in body
+    assert "Candidate 29" in message.text_body and "Candidate 00" not in message.text_body
+    assert 'name="viewport"' in message.html_body and "max-width:560px" in message.html_body

@@ -21,7 +21,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.database import insert_unless_exists
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails import outbox
-from feedback_sla.emails.composing import RenderedEmail
+from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.timeutil import as_utc, utcnow, zone
@@ -41,12 +41,30 @@ class DigestItem:
     url: str
 
 
+#: The most urgent candidates a digest lists; the rest are counted, with a link to the triage page.
+SHOWN = 25
+
+
 @dataclass(frozen=True)
 class Digest:
     manager: User
     local_date: dt.date
     items: list[DigestItem]
     triage_url: str
+    settings_url: str
+
+    @property
+    def shown(self) -> list[DigestItem]:
+        return self.items[:SHOWN]
+
+    @property
+    def more(self) -> int:
+        """How many waiting candidates the digest counts but does not list."""
+        return max(0, len(self.items) - SHOWN)
+
+    @property
+    def greeting_name(self) -> str:
+        return first_name(self.manager.name)
 
     @property
     def subject(self) -> str:
@@ -123,7 +141,14 @@ def _due_today(row: WaitingRow, now: dt.datetime) -> bool:
 
 
 def build(manager: User, day: dt.date, items: list[DigestItem], base_url: str) -> Digest:
-    return Digest(manager=manager, local_date=day, items=items, triage_url=base_url.rstrip("/") + "/")
+    base = base_url.rstrip("/")
+    return Digest(
+        manager=manager,
+        local_date=day,
+        items=items,
+        triage_url=base + "/",
+        settings_url=base + "/account/settings",
+    )
 
 
 def render(digest: Digest) -> tuple[str, str]:
