@@ -317,7 +317,7 @@ def test_the_settings_page_shows_every_setting_with_its_meaning(client, session,
     for key, definition in settings_service.DEFINITIONS.items():
         assert f'name="{key.replace(".", "_")}"' in page, key
         assert definition.help in page
-    assert 'name="end_of_business_day" type="text" value="18:00"' in page
+    assert 'name="end_of_business_day" type="time" value="18:00"' in page
 
 
 def test_an_unknown_holiday_calendar_is_refused_with_the_reason_and_nothing_is_saved(
@@ -400,3 +400,21 @@ def test_with_csrf_on_admin_posts_without_the_token_are_refused(csrf_on, client,
     assert session.get(User, manager.id).active is False
     page = client.get("/admin/settings").get_data(as_text=True)
     assert 'name="csrf_token" type="hidden"' in page
+
+
+def test_settings_use_a_calendar_list_a_time_box_and_number_boxes(client, session, admin):
+    logged_in(client, admin)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    calendar = re.search(r'<select[^>]*name="holiday_calendar".*?</select>', page, re.S).group(0)
+    assert '<option selected value="">No public holidays</option>' in calendar
+    assert '<optgroup label="Germany">' in calendar and 'value="DE-BY"' in calendar
+    assert 'value="US-NY"' in calendar
+    assert re.search(r'<input[^>]*name="end_of_business_day"[^>]*type="time"', page)
+    assert re.search(
+        r'<input[^>]*max="30"[^>]*min="0"[^>]*name="warning_business_days"[^>]*type="number"', page
+    )
+    response = client.post(
+        "/admin/settings", data={**DEFAULTS, "holiday_calendar": "DE-BY"}, follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert settings_service.load(session).holiday_calendar == "DE-BY"

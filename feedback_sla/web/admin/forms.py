@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
@@ -52,6 +54,28 @@ LABELS = {
 }
 
 
+def _whole(low: int, high: int) -> dict:
+    """A number box for a whole number; ``settings.service`` still checks what is posted."""
+    return {"type": "number", "min": low, "max": high, "step": 1, "inputmode": "numeric"}
+
+
+@functools.cache
+def calendar_choices() -> dict[str, list[SelectChoice]]:
+    """Every calendar the ``holidays`` package knows, by country: the country, then its
+    subdivisions; first the choice of none."""
+    import holidays
+    from holidays.registry import COUNTRIES
+
+    supported = holidays.list_supported_countries()
+    groups: dict[str, list[SelectChoice]] = {"": [SelectChoice("", "No public holidays")]}
+    for module, (_class_name, code, *_rest) in sorted(COUNTRIES.items()):
+        name = module.replace("_", " ").title()
+        options = [SelectChoice(code, f"{name} ({code}), the whole country")]
+        options += [SelectChoice(f"{code}-{sub}", f"{name}: {sub}") for sub in supported.get(code, [])]
+        groups[name] = options
+    return groups
+
+
 def field_name(key: str) -> str:
     return key.replace(".", "_")
 
@@ -59,19 +83,29 @@ def field_name(key: str) -> str:
 class SettingsForm(FlaskForm):
     """Every organisation setting as text; values are checked by ``settings.service``."""
 
-    holiday_calendar = StringField(LABELS["holiday_calendar"], render_kw={"placeholder": "US-NY"})
+    holiday_calendar = SelectField(LABELS["holiday_calendar"], validate_choice=False)
     time_zone = SelectField(LABELS["time_zone"], validate_choice=False)
-    end_of_business_day = StringField(LABELS["end_of_business_day"])
-    warning_business_days = StringField(LABELS["warning_business_days"])
-    escalate_after_days = StringField(LABELS["escalate_after_days"])
-    escalate_after_followups = StringField(LABELS["escalate_after_followups"])
-    policy_application = StringField(LABELS["policy.application"])
-    policy_decision = StringField(LABELS["policy.decision"])
-    policy_follow_up = StringField(LABELS["policy.follow_up"])
+    end_of_business_day = StringField(LABELS["end_of_business_day"], render_kw={"type": "time"})
+    warning_business_days = StringField(LABELS["warning_business_days"], render_kw=_whole(0, 30))
+    escalate_after_days = StringField(LABELS["escalate_after_days"], render_kw=_whole(1, 365))
+    escalate_after_followups = StringField(LABELS["escalate_after_followups"], render_kw=_whole(1, 100))
+    policy_application = StringField(LABELS["policy.application"], render_kw=_whole(1, 90))
+    policy_decision = StringField(LABELS["policy.decision"], render_kw=_whole(1, 90))
+    policy_follow_up = StringField(LABELS["policy.follow_up"], render_kw=_whole(1, 90))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.time_zone.choices = zone_choices()
+        self.holiday_calendar.choices = calendar_choices()
+
+    def offer_current_calendar(self) -> None:
+        """A stored or posted calendar the list does not know stays visible, as what it is."""
+        code = self.holiday_calendar.data or ""
+        known = {choice.value for group in self.holiday_calendar.choices.values() for choice in group}
+        if code not in known:
+            choices = dict(self.holiday_calendar.choices)
+            choices[""] = [SelectChoice(code, f"{code} (not a calendar this app knows)"), *choices[""]]
+            self.holiday_calendar.choices = choices
 
     def fields_by_key(self):
         """(setting key, field, help text) for every setting, in the definitions' order."""

@@ -117,4 +117,5 @@ def settings():
                 flash(moved_message(update.moved) if update.moved is not None else "Saved.", "success")
             return redirect(url_for("admin.settings"))
     status = 422 if form.errors else 200
+    form.offer_current_calendar()
     return render_template("admin/settings.html", form=form), status
