@@ -16,6 +16,11 @@ def a_or_an(noun: str) -> str:
 _LINE_BREAKS = ("\n", "\r", "\u2028", "\u2029", "\x85")
 
 
+def normalize_newlines(text: str | None) -> str:
+    """Line breaks as LF: browsers send a textarea's lines with CR LF, messages keep LF."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def clean_line(value: str, field: str, max_length: int) -> str:
     """One line a person typed, stripped: DomainError names the field when it is empty, holds a
     line break, a NUL or another control character, or is longer than ``max_length``."""
@@ -30,7 +35,7 @@ def clean_line(value: str, field: str, max_length: int) -> str:
 def clean_text(value: str, field: str, max_length: int) -> str:
     """Text a person typed, stripped, line breaks and tabs allowed: DomainError names the field when
     it holds a NUL or another control character, or is longer than ``max_length``."""
-    value = value.replace("\r\n", "\n").strip()
+    value = normalize_newlines(value).strip()
     check_characters(value, field)
     if len(value) > max_length:
         raise DomainError(f"{field}: longer than {max_length} characters ({len(value)})")

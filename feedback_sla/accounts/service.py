@@ -16,9 +16,9 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
 
-#: What the users table holds (``accounts.models``).
-MAX_NAME = 200
-MAX_EMAIL = 254
+#: The longest name and address the users table holds.
+MAX_NAME = User.__table__.c.name.type.length
+MAX_EMAIL = User.__table__.c.email.type.length
 
 
 def normalize_email(email: str) -> str:

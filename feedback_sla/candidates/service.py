@@ -69,9 +69,9 @@ def check_not_taken(
         raise DuplicateCandidate(f"{email.strip()} is already a candidate for {position.title}")
 
 
-#: What the candidates table holds (``candidates.models``).
-MAX_NAME = 200
-MAX_EMAIL = 254
+#: The longest name and address the candidates table holds.
+MAX_NAME = Candidate.__table__.c.name.type.length
+MAX_EMAIL = Candidate.__table__.c.email.type.length
 
 
 def check_name(name: str) -> str:

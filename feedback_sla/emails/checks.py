@@ -20,7 +20,7 @@ from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage
-from feedback_sla.text import a_or_an, check_characters
+from feedback_sla.text import a_or_an, check_characters, normalize_newlines
 from feedback_sla.timeutil import local_date
 
 #: The statuses a candidate may have for each kind to be queued.
@@ -87,16 +87,12 @@ class EmailRequest:
 
 def check_feedback_kept(feedback: str | None, text: str | None) -> None:
     """A message the manager rewrote must still hold the feedback written for the candidate."""
-    if text is None or not feedback or _lines(feedback) in _lines(text):
+    if text is None or not feedback or normalize_newlines(feedback) in normalize_newlines(text):
         return
     raise EmailError(
         "feedback: you edited the message, so the feedback is not added to it; write it into the "
         "message or start again from the template"
     )
-
-
-def _lines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def check_key(key: str) -> str:

@@ -14,8 +14,8 @@ from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
 
-#: The longest position title (``positions.models``).
-MAX_TITLE = 200
+#: The longest position title the table holds.
+MAX_TITLE = Position.__table__.c.title.type.length
 
 #: The wait reasons a position may override the policy of (``waits.models.WaitReason``).
 REASONS = ("application", "decision", "follow_up")
@@ -58,7 +58,7 @@ def create_position(
     except ValueError as exc:
         raise DomainError(str(exc)) from None
     position = Position(
-        title=title.strip(),
+        title=title,
         manager=manager,
         time_zone=time_zone,
         policy_overrides=dict(policy_overrides or {}),

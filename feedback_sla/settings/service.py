@@ -111,10 +111,16 @@ DEFINITIONS: dict[str, Definition] = {
 }
 
 
-def parse_value(key: str, value: str) -> object:
+def definition_of(key: str) -> Definition:
+    """The definition of a setting; SettingError lists the known keys for an unknown one."""
     definition = DEFINITIONS.get(key)
     if definition is None:
         raise SettingError(f"unknown setting {key!r}; known: {', '.join(DEFINITIONS)}")
+    return definition
+
+
+def parse_value(key: str, value: str) -> object:
+    definition = definition_of(key)
     try:
         return definition.parse(value)
     except ValueError as exc:
@@ -203,8 +209,7 @@ def update(session: Session, values: dict[str, str], *, recompute: bool = False)
     unknown key raises SettingError, SettingsInvalid names each bad value.
     """
     for key in values:
-        if key not in DEFINITIONS:
-            raise SettingError(f"unknown setting {key!r}; known: {', '.join(DEFINITIONS)}")
+        definition_of(key)
     changed = store_all(session, values)
     if not (recompute or changed & DEADLINE_KEYS):
         return SettingsUpdate(changed, None)

@@ -82,14 +82,13 @@ def open_wait(
     return wait
 
 
-def close_open_wait(session: Session, candidate: Candidate, event: Event, at: dt.datetime) -> Wait | None:
-    """The candidate's open wait, if any, closes at ``at``, closed by ``event``; returns it."""
+def close_open_wait(session: Session, candidate: Candidate, event: Event, at: dt.datetime) -> None:
+    """The candidate's open wait, if any, closes at ``at``, closed by ``event``."""
     wait = open_wait_of(session, candidate)
     if wait is not None:
         session.flush()
         wait.closed_at = at
         wait.closed_by_event_id = event.id
-    return wait
 
 
 def _moved(current, schedule: Schedule) -> bool:

@@ -203,7 +203,12 @@ class CandidatePage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+        return pages_for(self.total)
+
+
+def pages_for(total: int) -> int:
+    """Pages of ``PAGE_SIZE`` rows; one, empty, when nothing matches."""
+    return max(1, -(-total // PAGE_SIZE))
 
 
 def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
@@ -240,7 +245,7 @@ def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
         CandidateSort.DUE: Wait.due_at,
     }[search.sort]
     order = order.desc() if search.descending else order.asc()
-    page = min(max(1, search.page), max(1, -(-total // PAGE_SIZE)))
+    page = min(max(1, search.page), pages_for(total))
     rows = session.execute(
         query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()

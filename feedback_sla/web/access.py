@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
@@ -40,6 +40,14 @@ def scope_positions(query: Select) -> Select:
     if current_user.is_admin:
         return query
     return query.where(Position.manager_id == current_user.id)
+
+
+def position_choices(manager_id: int | None = None) -> list:
+    """(id, title, is_open) of the positions the viewer may filter by, of one manager if given."""
+    query = scope_positions(select(Position.id, Position.title, Position.is_open).order_by(Position.title))
+    if manager_id is not None:
+        query = query.where(Position.manager_id == manager_id)
+    return list(db.session.execute(query).all())
 
 
 def position_or_404(position_id: int) -> Position:

@@ -20,6 +20,7 @@ from feedback_sla.emails import queries
 from feedback_sla.emails.checks import can_send
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import service as waits_service
 from feedback_sla.waits.clock import OrgSettings
@@ -45,11 +46,6 @@ def idempotency_key(nonce: str, candidate_id: int, kind: str) -> str:
 def fingerprint(text: str) -> str:
     """A short fingerprint of text shown in a form, to tell later whether the manager edited it."""
     return hashlib.sha256(normalize_newlines(text).encode()).hexdigest()[:32]
-
-
-def normalize_newlines(text: str | None) -> str:
-    """Browsers send a textarea's lines with CR LF; messages keep LF."""
-    return (text or "").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class SendForm(PromiseForm):

@@ -32,20 +32,29 @@ def _failed(response) -> bool:
     return request.method == "POST" and response.status_code != 302
 
 
+def _throttled(account_key, refused: str):
+    """The login limits, per account and per address, counting only refused passwords."""
+
+    def decorate(view):
+        view = limiter.limit(
+            lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+            methods=["POST"],
+            deduct_when=_failed,
+            error_message=f"Too many {refused} from your address; wait a few minutes.",
+        )(view)
+        return limiter.limit(
+            lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+            key_func=account_key,
+            methods=["POST"],
+            deduct_when=_failed,
+            error_message=f"Too many {refused} for this account; wait a few minutes.",
+        )(view)
+
+    return decorate
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_failed,
-    error_message="Too many failed logins for this account; wait a few minutes.",
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed,
-    error_message="Too many failed logins from your address; wait a few minutes.",
-)
+@_throttled(_account_key, "failed logins")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("triage.index"))
@@ -76,24 +85,13 @@ def logout():
 
 
 def _password_page_key() -> str:
-    return "password:" + str(current_user.get_id() or "")
+    """The account itself, not its session: logging out and in again does not reset the count."""
+    return f"password:{current_user.id}"
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_password_page_key,
-    methods=["POST"],
-    deduct_when=_failed,
-    error_message="Too many wrong current passwords for this account; wait a few minutes.",
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed,
-    error_message="Too many wrong passwords from your address; wait a few minutes.",
-)
+@_throttled(_password_page_key, "wrong current passwords")
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():

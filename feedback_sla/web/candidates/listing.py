@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from feedback_sla.candidates.models import PIPELINE, Status
 from feedback_sla.database import db
-from feedback_sla.positions.models import Position
 from feedback_sla.waits.queries import CandidateSearch, CandidateSort, find_candidates
-from feedback_sla.web.access import scope_positions, viewer
+from feedback_sla.web.access import position_choices, viewer
 from feedback_sla.web.candidates import bp
 
 #: The longest search a person types; more is cut, never refused.
@@ -20,9 +18,7 @@ MAX_SEARCH = 200
 @bp.get("")
 @login_required
 def index():
-    positions = db.session.execute(
-        scope_positions(select(Position.id, Position.title, Position.is_open).order_by(Position.title))
-    ).all()
+    positions = position_choices()
     search = _search_from(request.args, {p.id for p in positions})
     found = find_candidates(db.session, search)
     return render_template(

@@ -18,6 +18,7 @@ from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
+from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits_service
@@ -28,7 +29,6 @@ from feedback_sla.web.email_parts import (
     fingerprint,
     idempotency_key,
     new_nonce,
-    normalize_newlines,
 )
 from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateForm
 from feedback_sla.web.filters import local_time

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from feedback_sla.accounts.service import everyone
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
-from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.triage.service import triage
 from feedback_sla.waits.clock import State
 from feedback_sla.waits.queries import Filters
 from feedback_sla.waits.wording import DueWords
-from feedback_sla.web.access import scope_positions
+from feedback_sla.web.access import position_choices
 from feedback_sla.web.email_parts import triage_email_context
 from feedback_sla.web.triage.rows import render_rows
 
@@ -47,12 +45,7 @@ def index():
     state = State(state) if state in {s.value for s in State} else None
     position_id = _int_arg("position")
 
-    positions_query = scope_positions(
-        select(Position.id, Position.title, Position.is_open).order_by(Position.title)
-    )
-    if manager_id is not None:
-        positions_query = positions_query.where(Position.manager_id == manager_id)
-    positions = db.session.execute(positions_query).all()
+    positions = position_choices(manager_id)
     if position_id is not None and position_id not in {p.id for p in positions}:
         position_id = None
 
