@@ -45,7 +45,7 @@ def listed(client, **args) -> list[str]:
     response = client.get("/candidates", query_string=args)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    return re.findall(r'<tr data-candidate="\d+">\s*<td><a href="[^"]+">([^<]+)</a>', html)
+    return re.findall(r'<tr data-candidate="\d+">\s*<td[^>]*><a href="[^"]+">([^<]+)</a>', html)
 
 
 def test_a_search_finds_a_rejected_candidate_whatever_the_case_and_accents(client, session, maria, backend):
