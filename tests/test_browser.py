@@ -89,7 +89,7 @@ def test_manager_logs_a_call_and_the_candidate_leaves_the_overdue_list(app, sess
             contact = page.locator("form[action$='/contact']").first
             contact.get_by_label("How they heard from you").select_option("phone")
             contact.get_by_role("button", name="Log contact").click()
-            page.get_by_role("alert").filter(has_text="their wait is closed").wait_for()
+            page.get_by_role("status").filter(has_text="their wait is closed").wait_for()
 
             page.goto(f"{live_server}/?state=overdue")
             assert page.locator(f"tr[data-candidate-id='{candidate_id}']").count() == 0

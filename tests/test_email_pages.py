@@ -117,7 +117,9 @@ class Page(HTMLParser):
         """The URL and fields a click on a button sends (its own form or the one it names)."""
         for b in self.buttons:
             action = b.get("formaction") or (b["owner"] or {}).get("action")
-            if b["text"].strip() == text and action_part in (action or ""):
+            # A button's name may go on with words for screen readers: "Reject Ana Okafor".
+            name = " ".join(b["text"].split())
+            if (name == text or name.startswith(text + " ")) and action_part in (action or ""):
                 data = dict(b["owner"]["fields"])
                 if b.get("name"):
                     data[b["name"]] = b.get("value", "")
@@ -248,7 +250,7 @@ def test_one_click_rejection_from_triage_queues_one_email_with_undo(app, logged_
     assert "Mon 16 Nov 2026, 10:00 Europe/Berlin · Maria Manager" in profile  # queued, viewer's zone
 
 
-@pytest.mark.parametrize(("button", "status"), [("Update", Status.ACTIVE), ("Reject", Status.REJECTED)])
+@pytest.mark.parametrize(("button", "status"), [("Send update", Status.ACTIVE), ("Reject", Status.REJECTED)])
 def test_a_double_click_queues_one_email(logged_in, candidate, button, status):
     triage = get(logged_in, "/")
     url, data = Page(triage).button(button, f"/candidates/{candidate.id}/")
@@ -269,7 +271,7 @@ def test_two_concurrent_posts_of_the_same_button_queue_one_email(app, manager, c
     clients = [app.test_client(), app.test_client()]
     for c in clients:
         login(c, manager)
-    url, data = Page(get(clients[0], "/")).button("Update", f"/candidates/{candidate.id}/")
+    url, data = Page(get(clients[0], "/")).button("Send update", f"/candidates/{candidate.id}/")
     start = threading.Barrier(2)
     answers: list[int] = []
     errors: list[BaseException] = []
@@ -324,7 +326,7 @@ def test_undo_inside_the_window_restores_the_status_and_nothing_is_ever_sent(
 
     # The same worker does write a message that was not undone (so the check above can fail).
     triage = get(logged_in, "/")
-    click(logged_in, triage, "Update", f"/candidates/{candidate.id}/")
+    click(logged_in, triage, "Send update", f"/candidates/{candidate.id}/")
     traveller.shift(dt.timedelta(seconds=61))
     assert runner.invoke(args=["worker", "--once"]).exit_code == 0
     [written] = mail_files(app)
@@ -365,8 +367,10 @@ def test_moving_back_to_interview_cancels_a_queued_rejection(
     finalist = add(session, position, stage="final")
     login(client, manager)
     profile = get(client, f"/candidates/{finalist.id}")
-    profile = click(client, profile, "Reject", f"/candidates/{finalist.id}/emails/rejection")
-    assert "Rejection to Jane Doe queued" in profile
+    listing = click(client, profile, "Reject", f"/candidates/{finalist.id}/emails/rejection")
+    assert "Rejection to Jane Doe queued" in listing  # answered: back on the candidates list
+    assert f'<tr data-candidate="{finalist.id}">' in listing and 'data-status="rejected">Rejected<' in listing
+    profile = get(client, f"/candidates/{finalist.id}")
     assert 'data-field="status">Rejected<' in profile
 
     traveller.shift(dt.timedelta(seconds=20))
@@ -411,7 +415,7 @@ def test_update_promises_the_date_the_manager_picks(logged_in, candidate):
 
 
 def test_update_from_triage_promises_the_policy_deadline(logged_in, candidate):
-    click(logged_in, get(logged_in, "/"), "Update", f"/candidates/{candidate.id}/")
+    click(logged_in, get(logged_in, "/"), "Send update", f"/candidates/{candidate.id}/")
     [message] = outbox()
     assert message.promised_date == dt.date(2026, 11, 23)
     assert open_wait(candidate.id).promised_date == dt.date(2026, 11, 23)
@@ -459,7 +463,7 @@ def test_customized_rejection_carries_feedback_and_keeps_reasons_internal(logged
     )
     response = logged_in.post(link.replace("&amp;", "&"), data=data)
     assert response.status_code == 302
-    assert response.location == "/"  # back to the triage page it came from
+    assert response.location == f"/#row-{candidate.id}"  # back to the triage row it came from
 
     [message] = outbox()
     assert "Your system design answers were strong; we need more on-call experience." in message.text_body
@@ -518,7 +522,7 @@ def test_preview_follows_the_feedback_until_the_text_is_edited(logged_in, candid
 def test_a_failed_email_shows_on_triage_and_the_candidate_page_and_can_be_retried(
     app, make_app, runner, logged_in, candidate, traveller
 ):
-    click(logged_in, get(logged_in, "/"), "Update", f"/candidates/{candidate.id}/")
+    click(logged_in, get(logged_in, "/"), "Send update", f"/candidates/{candidate.id}/")
     waiting = open_wait(candidate.id)
     traveller.shift(dt.timedelta(seconds=61))
     refused = make_app(
@@ -572,7 +576,7 @@ def test_a_hostile_candidate_name_is_escaped_on_every_page(
     waiting = add(session, position, name=HOSTILE, email="h1@example.com")
     rejected = add(session, position, name=HOSTILE, email="h2@example.com")
     login(client, manager)
-    pages = [click(client, get(client, "/"), "Update", f"/candidates/{waiting.id}/")]
+    pages = [click(client, get(client, "/"), "Send update", f"/candidates/{waiting.id}/")]
     traveller.shift(dt.timedelta(seconds=61))
     run_worker(
         make_app(

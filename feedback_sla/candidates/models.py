@@ -37,6 +37,7 @@ class EventKind(enum.StrEnum):
     EMAIL_SENT = "email_sent"
     EMAIL_FAILED = "email_failed"
     EMAIL_CANCELLED = "email_cancelled"
+    UNDONE = "undone"  # a contact or follow-up taken back within the undo window; data names it
 
 
 #: Events by which the candidate actually hears from us: only these close a wait.

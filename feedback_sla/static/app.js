@@ -8,4 +8,45 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   }
+
+  // One open menu at a time; a click elsewhere or Escape closes it.
+  const menus = document.querySelectorAll("details.menu");
+  for (const menu of menus) {
+    menu.addEventListener("toggle", () => {
+      if (!menu.open) return;
+      for (const other of menus) if (other !== menu) other.open = false;
+    });
+  }
+  document.addEventListener("click", (event) => {
+    for (const menu of menus) if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    for (const menu of menus) {
+      if (menu.open) { menu.open = false; menu.querySelector("summary").focus(); }
+    }
+  });
+
+  // The Undo of a confirmation counts down, and goes once its time is up.
+  for (const form of document.querySelectorAll("form[data-undo-until]")) {
+    const until = Date.parse(form.dataset.undoUntil);
+    const left = form.querySelector("[data-undo-left]");
+    const tick = () => {
+      const seconds = Math.max(0, Math.round((until - Date.now()) / 1000));
+      if (seconds === 0) { form.remove(); return; }
+      left.textContent = `${seconds} s left`;
+      window.setTimeout(tick, 1000);
+    };
+    tick();
+  }
+
+  // Back on the page after an action, on the row acted on; if it has left the list, where it was.
+  const key = `scroll:${location.pathname}${location.search}`;
+  for (const form of document.querySelectorAll("form[data-keep-place]")) {
+    form.addEventListener("submit", () => sessionStorage.setItem(key, String(window.scrollY)));
+  }
+  const saved = sessionStorage.getItem(key);
+  sessionStorage.removeItem(key);
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  if (!target && saved !== null) window.scrollTo(0, Number(saved));
 });

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feedback_sla.database import db
 from feedback_sla.extensions import bootstrap, csrf, limiter, login_manager
-from feedback_sla.web import filters
+from feedback_sla.web import filters, flashes
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     bootstrap.init_app(app)
     filters.init_app(app)
+    flashes.init_app(app)
 
     from feedback_sla.web.auth.views import bp as auth_bp
 
@@ -47,24 +48,32 @@ def init_app(app: Flask) -> None:
     app.context_processor(_navigation)
 
 
-#: (endpoint, label, admins only): the main menu, in order.
+#: (endpoint, label): the main menu, in order.
 NAV_ITEMS = (
-    ("triage.index", "Triage", False),
-    ("candidates.index", "Candidates", False),
-    ("candidates.new", "Add candidate", False),
-    ("candidates.import_csv", "Import", False),
-    ("positions.index", "Positions", False),
-    ("metrics.index", "Metrics", False),
-    ("admin.users", "Users", True),
-    ("admin.settings", "Settings", True),
-    ("emails.templates", "Email templates", True),
+    ("triage.index", "Triage"),
+    ("candidates.index", "Candidates"),
+    ("candidates.new", "Add candidate"),
+    ("candidates.import_csv", "Import"),
+    ("positions.index", "Positions"),
+    ("metrics.index", "Metrics"),
+)
+
+#: The admin menu: the organisation's users, settings and email templates.
+ADMIN_ITEMS = (
+    ("admin.users", "Users"),
+    ("admin.settings", "Settings"),
+    ("emails.templates", "Email templates"),
 )
 
 
 def _navigation():
     from flask import current_app
 
-    return {"nav_items": [item for item in NAV_ITEMS if item[0] in current_app.view_functions]}
+    known = current_app.view_functions
+    return {
+        "nav_items": [item for item in NAV_ITEMS if item[0] in known],
+        "admin_items": [item for item in ADMIN_ITEMS if item[0] in known],
+    }
 
 
 def _feature_blueprints():

@@ -7,10 +7,8 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
-from flask import current_app, request, url_for
-from markupsafe import escape
+from flask import current_app
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Regexp
 
@@ -110,7 +108,4 @@ def triage_email_context(now: dt.datetime, manager_id: int | None) -> dict:
         "attention": found.attention,
         "email_nonce": new_nonce(),
         "now": now,
-        # Row buttons are these prefixes plus an id: one url_for per page, not per row.
-        "emails_url": escape(url_for("emails.undo", message_id=0).removesuffix("0/undo")),
-        "customize_query": escape("?next=" + quote(request.full_path, safe="/")),
     }

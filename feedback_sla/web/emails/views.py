@@ -32,6 +32,7 @@ from feedback_sla.web.email_parts import (
 )
 from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateForm
 from feedback_sla.web.filters import local_time
+from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import errors_text
 
 bp = Blueprint("emails", __name__)
@@ -65,6 +66,20 @@ def _config() -> EmailConfig:
 
 def _back(next_url: str | None, candidate_id: int):
     return redirect(safe_next(next_url) or url_for("candidates.show", candidate_id=candidate_id))
+
+
+def _answered(message: OutboxMessage, candidate: Candidate, next_url: str | None):
+    """Say what was queued, with its Undo while it lasts, and go back where the manager came from:
+    the triage row, or else the candidates list, where an answered candidate stays to be found."""
+    back = safe_next(next_url) or url_for("candidates.index")
+    text = queued_message(message, candidate)
+    if message.status == OutboxStatus.CANCELLED:
+        flash(text, "warning")
+    elif message.status == OutboxStatus.PENDING:
+        flash_undoable(text, url_for("emails.undo", message_id=message.id), message.send_after, back)
+    else:
+        flash(text, "success")
+    return redirect(back)
 
 
 def _title(kind: EmailKind) -> str:
@@ -123,9 +138,7 @@ def send(candidate_id: int, kind: str):
         flash(f"Nothing was queued: {exc}", "danger")
         return _back(form.next.data, candidate_id)
     db.session.commit()
-    cancelled = message.status == OutboxStatus.CANCELLED
-    flash(queued_message(message, candidate), "warning" if cancelled else "success")
-    return _back(form.next.data, candidate_id)
+    return _answered(message, candidate, form.next.data)
 
 
 @bp.post("/emails/<int:message_id>/undo")
@@ -239,9 +252,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
         form.form_errors.append(f"Nothing was queued: {exc}")
         return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
     db.session.commit()
-    cancelled = message.status == OutboxStatus.CANCELLED
-    flash(queued_message(message, candidate), "warning" if cancelled else "success")
-    return _back(form.next.data, candidate.id)
+    return _answered(message, candidate, form.next.data)
 
 
 def _customize_start(candidate, kind, form, now, org, config):

@@ -1,8 +1,8 @@
-"""The home page: who is waiting on me, and who is already late."""
+"""The home page: who is waiting on me, and who is already late, a page at a time."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from feedback_sla.accounts.service import everyone
@@ -10,43 +10,49 @@ from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
-from feedback_sla.triage.service import triage
+from feedback_sla.triage.service import TriageSort, triage
 from feedback_sla.waits.clock import State
 from feedback_sla.waits.queries import Filters
 from feedback_sla.waits.wording import DueWords
 from feedback_sla.web.access import position_choices
 from feedback_sla.web.email_parts import triage_email_context
-from feedback_sla.web.triage.rows import render_rows
 
 bp = Blueprint("triage", __name__)
 
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _choice(name: str, choices: type[State] | type[TriageSort]):
+    value = request.args.get(name) or None
+    return choices(value) if value in {c.value for c in choices} else None
+
+
+def _manager_filter() -> tuple[int | None, list]:
+    """An admin sees everyone (or the manager they chose); a manager sees their own candidates."""
+    if not current_user.is_admin:
+        return current_user.id, []
+    managers = everyone(db.session)  # disabled managers too: their candidates may still be waiting
+    chosen = _int_arg("manager")
+    if chosen is not None and chosen not in {m.id for m in managers}:
+        abort(404)
+    return chosen, managers
 
 
 @bp.get("/")
 @login_required
 def index():
-    manager_id = current_user.id
-    managers = []
-    if current_user.is_admin:
-        # Disabled managers too: their candidates may still be waiting.
-        managers = everyone(db.session)
-        chosen = _int_arg("manager")
-        manager_id = chosen  # None: everyone's candidates
-        if chosen is not None and chosen not in {m.id for m in managers}:
-            abort(404)
+    manager_id, managers = _manager_filter()
     stage = request.args.get("stage") or None
-    if stage is not None and stage not in PIPELINE:
+    if stage not in PIPELINE:
         stage = None
-    state = request.args.get("state") or None
-    state = State(state) if state in {s.value for s in State} else None
-    position_id = _int_arg("position")
-
+    state = _choice("state", State)
+    sort = _choice("sort", TriageSort) or TriageSort.URGENCY
     positions = position_choices(manager_id)
-    if position_id is not None and position_id not in {p.id for p in positions}:
+    position_id = _int_arg("position")
+    if position_id not in {p.id for p in positions}:
         position_id = None
 
     settings = settings_service.load(db.session)
@@ -57,28 +63,25 @@ def index():
         settings,
         Filters(manager_id=manager_id, position_id=position_id, stage=stage),
         state,
-    )
-    # Queued and failed emails: one query for the whole page, whatever the number of rows.
-    emails = triage_email_context(now, manager_id)
-    rows = render_rows(
-        result.rows,
-        DueWords(now, settings, current_user.time_zone),
-        # Row links are this prefix plus the candidate id: one url_for per page, not per row.
-        candidates_url=url_for("candidates.show", candidate_id=0).removesuffix("0"),
-        with_manager=current_user.is_admin,
-        emails=emails["unfinished"],
-        now=now,
-        emails_url=emails["emails_url"],
-        customize_query=emails["customize_query"],
+        sort=sort,
+        page=_int_arg("page") or 1,
     )
     return render_template(
         "triage/index.html",
         triage=result,
+        words=DueWords(now, settings, current_user.time_zone),
         positions=positions,
         managers=managers,
         stages=PIPELINE,
         states=list(State),
-        rows=rows,
-        selected={"manager": manager_id, "position": position_id, "stage": stage, "state": state},
-        **emails,
+        sorts=list(TriageSort),
+        selected={
+            "manager": manager_id,
+            "position": position_id,
+            "stage": stage,
+            "state": state,
+            "sort": sort,
+        },
+        # Queued and failed emails: one query for the whole page, whatever the number of rows.
+        **triage_email_context(now, manager_id),
     )

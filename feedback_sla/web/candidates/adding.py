@@ -1,0 +1,176 @@
+"""Adding candidates one at a time and importing them from a CSV file."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms.fields import SelectChoice
+
+from feedback_sla.candidates import importer
+from feedback_sla.candidates import service as candidates
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import UTC, utcnow, zone
+from feedback_sla.waits import service
+from feedback_sla.web.access import scope_positions, viewer
+from feedback_sla.web.candidates import bp
+from feedback_sla.web.candidates.forms import IMPORT_LIMIT_BYTES, ImportForm, NewCandidateForm
+
+
+def _open_positions() -> list[Position]:
+    return list(
+        db.session.scalars(
+            scope_positions(
+                select(Position).where(Position.is_open.is_(True)).order_by(Position.title, Position.id)
+            )
+        )
+    )
+
+
+def _position_label(position: Position) -> str:
+    label = f"{position.title} ({position.time_zone})"
+    if current_user.is_admin:
+        label += f" · {position.manager.name}"
+    return label
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    positions = {p.id: p for p in _open_positions()}
+    form = NewCandidateForm()
+    form.position.choices = [SelectChoice(p.id, _position_label(p)) for p in positions.values()]
+    if request.method == "GET":
+        wanted = request.args.get("position", "")
+        if wanted.isdigit() and int(wanted) in positions:
+            form.position.data = int(wanted)
+        return _render_new(form, positions)
+
+    if form.validate_on_submit():
+        position = positions[form.position.data]
+        now = utcnow()
+        applied_at = now
+        if form.applied_at.data is not None:
+            applied_at = form.applied_at.data.replace(tzinfo=zone(position.time_zone)).astimezone(UTC)
+        try:
+            candidate = service.add_candidate(
+                db.session,
+                position,
+                form.name.data,
+                form.email.data,
+                applied_at,
+                settings_service.load(db.session),
+                viewer(),
+                stage=form.stage.data,
+                now=now,
+            )
+            db.session.commit()
+        except candidates.DuplicateCandidate as exc:
+            db.session.rollback()
+            form.email.errors.append(f"Email: {exc}")
+        except IntegrityError:
+            db.session.rollback()
+            form.email.errors.append(f"Email: {form.email.data} is already a candidate for this position")
+        except candidates.FutureApplication:
+            db.session.rollback()
+            form.applied_at.errors.append("Applied at: is in the future")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was saved: {exc}", "danger")
+        else:
+            flash(
+                f"Added {candidate.name} to {position.title}; their application wait is open.",
+                "success",
+            )
+            return redirect(url_for("candidates.show", candidate_id=candidate.id))
+    return _render_new(form, positions), 422
+
+
+def _render_new(form: NewCandidateForm, positions: dict[int, Position]) -> str:
+    can_create = "positions.new" in current_app.view_functions
+    return render_template(
+        "candidates/new.html",
+        form=form,
+        has_positions=bool(positions),
+        new_position_url=url_for("positions.new") if can_create else None,
+    )
+
+
+#: Room for the multipart envelope and the CSRF field around the file itself.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+def _too_large_message() -> str:
+    return f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; split it into several files"
+
+
+@bp.url_value_preprocessor
+def _limit_upload_size(endpoint: str | None, values: dict | None) -> None:
+    """Cap an import's body before anything reads it (the CSRF check reads the form first)."""
+    if endpoint == "candidates.import_csv":
+        request.max_content_length = IMPORT_LIMIT_BYTES + UPLOAD_OVERHEAD
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error: RequestEntityTooLarge):
+    db.session.rollback()
+    if request.endpoint != "candidates.import_csv" or not current_user.is_authenticated:
+        return render_template("errors/error.html", error=error), 413
+    form = ImportForm(formdata=None)
+    form.file.errors = [_too_large_message()]
+    return _render_import(form, []), 413
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_csv():
+    form = ImportForm()
+    if request.method == "GET":
+        return _render_import(form, [])
+    if not form.validate_on_submit():
+        return _render_import(form, []), 422
+    raw = form.file.data.read(IMPORT_LIMIT_BYTES + 1)
+    if len(raw) > IMPORT_LIMIT_BYTES:
+        form.file.errors.append(_too_large_message())
+        return _render_import(form, []), 413
+    only = None if current_user.is_admin else viewer()
+    try:
+        rows = importer.read_rows(db.session, raw, utcnow(), only_manager=only)
+        result = service.import_rows(db.session, rows, settings_service.load(db.session), viewer())
+        db.session.commit()
+    except importer.CsvImportError as exc:
+        db.session.rollback()
+        return _render_import(form, exc.errors), 422
+    except IntegrityError:
+        db.session.rollback()
+        error = importer.RowError(1, None, "a candidate in this file was added meanwhile; try again")
+        return _render_import(form, [error]), 409
+    flash(_imported_message(result), "success")
+    return redirect(url_for("triage.index"))
+
+
+def _render_import(form: ImportForm, errors: list[importer.RowError]) -> str:
+    return render_template(
+        "candidates/import.html",
+        form=form,
+        errors=errors,
+        columns=importer.REQUIRED,
+        optional=importer.OPTIONAL,
+        limit_mb=IMPORT_LIMIT_BYTES // (1024 * 1024),
+    )
+
+
+def _imported_message(result: importer.ImportResult) -> str:
+    noun = "candidate" if result.candidates == 1 else "candidates"
+    message = f"Imported {result.candidates} {noun}"
+    if result.decision_waits:
+        message += f", {result.decision_waits} awaiting a decision after an interview"
+    message += "."
+    if result.positions_created:
+        message += " New positions: " + ", ".join(result.positions_created) + "."
+    return message
