@@ -16,9 +16,10 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 from flask import Flask, current_app
-from flask_mail import Message, email_dispatched
+from flask_mail import email_dispatched
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -174,7 +175,7 @@ class _Batch:
         self.session.commit()
 
 
-def _try_send(transport, envelope: Envelope, config: EmailConfig, now: dt.datetime) -> Message:
+def _try_send(transport, envelope: Envelope, config: EmailConfig, now: dt.datetime) -> EmailMessage:
     """Build and send one message; HeaderError or DeliveryError says why it did not go."""
     message = build_message(envelope, config, now)
     transport.send(message, envelope, config.organisation_email)
@@ -240,7 +241,7 @@ def deliver_batch(
 _INTERRUPTED = "gave up: the last attempt was interrupted (the message may have been delivered)"
 
 
-def _dispatched(message: Message) -> None:
+def _dispatched(message: EmailMessage) -> None:
     """Flask-Mail's signal (``mail.record_messages()`` listens to it); the message is already sent."""
     try:
         email_dispatched.send(current_app._get_current_object(), message=message)

@@ -86,6 +86,14 @@ class Recorder:
         return [m["Message-ID"] for m in self.messages]
 
 
+class SevenBitRecorder(Recorder):
+    """A server that does not offer 8BITMIME (nor SMTPUTF8): it takes 7-bit messages only."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [r for r in responses if "8BITMIME" not in r and "SMTPUTF8" not in r]
+
+
 class _DropOnQuit(SMTP):
     """Closes the connection on QUIT without answering: the client's quit() raises."""
 

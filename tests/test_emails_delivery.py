@@ -2,6 +2,7 @@
 
 import datetime as dt
 import email
+import re
 import time
 from email import policy
 
@@ -26,6 +27,7 @@ from .emails_support import (
     ORG,
     T0,
     Recorder,
+    SevenBitRecorder,
     Silent,
     SmtpSink,
     free_port,
@@ -424,3 +426,52 @@ def test_a_digest_to_a_user_is_sent_at_once_once_and_touches_no_timeline(app, se
     [received] = sink.messages
     assert received["To"].addresses[0].addr_spec == user.email and received["Reply-To"] is None
     assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
+
+
+# --- what any server accepts ------------------------------------------------------------------------
+
+#: What a manager types into the feedback box: one paragraph, no line break, accents, and a word
+#: (a link) longer than a mail line.
+LONG_FEEDBACK = (
+    "Thank you for the time you gave us; your answers on caching were thoughtful, and Zoë enjoyed the "
+    "pairing session. " * 41 + "See https://example.com/" + "a" * 200 + " for the notes."
+)
+
+
+@pytest.mark.parametrize("handler", [Recorder, SevenBitRecorder], ids=["line-limit", "no-8bitmime"])
+def test_a_long_paragraph_of_feedback_reaches_a_strict_server_intact(app, session, port, handler):
+    assert 4_900 < len(LONG_FEEDBACK) <= 5_000  # the longest feedback a manager may write
+    candidate = make_candidate(session, name="Zoë O'Brien, Jr.")
+    message = queue(session, candidate, feedback=LONG_FEEDBACK, at=T0)
+    with SmtpSink(handler(), port=port) as server:
+        deliver(app, T1)
+    assert reload(session, message).status == OutboxStatus.SENT, reload(session, message).last_error
+    [raw] = server.raw
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 78  # well inside RFC 5321's 998
+    assert all(byte < 128 for byte in raw)  # 7-bit: a server without 8BITMIME takes it as is
+    headers = lines[: lines.index(b"")]
+    assert not [h for h in headers if re.fullmatch(rb"[A-Za-z-]+:\s*", h)]  # no header folded at once
+    [received] = server.messages
+    assert received.get_content_type() == "multipart/alternative"
+    text, html = received.get_body(("plain",)), received.get_body(("html",))
+    assert LONG_FEEDBACK in text.get_content()
+    assert "a" * 200 in html.get_content()
+    assert received["To"].addresses[0].display_name == "Zoë O'Brien, Jr."  # one address, not two
+    assert len(received["To"].addresses) == 1
+
+
+def test_a_server_refusing_with_5xx_fails_at_once_with_its_words_and_4xx_is_retried(app, session, port):
+    candidate = make_candidate(session)
+    refused = queue(session, candidate, at=T0)
+    answers_ = ("451 4.3.0 Try again later", "554 5.7.1 Message rejected as spam")
+    with SmtpSink(Recorder(answers=answers_), port=port):
+        deliver(app, T1)
+        first = reload(session, refused)
+        assert first.status == OutboxStatus.PENDING and "451 4.3.0 Try again later" in first.last_error
+        deliver(app, T1 + dt.timedelta(hours=1))
+    last = reload(session, refused)
+    assert last.status == OutboxStatus.FAILED and last.last_error.endswith(
+        "554 5.7.1 Message rejected as spam"
+    )
+    assert last.attempts == 2

@@ -13,15 +13,18 @@ import os
 import smtplib
 import tempfile
 from dataclasses import dataclass
-from email.utils import formataddr
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
 
 from flask import Flask
-from flask_mail import Message
 
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.headers import check_headers
+from feedback_sla.emails.headers import HeaderError, check_headers
 
-# Flask-Mail builds the messages; connections are opened here, with a timeout it does not set.
+# Messages are built with the standard library's email package; Flask-Mail holds the SMTP settings,
+# and connections are opened here, with a timeout it does not set.
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class SmtpTransport:
             ) from None
         return host
 
-    def send(self, message: Message, envelope: Envelope, sender: str) -> None:
+    def send(self, message: EmailMessage, envelope: Envelope, sender: str) -> None:
         data = message.as_bytes()
         reused = self._host is not None
         if not reused:
@@ -172,7 +175,7 @@ class FileTransport:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def send(self, message: Message, envelope: Envelope, sender: str) -> None:
+    def send(self, message: EmailMessage, envelope: Envelope, sender: str) -> None:
         try:
             os.makedirs(self.directory, exist_ok=True)
             name = f"{envelope.queued_at:%Y%m%d-%H%M%S}-{envelope.id:06d}-{envelope.kind}.eml"
@@ -204,36 +207,25 @@ def backend_for(app: Flask, config: EmailConfig) -> SmtpBackend | FileBackend:
 # --- building -----------------------------------------------------------------------------------
 
 
-#: Written as built: under Flask-Mail's SMTP policy every header is parsed again and refolded.
-_WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
+#: How every message goes on the wire: CRLF, headers folded as RFC 5322 says, and each body part 7-bit
+#: (plain when it is ASCII in short lines, else quoted-printable or base64, whichever is shorter), so
+#: no line passes 78 characters (RFC 5321 allows 998) and a server without 8BITMIME takes it as is.
+WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
 
 
-class OutboxMail(Message):
-    """Flask-Mail's message, with address headers written as quoted or encoded addresses.
-
-    Flask-Mail 0.10 writes the message under Python's SMTP policy, which refolds a header longer
-    than a line from its decoded form: a display name with a comma ("O'Brien, Sean") then becomes
-    two addresses, and one with quotes or angle brackets garbles the header. Here the address
-    headers are set from ``formataddr`` (quoted when needed, an encoded word when not ASCII) and
-    the message is written without reparsing, which is also several times faster.
-    """
-
-    def __init__(self, *args, address_headers: dict[str, str], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.address_headers = address_headers
-
-    def _message(self):
-        message = super()._message()
-        message.policy = _WIRE_POLICY
-        for name, value in self.address_headers.items():
-            message.replace_header(name, value)
-        return message
+def _address(label: str, name: str | None, address: str) -> Address:
+    try:
+        return Address(name or "", addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        raise HeaderError(f"{label} {address!r} cannot go into an email header") from None
 
 
-def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> Message:
-    """The message as sent: from the organisation, Reply-To the hiring manager, its stored Message-ID.
+def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> EmailMessage:
+    """The message as sent: from the organisation, Reply-To the hiring manager, its stored Message-ID,
+    the text and its HTML twin as one multipart/alternative.
 
-    A line break in any header value is refused before anything is built.
+    A line break in any header value is refused before anything is built. Display names are quoted
+    or encoded by the policy, so "O'Brien, Sean" stays one address.
     """
     check_headers(
         {
@@ -247,22 +239,18 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
             "the Message-ID": envelope.message_id,
         }
     )
-    sender = formataddr((config.organisation_name, config.organisation_email))
-    to = formataddr((envelope.to_name, envelope.to_address))
-    reply_to = (
-        formataddr((envelope.reply_to_name or "", envelope.reply_to_address))
-        if envelope.reply_to_address
-        else None
+    message = EmailMessage(policy=WIRE_POLICY)
+    message["From"] = _address(
+        "the organisation's address", config.organisation_name, config.organisation_email
     )
-    message = OutboxMail(
-        subject=envelope.subject,
-        recipients=[(envelope.to_name, envelope.to_address)],
-        body=envelope.text,
-        html=envelope.html,
-        sender=sender,
-        reply_to=reply_to,
-        date=now.timestamp(),
-        address_headers={"From": sender, "To": to, **({"Reply-To": reply_to} if reply_to else {})},
-    )
-    message.msgId = envelope.message_id
+    message["To"] = _address("the recipient's address", envelope.to_name, envelope.to_address)
+    if envelope.reply_to_address:
+        message["Reply-To"] = _address(
+            "the reply-to address", envelope.reply_to_name, envelope.reply_to_address
+        )
+    message["Subject"] = envelope.subject
+    message["Date"] = format_datetime(now.astimezone(dt.UTC))
+    message["Message-ID"] = envelope.message_id
+    message.set_content(envelope.text)
+    message.add_alternative(envelope.html, subtype="html")
     return message
