@@ -1,23 +1,33 @@
-"""Daily digest benchmark on SQLite: 1,000 managers, their candidates, one full `digest send` run.
+"""Daily digest memory: peak memory of one `digest send` run at 10,000 and at 300,000 open waits.
 
-For 20 and then 100 candidates per manager (about 20% of them overdue), builds a fresh database
-through the app's migrations, runs the real `feedback-sla digest send` command once, and prints its
-wall time and the number of SQL statements it issued. The statement count depends on the number of
-managers, not on how many candidates each one has.
+For each size, builds a fresh database through the app's migrations (on PostgreSQL when
+FEEDBACK_SLA_TEST_DATABASE_URL is set, which the benchmark empties like the test suite does;
+otherwise a SQLite file), seeds 200 managers who share the open waits evenly (about 20% of them
+overdue, every manager owed a digest), and runs the real `feedback-sla digest send` command in a
+fresh process with the file mail backend. It prints that process's peak memory (its maximum
+resident set size), wall time and SQL statements, then delivers the queued digests as .eml files
+in a temporary folder and checks that every manager got one listing 25 candidates.
 
-    python benchmarks/digest.py [--managers 1000] [--sizes 20,100]
+Fails (exit status 1) when the peak memory at the largest size is more than 1.5 times the peak at
+the smallest: a digest holds one manager's rows at a time, whatever the size of the organisation.
+
+    python benchmarks/digest.py [--managers 200] [--sizes 10000,300000] [--limit 1.5]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import email
+import email.policy
 import logging
 import os
 import random
-import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import flask_migrate
@@ -26,7 +36,7 @@ import sqlalchemy as sa
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.candidates.models import Candidate, Status
-from feedback_sla.cli import cli
+from feedback_sla.config import database_uri
 from feedback_sla.database import db
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, OutboxMessage
@@ -38,6 +48,68 @@ from tests.bulk import NewWait, open_waits_bulk
 ZONES = ("America/New_York", "Europe/Berlin", "America/Chicago", "UTC", "Europe/London")
 #: A Wednesday at 18:00 UTC: past the 08:00 digest hour, the same day, in every zone above.
 NOW = dt.datetime(2026, 11, 25, 18, 0, tzinfo=dt.UTC)
+BASE_URL = "https://feedback.example.com"
+#: Candidates inserted per statement while seeding.
+CHUNK = 20_000
+
+#: The measured process: the `feedback-sla` command itself, counting the statements it sends.
+CHILD = """
+import sys
+import sqlalchemy
+
+statements = 0
+
+
+def count(*_):
+    global statements
+    statements += 1
+
+
+sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", count)
+from feedback_sla.cli import main
+
+sys.argv = ["feedback-sla", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print(f"statements: {statements}", file=sys.stderr)
+"""
+
+
+#: Starts the measured process and writes its exit status and peak memory to a file. A process's
+#: peak counts the memory of the one that started it, up to the moment it runs its own program: the
+#: command is started from this small process, not from the benchmark holding the seeded rows.
+LAUNCHER = """
+import os
+import subprocess
+import sys
+
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    peak_mb: float
+    wall: float
+    statements: int
+    output: str
+
+
+def fresh_database(folder: Path) -> str:
+    """The database URL to seed: the test PostgreSQL emptied, or a new SQLite file."""
+    url = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{folder / 'digest.sqlite3'}"
+    engine = sa.create_engine(database_uri(url, ""))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
 
 
 def seed(managers: int, per_manager: int, rng: random.Random) -> None:
@@ -55,38 +127,42 @@ def seed(managers: int, per_manager: int, rng: random.Random) -> None:
     ]
     session.add_all(users)
     session.flush()
-    positions = [
-        Position(title=f"Role {u.id}", manager_id=u.id, time_zone=u.time_zone, policy_overrides={})
-        for u in users
-    ]
-    session.add_all(positions)
-    session.flush()
+    positions = [(u.id, u.time_zone) for u in users]
     session.execute(
-        sa.insert(Candidate.__table__),
+        sa.insert(Position.__table__),
+        [
+            {"title": f"Role {uid}", "manager_id": uid, "time_zone": tz, "policy_overrides": {}}
+            for uid, tz in positions
+        ],
+    )
+    settings = settings_service.load(session)
+    rows = session.execute(sa.select(Position.id, Position.time_zone).order_by(Position.id)).all()
+    slots = [(pid, tz, n) for pid, tz in rows for n in range(per_manager)]
+    for start in range(0, len(slots), CHUNK):
+        _seed_chunk(session, slots[start : start + CHUNK], per_manager, settings, rng)
+    session.commit()
+
+
+def _seed_chunk(session, slots, per_manager, settings, rng) -> None:
+    ids = session.scalars(
+        sa.insert(Candidate.__table__).returning(Candidate.id, sort_by_parameter_order=True),
         [
             {
-                "name": f"Candidate {p.id}-{n}",
-                "email": f"c{p.id}-{n}@example.org",
-                "position_id": p.id,
+                "name": f"Candidate {pid}-{n}",
+                "email": f"c{pid}-{n}@example.org",
+                "position_id": pid,
                 "stage": "applied",
                 "status": Status.ACTIVE,
                 "created_at": NOW,
             }
-            for p in positions
-            for n in range(per_manager)
+            for pid, _, n in slots
         ],
-    )
-    rows = session.execute(
-        sa.select(Candidate.id, Position.time_zone)
-        .join(Position, Candidate.position_id == Position.id)
-        .order_by(Candidate.id)
-    )
-    settings = settings_service.load(session)
+    ).all()
     waits = []
-    for index, (candidate_id, time_zone) in enumerate(rows):
+    for candidate_id, (_, time_zone, n) in zip(ids, slots, strict=True):
         # One in five opened 9-12 days ago (overdue); the rest within the last 3 days. Every
         # manager's first candidate is overdue, so every manager is owed a digest.
-        overdue = index % per_manager == 0 or rng.random() < 0.2
+        overdue = n % per_manager == 0 or rng.random() < 0.2
         days = rng.uniform(9, 12) if overdue else rng.uniform(0, 3)
         waits.append(
             NewWait(
@@ -98,34 +174,62 @@ def seed(managers: int, per_manager: int, rng: random.Random) -> None:
             )
         )
     open_waits_bulk(session, waits, settings)
-    session.commit()
 
 
-def one_size(managers: int, per_manager: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="feedback-sla-digest-") as folder:
-        os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = folder
-        path = Path(folder) / "digest.sqlite3"
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-                "SECRET_KEY": "benchmark",
-                "BASE_URL": "https://feedback.example.com",
-            }
-        )
+def run_command(folder: Path, url: str, *args: str) -> Run:
+    """Run `feedback-sla ARGS` in a fresh process and measure its peak memory (see LAUNCHER)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDBACK_SLA_")}
+    env |= {
+        "FEEDBACK_SLA_DATABASE_URL": url,
+        "FEEDBACK_SLA_INSTANCE_PATH": str(folder / "instance"),
+        "FEEDBACK_SLA_BASE_URL": BASE_URL,
+        "FEEDBACK_SLA_MAIL_BACKEND": "file",
+        "FEEDBACK_SLA_OUTBOX_MAIL_DIR": str(folder / "mail"),
+    }
+    out, err, report = folder / "stdout", folder / "stderr", folder / "report"
+    command = [sys.executable, "-c", LAUNCHER, str(report), sys.executable, "-c", CHILD, *args]
+    with out.open("w") as stdout, err.open("w") as stderr:
+        start = time.perf_counter()
+        subprocess.run(command, env=env, stdout=stdout, stderr=stderr, check=True)  # noqa: S603
+        wall = time.perf_counter() - start
+    status, maxrss = (int(word) for word in report.read_text().split())
+    errors = err.read_text()
+    if status != 0:
+        raise SystemExit(f"feedback-sla {' '.join(args)} failed:\n{out.read_text()}{errors}")
+    statements = int(errors.rsplit("statements: ", 1)[1])
+    # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
+    peak = maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return Run(peak, wall, statements, out.read_text().strip())
+
+
+def check_delivered(folder: Path, managers: int) -> str:
+    """Every manager's digest delivered as a .eml file, at most 25 candidates listed in each."""
+    recipients, listed, more = set(), set(), set()
+    for path in (folder / "mail").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        recipients.add(message["To"].addresses[0].addr_spec)
+        text = message.get_body(("plain",)).get_content()
+        listed.add(text.count(f"{BASE_URL}/candidates/"))
+        more.update(int(line.split()[1]) for line in text.splitlines() if line.startswith("...and "))
+    assert recipients == {f"m{i}@example.com" for i in range(managers)}, len(recipients)
+    assert max(listed) <= 25, listed
+    counted = f", {min(more):,} to {max(more):,} more counted" if more else ""
+    return f"{len(recipients)} .eml files listing {min(listed)} to {max(listed)} candidates{counted}"
+
+
+def one_size(managers: int, waits: int) -> Run:
+    with tempfile.TemporaryDirectory(prefix="feedback-sla-digest-") as name:
+        folder = Path(name)
+        url = fresh_database(folder)
+        os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = str(folder / "instance")
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri(url, ""), "SECRET_KEY": "benchmark"})
         with app.app_context():
             logging.disable(logging.INFO)
             flask_migrate.upgrade()
             logging.disable(logging.NOTSET)
-            seed(managers, per_manager, random.Random(per_manager))
+            seed(managers, waits // managers, random.Random(waits))
             db.session.remove()
-
-            statements = []
-            sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-            runner = app.test_cli_runner()
-            start = time.perf_counter()
-            result = runner.invoke(cli, ["digest", "send", "--now", NOW.isoformat()])
-            wall = time.perf_counter() - start
-            assert result.exit_code == 0, result.output
+            run = run_command(folder, url, "digest", "send", "--now", NOW.isoformat())
             queued = db.session.scalar(
                 sa.select(sa.func.count())
                 .select_from(OutboxMessage)
@@ -134,46 +238,35 @@ def one_size(managers: int, per_manager: int) -> dict:
             days = db.session.scalar(sa.select(sa.func.count()).select_from(DigestDay))
             db.session.remove()
             db.engine.dispose()
-        overdue = (
-            sqlite3.connect(path)
-            .execute("SELECT count(*) FROM waits WHERE due_at <= ?", (NOW.strftime("%Y-%m-%d %H:%M:%S.%f"),))
-            .fetchone()[0]
-        )
-    return {
-        "per_manager": per_manager,
-        "wall": wall,
-        "statements": len(statements),
-        "queued": queued,
-        "days": days,
-        "overdue": overdue,
-        "output": result.output.strip(),
-    }
+        assert queued == days == managers, (queued, days)
+        run_command(folder, url, "worker", "--once")
+        delivered = check_delivered(folder, managers)
+    print(
+        f"  {waits:>7,} open waits ({waits // managers:,} per manager): peak memory "
+        f"{run.peak_mb:.0f} MB, {run.wall:.1f} s, {run.statements:,} SQL statements; "
+        f"{run.output}; {delivered}"
+    )
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--managers", type=int, default=1000)
-    parser.add_argument("--sizes", default="20,100", help="candidates per manager, comma-separated")
+    parser.add_argument("--managers", type=int, default=200)
+    parser.add_argument("--sizes", default="10000,300000", help="open waits in all, comma-separated")
+    parser.add_argument("--limit", type=float, default=1.5, help="largest peak / smallest peak allowed")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"feedback-sla digest benchmark: {args.managers:,} managers, now = {NOW.isoformat()}")
-    results = []
-    for per_manager in sizes:
-        r = one_size(args.managers, per_manager)
-        results.append(r)
-        total = args.managers * per_manager
-        print(
-            f"  {per_manager:>4} candidates per manager ({total:,} in all, {r['overdue']:,} overdue "
-            f"= {r['overdue'] / total:.0%}): digest send took {r['wall']:.2f} s, "
-            f"{r['statements']:,} SQL statements, {r['queued']:,} digests queued, "
-            f"{r['days']:,} manager-days claimed"
-        )
-    counts = {r["statements"] for r in results}
-    verdict = "the same" if len(counts) == 1 else "DIFFERENT"
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    engine = "PostgreSQL" if os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL") else "SQLite"
+    print(f"feedback-sla digest benchmark on {engine}: {args.managers:,} managers, now = {NOW.isoformat()}")
+    runs = [one_size(args.managers, waits) for waits in sizes]
+    ratio = runs[-1].peak_mb / runs[0].peak_mb
+    verdict = "ok" if ratio <= args.limit else f"FAIL: more than {args.limit}"
     print(
-        f"statement count for {', '.join(str(s) for s in sizes)} candidates per manager: {verdict} "
-        f"({', '.join(str(r['statements']) for r in results)})"
+        f"peak memory {runs[0].peak_mb:.0f} MB at {sizes[0]:,} open waits, {runs[-1].peak_mb:.0f} MB "
+        f"at {sizes[-1]:,}: ratio {ratio:.2f} ({verdict})"
     )
+    if ratio > args.limit:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

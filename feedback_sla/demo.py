@@ -15,6 +15,7 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.service import create_position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.settings.models import Setting
 from feedback_sla.waits import service
 
 #: Published with the demo: these accounts exist only in a demo database.
@@ -104,6 +105,29 @@ def check_demo_database(session: Session) -> None:
             "adds published passwords, so it only runs on its own database: point "
             "FEEDBACK_SLA_DATABASE_URL or FEEDBACK_SLA_INSTANCE_PATH at a fresh one"
         )
+
+
+#: The address the demo serves on, kept in the settings table beside (not among) the organisation's
+#: settings: no page or command lists it, and only a demo database holds it.
+ADDRESS_KEY = "demo.address"
+
+
+def address(host: str, port: int) -> str:
+    """The demo's address for links: a wildcard host (every interface) is reached on loopback."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def record_address(session: Session, url: str) -> None:
+    """Keep the address the demo serves on, for the links of ``digest send`` (the caller commits)."""
+    check_demo_database(session)
+    session.merge(Setting(key=ADDRESS_KEY, value=url))
+
+
+def recorded_address(session: Session) -> str | None:
+    """The address the demo last recorded in this database; None in any other database."""
+    row = session.get(Setting, ADDRESS_KEY)
+    return row.value if row is not None else None
 
 
 def reset(session: Session) -> None:

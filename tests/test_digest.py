@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from feedback_sla import demo
 from feedback_sla.digest import service as digest_service
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, OutboxMessage
@@ -216,9 +217,45 @@ def test_bad_options_are_clear_errors(runner, session):
 
 def test_sending_without_a_base_url_is_a_clear_error(app, runner, session):
     app.config["BASE_URL"] = None
+    overdue_candidate(session, UserFactory())
+    session.commit()
     result = runner.invoke(args=["digest", "send"])
     assert result.exit_code != 0
-    assert "FEEDBACK_SLA_BASE_URL" in result.output
+    assert "FEEDBACK_SLA_BASE_URL is not set" in result.output
+    assert digests(session) == []
+
+
+def test_the_demo_links_its_digests_to_the_address_it_serves_on(app, runner, session):
+    app.config["BASE_URL"] = None
+    seeded = utc(2026, 11, 18, 14)  # a Wednesday, past 08:00 in New York, Berlin and Tokyo
+    with time_machine.travel(seeded, tick=False):
+        result = runner.invoke(args=["demo", "--no-serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    result = send(runner, seeded)
+    assert "3 digest(s) queued" in result.output
+    for message in digests(session):
+        for body in (message.text_body, message.html_body):
+            assert "http://127.0.0.1:8123/candidates/" in body
+            assert "http://127.0.0.1:8123/account/settings" in body
+        assert BASE_URL not in message.text_body
+    app.config["BASE_URL"] = BASE_URL  # an operator's setting still wins
+    send(runner, seeded + dt.timedelta(days=1), "--manager", "maria@example.com")
+    latest = digests(session)[-1]
+    assert latest.to_address == "maria@example.com"
+    assert f"{BASE_URL}/candidates/" in latest.text_body
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:5000"),
+        ("0.0.0.0", "http://127.0.0.1:5000"),  # noqa: S104  (every interface, reached on loopback)
+        ("::", "http://[::1]:5000"),
+        ("demo.internal", "http://demo.internal:5000"),
+    ],
+)
+def test_the_demo_address_is_one_a_browser_opens(host, address):
+    assert demo.address(host, 5000) == address
 
 
 def test_a_link_only_opens_a_page(app, client, session):
@@ -262,8 +299,9 @@ def test_render_uses_the_managers_time_zone(app, session):
     session.commit()
     now = utc(2026, 11, 25, 12)
     with time_machine.travel(now, tick=False):
-        owed = digest_service.gather(session, now, OrgSettings(), [manager], BASE_URL)
-        digest = digest_service.build(manager, dt.date(2026, 11, 25), owed[manager.id], BASE_URL)
+        digest = digest_service.digest_for(
+            session, now, OrgSettings(), manager, dt.date(2026, 11, 25), BASE_URL
+        )
         text, html = digest_service.render(digest)
     assert "Asia/Tokyo" in text and "Asia/Tokyo" in html
 

@@ -27,13 +27,16 @@ def print_logins() -> None:
 def demo(serve: bool, host: str, port: int, reset: bool):
     """Create or upgrade the database, seed a demo organisation (once), and start the app.
 
-    Only on the demo's own database: one that holds other users is refused, unchanged.
+    Only on the demo's own database: one that holds other users is refused, unchanged. The address
+    it serves on is recorded there, so ``digest send`` links to it without FEEDBACK_SLA_BASE_URL.
     """
     flask_migrate.upgrade()
+    address = demo_data.address(host, port)
     try:
         if reset:
             demo_data.reset(db.session)
         added = demo_data.seed(db.session, utcnow())
+        demo_data.record_address(db.session, address)  # digest links point here
         db.session.commit()
     except demo_data.NotADemoDatabase as exc:
         db.session.rollback()
@@ -50,7 +53,7 @@ def demo(serve: bool, host: str, port: int, reset: bool):
 
     app = create_app({"DEMO": True})
     worker = start_background_worker(app)  # emails appear as .eml files in the instance folder
-    click.echo(f"\nfeedback-sla demo running at http://{host}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"\nfeedback-sla demo running at {address}/  (Ctrl+C to stop)")
     click.echo(f"Emails are written as .eml files to {EmailConfig.from_app(app).mail_dir}")
     print_logins()
     try:

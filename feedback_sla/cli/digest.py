@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from feedback_sla import demo as demo_data
 from feedback_sla.cli.common import user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.digest import service
+from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import parse_instant, utcnow
@@ -16,11 +20,10 @@ digest = AppGroup("digest", help="The daily overdue digest.")
 
 
 def _base_url() -> str:
-    base = current_app.config.get("BASE_URL")
+    """FEEDBACK_SLA_BASE_URL, or in the demo's database the address the demo serves on."""
+    base = current_app.config.get("BASE_URL") or demo_data.recorded_address(db.session)
     if base:
         return str(base)
-    if current_app.config.get("DEMO"):
-        return "http://127.0.0.1:5000"
     raise click.ClickException(
         "FEEDBACK_SLA_BASE_URL is not set: digest links need the app's public address, "
         "e.g. FEEDBACK_SLA_BASE_URL=https://feedback.example.com"
@@ -48,28 +51,27 @@ def send_command(now_text: str | None, dry_run: bool, manager_email: str | None)
         raise click.ClickException(str(exc)) from None
     settings = settings_service.load(db.session)
     due = service.due_digests(db.session, now, manager_email)
-    owed = service.gather(db.session, now, settings, [m for m, _ in due], base_url)
-    queued = skipped = taken = 0
-    for manager, day in due:
-        digest = service.build(manager, day, owed.get(manager.id, []), base_url)
-        if dry_run:
-            _print_dry_run(digest)
-            continue
-        claimed = service.queue(db.session, digest, now, config)
-        db.session.commit()
-        if claimed is None:
-            taken += 1
-        elif claimed.outbox_message_id is None:
-            skipped += 1
-        else:
-            queued += 1
     if dry_run:
+        for manager, day in due:
+            _print_dry_run(service.digest_for(db.session, now, settings, manager, day, base_url))
         click.echo(f"dry run: {len(due)} manager(s) due; nothing written")
         return
+    outcomes = Counter()
+    for manager, day in due:  # one manager's rows at a time, committed before the next
+        digest = service.digest_for(db.session, now, settings, manager, day, base_url)
+        claimed = service.queue(db.session, digest, now, config)
+        db.session.commit()
+        outcomes[_outcome(claimed)] += 1
     click.echo(
-        f"{queued} digest(s) queued; {skipped} manager(s) owed nothing; "
-        f"{taken} already handled by another run"
+        f"{outcomes['queued']} digest(s) queued; {outcomes['skipped']} manager(s) owed nothing; "
+        f"{outcomes['taken']} already handled by another run"
     )
+
+
+def _outcome(claimed: DigestDay | None) -> str:
+    if claimed is None:
+        return "taken"
+    return "skipped" if claimed.outbox_message_id is None else "queued"
 
 
 def _print_dry_run(digest: service.Digest) -> None:

@@ -1,20 +1,22 @@
 """The daily digest: once per manager and local day, at their hour, only when something is owed.
 
-``due_digests`` decides who gets one now, ``gather`` collects what they owe (one query for a batch of
-managers, however many candidates each has), ``render`` writes the text and HTML, and ``queue``
-claims the (manager, local day) row with an insert that does nothing on conflict, in the same
-transaction as the queued message: concurrent and repeated runs never send twice.
+``due_digests`` decides who gets one now, ``owed_to`` collects what one manager is owed (their rows
+streamed in batches, only the most urgent kept, the rest counted: one manager's rows in memory at a
+time, however large the organisation), ``render`` writes the text and HTML, and ``queue`` claims the
+(manager, local day) row with an insert that does nothing on conflict, in the same transaction as
+the queued message: concurrent and repeated runs never send twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
@@ -25,13 +27,22 @@ from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.timeutil import as_utc, utcnow, zone
+from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
-from feedback_sla.waits.queries import Filters, WaitingRow, waiting
+from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import BY_URGENCY, Filters, WaitingRow, urgency_expression, waiting_query
 from feedback_sla.waits.wording import DueWords
 
 #: The states a digest reports; due-today waits that are not yet overdue are added by date.
 REPORTED = (State.ESCALATED, State.OVERDUE)
+#: Managers whose claimed days one statement looks up.
 BATCH = 500
+#: Rows of one manager read at a time (a server-side cursor on PostgreSQL).
+FETCH = 1000
+#: No deadline further ahead is due today in any time zone: a local day lasts at most 25 hours.
+TODAY_AT_MOST = dt.timedelta(hours=26)
+#: The most urgent candidates a digest lists; the rest are counted, with a link to the triage page.
+SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -41,26 +52,38 @@ class DigestItem:
     url: str
 
 
-#: The most urgent candidates a digest lists; the rest are counted, with a link to the triage page.
-SHOWN = 25
+@dataclass(frozen=True)
+class Owed:
+    """The waiting candidates a manager is owed: the ``SHOWN`` most urgent listed, all counted.
+
+    Its length is how many there are in all (the digest templates read ``items|length``).
+    """
+
+    shown: tuple[DigestItem, ...] = ()
+    escalated: int = 0
+    overdue: int = 0
+    due_today: int = 0
+
+    def __len__(self) -> int:
+        return self.escalated + self.overdue + self.due_today
 
 
 @dataclass(frozen=True)
 class Digest:
     manager: User
     local_date: dt.date
-    items: list[DigestItem]
+    items: Owed
     triage_url: str
     settings_url: str
 
     @property
-    def shown(self) -> list[DigestItem]:
-        return self.items[:SHOWN]
+    def shown(self) -> tuple[DigestItem, ...]:
+        return self.items.shown
 
     @property
     def more(self) -> int:
         """How many waiting candidates the digest counts but does not list."""
-        return max(0, len(self.items) - SHOWN)
+        return len(self.items) - len(self.items.shown)
 
     @property
     def greeting_name(self) -> str:
@@ -68,15 +91,14 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        if not self.items:
+        owed = self.items
+        if not owed:
             return "Nobody is waiting on you today"
-        counts = {s: sum(1 for i in self.items if i.row.state == s) for s in State}
-        parts = [f"{counts[State.ESCALATED]} escalated"] if counts[State.ESCALATED] else []
-        if counts[State.OVERDUE]:
-            parts.append(f"{counts[State.OVERDUE]} overdue")
-        due_today = len(self.items) - counts[State.ESCALATED] - counts[State.OVERDUE]
-        if due_today:
-            parts.append(f"{due_today} due today")
+        parts = [f"{owed.escalated} escalated"] if owed.escalated else []
+        if owed.overdue:
+            parts.append(f"{owed.overdue} overdue")
+        if owed.due_today:
+            parts.append(f"{owed.due_today} due today")
         return f"Candidates waiting on you: {', '.join(parts)}"
 
 
@@ -109,43 +131,65 @@ def due_digests(
     return [(user, day) for user, day in candidates if (user.id, day) not in done]
 
 
-def gather(
+def owed_to(
+    session: Session, now: dt.datetime, settings: OrgSettings, manager_id: int, base_url: str
+) -> Owed:
+    """The manager's escalated, overdue and due-today waits, most urgent first.
+
+    The rows are read ``FETCH`` at a time and let go: only the ``SHOWN`` listed become items.
+    """
+    base = base_url.rstrip("/")
+    words = DueWords(now, settings, "UTC")  # phrases only: worded once per deadline
+    waited = clock.business_days_counter(now, settings)
+    due_today = _due_today_test(now)
+    shown: list[DigestItem] = []
+    counts: Counter[State] = Counter()
+    query = waiting_query(now, settings, Filters(manager_id=manager_id)).where(
+        or_(urgency_expression(now, settings) <= State.OVERDUE.urgency, Wait.due_at <= now + TODAY_AT_MOST)
+    )
+    with session.connection().execute(query, execution_options={"yield_per": FETCH}) as rows:
+        for row in rows:
+            state = BY_URGENCY[row.urgency]
+            if state not in REPORTED and not due_today(row.due_at, row.time_zone):
+                continue
+            counts[state] += 1
+            if len(shown) < SHOWN:
+                # The row as ``waits.queries.waiting`` makes it, for the listed candidates only.
+                listed = WaitingRow._make((*row[:-1], state, waited(row.opened_at, row.time_zone)))
+                phrase = words.phrase(row.due_at, row.time_zone)
+                shown.append(DigestItem(listed, phrase, f"{base}/candidates/{row.candidate_id}"))
+    escalated, overdue = counts[State.ESCALATED], counts[State.OVERDUE]
+    return Owed(tuple(shown), escalated, overdue, due_today=counts.total() - escalated - overdue)
+
+
+def _due_today_test(now: dt.datetime) -> Callable[[dt.datetime, str], bool]:
+    """Whether a deadline falls on today's date in a position's time zone (each zone's today found once)."""
+    todays: dict[str, tuple[ZoneInfo, dt.date]] = {}
+
+    def due_today(due_at: dt.datetime, time_zone: str) -> bool:
+        known = todays.get(time_zone)
+        if known is None:
+            tz = zone(time_zone)
+            known = todays[time_zone] = (tz, as_utc(now).astimezone(tz).date())
+        return as_utc(due_at).astimezone(known[0]).date() == known[1]
+
+    return due_today
+
+
+def digest_for(
     session: Session,
     now: dt.datetime,
     settings: OrgSettings,
-    managers: Sequence[User],
+    manager: User,
+    day: dt.date,
     base_url: str,
-) -> dict[int, list[DigestItem]]:
-    """Escalated, overdue and due-today waits of each manager, most urgent first."""
-    base = base_url.rstrip("/")
-    words = DueWords(now, settings, "UTC")  # phrases only: worded once per deadline
-    owed: dict[int, list[DigestItem]] = defaultdict(list)
-    ids = [m.id for m in managers]
-    for start in range(0, len(ids), BATCH):
-        rows = waiting(session, now, settings, Filters(manager_ids=tuple(ids[start : start + BATCH])))
-        for row in rows:
-            if row.state in REPORTED or _due_today(row, now):
-                owed[row.manager_id].append(
-                    DigestItem(
-                        row=row,
-                        due_text=words.phrase(row.due_at, row.time_zone),
-                        url=f"{base}/candidates/{row.candidate_id}",
-                    )
-                )
-    return owed
-
-
-def _due_today(row: WaitingRow, now: dt.datetime) -> bool:
-    tz = zone(row.time_zone)
-    return as_utc(row.due_at).astimezone(tz).date() == as_utc(now).astimezone(tz).date()
-
-
-def build(manager: User, day: dt.date, items: list[DigestItem], base_url: str) -> Digest:
+) -> Digest:
+    """The manager's digest for their local ``day``, with links under ``base_url``."""
     base = base_url.rstrip("/")
     return Digest(
         manager=manager,
         local_date=day,
-        items=items,
+        items=owed_to(session, now, settings, manager.id, base),
         triage_url=base + "/",
         settings_url=base + "/account/settings",
     )
