@@ -29,7 +29,7 @@ PLACEHOLDERS: dict[str, str] = {
     "candidate_name": "the candidate's full name",
     "position": "the position's title",
     "manager": "the hiring manager's name",
-    "company": "the organisation's name",
+    "company": "the company name (an organisation setting)",
     "promised_date": "the date the candidate will hear by, written out (empty if none)",
     "feedback": "feedback the manager wrote for this candidate (empty if none)",
 }

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback_sla import config as app_config
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.errors import DomainError
 from feedback_sla.numbers import whole_number
 from feedback_sla.settings.models import Setting
+from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
 from feedback_sla.waits import clock, lifecycle
 from feedback_sla.waits.clock import OrgSettings
@@ -41,12 +46,25 @@ def _calendar(text: str) -> str:
     return code
 
 
+#: The longest company name: it is the sender's name of every email and sits in every subject.
+MAX_COMPANY_NAME = 200
+
+
+def _company_name(text: str) -> str:
+    try:
+        return clean_line(text, "company name", MAX_COMPANY_NAME)
+    except DomainError as exc:
+        raise ValueError(str(exc).removeprefix("company name: ")) from None
+
+
 @dataclass(frozen=True)
 class Definition:
     key: str
     default: str
     parse: Callable[[str], object]
     help: str
+    #: The configuration key whose value is the default, when the configuration gives it.
+    config_key: str | None = None
 
 
 DEFINITIONS: dict[str, Definition] = {
@@ -107,6 +125,14 @@ DEFINITIONS: dict[str, Definition] = {
             _positive_int(1, 90),
             "Business days to reply when a candidate asks for news.",
         ),
+        Definition(
+            "company_name",
+            str(app_config.DEFAULTS["ORGANISATION_NAME"]),
+            _company_name,
+            "The company candidates read in every email: in the subject, the text and the "
+            "sender's name. Until it is changed here, the name the app was configured with.",
+            config_key="ORGANISATION_NAME",
+        ),
     )
 }
 
@@ -127,15 +153,42 @@ def parse_value(key: str, value: str) -> object:
         raise SettingError(f"{key}: {exc}") from None
 
 
-def raw_values(session: Session) -> dict[str, str]:
-    """Every setting as stored text, defaults filled in."""
+def default_of(definition: Definition, config: Mapping[str, object] | None = None) -> str:
+    """A setting's value while it was never set: the configuration's, if it gives one."""
+    configured = config.get(definition.config_key) if config and definition.config_key else None
+    return configured.strip() if isinstance(configured, str) else definition.default
+
+
+def raw_values(session: Session, config: Mapping[str, object] | None = None) -> dict[str, str]:
+    """Every setting as stored text, defaults (from ``config`` where it gives them) filled in."""
     stored = dict(session.execute(select(Setting.key, Setting.value)).all())
-    return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
+    return {key: stored.get(key, default_of(d, config)) for key, d in DEFINITIONS.items()}
+
+
+#: The settings the clock reads, by key; the others (the company name) are read on their own.
+CLOCK_KEYS = tuple(
+    key
+    for key in DEFINITIONS
+    if key.replace(".", "_") in {field.name for field in dataclasses.fields(OrgSettings)}
+)
 
 
 def load(session: Session) -> OrgSettings:
-    values = {key.replace(".", "_"): parse_value(key, raw) for key, raw in raw_values(session).items()}
-    return OrgSettings(**values)
+    raw = raw_values(session)
+    return OrgSettings(**{key.replace(".", "_"): parse_value(key, raw[key]) for key in CLOCK_KEYS})
+
+
+def company_name(session: Session, configured: str) -> str:
+    """The company named in candidate emails: the admins' setting, else ``configured``
+    (ORGANISATION_NAME)."""
+    row = session.get(Setting, "company_name")
+    return row.value if row is not None else configured
+
+
+def email_config(session: Session, config: EmailConfig) -> EmailConfig:
+    """The email settings with the company name as the admins set it: what every email,
+    preview and digest is written and sent with."""
+    return dataclasses.replace(config, organisation_name=company_name(session, config.organisation_name))
 
 
 def store(session: Session, key: str, value: str) -> object:
@@ -172,10 +225,13 @@ class SettingsInvalid(SettingError):
         self.errors = errors
 
 
-def store_all(session: Session, values: dict[str, str]) -> frozenset[str]:
+def store_all(
+    session: Session, values: dict[str, str], config: Mapping[str, object] | None = None
+) -> frozenset[str]:
     """Validate every value first, then store those that changed; returns the changed keys.
 
-    Nothing is stored when any value is refused (the caller commits).
+    A value equal to the default ``config`` gives is no change: the setting keeps following the
+    configuration. Nothing is stored when any value is refused (the caller commits).
     """
     errors: dict[str, str] = {}
     for key, value in values.items():
@@ -185,7 +241,7 @@ def store_all(session: Session, values: dict[str, str]) -> frozenset[str]:
             errors[key] = str(exc).removeprefix(f"{key}: ")
     if errors:
         raise SettingsInvalid(errors)
-    current = raw_values(session)
+    current = raw_values(session, config)
     changed = frozenset(key for key, value in values.items() if value.strip() != current[key])
     for key in changed:
         store(session, key, values[key])
@@ -201,16 +257,23 @@ class SettingsUpdate:
     moved: int | None
 
 
-def update(session: Session, values: dict[str, str], *, recompute: bool = False) -> SettingsUpdate:
+def update(
+    session: Session,
+    values: dict[str, str],
+    *,
+    recompute: bool = False,
+    config: Mapping[str, object] | None = None,
+) -> SettingsUpdate:
     """Store the changed settings and recompute the open waits they move (the caller commits).
 
     ``recompute`` recomputes the open waits even when no deadline setting changed (after an
-    upgrade brings a new holiday calendar). Nothing is stored when any value is refused: an
-    unknown key raises SettingError, SettingsInvalid names each bad value.
+    upgrade brings a new holiday calendar); ``config`` is the app's configuration, which gives
+    the company name's default. Nothing is stored when any value is refused: an unknown key
+    raises SettingError, SettingsInvalid names each bad value.
     """
     for key in values:
         definition_of(key)
-    changed = store_all(session, values)
+    changed = store_all(session, values, config)
     if not (recompute or changed & DEADLINE_KEYS):
         return SettingsUpdate(changed, None)
     session.flush()

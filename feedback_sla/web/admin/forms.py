@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from feedback_sla.accounts.models import Role
 from feedback_sla.accounts.service import MAX_PASSWORD, MIN_PASSWORD
-from feedback_sla.settings.service import DEFINITIONS
+from feedback_sla.settings.service import DEFINITIONS, MAX_COMPANY_NAME
 from feedback_sla.web.forms import valid_email, valid_time_zone, zone_choices
 
 ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, "Hiring manager"), SelectChoice(Role.ADMIN.value, "Admin")]
@@ -40,10 +40,11 @@ class RoleForm(FlaskForm):
         return next(c.label for c in ROLE_CHOICES if c.value == self.role.data)
 
 
-#: Setting key -> form label; the help text comes from the setting's definition.
+#: Setting key -> form label, in the form's order; the help text comes from the setting's definition.
 LABELS = {
-    "holiday_calendar": "Holiday calendar",
+    "company_name": "Company name",
     "time_zone": "Default time zone",
+    "holiday_calendar": "Holiday calendar",
     "end_of_business_day": "End of business day (HH:MM)",
     "warning_business_days": "Warning window (business days before the deadline)",
     "escalate_after_days": "Escalate after (calendar days waiting)",
@@ -83,6 +84,9 @@ def field_name(key: str) -> str:
 class SettingsForm(FlaskForm):
     """Every organisation setting as text; values are checked by ``settings.service``."""
 
+    company_name = StringField(
+        LABELS["company_name"], render_kw={"maxlength": MAX_COMPANY_NAME, "autocomplete": "organization"}
+    )
     holiday_calendar = SelectField(LABELS["holiday_calendar"], validate_choice=False)
     time_zone = SelectField(LABELS["time_zone"], validate_choice=False)
     end_of_business_day = StringField(LABELS["end_of_business_day"], render_kw={"type": "time"})
@@ -108,8 +112,8 @@ class SettingsForm(FlaskForm):
             self.holiday_calendar.choices = choices
 
     def fields_by_key(self):
-        """(setting key, field, help text) for every setting, in the definitions' order."""
-        return [(key, self[field_name(key)], DEFINITIONS[key].help) for key in DEFINITIONS]
+        """(setting key, field, help text) for every setting, in the order of ``LABELS``."""
+        return [(key, self[field_name(key)], DEFINITIONS[key].help) for key in LABELS]
 
     def fill(self, values: dict[str, str]) -> None:
         for key, field, _help in self.fields_by_key():

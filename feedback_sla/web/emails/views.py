@@ -61,7 +61,13 @@ def _message_or_404(message_id: int) -> OutboxMessage:
 
 
 def _config() -> EmailConfig:
-    return EmailConfig.from_app(current_app)
+    """The email settings, with the company name the admins set."""
+    return settings_service.email_config(db.session, EmailConfig.from_app(current_app))
+
+
+def _sample() -> dict[str, str]:
+    """The sample candidate a preview is written for, applying to the organisation's company."""
+    return {**composing.SAMPLE, "company": _config().organisation_name}
 
 
 def _back(next_url: str | None, candidate_id: int):
@@ -306,7 +312,7 @@ def edit_template(kind: str):
         )
         preview = None
         try:
-            preview = composing.preview(db.session, kind)
+            preview = composing.preview(db.session, kind, _sample())
         except TemplateError as exc:  # an edit stored before a rule tightened: say so, offer reset
             form.form_errors.append(str(exc))
         return _render_template_page(kind, source, form, preview, 200)
@@ -326,7 +332,7 @@ def edit_template(kind: str):
                 db.session, kind, edited.subject, edited.text, edited.html, viewer(), utcnow()
             )
         else:
-            preview = composing.preview(db.session, kind, source=edited)
+            preview = composing.preview(db.session, kind, _sample(), source=edited)
     except TemplateError as exc:
         db.session.rollback()
         target = getattr(form, exc.field, None) if exc.field in ("subject", "text", "html") else None
@@ -359,5 +365,5 @@ def _render_template_page(kind, source, form, preview, status):
         form=form,
         preview=preview,
         placeholders=composing.PLACEHOLDERS,
-        sample=composing.SAMPLE,
+        sample=_sample(),
     ), status
