@@ -681,7 +681,7 @@ def test_admin_edits_a_template_with_preview_and_a_one_click_email_uses_it(clien
     [
         ("text", "Hello {{ candidate.__class__ }}", "text: unknown placeholder candidate"),
         ("subject", "Salary {{ salary }}", "subject: unknown placeholder salary"),
-        ("html", "<p>{{ position.__class__.__mro__ }}</p>", "html: cannot be rendered"),
+        ("html", "<p>{{ position.__class__.__mro__ }}</p>", "html: attribute access"),
         ("text", "Hello {{ position ", "text: line 1"),
         ("text", "{{ config }}", "text: unknown placeholder config"),
     ],

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jinja2
 from flask import current_app
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
@@ -53,8 +54,55 @@ SAMPLE: dict[str, str] = {
     "feedback": "Your system design answers were strong; we chose someone with more on-call experience.",
 }
 
+#: The longest values a real candidate email can carry: an edited template is rendered with these
+#: on save, so one that is cheap on the short sample but explodes on real feedback is refused.
+WORST_CASE: dict[str, str] = {
+    "candidate_first_name": "Maximilianë" * 9,
+    "candidate_name": ("Maximilianë Alexandra-Josefine " * 7)[:200],
+    "position": ("Principal Site Reliability Engineer, Platform " * 5)[:200],
+    "manager": ("Anna-Katharina von Hohenberg-Lindqvist " * 6)[:200],
+    "company": ("Northwind Trading & Logistics Worldwide GmbH " * 5)[:200],
+    "promised_date": "Wednesday, 30 September 2026",
+    "feedback": ("Thank you for the time you gave us; your answers were thoughtful and clear. " * 70)[:5_000],
+}
+
 MAX_SUBJECT = 300
 MAX_BODY = 50_000
+
+#: What one rendered part of an edited template may cost: characters, checked as it grows, and time.
+MAX_RENDERED = 200_000
+MAX_RENDER_SECONDS = 2.0
+
+#: The filters an edited template may use: none of them can make a text much longer than it is.
+ALLOWED_FILTERS = frozenset(
+    {
+        "capitalize",
+        "default",
+        "d",
+        "e",
+        "escape",
+        "first",
+        "last",
+        "length",
+        "lower",
+        "striptags",
+        "title",
+        "trim",
+        "truncate",
+        "upper",
+        "wordcount",
+        "wordwrap",
+    }
+)
+
+#: Constructs refused in an edited template, with why: each can grow a text without bound.
+_REFUSED = (
+    (nodes.Getattr, "attribute access (such as .center(...)) is not allowed"),
+    (nodes.Concat, "joining with ~ is not allowed; write the placeholders side by side"),
+    ((nodes.Add, nodes.Mul, nodes.Pow), "arithmetic is not allowed in an email template"),
+    ((nodes.Assign, nodes.AssignBlock), "{% set %} is not allowed in an email template"),
+    ((nodes.Macro, nodes.CallBlock, nodes.FilterBlock), "macros and filter blocks are not allowed"),
+)
 
 
 class TemplateError(DomainError):
@@ -86,10 +134,13 @@ class RenderedEmail:
 class _Sandbox(SandboxedEnvironment):
     """The sandbox for edited templates: no globals, and no operators that can build huge strings."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+"})
 
     def call_binop(self, context, operator, left, right):
         raise SecurityError(f"the operator {operator} is not allowed in an email template")
+
+    def is_safe_attribute(self, obj, attr, value) -> bool:
+        return False  # placeholders are text: no method of theirs is needed, and some build huge strings
 
 
 def _sandbox(autoescape: bool) -> _Sandbox:
@@ -174,11 +225,40 @@ def _check_source(field: str, source: str) -> None:
             field,
             f"unknown placeholder {', '.join(unknown)}; placeholders: {', '.join(PLACEHOLDERS)}",
         )
-    for sample in (SAMPLE, dict.fromkeys(PLACEHOLDERS, "")):
+    _check_constructs(field, tree)
+    for sample in (SAMPLE, dict.fromkeys(PLACEHOLDERS, ""), WORST_CASE):
         try:
-            template.render(sample)
+            _bounded(field, template, sample)
         except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
             raise TemplateError(field, f"cannot be rendered: {exc}") from None
+
+
+def _check_constructs(field: str, tree: nodes.Template) -> None:
+    """Refuse what could make one template take hundreds of megabytes or many seconds."""
+    for kinds, why in _REFUSED:
+        if next(tree.find_all(kinds), None) is not None:
+            raise TemplateError(field, why)
+    for used in tree.find_all(nodes.Filter):
+        if used.name not in ALLOWED_FILTERS:
+            raise TemplateError(
+                field, f"the filter {used.name} is not allowed; filters: {', '.join(sorted(ALLOWED_FILTERS))}"
+            )
+    for loop in tree.find_all(nodes.For):
+        if next(loop.find_all(nodes.For), None) is not None:
+            raise TemplateError(field, "a loop inside a loop is not allowed")
+
+
+def _bounded(field: str, template: jinja2.Template, values: Mapping[str, str]) -> str:
+    """Render, stopping as soon as the text passes ``MAX_RENDERED`` characters or the time limit."""
+    started, size, parts = time.monotonic(), 0, []
+    for chunk in template.generate(values):
+        size += len(chunk)
+        if size > MAX_RENDERED:
+            raise TemplateError(field, f"renders more than {MAX_RENDERED:,} characters with long values")
+        if time.monotonic() - started > MAX_RENDER_SECONDS:
+            raise TemplateError(field, f"takes more than {MAX_RENDER_SECONDS:g} seconds to render")
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def save_template(
@@ -232,9 +312,9 @@ def render(session: Session, kind: str | EmailKind, context: Mapping[str, str]) 
 def _render_source(subject: str, text: str, html: str, values: Mapping[str, str]) -> RenderedEmail:
     try:
         return RenderedEmail(
-            subject=_subject(_compiled("subject", subject).render(values)),
-            text=_compiled("text", text).render(values),
-            html=_compiled("html", html).render(values),
+            subject=_subject(_bounded("subject", _compiled("subject", subject), values)),
+            text=_bounded("text", _compiled("text", text), values),
+            html=_bounded("html", _compiled("html", html), values),
         )
     except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
         raise TemplateError("template", f"cannot be rendered ({exc}); fix or reset it") from None
