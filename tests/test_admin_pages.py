@@ -121,6 +121,23 @@ def test_the_user_list_shows_role_time_zone_and_status(client, session, admin, m
     assert "Disable" not in own_row
 
 
+def test_the_user_list_shows_50_accounts_a_page_the_active_ones_first(client, session, admin):
+    for i in range(64):
+        UserFactory(name=f"User {i:02d}", active=i % 8 != 0)  # 8 disabled
+    logged_in(client, admin)
+
+    first = client.get("/admin/users").get_data(as_text=True)
+    rows = re.findall(r'data-user="(\d+)"', first)
+    assert len(rows) == 50 and rows[0] == str(admin.id)  # "Ann Admin" sorts first
+    assert 'data-total="65"' in first and "Page 1 of 2" in first
+    assert 'href="/admin/users?page=2"' in first and "Disabled" not in first
+
+    second = client.get("/admin/users?page=2").get_data(as_text=True)
+    assert len(re.findall(r'data-user="(\d+)"', second)) == 15
+    assert second.count('<span class="badge bg-secondary">Disabled</span>') == 2 * 8  # phone and wide
+    assert client.get("/admin/users?page=-3").get_data(as_text=True).count("data-user=") == 50
+
+
 def test_an_admin_creates_a_user_who_can_then_log_in(app, client, session, admin):
     logged_in(client, admin)
     page = client.get("/admin/users/new")

@@ -13,6 +13,7 @@ from feedback_sla.models import Candidate, ContactChannel, Position, Role
 from feedback_sla.waits import service as candidates
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import waiting_per_position
 
 from .factories import PositionFactory, UserFactory
 from .helpers import BERLIN, field_errors, ny, text
@@ -219,6 +220,53 @@ def test_the_list_costs_the_same_number_of_queries_for_2_and_for_20_positions(cl
     many = count_statements(client, "/positions")
     assert text(client.get("/positions")).count('data-waiting="2"') == 20
     assert few == many
+
+
+def _titles(html: str) -> list[str]:
+    return re.findall(r'data-position="\d+">\s*<td class="text-break">([^<]*)', html)
+
+
+def test_the_list_shows_50_positions_a_page_with_links_that_keep_the_filter(client, session, admin):
+    for i in range(120):
+        PositionFactory(title=f"Role {i:03d}", is_open=i % 4 != 0)  # 90 open, 30 closed
+    login(client, admin)
+
+    first = client.get("/positions?show=all").get_data(as_text=True)
+    assert _titles(first) == [f"Role {i:03d}" for i in range(120) if i % 4][:50]
+    assert 'data-total="120"' in first and "Page 1 of 3" in first
+    assert 'href="/positions?show=all&amp;page=2"' in first
+
+    last = client.get("/positions?show=all&page=3").get_data(as_text=True)
+    assert len(_titles(last)) == 20 and "Role 116" in last and "Page 3 of 3" in last
+    assert 'href="/positions?show=all&amp;page=2"' in last
+    # Beyond the last page: the last page; nonsense: the first.
+    assert _titles(client.get("/positions?show=all&page=99").get_data(as_text=True)) == _titles(last)
+    assert _titles(client.get("/positions?show=all&page=x").get_data(as_text=True)) == _titles(first)
+
+    open_only = client.get("/positions?page=2").get_data(as_text=True)
+    assert 'data-total="90"' in open_only and "Page 2 of 2" in open_only and len(_titles(open_only)) == 40
+
+
+def test_one_page_and_no_page_links_for_a_short_list(client, session, manager, position):
+    login(client, manager)
+    html = client.get("/positions").get_data(as_text=True)
+    assert (
+        'data-total="1"' in html and "Page 1 of" not in html and 'aria-label="Pages of positions"' not in html
+    )
+
+
+def test_the_waiting_counts_are_only_those_of_the_positions_asked_for(session, manager, position):
+    other = PositionFactory(manager=manager)
+    apply(session, position, 3)
+    apply(session, other, 2)
+
+    def counts(ids):
+        subquery = waiting_per_position(ids)
+        return dict(session.execute(sa.select(subquery.c.position_id, subquery.c.waiting)).all())
+
+    assert counts([position.id, other.id]) == {position.id: 3, other.id: 2}
+    assert counts([other.id]) == {other.id: 2}
+    assert counts([]) == {}
 
 
 # --- editing -------------------------------------------------------------------------------

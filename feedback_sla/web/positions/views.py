@@ -14,7 +14,7 @@ from feedback_sla.positions import service
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.waits import service as waits
-from feedback_sla.waits.queries import waiting_per_position
+from feedback_sla.waits.queries import PAGE_SIZE, pages_for, waiting_per_position
 from feedback_sla.web.access import position_or_404, scope_positions, viewer
 from feedback_sla.web.forms import moved_message
 from feedback_sla.web.positions.forms import MANAGERS_ZONE, PositionForm
@@ -28,22 +28,30 @@ SHOW = {"open": True, "closed": False, "all": None}
 @bp.get("")
 @login_required
 def index():
+    """One page of the viewer's positions, each with its waiting candidates counted."""
     show = request.args.get("show", "open")
     if show not in SHOW:
         show = "open"
-    counts = waiting_per_position()
-    # One statement: the manager comes with the position (a joined relationship).
-    query = scope_positions(
-        select(Position, func.coalesce(counts.c.waiting, 0))
-        .outerjoin(counts, counts.c.position_id == Position.id)
-        .order_by(Position.is_open.desc(), func.lower(Position.title), Position.id)
-    )
+    query = scope_positions(select(Position))
     if SHOW[show] is not None:
         query = query.where(Position.is_open.is_(SHOW[show]))
-    rows = db.session.execute(query).all()
+    total = db.session.scalar(query.with_only_columns(func.count(Position.id)))
+    pages = pages_for(total)
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    # The manager comes with the position (a joined relationship): one statement for the rows.
+    positions = db.session.scalars(
+        query.order_by(Position.is_open.desc(), func.lower(Position.title), Position.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    counts = waiting_per_position([p.id for p in positions])
+    waiting = dict(db.session.execute(select(counts.c.position_id, counts.c.waiting)).all())
     return render_template(
         "positions/index.html",
-        rows=rows,
+        rows=[(p, waiting.get(p.id, 0)) for p in positions],
+        total=total,
+        page=page,
+        pages=pages,
         show=show,
         choices=list(SHOW),
         reasons=service.REASONS,
