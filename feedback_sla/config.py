@@ -30,6 +30,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # bytes; larger request bodies answer 413
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     # Candidate emails come from the organisation's address, with Reply-To the hiring manager.
+    # The name is the company's until an admin sets the organisation setting company_name.
     "ORGANISATION_NAME": "Example Company",
     "ORGANISATION_EMAIL": "jobs@example.com",
     # Delivery: "smtp" or "file" (.eml files in OUTBOX_MAIL_DIR); unset: smtp when MAIL_SERVER is set.
@@ -50,6 +51,22 @@ DEFAULTS: dict[str, object] = {
     "OUTBOX_LEASE_SECONDS": 300,  # a worker that stops mid-send loses its claim after this
     "OUTBOX_BATCH_SIZE": 50,  # messages a worker claims and sends on one SMTP connection
     "OUTBOX_POLL_SECONDS": 5,  # a running worker looks for due messages this often
+    # Mail that comes back. Unset: candidate emails go out as before, no token in any address.
+    "BOUNCE_ADDRESS": None,  # e.g. bounces@acme.example: envelope sender bounces+<token>@acme.example
+    "REPLY_ADDRESS": None,  # e.g. replies@acme.example: a second Reply-To, replies+<token>@acme.example
+    "INBOUND_MAX_BYTES": 10 * 1024 * 1024,  # a larger incoming message is refused
+    # Replies read from a mailbox by `feedback-sla inbound imap` (checked when the command starts).
+    "INBOUND_IMAP_HOST": None,
+    "INBOUND_IMAP_PORT": None,  # None: 993 for imaps, 143 for starttls and none
+    "INBOUND_IMAP_USER": None,
+    "INBOUND_IMAP_PASSWORD": None,
+    "INBOUND_IMAP_SECURITY": "imaps",  # imaps, starttls, or none (a loopback host only)
+    "INBOUND_IMAP_CA_FILE": None,  # None: the system's trusted certificate authorities
+    "INBOUND_IMAP_FOLDER": "INBOX",  # every message in it is read, then moved away
+    "INBOUND_IMAP_DONE_FOLDER": "Processed",  # created when missing
+    "INBOUND_IMAP_FAILED_FOLDER": "Failed",  # messages that could not be read; created when needed
+    "INBOUND_IMAP_INTERVAL": 60,  # seconds between two polls of a running `inbound imap`
+    "INBOUND_IMAP_TIMEOUT": 30,  # seconds a connection or an answer of the server may take
 }
 
 

@@ -12,6 +12,7 @@ from feedback_sla.candidates.models import (
 )
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
+from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.positions.models import Position
 from feedback_sla.settings.models import Setting
 from feedback_sla.waits.models import Wait, WaitReason
@@ -26,6 +27,7 @@ __all__ = [
     "DigestDay",
     "Event",
     "EventKind",
+    "InboundMessage",
     "OutboxMessage",
     "OutboxStatus",
     "Position",

@@ -178,7 +178,7 @@ class _Batch:
 def _try_send(transport, envelope: Envelope, config: EmailConfig, now: dt.datetime) -> EmailMessage:
     """Build and send one message; HeaderError or DeliveryError says why it did not go."""
     message = build_message(envelope, config, now)
-    transport.send(message, envelope, config.organisation_email)
+    transport.send(message, envelope, config.envelope_sender(envelope.token))
     return message
 
 
@@ -193,7 +193,11 @@ def deliver_batch(
     rng: random.Random | None = None,
     settings: OrgSettings | None = None,
 ) -> DeliveryReport:
-    """Send claimed messages on one connection; failures are recorded at once, successes in groups."""
+    """Send claimed messages on one connection; failures are recorded at once, successes in groups.
+
+    The sender's name is the company name as the admins set it when the batch starts.
+    """
+    config = settings_service.email_config(session, config)
     run = _Batch(
         session,
         config,

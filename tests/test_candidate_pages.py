@@ -10,15 +10,23 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import time_machine
+from flask import current_app
 
 from feedback_sla.database import db
+from feedback_sla.emails.checks import EmailRequest
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.models import Candidate, Event, EventKind, Role, Status, WaitReason
-from feedback_sla.waits import service
+from feedback_sla.timeutil import utcnow
+from feedback_sla.waits import answers, service
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
+from feedback_sla.web.candidates.page import SHOWN_MAX, Shown
 
 from .factories import PASSWORD, PositionFactory, UserFactory
+from .helpers import count_statements
 from .helpers import logged_in as login
+from .test_browser import CHROMIUM, _browser_or_skip, live_server  # noqa: F401  (live_server: a fixture)
 
 UTC = dt.UTC
 SETTINGS = OrgSettings()
@@ -355,6 +363,202 @@ def test_an_unsafe_next_is_ignored(logged_in, candidate):
         f"/candidates/{candidate.id}/note", data={"body": "x", "next": "https://evil.example/"}
     )
     assert response.location == f"/candidates/{candidate.id}"
+
+
+# --- a long history, and the page on a phone ---------------------------------------------------
+
+
+def add_notes(session, candidate, count: int, start: dt.datetime) -> None:
+    """``count`` notes a minute apart from ``start``, written in one statement: "note 1" is oldest."""
+    session.execute(
+        sa.insert(Event),
+        [
+            {
+                "candidate_id": candidate.id,
+                "kind": EventKind.NOTE,
+                "body": f"note {n}",
+                "data": {},
+                "actor_id": candidate.position.manager_id,
+                "occurred_at": start + dt.timedelta(minutes=n),
+                "recorded_at": start + dt.timedelta(minutes=n),
+            }
+            for n in range(1, count + 1)
+        ],
+    )
+    session.commit()
+
+
+def queue_updates(session, candidate, count: int, today: dt.datetime = MONDAY) -> None:
+    """``count`` one-click updates, each promising an answer a day later than the one before."""
+    config = EmailConfig.from_app(current_app)
+    for n in range(count):
+        request = EmailRequest(
+            candidate,
+            EmailKind.UPDATE,
+            f"page-test-{candidate.id}-{n}",
+            today,
+            candidate.position.manager,
+            promised_date=today.date() + dt.timedelta(days=7 + n),
+        )
+        answers.queue_email(session, request, config, SETTINGS)
+    session.commit()
+
+
+def count_events(candidate) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).where(Event.candidate_id == candidate.id))
+
+
+def listed(html: str, attribute: str) -> list[str]:
+    return re.findall(rf'{attribute}="([^"]*)"', html)
+
+
+def test_the_page_lists_the_latest_50_events_and_show_more_lists_older_ones(
+    logged_in, session, candidate, traveller
+):
+    add_notes(session, candidate, 60, MONDAY)
+    traveller.shift(dt.timedelta(hours=1))
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    bodies = re.findall(r'timeline-body">(note \d+)</p>', html)
+    assert bodies == [f"note {n}" for n in range(60, 10, -1)]  # the latest 50, newest first
+    assert len(listed(html, "data-event")) == 50
+    more = f'href="/candidates/{candidate.id}?events=100&amp;emails=50#timeline-heading"'
+    assert more in html and "Show older events" in html
+
+    html = page(logged_in, f"/candidates/{candidate.id}?events=100&emails=50")
+    assert len(listed(html, "data-event")) == 61
+    assert listed(html, "data-event")[-1] == "created"  # the application, oldest, is last
+    assert 'data-show-more="events"' not in html
+
+
+def test_the_page_lists_the_latest_50_emails_and_show_more_lists_older_ones(logged_in, session, candidate):
+    queue_updates(session, candidate, 55)
+    newest_first = sorted(
+        session.scalars(sa.select(OutboxMessage.id).where(OutboxMessage.candidate_id == candidate.id)),
+        reverse=True,
+    )
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    assert [int(i) for i in listed(html, "data-email")] == newest_first[:50]
+    assert 'data-show-more="emails"' in html
+    assert f'href="/candidates/{candidate.id}?events=50&amp;emails=100#emails-heading"' in html
+    assert len(re.findall(r'data-undo="\d+"', html)) == 55  # every email can still be undone
+
+    html = page(logged_in, f"/candidates/{candidate.id}?emails=100")
+    assert [int(i) for i in listed(html, "data-email")] == newest_first
+    assert 'data-show-more="emails"' not in html
+
+
+@pytest.mark.parametrize(
+    ("asked", "shown"),
+    [(None, 50), ("", 50), ("abc", 50), ("-5", 50), ("0", 50), ("10", 50), ("100", 100), ("1e3", 50),
+     ("²", 50), ("5000", SHOWN_MAX), ("9" * 5000, SHOWN_MAX)],
+)  # fmt: skip
+def test_how_many_the_page_lists_is_bounded(asked, shown):
+    args = {} if asked is None else {"events": asked, "emails": asked}
+    assert Shown.from_args(args) == Shown(shown, shown)
+
+
+def test_at_the_bound_the_page_says_so_instead_of_offering_more(logged_in, session, candidate, monkeypatch):
+    monkeypatch.setattr("feedback_sla.web.candidates.page.SHOWN_MAX", 50)
+    add_notes(session, candidate, 60, MONDAY - dt.timedelta(days=5))
+    html = page(logged_in, f"/candidates/{candidate.id}?events=100")
+    assert len(listed(html, "data-event")) == 50
+    assert 'data-show-more="events"' not in html
+    assert "The latest 50 events are listed; older ones are not shown here." in html
+
+
+def test_another_managers_candidate_is_404_however_much_is_asked(client, session, candidate):
+    login(client, UserFactory())
+    for query in ("", "?events=100", "?emails=1000&events=abc"):
+        response = client.get(f"/candidates/{candidate.id}{query}")
+        assert response.status_code == 404
+        assert "Ana Okafor" not in response.get_data(as_text=True)
+
+
+def test_the_page_costs_the_same_statements_for_5_and_500_events(logged_in, session, candidate, position):
+    long = service.add_candidate(session, position, "Ben Long", "ben@example.com", MONDAY, SETTINGS)
+    session.commit()
+    for who, notes, emails in ((candidate, 2, 1), (long, 378, 60)):
+        add_notes(session, who, notes, MONDAY - dt.timedelta(days=30))
+        queue_updates(session, who, emails)  # each queued and promising a date: two events
+        service.interview_held(session, who, MONDAY, SETTINGS, position.manager)  # closes a wait
+        session.commit()
+    assert [count_events(who) for who in (candidate, long)] == [6, 500]
+    counts = []
+    for who in (candidate, long):
+        page(logged_in, f"/candidates/{who.id}")  # warm: templates compiled, settings read
+        with count_statements() as statements:
+            html = page(logged_in, f"/candidates/{who.id}")
+        counts.append(len(statements))
+        assert "closed the application wait" in html
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 8, counts  # the login, the candidate and its position, settings, events,
+    # waits, emails, and the open wait again for the default promise
+
+
+def test_on_a_phone_the_answer_actions_come_first(logged_in, candidate):
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    # Narrow screens show the page in its source order; wide ones move the actions to the right.
+    markers = ("<h1", "data-wait-summary", "data-email-actions", "Log contact", "details-h", "timeline-h")
+    order = [html.index(marker) for marker in markers]
+    assert order == sorted(order)
+    assert 'class="col-12 col-lg-5 col-xl-4 order-lg-last"' in html
+
+
+@pytest.mark.parametrize("status", [Status.REJECTED, Status.WITHDRAWN, Status.HIRED])
+def test_a_candidate_neither_waiting_nor_active_gets_no_answer_buttons(logged_in, session, candidate, status):
+    wait = open_wait(candidate.id)
+    wait.closed_at = MONDAY
+    candidate.status = status
+    session.commit()
+    html = page(logged_in, f"/candidates/{candidate.id}")
+    assert "data-email-actions" not in html and "Answer the candidate" not in html
+    assert "/emails/" not in html
+
+
+#: Where the answer card and the details start, and whether anything reaches past the window.
+PHONE_LAYOUT = """() => {
+  const top = (selector) => document.querySelector(selector).getBoundingClientRect().top + window.scrollY;
+  const past = [...document.body.querySelectorAll("*")]
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .map((el) => el.outerHTML.slice(0, 80));
+  return {answer: top("[data-email-actions]"), details: top("#details-heading"),
+          scroll: document.documentElement.scrollWidth, room: window.innerWidth, past: past.slice(0, 5)};
+}"""
+
+
+@pytest.mark.browser
+def test_on_a_390_px_phone_the_answer_card_is_on_the_first_screen_and_nothing_scrolls_sideways(
+    session,
+    live_server,  # noqa: F811
+    manager,
+    position,
+):
+    sync_playwright = _browser_or_skip()
+    long_name = "Maximiliane Oberhuber-Schmidt von Hohenberg"
+    address = "maximiliane.oberhuber-schmidt.von.hohenberg@personalabteilung-muenchen.example.com"
+    now = utcnow()
+    applicant = service.add_candidate(session, position, long_name, address, now, SETTINGS)
+    session.commit()
+    service.add_note(session, applicant, "Datenbankadministratorin" * 55, now, manager)  # 1,320, no break
+    add_notes(session, applicant, 60, now)
+    queue_updates(session, applicant, 3, today=now)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{live_server}/login")
+            page.get_by_label("Email").fill(manager.email)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{live_server}/")
+            assert page.goto(f"{live_server}/candidates/{applicant.id}").status == 200
+            layout = page.evaluate(PHONE_LAYOUT)
+        finally:
+            browser.close()
+    assert layout["scroll"] <= layout["room"], layout["past"]
+    # Under the name, the wait and the three undo banners: on the first screen, before the details.
+    assert layout["answer"] < 844, layout
+    assert layout["answer"] < layout["details"]
 
 
 # --- access ------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ from feedback_sla.waits.models import Wait
 from .factories import PositionFactory, UserFactory
 
 UTC = dt.UTC
-CSV_HEADER = "candidate,email,position,manager,stage,reason,opened_at,due_at,business_days_waited,state"
+CSV_HEADER = (
+    "candidate,email,position,manager,stage,reason,opened_at,due_at,business_days_waited,state,follow_ups"
+)
 
 
 def row_counts(session) -> dict[str, int]:
@@ -265,6 +267,7 @@ def test_settings_show_lists_every_setting_with_its_default(runner):
         "policy.application": "5",
         "policy.decision": "3",
         "policy.follow_up": "2",
+        "company_name": "Example Company",
     }
     table = runner.invoke(args=["settings", "show"])
     assert table.output.splitlines()[0].split() == ["key", "value", "meaning"]
@@ -746,6 +749,7 @@ def test_list_csv_gives_the_deadlines_of_the_counting_rule(runner, session, case
             "due_at": case.due_at,
             "business_days_waited": str(case.days_waited),
             "state": case.state,
+            "follow_ups": "0",
         }
     ]
 
@@ -832,6 +836,7 @@ def test_list_json_is_valid(runner, pipeline):
         "due_at": "2026-11-16T18:00:00-05:00",
         "business_days_waited": 7,
         "state": "overdue",
+        "follow_ups": 0,
     }
 
 
@@ -843,8 +848,8 @@ def test_list_table_aligns_its_columns(runner, pipeline):
     assert lines[0].split() == list(LIST_COLUMNS)
     assert len(lines) == 6
     assert lines[1].startswith("Elif Kowalski ")
-    state_column = lines[0].index("state")
-    assert [line[state_column:].strip() for line in lines[1:]] == [
+    state_column, follow_ups_column = lines[0].index("state"), lines[0].index("follow_ups")
+    assert [line[state_column:follow_ups_column].strip() for line in lines[1:]] == [
         "escalated",
         "escalated",
         "overdue",

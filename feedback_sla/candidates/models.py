@@ -38,6 +38,9 @@ class EventKind(enum.StrEnum):
     EMAIL_FAILED = "email_failed"
     EMAIL_CANCELLED = "email_cancelled"
     UNDONE = "undone"  # a contact or follow-up taken back within the undo window; data names it
+    AUTO_REPLY = "auto_reply"  # an out-of-office or other automatic answer: counts for nothing
+    EMAIL_BOUNCED = "email_bounced"  # the candidate's mail server returned an email for good
+    EMAIL_DELAYED = "email_delayed"  # a mail server is still trying to deliver an email
 
 
 #: Events by which the candidate actually hears from us: only these close a wait.
@@ -63,6 +66,8 @@ class Candidate(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Name and email folded for search (``text.search_key``): kept with them by ``waits.service``.
     search_key: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    #: When an email to this address bounced for good; cleared when the address is corrected.
+    email_undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     position: Mapped[Position] = relationship()
 
@@ -80,7 +85,7 @@ class Event(db.Model):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"))
     kind: Mapped[EventKind] = mapped_column(str_enum(EventKind, "event_kind"))
     channel: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str | None] = mapped_column(Text)
@@ -91,3 +96,9 @@ class Event(db.Model):
 
     candidate: Mapped[Candidate] = relationship()
     actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        # The timeline's order: a candidate's latest events are the index's last entries, read
+        # without sorting however long the history.
+        Index("ix_events_candidate_time", "candidate_id", "occurred_at", "id"),
+    )

@@ -27,6 +27,7 @@ COMMANDS = {
     "emails": "feedback_sla.cli.emails:emails",
     "worker": "feedback_sla.cli.emails:worker",
     "digest": "feedback_sla.cli.digest:digest",
+    "inbound": "feedback_sla.cli.inbound:inbound",
     "demo": "feedback_sla.cli.demo:demo",
     "export": "feedback_sla.cli.reports:export",
     "report": "feedback_sla.cli.reports:report_command",

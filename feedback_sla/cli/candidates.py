@@ -28,6 +28,7 @@ LIST_COLUMNS = (
     "due_at",
     "business_days_waited",
     "state",
+    "follow_ups",
 )
 
 
@@ -84,6 +85,7 @@ def list_command(overdue: bool, manager_email: str | None, fmt: str):
             iso(r.due_at, r.time_zone),
             r.business_days_waited,
             r.state.value,
+            r.follow_ups,
         )
         for r in rows
     ]

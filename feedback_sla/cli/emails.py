@@ -73,8 +73,9 @@ def _fail(exc: DomainError):
 
 
 def _config() -> EmailConfig:
+    """The email settings, with the company name the admins set."""
     try:
-        return EmailConfig.from_app(current_app)
+        return settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -178,6 +179,7 @@ LIST_COLUMNS = (
     "sent_at",
     "attempts",
     "last_error",
+    "bounce_reason",
 )
 
 
@@ -202,6 +204,7 @@ def list_command(candidate_id, status, fmt, limit):
             iso(m.sent_at),
             m.attempts,
             m.last_error or "",
+            m.bounce_reason or "",
         )
         for m in queries.newest(db.session, limit, candidate_id=candidate_id, status=status)
     ]
@@ -227,6 +230,7 @@ def show_command(message_id):
         f"Sent: {iso(m.sent_at)}" if m.sent_at else None,
         f"Failed: {iso(m.failed_at)}" if m.failed_at else None,
         f"Cancelled: {iso(m.cancelled_at)} ({m.cancel_reason})" if m.cancelled_at else None,
+        f"Bounced: {iso(m.bounced_at)} ({m.bounce_reason})" if m.bounced_at else None,
         f"Attempts: {m.attempts}",
         f"Last error: {m.last_error}" if m.last_error else None,
         f"Internal reasons: {', '.join(m.reasons)}" if m.reasons else None,
@@ -288,6 +292,6 @@ def template_reset(kind):
 @click.option("--part", type=click.Choice(["text", "html"]), default="text", show_default=True)
 def template_preview(kind, part):
     """Render the template in use for a sample candidate."""
-    rendered = composing.preview(db.session, kind)
+    rendered = composing.preview(db.session, kind, {"company": _config().organisation_name})
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.text if part == "text" else rendered.html)

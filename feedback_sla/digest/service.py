@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.database import insert_unless_exists
 from feedback_sla.digest.models import DigestDay
-from feedback_sla.emails import outbox
+from feedback_sla.emails import outbox, queries
 from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -43,6 +43,8 @@ FETCH = 1000
 TODAY_AT_MOST = dt.timedelta(hours=26)
 #: The most urgent candidates a digest lists; the rest are counted, with a link to the triage page.
 SHOWN = 25
+#: A digest lists the candidate emails that bounced this long before it.
+BOUNCES_SINCE = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Digest:
     items: Owed
     triage_url: str
     settings_url: str
+    #: Candidate emails that bounced since the day before: those candidates never heard from us.
+    bounced: tuple = ()
 
     @property
     def shown(self) -> tuple[DigestItem, ...]:
@@ -192,6 +196,7 @@ def digest_for(
         items=owed_to(session, now, settings, manager.id, base),
         triage_url=base + "/",
         settings_url=base + "/account/settings",
+        bounced=tuple(queries.bounced_since(session, manager.id, now - BOUNCES_SINCE)),
     )
 
 

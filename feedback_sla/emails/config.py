@@ -6,9 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from feedback_sla.config import ConfigurationError
+from feedback_sla.config import ENV_PREFIX, ConfigurationError
+from feedback_sla.emails.headers import HeaderError, check_address
 
 BACKENDS = ("smtp", "file")
+#: What separates an address from its token: ``bounces+<token>@acme.example``.
+DELIMITER = "+"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,23 @@ class EmailConfig:
     backend: str = "file"
     mail_timeout: float = 30.0
     mail_dir: str = "outbox-mail"
+    bounce_address: str | None = None
+    reply_address: str | None = None
+    inbound_max_bytes: int = 10 * 1024 * 1024
+
+    def envelope_sender(self, token: str | None) -> str:
+        """The envelope sender (Return-Path) of a candidate email: the bounce address with the
+        message's token (VERP), so a bounce names the message; the organisation's address
+        without a bounce address or a token."""
+        if self.bounce_address and token:
+            return tagged(self.bounce_address, token)
+        return self.organisation_email
+
+    def reply_token_address(self, token: str | None) -> str | None:
+        """The second Reply-To of a candidate email, or None without a reply address or a token."""
+        if self.reply_address and token:
+            return tagged(self.reply_address, token)
+        return None
 
     @property
     def domain(self) -> str:
@@ -59,11 +79,39 @@ class EmailConfig:
             backend=str(backend),
             mail_timeout=_number(config, "MAIL_TIMEOUT", 0.01, 3_600),
             mail_dir=str(mail_dir),
+            bounce_address=_base_address(config, "BOUNCE_ADDRESS"),
+            reply_address=_base_address(config, "REPLY_ADDRESS"),
+            inbound_max_bytes=int(_number(config, "INBOUND_MAX_BYTES", 1024, 1024**3)),
         )
 
     @classmethod
     def from_app(cls, app) -> EmailConfig:
         return cls.from_mapping(app.config, app.instance_path)
+
+
+def tagged(address: str, token: str) -> str:
+    """``bounces@acme.example`` with a token: ``bounces+<token>@acme.example``."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}{DELIMITER}{token}@{domain}"
+
+
+def _base_address(config: Mapping[str, object], key: str) -> str | None:
+    """An address tokens are added to; None when unset. Its local part holds no ``+`` (the token
+    goes there) and the address must be one a server accepts."""
+    value = config.get(key)
+    if value is None or value == "":
+        return None
+    named = f"{key} ({ENV_PREFIX}_{key})"
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{named}: {value!r} is not an email address")
+    value = value.strip()
+    try:
+        check_address(named, value)
+    except HeaderError as exc:
+        raise ConfigurationError(str(exc)) from None
+    if DELIMITER in value.rpartition("@")[0]:
+        raise ConfigurationError(f"{named}: {value!r} must not contain '+': the token goes there")
+    return value
 
 
 def _text(config: Mapping[str, object], key: str) -> str:

@@ -33,6 +33,7 @@ ENVELOPE_COLUMNS = (
     _T.c.lease_until,
     _T.c.queued_at,
     _T.c.promised_date,
+    _T.c.reply_token,
 )
 
 
@@ -96,6 +97,7 @@ def envelope_of(row) -> Envelope:
         lease_until=row.lease_until,
         queued_at=row.queued_at,
         promised_date=row.promised_date,
+        reply_token=row.reply_token,
     )
 
 
@@ -125,6 +127,26 @@ def mark_failed(
         update(_T)
         .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
         .values(last_error=error, lease_until=None, **values)
+    )
+    return result.rowcount == 1
+
+
+#: A message can bounce once it reached a server at least once: sent, or sent and then retried.
+BOUNCEABLE = (
+    OutboxStatus.SENT.value,
+    OutboxStatus.SENDING.value,
+    OutboxStatus.PENDING.value,
+    OutboxStatus.FAILED.value,
+)
+
+
+def mark_bounced(session: Session, message_id: int, at: dt.datetime, reason: str) -> bool:
+    """Bounced, with the server's reason, if it was ever handed to a server; False if it had
+    bounced already, was cancelled or never tried. A retry still pending will not be sent."""
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id == message_id, _T.c.status.in_(BOUNCEABLE), _T.c.attempts > 0)
+        .values(status=OutboxStatus.BOUNCED.value, bounced_at=at, bounce_reason=reason, lease_until=None)
     )
     return result.rowcount == 1
 

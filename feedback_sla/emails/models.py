@@ -48,6 +48,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the last attempt, or refused for good by the server
     CANCELLED = "cancelled"  # undone, or contradicted by a later change
+    BOUNCED = "bounced"  # sent, then returned for good by the candidate's mail server
 
 
 class EmailTemplate(db.Model):
@@ -105,6 +106,11 @@ class OutboxMessage(db.Model):
     failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Names this message in its VERP envelope sender and its second Reply-To (random; None on
+    # messages queued before there were tokens, and on digests).
+    reply_token: Mapped[str | None] = mapped_column(String(64))
+    bounced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
 
     candidate: Mapped[Candidate | None] = relationship()
     recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])
@@ -129,7 +135,12 @@ class OutboxMessage(db.Model):
             postgresql_where=text("status = 'sending'"),
         ),
         Index("ix_outbox_messages_candidate", "candidate_id", "queued_at"),
+        # What pages look for: the unfinished (pending, sending, failed) rows by when they were
+        # queued, without reading the sent ones. A plain composite index, not a partial one: SQLite
+        # matches a partial index's IN list only when the query writes it out in the same literals.
+        Index("ix_outbox_messages_status", "status", "queued_at"),
         Index("ix_outbox_messages_recipient_user", "recipient_user_id"),
+        Index("uq_outbox_messages_reply_token", "reply_token", unique=True),
     )
 
     def can_undo(self, now: dt.datetime) -> bool:

@@ -8,6 +8,7 @@ email does to the wait (a promised date, the answer itself) is ``waits.answers``
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from email.utils import make_msgid
 from typing import Protocol
@@ -99,6 +100,9 @@ def _insert(
         feedback=checked.feedback,
         reasons=checked.reasons,
         queued_by_id=request.actor.id if request.actor else None,
+        # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
+        # because some mail servers lower the case of an address's local part.
+        reply_token=secrets.token_hex(16),
     )
 
 

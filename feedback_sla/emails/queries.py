@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
+from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.emails.errors import EmailError
-from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.positions.models import Position
 
 #: Emails not yet sent or cancelled: what a page still shows as in progress or failed.
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 #: Failed emails stay on the triage page this long after their last attempt (retried or not).
 FAILED_SHOWN_FOR = dt.timedelta(days=30)
+#: Bounced emails stay on the triage page this long after the bounce.
+BOUNCED_SHOWN_FOR = dt.timedelta(days=14)
 #: At most this many are listed; the candidate pages show the rest.
 ATTENTION_LIMIT = 50
 
@@ -34,13 +38,20 @@ def for_triage(session: Session, now: dt.datetime, manager_id: int | None) -> Tr
 
     ``manager_id`` None means every manager's candidates (an admin's view of everyone). The rows
     only show active candidates; a queued rejection or offer takes its candidate off the list at
-    once, so the attention list is where its undo button and a failure stay visible.
+    once, so the attention list is where its undo button and a failure stay visible. Emails that
+    bounced in the last ``BOUNCED_SHOWN_FOR`` are on both: a bounce puts its candidate back on the list.
     """
+    bounced_since = now - BOUNCED_SHOWN_FOR
     query = (
         select(OutboxMessage)
         .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
-        .where(OutboxMessage.status.in_(UNFINISHED))
+        .where(
+            or_(
+                OutboxMessage.status.in_(UNFINISHED),
+                and_(OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > bounced_since),
+            )
+        )
         .options(contains_eager(OutboxMessage.candidate))
         .order_by(OutboxMessage.queued_at, OutboxMessage.id)
     )
@@ -51,6 +62,9 @@ def for_triage(session: Session, now: dt.datetime, manager_id: int | None) -> Tr
     failed_since = now - FAILED_SHOWN_FOR
     for message in session.scalars(query):
         by_candidate.setdefault(message.candidate_id, []).append(message)
+        if message.status == OutboxStatus.BOUNCED:
+            attention.append(message)
+            continue
         if message.can_undo(now) or (
             message.status == OutboxStatus.FAILED
             and message.failed_at is not None
@@ -68,15 +82,84 @@ def get_message(session: Session, message_id: int) -> OutboxMessage:
     return message
 
 
-def history(session: Session, candidate_id: int) -> list[OutboxMessage]:
-    """Every email to a candidate, newest first: the email history of the candidate page."""
-    return list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.candidate_id == candidate_id)
-            .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
-        )
+class HistoryEmail(NamedTuple):
+    """One email of a candidate's history, with who queued it: the columns the candidate page
+    shows, as a tuple (50 of these cost the page a fraction of 50 loaded OutboxMessages)."""
+
+    id: int
+    kind: EmailKind
+    status: OutboxStatus
+    subject: str
+    to_name: str
+    to_address: str
+    reply_to_name: str | None
+    reply_to_address: str | None
+    message_id: str
+    text_body: str
+    promised_date: dt.date | None
+    reasons: list
+    attempts: int
+    last_error: str | None
+    queued_at: dt.datetime
+    send_after: dt.datetime
+    sent_at: dt.datetime | None
+    failed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    cancel_reason: str | None
+    bounced_at: dt.datetime | None
+    bounce_reason: str | None
+    queued_by_name: str | None
+
+    # The same rule as OutboxMessage's, on the same columns.
+    can_undo = OutboxMessage.can_undo
+
+
+def _history_query(*, limited: bool, unfinished: bool):
+    """The history's statement, built once per variant: the candidate and the limit are bound
+    at each execution (building a select costs more than SQLite takes to run it)."""
+    newest_first = (OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
+    query = (
+        select(*[getattr(OutboxMessage, name) for name in HistoryEmail._fields[:-1]])
+        .add_columns(User.name.label("queued_by_name"))
+        .outerjoin(User, User.id == OutboxMessage.queued_by_id)
+        .where(OutboxMessage.candidate_id == bindparam("candidate_id"))
+        .order_by(*newest_first)
     )
+    if not limited:
+        return query
+    if not unfinished:
+        return query.limit(bindparam("limit"))
+    latest = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.candidate_id == bindparam("candidate_id"))
+        .order_by(*newest_first)
+        .limit(bindparam("limit"))
+    )
+    # In the history's order, the latest ``limit`` come first, the older unfinished ones after.
+    return query.where(or_(OutboxMessage.id.in_(latest), OutboxMessage.status.in_(UNFINISHED)))
+
+
+_HISTORY = {
+    (limited, unfinished): _history_query(limited=limited, unfinished=unfinished)
+    for limited in (False, True)
+    for unfinished in (False, True)
+}
+
+
+def history(
+    session: Session, candidate_id: int, limit: int | None = None, *, unfinished: bool = False
+) -> list[HistoryEmail]:
+    """Emails to a candidate, newest first, with who queued each: the email history of the
+    candidate page; the latest ``limit`` when given.
+
+    ``unfinished``: after those, any older email still unfinished (pending, sending or failed),
+    in the same statement; the candidate page's undo and failed banners show them.
+    """
+    query = _HISTORY[limit is not None, unfinished and limit is not None]
+    # Core execution: plain columns, no objects to load.
+    rows = session.connection().execute(query, {"candidate_id": candidate_id, "limit": limit})
+    make = HistoryEmail._make
+    return [make(row) for row in rows]
 
 
 def pending_messages(session: Session, candidate_id: int) -> list[OutboxMessage]:
@@ -112,3 +195,23 @@ def newest(
     if status:
         query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query))
+
+
+def bounced_since(session: Session, manager_id: int, since: dt.datetime) -> list[OutboxMessage]:
+    """Emails to the candidates of a manager's positions that bounced since ``since``, newest first,
+    with their candidate (the daily digest lists them)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
+            .join(Position, Candidate.position_id == Position.id)
+            .where(
+                Position.manager_id == manager_id,
+                OutboxMessage.status == OutboxStatus.BOUNCED,
+                OutboxMessage.bounced_at > since,
+            )
+            .options(contains_eager(OutboxMessage.candidate))
+            .order_by(OutboxMessage.bounced_at.desc(), OutboxMessage.id.desc())
+            .limit(ATTENTION_LIMIT)
+        )
+    )

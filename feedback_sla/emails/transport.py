@@ -46,6 +46,12 @@ class Envelope:
     lease_until: dt.datetime
     queued_at: dt.datetime
     promised_date: dt.date | None
+    reply_token: str | None = None  # names the message in VERP and Reply-To addresses
+
+    @property
+    def token(self) -> str | None:
+        """The token a candidate email carries in its addresses; None for a user's (the digest)."""
+        return self.reply_token if self.candidate_id is not None else None
 
 
 class DeliveryError(Exception):
@@ -221,8 +227,9 @@ def _address(label: str, name: str | None, address: str) -> Address:
 
 
 def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> EmailMessage:
-    """The message as sent: from the organisation, Reply-To the hiring manager, its stored Message-ID,
-    the text and its HTML twin as one multipart/alternative.
+    """The message as sent: from the organisation, Reply-To the hiring manager (and, with
+    ``REPLY_ADDRESS``, the reply address with the message's token, so a reply reaches the manager and
+    the app), its stored Message-ID, the text and its HTML twin as one multipart/alternative.
 
     A line break in any header value is refused before anything is built. Display names are quoted
     or encoded by the policy, so "O'Brien, Sean" stays one address.
@@ -244,10 +251,14 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
         "the organisation's address", config.organisation_name, config.organisation_email
     )
     message["To"] = _address("the recipient's address", envelope.to_name, envelope.to_address)
+    reply_to = []
     if envelope.reply_to_address:
-        message["Reply-To"] = _address(
-            "the reply-to address", envelope.reply_to_name, envelope.reply_to_address
-        )
+        reply_to.append(_address("the reply-to address", envelope.reply_to_name, envelope.reply_to_address))
+    tokened = config.reply_token_address(envelope.token)
+    if tokened and reply_to:
+        reply_to.append(_address("the reply address", config.organisation_name, tokened))
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["Subject"] = envelope.subject
     message["Date"] = format_datetime(now.astimezone(dt.UTC))
     message["Message-ID"] = envelope.message_id

@@ -40,7 +40,7 @@ REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "pt", "sv"]
 
 
 class TooLarge(ValueError):
-    """The message passes ``MAX_BYTES``."""
+    """The message passes ``MAX_BYTES`` (or the limit given)."""
 
 
 class Kind(enum.StrEnum):
@@ -65,9 +65,9 @@ class Incoming:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def read(raw: bytes) -> Incoming:
-    if len(raw) > MAX_BYTES:
-        raise TooLarge(f"the message is {len(raw):,} bytes; the limit is {MAX_BYTES:,}")
+def read(raw: bytes, max_bytes: int = MAX_BYTES) -> Incoming:
+    if len(raw) > max_bytes:
+        raise TooLarge(f"the message is {len(raw):,} bytes; the limit is {max_bytes:,}")
     message = email.message_from_bytes(raw, policy=email.policy.default)
     subject = _one_line(str(message.get("Subject", "")))
     base = {

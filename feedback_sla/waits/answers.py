@@ -1,7 +1,8 @@
 """What candidate emails do to the wait: the door for queueing, undoing and delivering them.
 
 Queueing an update promises a date (the wait's deadline moves); undoing or cancelling it takes the
-promise back; a message really sent is the answer that closes the wait. The caller commits.
+promise back; a message really sent is the answer that closes the wait, and one that bounced was
+no answer after all. The caller commits.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
-from feedback_sla.emails import composing, outbox
+from feedback_sla.emails import composing, leases, outbox
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import EmailKind, OutboxMessage
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import open_wait_of
 from feedback_sla.waits.service import default_promise_date, record, set_promise
 
@@ -145,3 +148,98 @@ def email_failed(
         body=error,
         data={"email_kind": kind, "outbox_id": outbox_id, "attempts": attempts},
     )
+
+
+def email_bounced(
+    session: Session, message: OutboxMessage, permanent: bool, reason: str, at: dt.datetime
+) -> Event | None:
+    """A mail server returned a candidate email: the candidate never heard from us.
+
+    A permanent bounce marks the email bounced with the server's reason, reopens the wait its
+    sending closed (with its original deadline, so it is probably overdue; a wait the email itself
+    opened, an update's, goes: its promise never arrived), gives back the status a rejection or an
+    offer set, and flags the address as undeliverable until it is corrected. When the candidate is
+    waiting for something newer meanwhile, that wait stays as it is. A temporary failure (a delay
+    warning) is only recorded. None for an email to a user (the digest): it is only marked.
+    """
+    candidate = message.candidate
+    data = {"email_kind": message.kind.value, "outbox_id": message.id}
+    if not permanent:
+        if candidate is None:
+            return None
+        return timeline.append(
+            session, candidate, EventKind.EMAIL_DELAYED, at, body=reason or None, data=data
+        )
+    was_sent = message.status == OutboxStatus.SENT
+    marked = leases.mark_bounced(session, message.id, at, reason)
+    session.refresh(message)
+    if candidate is None:
+        return None
+    if not marked:  # bounced before, or never handed to a server: the record is all
+        return timeline.append(
+            session,
+            candidate,
+            EventKind.EMAIL_BOUNCED,
+            at,
+            body=reason or None,
+            data={**data, "marked": False},
+        )
+    reopened = _reopen_wait_answered_by(session, candidate, message) if was_sent else None
+    restored = None
+    set_status = STATUS_SET.get(message.kind)
+    if set_status is not None and candidate.status == set_status and message.previous_status:
+        restored = Status(message.previous_status)
+        candidate.status = restored
+    flagged = message.to_address.lower() == candidate.email.lower()
+    if flagged:
+        candidate.email_undeliverable_at = at
+    return timeline.append(
+        session,
+        candidate,
+        EventKind.EMAIL_BOUNCED,
+        at,
+        body=reason or None,
+        data={
+            **data,
+            "marked": True,
+            "reopened_wait": reopened.id if reopened is not None else None,
+            "status": {"from": set_status.value, "to": restored.value} if restored else None,
+            "address_flagged": flagged,
+        },
+    )
+
+
+def _reopen_wait_answered_by(session: Session, candidate: Candidate, message: OutboxMessage) -> Wait | None:
+    """Open again the wait the sending of ``message`` closed; None when it closed none, or the
+    candidate has heard from us or waits for something else since."""
+    sent = session.scalar(
+        select(Event)
+        .where(
+            Event.candidate_id == candidate.id,
+            Event.kind == EventKind.EMAIL_SENT,
+            Event.data["outbox_id"].as_integer() == message.id,
+        )
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    closed = session.scalar(select(Wait).where(Wait.closed_by_event_id == sent.id)) if sent else None
+    if closed is None:
+        return None
+    current = open_wait_of(session, candidate)
+    follow_on = current if current is not None and current.opened_by_event_id == sent.id else None
+    if current is not None and follow_on is None:
+        return None
+    skipped = [closed.id] + ([follow_on.id] if follow_on is not None else [])
+    later = select(Wait.id).where(
+        Wait.candidate_id == candidate.id, Wait.id.not_in(skipped), Wait.opened_at >= closed.closed_at
+    )
+    if session.scalar(later.limit(1)) is not None:
+        return None
+    if follow_on is not None:
+        closed.follow_ups += follow_on.follow_ups
+        session.delete(follow_on)
+        session.flush()  # the one open wait per candidate: this one goes before the other reopens
+    closed.closed_at = None
+    closed.closed_by_event_id = None
+    session.flush()
+    return closed

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import Select, bindparam, case, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
@@ -130,28 +131,48 @@ def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:
     return session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))
 
 
-def waiting_per_position():
-    """Candidates waiting for an answer per position, as a subquery to join (``position_id``,
-    ``waiting``)."""
-    return (
-        select(Candidate.position_id, func.count(Wait.id).label("waiting"))
+def waiting_per_position(position_ids: Iterable[int]):
+    """Candidates waiting for an answer for each of ``position_ids``, as a subquery to join
+    (``position_id``, ``waiting``).
+
+    Counted position by position (a correlated count, which the database cannot turn into a scan
+    of every open wait): a page pays for the candidates of the positions it shows, however many
+    wait in the whole organisation.
+    """
+    waiting = (
+        select(func.count(Wait.id))
+        .select_from(Candidate)
         .join(Wait, Wait.candidate_id == Candidate.id)
-        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
-        .group_by(Candidate.position_id)
+        .where(
+            Candidate.position_id == Position.id,
+            Wait.closed_at.is_(None),
+            Candidate.status == Status.ACTIVE,
+        )
+        .correlate(Position)
+        .scalar_subquery()
+    )
+    return (
+        select(Position.id.label("position_id"), waiting.label("waiting"))
+        .where(Position.id.in_(list(position_ids)))
         .subquery()
     )
 
 
-def closed_waits_of(session: Session, candidate: Candidate) -> list[Wait]:
-    """The candidate's answered waits, newest first, each with the event that closed it."""
-    return list(
-        session.scalars(
-            select(Wait)
-            .where(Wait.candidate_id == candidate.id, Wait.closed_at.is_not(None))
-            .options(selectinload(Wait.closed_by))
-            .order_by(Wait.opened_at.desc(), Wait.id.desc())
-        )
-    )
+#: Built once, bound at each execution: building it costs more than running it.
+_WAITS_OF = select(Wait).where(
+    Wait.candidate_id == bindparam("candidate_id"),
+    or_(
+        Wait.closed_at.is_(None),
+        Wait.opened_by_event_id.in_(bindparam("event_ids", expanding=True)),
+        Wait.closed_by_event_id.in_(bindparam("event_ids", expanding=True)),
+    ),
+)
+
+
+def waits_of(session: Session, candidate_id: int, event_ids: list[int]) -> list[Wait]:
+    """The open wait and the waits the listed events opened or closed, in one statement: the
+    candidate page reads no wait that it does not show."""
+    return list(session.scalars(_WAITS_OF, {"candidate_id": candidate_id, "event_ids": event_ids}))
 
 
 # --- every candidate, for the candidates page ----------------------------------------------------

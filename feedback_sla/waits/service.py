@@ -9,6 +9,7 @@ on this module. The caller commits once.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -162,15 +163,56 @@ def followed_up(
     at: dt.datetime,
     settings: OrgSettings,
     actor: User | None = None,
+    *,
+    channel: str | None = None,
+    body: str | None = None,
+    data: dict | None = None,
 ) -> Wait:
-    """The candidate asked for news: counted on the open wait, or opens a reply wait."""
+    """The candidate asked for news: counted on the open wait, or opens a reply wait.
+
+    A follow-up that came by mail has ``channel`` "email" and, as ``body``, the subject and the
+    first lines of what the candidate wrote.
+    """
     candidates.check_active(candidate)
-    event = record(session, candidate, EventKind.FOLLOWED_UP, at, actor)
+    event = record(
+        session,
+        candidate,
+        EventKind.FOLLOWED_UP,
+        at,
+        actor,
+        channel=channel,
+        body=clean_text(body or "", "follow-up", MAX_NOTE) or None,
+        data=data,
+    )
     wait = open_wait_of(session, candidate)
     if wait is None:
         return lifecycle.open_wait(session, candidate, WaitReason.FOLLOW_UP, at, settings, event=event)
     wait.follow_ups += 1
     return wait
+
+
+def wrote_after_decision(
+    session: Session, candidate: Candidate, at: dt.datetime, body: str, data: dict | None = None
+) -> Event:
+    """A candidate who is no longer active (rejected, hired, withdrawn) wrote to us by mail: on the
+    timeline for the manager to read, and no wait opens or counts it (the decision was told)."""
+    return record(
+        session,
+        candidate,
+        EventKind.FOLLOWED_UP,
+        at,
+        channel="email",
+        body=clean_text(body, "message", MAX_NOTE) or None,
+        data={"counted": False, **(data or {})},
+    )
+
+
+def auto_replied(
+    session: Session, candidate: Candidate, at: dt.datetime, subject: str, data: dict | None = None
+) -> Event:
+    """An out-of-office or another automatic answer to our email: on the timeline, counted for
+    nothing (the wait is as it was)."""
+    return record(session, candidate, EventKind.AUTO_REPLY, at, body=subject or None, data=data)
 
 
 def set_promise(
@@ -231,9 +273,13 @@ def withdraw(
 
 
 def update_details(session: Session, candidate: Candidate, name: str, email: str) -> None:
-    """Correct a candidate's name or email; queued and failed emails follow the correction."""
+    """Correct a candidate's name or email; queued and failed emails follow the correction, and a
+    corrected address is no longer flagged undeliverable."""
+    email_before = candidate.email
     candidate.name = candidates.check_name(name)
     candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)
+    if candidate.email != email_before:
+        candidate.email_undeliverable_at = None  # the corrected address has not bounced
     candidate.search_key = search_key(candidate.name, candidate.email)
     outbox.readdress_unsent(session, candidate)
 
@@ -293,11 +339,18 @@ def import_rows(
 
 
 def default_promise_date(
-    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
+    session: Session,
+    candidate: Candidate,
+    now: dt.datetime,
+    settings: OrgSettings,
+    *,
+    wait: Wait | None | Literal["unread"] = "unread",
 ) -> dt.date:
     """The default date of an update: the date already promised, while it is still ahead; otherwise
-    the deadline a fresh wait of the same kind would have."""
-    wait = open_wait_of(session, candidate)
+    the deadline a fresh wait of the same kind would have. ``wait``: the open wait (None: there is
+    none) when the caller has read it already."""
+    if wait == "unread":
+        wait = open_wait_of(session, candidate)
     position = candidate.position
     if wait is not None and wait.promised_date is not None:
         if wait.promised_date >= local_date(now, position.time_zone):

@@ -63,6 +63,7 @@ ADMIN_ITEMS = (
     ("admin.users", "Users"),
     ("admin.settings", "Settings"),
     ("emails.templates", "Email templates"),
+    ("admin.inbound", "Inbound mail"),
 )
 
 
@@ -79,6 +80,7 @@ def _navigation():
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
     from feedback_sla.web.accounts.views import bp as account_bp  # /account
+    from feedback_sla.web.admin import inbound as _admin_inbound  # noqa: F401  (/admin/inbound)
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
     from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
     from feedback_sla.web.emails.views import (

@@ -17,11 +17,12 @@ from feedback_sla.database import db
 from feedback_sla.emails import queries
 from feedback_sla.emails.checks import can_send
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxStatus
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import service as waits_service
 from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import Wait
 from feedback_sla.web.forms import PromiseForm
 
 #: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
@@ -61,42 +62,54 @@ class SendForm(PromiseForm):
 class CandidateEmails:
     """The email parts of a candidate page."""
 
-    history: list[OutboxMessage]
+    #: The latest emails, newest first: what the history lists.
+    history: list[queries.HistoryEmail]
+    #: Whether older emails exist than those listed.
+    more: bool
+    #: Every unfinished email (pending, sending, failed), listed or not, newest first.
+    unfinished: list[queries.HistoryEmail]
     nonce: str
     now: dt.datetime
     today: dt.date  # in the position's time zone: the earliest date an update may promise
     undo_seconds: int
-    send_form: SendForm
+    #: The date the update button offers: the promise, else the policy's next deadline.
+    suggested: dt.date | None
     can_send: dict[str, bool] = field(default_factory=dict)
 
     @property
-    def undoable(self) -> list[OutboxMessage]:
-        return [m for m in self.history if m.can_undo(self.now)]
+    def undoable(self) -> list[queries.HistoryEmail]:
+        return [m for m in self.unfinished if m.can_undo(self.now)]
 
     @property
-    def failed(self) -> list[OutboxMessage]:
-        return [m for m in self.history if m.status == OutboxStatus.FAILED]
+    def failed(self) -> list[queries.HistoryEmail]:
+        return [m for m in self.unfinished if m.status == OutboxStatus.FAILED]
 
     @property
     def reopens(self) -> bool:
         """A pending rejection or offer: a stage move cancels it and restores the status."""
-        return any(m.status == OutboxStatus.PENDING and m.kind in STATUS_SET for m in self.history)
+        return any(m.status == OutboxStatus.PENDING and m.kind in STATUS_SET for m in self.unfinished)
 
 
 def candidate_emails(
-    candidate: Candidate, now: dt.datetime, org: OrgSettings, waiting: bool
+    candidate: Candidate, now: dt.datetime, org: OrgSettings, wait: Wait | None, limit: int
 ) -> CandidateEmails:
-    history = queries.history(db.session, candidate.id)
-    suggested = waits_service.default_promise_date(db.session, candidate, now, org) if waiting else None
-    allowed = {kind.value: can_send(candidate, kind, waiting=waiting) for kind in SENDABLE}
+    """The latest ``limit`` emails and every unfinished one in one statement; ``wait`` is the
+    candidate's open wait (None: nobody is waiting), read by the caller."""
+    found = queries.history(db.session, candidate.id, limit + 1, unfinished=True)
+    waiting = wait is not None
+    suggested = (
+        waits_service.default_promise_date(db.session, candidate, now, org, wait=wait) if waiting else None
+    )
     return CandidateEmails(
-        history=history,
+        history=found[:limit],
+        more=len(found) > limit,
+        unfinished=[m for m in found if m.status in queries.UNFINISHED],
         nonce=new_nonce(),
         now=now,
         today=local_date(now, candidate.position.time_zone),
         undo_seconds=EmailConfig.from_app(current_app).undo_seconds,
-        send_form=SendForm(formdata=None, promised_date=suggested),
-        can_send=allowed,
+        suggested=suggested,
+        can_send={kind.value: can_send(candidate, kind, waiting=waiting) for kind in SENDABLE},
     )
 
 

@@ -52,9 +52,19 @@ def valid_time_zone(_form, field) -> None:
 
 
 class ReturnForm(FlaskForm):
-    """A form posted from a list or a candidate page; ``next`` is where to go afterwards."""
+    """A form posted from a list or a candidate page; ``next`` is where to go afterwards, and ``row``
+    the list row a button was on (a triage page's buttons share one form and name only their row)."""
 
     next = HiddenField()
+    row = HiddenField()
+
+    @property
+    def return_to(self) -> str | None:
+        back = self.next.data or None
+        row = self.row.data or ""
+        if back and row.isdigit() and len(row) < 12 and "#" not in back:
+            back = f"{back}#row-{row}"
+        return back
 
 
 class PromiseForm(ReturnForm):

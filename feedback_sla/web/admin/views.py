@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 
 from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts.models import User
@@ -10,6 +11,7 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import a_or_an
+from feedback_sla.waits.queries import PAGE_SIZE, pages_for
 from feedback_sla.web.access import admin_required, viewer
 from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
@@ -25,8 +27,19 @@ def _admins_only():
 
 @bp.get("/users")
 def users():
-    rows = accounts.everyone(db.session)
-    return render_template("admin/users.html", users=rows, roles=ROLE_CHOICES, me=viewer())
+    """One page of every account, the active ones first, by name."""
+    total = db.session.scalar(select(func.count(User.id)))
+    pages = pages_for(total)
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    rows = db.session.scalars(
+        select(User)
+        .order_by(User.active.desc(), func.lower(User.name), User.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "admin/users.html", users=rows, total=total, page=page, pages=pages, roles=ROLE_CHOICES, me=viewer()
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -102,10 +115,10 @@ def enable_user(user_id: int):
 def settings():
     form = SettingsForm()
     if request.method == "GET":
-        form.fill(settings_service.raw_values(db.session))
+        form.fill(settings_service.raw_values(db.session, current_app.config))
     if form.validate_on_submit():
         try:
-            update = settings_service.update(db.session, form.values())
+            update = settings_service.update(db.session, form.values(), config=current_app.config)
         except settings_service.SettingsInvalid as exc:
             db.session.rollback()
             form.show_errors(exc.errors)

@@ -12,6 +12,7 @@ from feedback_sla.candidates.models import PIPELINE, ContactChannel
 from feedback_sla.web.forms import ReturnForm, stripped, valid_email
 
 NOTE_LIMIT = 5000
+REASON_LIMIT = 500
 IMPORT_LIMIT_BYTES = 2 * 1024 * 1024
 
 STAGE_CHOICES = [SelectChoice(stage, stage.capitalize()) for stage in PIPELINE]
@@ -46,7 +47,9 @@ class NoteForm(ReturnForm):
 
 
 class WithdrawForm(ReturnForm):
-    reason = StringField("Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=500)])
+    reason = StringField(
+        "Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=REASON_LIMIT)]
+    )
 
 
 class DetailsForm(FlaskForm):

@@ -72,7 +72,7 @@ def _act(
         flash(f"Nothing was saved: {exc}", "danger")
         return render_candidate(candidate_or_404(candidate_id), 409, **{form_name: form})
     db.session.commit()
-    back = safe_next(form.next.data) or url_for("candidates.show", candidate_id=candidate_id)
+    back = safe_next(form.return_to) or url_for("candidates.show", candidate_id=candidate_id)
     if isinstance(done, str):
         flash(done, "success")
     else:

@@ -127,7 +127,7 @@ def send(candidate_id: int, kind: str):
     form = SendForm(today=local_date(now, candidate.position.time_zone))
     if not form.validate_on_submit():
         flash(f"Nothing was queued. {errors_text(form)}", "danger")
-        return _back(form.next.data, candidate_id)
+        return _back(form.return_to, candidate_id)
     wanted = EmailRequest(
         candidate,
         kind,
@@ -142,9 +142,9 @@ def send(candidate_id: int, kind: str):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Nothing was queued: {exc}", "danger")
-        return _back(form.next.data, candidate_id)
+        return _back(form.return_to, candidate_id)
     db.session.commit()
-    return _answered(message, candidate, form.next.data)
+    return _answered(message, candidate, form.return_to)
 
 
 @bp.post("/emails/<int:message_id>/undo")
@@ -158,7 +158,7 @@ def undo(message_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not undone: {exc}.", "danger")
-        return _back(form.next.data, candidate.id)
+        return _back(form.return_to, candidate.id)
     db.session.commit()
     text = f"Undone: the {message.kind.label} to {candidate.name} will not be sent."
     if message.kind in STATUS_SET:
@@ -166,7 +166,7 @@ def undo(message_id: int):
     if message.promised_date is not None:
         text += " The promised date is back to what it was."
     flash(text, "success")
-    return _back(form.next.data, candidate.id)
+    return _back(form.return_to, candidate.id)
 
 
 @bp.post("/emails/<int:message_id>/retry")
@@ -180,10 +180,10 @@ def retry(message_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not retried: {exc}.", "danger")
-        return _back(form.next.data, candidate.id)
+        return _back(form.return_to, candidate.id)
     db.session.commit()
     flash(f"The {message.kind.label} to {candidate.name} is queued again and sent shortly.", "success")
-    return _back(form.next.data, candidate.id)
+    return _back(form.return_to, candidate.id)
 
 
 # --- customize ------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
         form.form_errors.append(f"Nothing was queued: {exc}")
         return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
     db.session.commit()
-    return _answered(message, candidate, form.next.data)
+    return _answered(message, candidate, form.return_to)
 
 
 def _customize_start(candidate, kind, form, now, org, config):

@@ -1,0 +1,357 @@
+"""What a message that came back does: a candidate's reply, an automatic reply, a bounce, a stranger's.
+
+``receive`` records every message once (by its IMAP key, its Message-ID or the SHA-256 of its bytes:
+the same message twice changes nothing), finds the email of ours it concerns, and hands what it
+means to the wait's door (``waits.service``, ``waits.answers``). It is matched, in this order, by the
+token in the address it was sent to (``bounces+<token>@…``, ``replies+<token>@…``), by its
+In-Reply-To and References (or a bounce's attached original) against our Message-IDs, and, for a
+bounce without either, by the failed address against the latest email sent to it within 30 days.
+What matches nothing is kept, with the reason, for an admin. The caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
+
+from feedback_sla.candidates.models import Event, Status
+from feedback_sla.emails.config import DELIMITER, EmailConfig
+from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.inbound import reading
+from feedback_sla.inbound.models import InboundMessage
+from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
+from feedback_sla.waits import answers
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.clock import OrgSettings
+
+__all__ = ["TooLarge", "receive", "recent"]
+
+#: A token as ``emails.outbox`` makes it: 128 random bits in hexadecimal.
+TOKEN = re.compile(r"[0-9a-f]{32}")
+#: A bounce without a token or a Message-ID of ours names the latest email sent to its address
+#: within this long.
+FAILED_RECIPIENT_WITHIN = dt.timedelta(days=30)
+#: Message-IDs of In-Reply-To and References looked up, the nearest first.
+MAX_ANSWERED = 50
+UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class Match:
+    """The email of ours a message concerns, and how it was found."""
+
+    message: OutboxMessage
+    by: str  # "token", "Message-ID" or "failed recipient"
+    via_reply_address: bool = False  # the token came through REPLY_ADDRESS (not the bounce address)
+
+
+def receive(
+    session: Session,
+    raw: bytes,
+    now: dt.datetime,
+    settings: OrgSettings,
+    config: EmailConfig,
+    *,
+    source: str = "pipe",
+    imap_key: str | None = None,
+) -> InboundMessage:
+    """Record one message and do what it means; the row says what it did (``outcome``).
+
+    A message recorded before (by ``imap_key``, Message-ID or fingerprint) returns that row and
+    changes nothing. TooLarge when it passes ``INBOUND_MAX_BYTES``: nothing is written.
+    """
+    if len(raw) > config.inbound_max_bytes:
+        raise TooLarge(f"the message is {len(raw):,} bytes; the limit is {config.inbound_max_bytes:,}")
+    fingerprint = hashlib.sha256(raw).hexdigest()
+    known = _known(session, fingerprint=fingerprint, imap_key=imap_key)
+    if known is not None:
+        return known
+    try:
+        incoming = reading.read(raw, config.inbound_max_bytes)
+    except TooLarge:
+        raise
+    except Exception as exc:  # a message nothing can read is kept for an admin, never dropped
+        return _unreadable(session, raw, now, fingerprint, source, imap_key, exc)
+    message_id = _stored_id(incoming.message_id)
+    known = _known(session, message_id=message_id)
+    if known is not None:
+        return known
+    row = _claim(
+        session,
+        received_at=now,
+        message_id=message_id,
+        source=source,
+        imap_key=imap_key,
+        fingerprint=fingerprint,
+        sender=_printable(incoming.sender, 254),
+        subject=_printable(incoming.subject, 500),
+        kind=incoming.kind.value,
+        outcome="",
+        size=len(raw),
+    )
+    if row is None:  # the same message, received at the same moment by another process
+        return _known(session, fingerprint=fingerprint, imap_key=imap_key, message_id=message_id)
+    match = find_match(session, incoming, config, now)
+    row.outcome = _act(session, row, incoming, match, now, settings)
+    session.flush()
+    return row
+
+
+def recent(session: Session, limit: int, *, unmatched: bool = False) -> list[InboundMessage]:
+    """The latest messages received, newest first, with their candidate; only those that matched no
+    candidate with ``unmatched``."""
+    query = (
+        select(InboundMessage)
+        .options(joinedload(InboundMessage.candidate))
+        .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    if unmatched:
+        query = query.where(InboundMessage.candidate_id.is_(None))
+    return list(session.scalars(query))
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+
+def find_match(session: Session, incoming: Incoming, config: EmailConfig, now: dt.datetime) -> Match | None:
+    """The email of ours the message concerns: by token, by Message-ID, by failed recipient."""
+    for token, via_reply in tokens_in(incoming.recipients, config):
+        message = session.scalar(select(OutboxMessage).where(OutboxMessage.reply_token == token))
+        if message is not None:
+            return Match(message, "token", via_reply)
+    ids = list(incoming.answers[:MAX_ANSWERED])
+    if incoming.original_message_id:
+        ids.insert(0, incoming.original_message_id)
+    if ids:
+        found = {
+            m.message_id: m
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.message_id.in_(ids)))
+        }
+        for message_id in ids:
+            if message_id in found:
+                return Match(found[message_id], "Message-ID")
+    if incoming.kind in (Kind.BOUNCE, Kind.DELAY) and incoming.failed:
+        message = session.scalar(
+            select(OutboxMessage)
+            .where(
+                func.lower(OutboxMessage.to_address).in_(list(incoming.failed)),
+                OutboxMessage.candidate_id.is_not(None),
+                OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.BOUNCED]),
+                OutboxMessage.sent_at >= now - FAILED_RECIPIENT_WITHIN,
+                OutboxMessage.sent_at <= now,
+            )
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+            .limit(1)
+        )
+        if message is not None:
+            return Match(message, "failed recipient")
+    return None
+
+
+def tokens_in(recipients: tuple[str, ...], config: EmailConfig) -> list[tuple[str, bool]]:
+    """The tokens in addresses of the form ``bounces+<token>@…`` or ``replies+<token>@…`` (the
+    configured addresses, whatever the case), each with whether it came through the reply address."""
+    bases = {}
+    if config.bounce_address:
+        bases[config.bounce_address.lower()] = False
+    if config.reply_address:
+        bases[config.reply_address.lower()] = True
+    found = []
+    for address in recipients:
+        local, _, domain = address.lower().rpartition("@")
+        base, delimiter, token = local.partition(DELIMITER)
+        via_reply = bases.get(f"{base}@{domain}")
+        if delimiter and via_reply is not None and TOKEN.fullmatch(token):
+            found.append((token, via_reply))
+    return found
+
+
+# --- what it does -------------------------------------------------------------------------------
+
+
+def _act(
+    session: Session,
+    row: InboundMessage,
+    incoming: Incoming,
+    match: Match | None,
+    now: dt.datetime,
+    settings: OrgSettings,
+) -> str:
+    if match is None:
+        return _unmatched_reason(incoming)
+    message = match.message
+    row.outbox_message_id = message.id
+    if incoming.kind in (Kind.BOUNCE, Kind.DELAY):
+        return _bounced(session, row, incoming, message, now)
+    candidate = message.candidate
+    if candidate is None:
+        return f"unmatched: it answers the {message.kind.label} to {message.to_address}; kept for an admin"
+    if incoming.kind == Kind.AUTO_REPLY:
+        row.candidate_id = candidate.id
+        waits.auto_replied(session, candidate, now, incoming.subject, data=_data(row, match))
+        return f"automatic reply from {candidate.name}: on the timeline, counted for nothing"
+    return _reply(session, row, incoming, match, now, settings)
+
+
+def _reply(
+    session: Session,
+    row: InboundMessage,
+    incoming: Incoming,
+    match: Match,
+    now: dt.datetime,
+    settings: OrgSettings,
+) -> str:
+    """A person's reply: the candidate's follow-up, when it comes from their address or through the
+    reply address with a valid token."""
+    message, candidate = match.message, match.message.candidate
+    sender = incoming.sender
+    theirs = sender in (candidate.email.lower(), message.to_address.lower())
+    if message.reply_to_address and sender == message.reply_to_address.lower():
+        row.candidate_id = candidate.id
+        return f"from the hiring manager, about {candidate.name}: not a follow-up, nothing recorded"
+    if not theirs and not match.via_reply_address:
+        return (
+            f"unmatched: it answers the {message.kind.label} to {candidate.name}, but comes from "
+            f"{sender or 'an unknown sender'}, not the candidate's address; kept for an admin"
+        )
+    row.candidate_id = candidate.id
+    note = "" if theirs else f"Sent from {sender}, not the candidate's address {candidate.email}."
+    text = "".join(c if c in "\n\t" or c.isprintable() else " " for c in incoming.text)
+    body = "\n\n".join(part for part in (_printable(incoming.subject, 500), text, note) if part)
+    data = {**_data(row, match), "sender": sender, "sender_differs": not theirs}
+    differs = f"; the sender ({sender}) differs from the candidate's address" if note else ""
+    if candidate.status != Status.ACTIVE:
+        waits.wrote_after_decision(session, candidate, now, body, data=data)
+        return (
+            f"reply from {candidate.name}, who is {candidate.status.value}: on the timeline, "
+            f"no wait opens{differs}"
+        )
+    wait = waits.followed_up(session, candidate, now, settings, channel="email", body=body, data=data)
+    if wait.follow_ups == 0:
+        return f"follow-up from {candidate.name}: opened a reply wait{differs}"
+    return f"follow-up from {candidate.name}: {wait.follow_ups} during this wait{differs}"
+
+
+def _bounced(
+    session: Session, row: InboundMessage, incoming: Incoming, message: OutboxMessage, now: dt.datetime
+) -> str:
+    permanent = incoming.kind == Kind.BOUNCE
+    reason = _printable(incoming.reason, 1_000) or "no reason given"
+    event = answers.email_bounced(session, message, permanent, reason, now)
+    row.candidate_id = message.candidate_id
+    what = f"the {message.kind.label} to {message.to_address} (email {message.id})"
+    if not permanent:
+        return f"delay warning for {what}: on the timeline only ({reason})"
+    if event is None or not event.data.get("marked"):
+        done = "marked bounced" if event is None else "recorded on the timeline only (it had bounced before)"
+        return f"bounce of {what}: {done} ({reason})"
+    return f"bounce of {what}: marked bounced ({reason}); " + _bounce_effects(event)
+
+
+def _bounce_effects(event: Event) -> str:
+    data = event.data
+    effects = ["the wait it answered is open again" if data.get("reopened_wait") else "no wait reopened"]
+    if data.get("status"):
+        effects.append(f"status back to {data['status']['to']}")
+    if data.get("address_flagged"):
+        effects.append("the address is flagged undeliverable")
+    return "; ".join(effects)
+
+
+def _unmatched_reason(incoming: Incoming) -> str:
+    if incoming.kind in (Kind.BOUNCE, Kind.DELAY):
+        failed = ", ".join(incoming.failed) or "no address named"
+        return (
+            f"unmatched {incoming.kind.value}: no token or Message-ID of ours, and no email sent to "
+            f"{failed} in the last {FAILED_RECIPIENT_WITHIN.days} days; kept for an admin"
+        )
+    kind = incoming.kind.value.replace("_", " ")
+    return f"unmatched {kind}: no token or Message-ID of ours; kept for an admin"
+
+
+def _data(row: InboundMessage, match: Match) -> dict:
+    return {"inbound_id": row.id, "outbox_id": match.message.id, "matched_by": match.by}
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+def _known(
+    session: Session,
+    *,
+    fingerprint: str | None = None,
+    imap_key: str | None = None,
+    message_id: str | None = None,
+) -> InboundMessage | None:
+    """The row of a message recorded before, by any of the keys given."""
+    keys = [
+        column == value
+        for column, value in (
+            (InboundMessage.fingerprint, fingerprint),
+            (InboundMessage.imap_key, imap_key),
+            (InboundMessage.message_id, message_id),
+        )
+        if value is not None
+    ]
+    if not keys:
+        return None
+    return session.scalars(
+        select(InboundMessage).where(or_(*keys)).order_by(InboundMessage.id).limit(1)
+    ).first()
+
+
+def _claim(session: Session, **values) -> InboundMessage | None:
+    """Insert the row unless one with the same Message-ID, IMAP key or fingerprint exists (then
+    None): the database decides, so two processes receiving the same message record it once."""
+    dialect = session.get_bind(mapper=InboundMessage.__mapper__).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(InboundMessage).values(**values).on_conflict_do_nothing().returning(InboundMessage)
+    return session.scalars(statement).one_or_none()
+
+
+def _unreadable(
+    session: Session,
+    raw: bytes,
+    now: dt.datetime,
+    fingerprint: str,
+    source: str,
+    imap_key: str | None,
+    error: Exception,
+) -> InboundMessage:
+    row = _claim(
+        session,
+        received_at=now,
+        message_id=None,
+        source=source,
+        imap_key=imap_key,
+        fingerprint=fingerprint,
+        sender="",
+        subject="",
+        kind=UNREADABLE,
+        outcome=_printable(
+            f"unmatched: the message could not be read ({type(error).__name__}: {error})", 1_000
+        ),
+        size=len(raw),
+    )
+    return row or _known(session, fingerprint=fingerprint, imap_key=imap_key)
+
+
+def _stored_id(message_id: str | None) -> str | None:
+    """The Message-ID as stored; one too long for the column is left out (the fingerprint stays)."""
+    if not message_id:
+        return None
+    message_id = _printable(message_id, 10_000)
+    return message_id if len(message_id) <= 255 else None
+
+
+def _printable(text: str, limit: int) -> str:
+    """Text from outside on one line, without NUL or other control characters, cut to ``limit``."""
+    kept = "".join(c if c.isprintable() else " " for c in text or "")
+    return " ".join(kept.split())[:limit]
