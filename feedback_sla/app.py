@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedback_sla import config as _config
+from feedback_sla import logs
 from feedback_sla.database import db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ def create_data_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _config.check(app.config)
+    _configure_logging(app)
 
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or _config.database_uri(
         app.config["DATABASE_URL"], app.instance_path
@@ -66,6 +68,15 @@ def create_data_app(config: Mapping[str, object] | None = None) -> Flask:
 
     db.init_app(app)
     return app
+
+
+def _configure_logging(app: Flask) -> None:
+    """``LOG_FORMAT=json``: the app's records and every command's go to standard error as JSON
+    lines through the root logger, instead of Flask's own handler."""
+    from flask.logging import default_handler
+
+    if logs.configure(app.config["LOG_FORMAT"]):
+        app.logger.removeHandler(default_handler)
 
 
 def _check_email_settings(app: Flask) -> None:

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per 15 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "50 per 15 minutes",
+    "API_LIMIT_PER_TOKEN": "300 per minute",  # requests one API token may make
     "SESSION_IDLE_MINUTES": 120,
     "SESSION_ABSOLUTE_HOURS": 12,
     "BEHIND_PROXY": False,
@@ -67,6 +68,13 @@ DEFAULTS: dict[str, object] = {
     "INBOUND_IMAP_FAILED_FOLDER": "Failed",  # messages that could not be read; created when needed
     "INBOUND_IMAP_INTERVAL": 60,  # seconds between two polls of a running `inbound imap`
     "INBOUND_IMAP_TIMEOUT": 30,  # seconds a connection or an answer of the server may take
+    # Operators: `text` (Flask's default lines) or `json` (one JSON object per line, app and commands).
+    "LOG_FORMAT": "text",
+    "METRICS_TOKEN": None,  # None: no Prometheus endpoint; set, /ops/metrics needs it as a Bearer token
+    # ATS webhooks (/hooks/<kind>/<id>): a larger body answers 413; Lever's details come from its API.
+    "WEBHOOK_MAX_BYTES": 1024 * 1024,
+    "LEVER_API_BASE": "https://api.lever.co/v1",
+    "LEVER_API_TIMEOUT": 10,  # seconds a Lever API request may take; then the delivery is retried later
 }
 
 
@@ -123,3 +131,21 @@ def check(config) -> None:
             raise ConfigurationError(
                 f"{key} ({ENV_PREFIX}_{key}): {value!r} is not a number between 0 and {highest}"
             )
+    _check_operations(config)
+
+
+#: The shortest metrics token accepted: a guessable one would open the figures to anyone.
+METRICS_TOKEN_MIN_LENGTH = 16
+
+
+def _check_operations(config) -> None:
+    if config.get("LOG_FORMAT") not in ("text", "json"):
+        raise ConfigurationError(
+            f"LOG_FORMAT ({ENV_PREFIX}_LOG_FORMAT): {config.get('LOG_FORMAT')!r} is not text or json"
+        )
+    token = config.get("METRICS_TOKEN")
+    if token not in (None, "") and (not isinstance(token, str) or len(token) < METRICS_TOKEN_MIN_LENGTH):
+        raise ConfigurationError(
+            f"METRICS_TOKEN ({ENV_PREFIX}_METRICS_TOKEN): not text of at least {METRICS_TOKEN_MIN_LENGTH} "
+            "characters; make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )

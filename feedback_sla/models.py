@@ -1,6 +1,7 @@
 """Every model, imported in one place for migrations and the shell."""
 
-from feedback_sla.accounts.models import Role, User
+from feedback_sla.accounts.models import ApiToken, Role, User
+from feedback_sla.ats.models import Delivery, ExternalId, Source
 from feedback_sla.candidates.models import (
     CANDIDATE_FACING,
     PIPELINE,
@@ -18,9 +19,13 @@ from feedback_sla.settings.models import Setting
 from feedback_sla.waits.models import Wait, WaitReason
 
 __all__ = [
+    "ApiToken",
     "CANDIDATE_FACING",
     "PIPELINE",
     "Candidate",
+    "Delivery",
+    "ExternalId",
+    "Source",
     "ContactChannel",
     "EmailKind",
     "EmailTemplate",

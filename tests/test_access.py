@@ -77,8 +77,8 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     checked = []
     for rule in app.url_map.iter_rules():
         names = [a for a in rule.arguments if a in OBJECT_ARGUMENTS]
-        if not names or any(a not in ids for a in rule.arguments):
-            continue
+        if not names or any(a not in ids for a in rule.arguments) or rule.rule.startswith("/api/"):
+            continue  # the API takes no session: tests/test_api_access.py walks it with tokens
         url = app.url_for(rule.endpoint, **{a: ids[a] for a in rule.arguments}, _external=False)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(url, method=method, data=FORM if method == "POST" else None)

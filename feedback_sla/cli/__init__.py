@@ -31,6 +31,8 @@ COMMANDS = {
     "demo": "feedback_sla.cli.demo:demo",
     "export": "feedback_sla.cli.reports:export",
     "report": "feedback_sla.cli.reports:report_command",
+    "sources": "feedback_sla.cli.sources:sources_group",
+    "tokens": "feedback_sla.cli.tokens:tokens",
 }
 
 

@@ -17,7 +17,8 @@ promised_date         the date the candidate was promised an answer by (a local 
 closed_at             when the candidate heard from us, or empty while the wait is open
 closed_by             how they heard: phone, meeting, email, other (a logged contact); interview;
                       the kind of email the outbox sent (rejection, offer, update...); otherwise the
-                      kind of the event that closed the wait (e.g. status_changed)
+                      kind of the event that closed the wait (e.g. status_changed); ats_rejection
+                      or ats_hire for a decision recorded in the applicant tracking system
 business_days_waited  business days begun between opened_at and closed_at (or now, while open),
                       counted in the position's time zone, skipping weekends and public holidays
 hours_waited          elapsed hours between the same two instants, two decimals
@@ -118,6 +119,8 @@ def closed_by_expression():
             Event.kind == EventKind.EMAIL_SENT,
             func.coalesce(Event.data["email_kind"].as_string(), literal("email")),
         ),
+        # A decision recorded in the ATS names itself: ats_rejection, ats_hire.
+        (Event.kind == EventKind.STATUS_CHANGED, func.coalesce(Event.data["closed_by"].as_string(), kind)),
         else_=kind,
     )
 

@@ -39,6 +39,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     for blueprint in _feature_blueprints():
         app.register_blueprint(blueprint)
+    from feedback_sla.web import api  # /api/v1: registered through flask-smorest for its document
+
+    api.init_app(app)
 
     app.before_request(_enforce_session_timeouts)
     app.before_request(_require_secret_key)
@@ -64,6 +67,7 @@ ADMIN_ITEMS = (
     ("admin.settings", "Settings"),
     ("emails.templates", "Email templates"),
     ("admin.inbound", "Inbound mail"),
+    ("admin.sources", "ATS sources"),
 )
 
 
@@ -81,16 +85,29 @@ def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
     from feedback_sla.web.accounts.views import bp as account_bp  # /account
     from feedback_sla.web.admin import inbound as _admin_inbound  # noqa: F401  (/admin/inbound)
+    from feedback_sla.web.admin import sources as _admin_sources  # noqa: F401  (/admin/sources)
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
     from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
     from feedback_sla.web.emails.views import (
         bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
     )
+    from feedback_sla.web.hooks.views import bp as hooks_bp  # /hooks/<kind>/<id>: ATS webhooks
     from feedback_sla.web.metrics.views import bp as metrics_bp  # /metrics
+    from feedback_sla.web.ops.views import bp as ops_bp  # /healthz, /readyz, /ops/metrics
     from feedback_sla.web.positions.views import bp as positions_bp  # /positions
     from feedback_sla.web.triage.views import bp as triage_bp
 
-    return [triage_bp, positions_bp, admin_bp, account_bp, candidates_bp, metrics_bp, emails_bp]
+    return [
+        triage_bp,
+        positions_bp,
+        admin_bp,
+        account_bp,
+        candidates_bp,
+        metrics_bp,
+        emails_bp,
+        ops_bp,
+        hooks_bp,
+    ]
 
 
 def _require_secret_key():
@@ -101,11 +118,16 @@ def _require_secret_key():
         abort(503)
 
 
+#: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer
+#: comes from its token, never from a session.
+UNSESSIONED = frozenset({"ops", "api"})
+
+
 def _enforce_session_timeouts():
     """Idle and absolute session lifetimes, counted from the login and the last request."""
     from flask import current_app
 
-    if not current_user.is_authenticated:
+    if request.blueprint in UNSESSIONED or not current_user.is_authenticated:
         return
     now = dt.datetime.now(dt.UTC).timestamp()
     started = session.get("login_at", 0)
@@ -128,8 +150,8 @@ def _security_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user.is_authenticated:
-        headers.setdefault("Cache-Control", "no-store")
+    if "Cache-Control" not in headers and current_user.is_authenticated:
+        headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -137,6 +159,10 @@ def _http_error(error: HTTPException):
     if error.code is None or error.code < 400:
         return error
     db.session.rollback()
+    if request.path.startswith("/api/"):  # no route matched there: answered as the API answers
+        from feedback_sla.web.api.problems import from_http_error
+
+        return from_http_error(error)
     return render_template("errors/error.html", error=error), error.code
 
 

@@ -18,3 +18,13 @@ class PersonalSettingsForm(FlaskForm):
         choices=[SelectChoice(h, f"{h:02d}:00") for h in range(24)],
     )
     digest_empty = BooleanField("Send it also on days when nobody is waiting on me")
+
+
+class TokenForm(FlaskForm):
+    token_name = StringField(
+        "Token name", filters=[stripped], validators=[DataRequired(), Length(max=100)], default="API token"
+    )
+
+
+class RevokeTokenForm(FlaskForm):
+    """Only its CSRF token: revoking a token is a POST like every other change."""

@@ -1,0 +1,236 @@
+"""The neutral events of a delivery applied through the wait's door (``waits.service`` and
+``waits.external``): candidates created, stages moved, interviews held, decisions recorded,
+personal data erased or merged.
+
+An event about an application we never saw (created before the source was connected) or a stage
+nobody mapped changes nothing and says so in the delivery's notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts import service as accounts
+from feedback_sla.accounts.models import User
+from feedback_sla.ats import events as ev
+from feedback_sla.ats.models import Delivery, ExternalId, Source
+from feedback_sla.ats.sources import INTERVIEW_STAGES, our_stage
+from feedback_sla.candidates.models import PIPELINE, Candidate, Status
+from feedback_sla.candidates.service import DuplicateCandidate
+from feedback_sla.errors import DomainError
+from feedback_sla.positions import service as positions
+from feedback_sla.positions.models import Position
+from feedback_sla.waits import external
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.clock import OrgSettings
+
+APPLICATION = "application"
+JOB = "job"
+
+
+@dataclass
+class Applied:
+    """What the events did: ``done`` when any changed something, with notes for the admin."""
+
+    done: bool = False
+    candidate_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    session: Session
+    source: Source
+    settings: OrgSettings
+    now: dt.datetime
+    result: Applied
+
+
+def apply(
+    session: Session, source: Source, events: tuple[ev.AtsEvent, ...], settings: OrgSettings, now: dt.datetime
+) -> Applied:
+    context = Context(session, source, settings, now, Applied())
+    for event in events:
+        _HANDLERS[type(event)](context, event)
+    return context.result
+
+
+def _mapping(session: Session, source: Source, kind: str, external_id: str) -> ExternalId | None:
+    return session.scalar(
+        select(ExternalId).where(
+            ExternalId.source_id == source.id, ExternalId.kind == kind, ExternalId.external_id == external_id
+        )
+    )
+
+
+def _candidate(context: Context, application_id: str) -> Candidate | None:
+    mapping = _mapping(context.session, context.source, APPLICATION, application_id)
+    if mapping is None or mapping.candidate is None:
+        context.result.notes.append(f"application {application_id}: not known here (created before?)")
+        return None
+    context.result.candidate_id = mapping.candidate_id
+    return mapping.candidate
+
+
+def _manager(session: Session, source: Source, email: str | None) -> User:
+    """The hiring manager when their email is a user's here, else the source's default manager."""
+    user = accounts.find_by_email(session, email) if email else None
+    return user if user is not None and user.active else source.default_manager
+
+
+def _position(context: Context, event: ev.NewApplication) -> Position:
+    """The position of the ATS job: created on first sight."""
+    mapping = _mapping(context.session, context.source, JOB, event.job_id)
+    if mapping is not None and mapping.position is not None:
+        return mapping.position
+    manager = _manager(context.session, context.source, event.manager_email)
+    position = positions.create_position(context.session, event.job_title[:200], manager)
+    context.session.add(
+        ExternalId(source_id=context.source.id, kind=JOB, external_id=event.job_id, position=position)
+    )
+    return position
+
+
+def _new_application(context: Context, event: ev.NewApplication) -> None:
+    session = context.session
+    known = _mapping(session, context.source, APPLICATION, event.application_id)
+    if known is not None:
+        context.result.notes.append(f"application {event.application_id}: already here")
+        context.result.candidate_id = known.candidate_id
+        return
+    position = _position(context, event)
+    name = event.name.strip() or event.email.partition("@")[0]
+    stage = our_stage(context.source, event.stage_name) or "applied"
+    try:
+        candidate = waits.add_candidate(
+            session,
+            position,
+            name,
+            event.email,
+            event.applied_at,
+            context.settings,
+            stage=stage,
+            now=context.now,
+        )
+    except DuplicateCandidate:  # added here by hand before the ATS told us: the same candidate
+        candidate = session.scalar(
+            select(Candidate).where(
+                Candidate.position_id == position.id,
+                func.lower(Candidate.email) == event.email.strip().lower(),
+            )
+        )
+        context.result.notes.append(f"{event.email}: already a candidate of {position.title}; linked")
+    session.add(
+        ExternalId(
+            source_id=context.source.id,
+            kind=APPLICATION,
+            external_id=event.application_id,
+            ats_candidate_id=event.candidate_id,
+            candidate=candidate,
+        )
+    )
+    session.flush()
+    context.result.done = True
+    context.result.candidate_id = candidate.id
+
+
+def _stage_changed(context: Context, event: ev.StageChanged) -> None:
+    candidate = _candidate(context, event.application_id)
+    if candidate is None:
+        return
+    stage = our_stage(context.source, event.stage_name)
+    if stage is None:
+        context.result.notes.append(f"stage {event.stage_name!r}: not mapped to a stage here")
+        return
+    if stage == candidate.stage:
+        return
+    if candidate.status != Status.ACTIVE:
+        context.result.notes.append(f"candidate is {candidate.status.value}: stage not moved")
+        return
+    before = candidate.stage
+    if before in INTERVIEW_STAGES and PIPELINE.index(stage) > PIPELINE.index(before):
+        # Moved on from an interview stage: the interview took place, a decision is owed.
+        waits.interview_held(context.session, candidate, event.at, context.settings)
+    waits.move_stage(context.session, candidate, stage, event.at)
+    context.result.done = True
+
+
+def _decided(context: Context, event: ev.Rejected | ev.Hired) -> None:
+    candidate = _candidate(context, event.application_id)
+    if candidate is None:
+        return
+    if candidate.status != Status.ACTIVE:
+        context.result.notes.append(f"candidate is {candidate.status.value} already")
+        return
+    status = Status.REJECTED if isinstance(event, ev.Rejected) else Status.HIRED
+    external.decided_elsewhere(context.session, candidate, status, event.at, source=context.source.kind)
+    context.result.done = True
+
+
+def _withdrawn(context: Context, event: ev.Withdrawn) -> None:
+    candidate = _candidate(context, event.application_id)
+    if candidate is None:
+        return
+    if candidate.status != Status.ACTIVE:
+        context.result.notes.append(f"candidate is {candidate.status.value} already")
+        return
+    waits.withdraw(context.session, candidate, event.at, reason="withdrew (recorded in the ATS)")
+    context.result.done = True
+
+
+def _applications_of(context: Context, ats_candidate_id: str) -> list[ExternalId]:
+    return list(
+        context.session.scalars(
+            select(ExternalId).where(
+                ExternalId.source_id == context.source.id,
+                ExternalId.kind == APPLICATION,
+                ExternalId.ats_candidate_id == ats_candidate_id,
+            )
+        )
+    )
+
+
+def _erase(context: Context, candidate: Candidate) -> None:
+    external.erase(context.session, candidate, context.now)
+    # The deliveries that named the candidate keep no copy of what they said.
+    context.session.execute(update(Delivery).where(Delivery.candidate_id == candidate.id).values(body="{}"))
+
+
+def _erased(context: Context, event: ev.Erased) -> None:
+    mappings = _applications_of(context, event.candidate_id)
+    if not mappings:
+        context.result.notes.append(f"person {event.candidate_id}: not known here")
+    for mapping in mappings:
+        if mapping.candidate is not None:
+            _erase(context, mapping.candidate)
+            context.result.done = True
+
+
+def _merged(context: Context, event: ev.Merged) -> None:
+    """The merged person's applications are the kept person's, with the kept person's details."""
+    kept = [m.candidate for m in _applications_of(context, event.kept_id) if m.candidate is not None]
+    for mapping in _applications_of(context, event.merged_id):
+        mapping.ats_candidate_id = event.kept_id
+        context.result.done = True
+        if not kept or mapping.candidate is None:
+            continue
+        try:
+            with context.session.begin_nested():
+                waits.update_details(context.session, mapping.candidate, kept[0].name, kept[0].email)
+        except DomainError:  # the kept person is a candidate of that position already: a duplicate
+            _erase(context, mapping.candidate)
+
+
+_HANDLERS = {
+    ev.NewApplication: _new_application,
+    ev.StageChanged: _stage_changed,
+    ev.Rejected: _decided,
+    ev.Hired: _decided,
+    ev.Withdrawn: _withdrawn,
+    ev.Erased: _erased,
+    ev.Merged: _merged,
+}

@@ -1,0 +1,108 @@
+"""What a vendor's webhook means, in the product's words: a small list of neutral events.
+
+Each vendor module (``greenhouse``, ``lever``, ``ashby``, ``workable``) turns its payload into these;
+``service`` applies them through the wait's door. ATS ids are strings whatever the vendor sends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+class PayloadError(ValueError):
+    """The payload lacks a field its vendor documents: the delivery fails with this reason."""
+
+
+class Unavailable(RuntimeError):
+    """The details cannot be fetched now (the vendor's API is down): the delivery is retried later."""
+
+
+@dataclass(frozen=True)
+class NewApplication:
+    application_id: str
+    candidate_id: str
+    name: str
+    email: str
+    job_id: str
+    job_title: str
+    manager_email: str | None
+    applied_at: dt.datetime
+    stage_name: str | None = None
+
+
+@dataclass(frozen=True)
+class StageChanged:
+    application_id: str
+    stage_name: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Rejected:
+    application_id: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Hired:
+    application_id: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    application_id: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Erased:
+    """The person was deleted or anonymized in the ATS: their personal data goes here too."""
+
+    candidate_id: str
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Two ATS people are one: ``merged_id``'s applications now belong to ``kept_id``."""
+
+    kept_id: str
+    merged_id: str
+
+
+AtsEvent = NewApplication | StageChanged | Rejected | Hired | Withdrawn | Erased | Merged
+
+
+def parse_time(value, field: str) -> dt.datetime:
+    """An ISO 8601 time (``Z`` or an offset) or epoch milliseconds, as UTC."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    if not isinstance(value, str) or not value:
+        raise PayloadError(f"{field}: missing time")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PayloadError(f"{field}: not a time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def field(mapping, *path: str, required: bool = True):
+    """``mapping[a][b]...``; PayloadError naming the path when a required one is missing."""
+    value = mapping
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            if required:
+                raise PayloadError(f"{'.'.join(path)}: missing")
+            return None
+    return value
+
+
+def ident(mapping, *path: str) -> str:
+    value = field(mapping, *path)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(f"{'.'.join(path)}: not an id")
+    return str(value)

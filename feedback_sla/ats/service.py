@@ -1,0 +1,185 @@
+"""A webhook delivery: its signature checked on the raw body, stored once per vendor event id
+(``receive``; the caller commits it), then processed in the same request when it can be
+(``process``; the caller commits again). A delivery whose processing broke off stays ``received``.
+
+One that cannot be processed now (the Lever API is down) stays ``failed`` with its reason, is shown
+to admins and is tried again by ``feedback-sla sources retry``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feedback_sla.ats import apply, ashby, greenhouse, lever, sources, workable
+from feedback_sla.ats.events import PayloadError, Unavailable
+from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind, Source
+from feedback_sla.ats.signatures import BadSignature, verify
+from feedback_sla.errors import DomainError
+from feedback_sla.waits.clock import OrgSettings
+
+__all__ = ["BadSignature", "Answer", "LeverConfig", "receive", "answer_code", "process", "retry"]
+
+VENDORS = {Kind.GREENHOUSE: greenhouse, Kind.LEVER: lever, Kind.ASHBY: ashby, Kind.WORKABLE: workable}
+
+#: Event types that only check the URL works.
+PINGS = frozenset({"ping"})
+
+
+@dataclass(frozen=True)
+class LeverConfig:
+    base: str = lever.DEFAULT_API_BASE
+    timeout: float = 10
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the webhook answers: 200 done (or a replay, or nothing to do), 202 stored for later."""
+
+    code: int
+    delivery: Delivery | None
+    replay: bool = False
+
+
+def receive(
+    session: Session,
+    source: Source,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: dt.datetime,
+    settings: OrgSettings,
+) -> Answer:
+    """BadSignature (nothing written) unless the source signed ``body``; otherwise the delivery,
+    stored once, still to be processed (``received``), or None for a replay."""
+    verify(source.kind, source.secret, headers, body, now)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        delivery = _store(session, source, hashlib.sha256(body).hexdigest(), "", body, now)
+        if delivery is None:
+            return Answer(200, None, replay=True)
+        _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
+        return Answer(202, delivery)
+    event_id, event_type = VENDORS[Kind(source.kind)].identify(payload, headers, body)
+    delivery = _store(session, source, event_id or hashlib.sha256(body).hexdigest(), event_type, body, now)
+    if delivery is None:
+        return Answer(200, _existing(session, source, event_id), replay=True)
+    return Answer(200, delivery)
+
+
+def answer_code(answer: Answer) -> int:
+    """200 once done (or a replay), 202 when stored but not processed: tried again later."""
+    if answer.replay or answer.delivery is None:
+        return 200
+    return 202 if answer.delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.RECEIVED) else 200
+
+
+def _store(
+    session: Session, source: Source, event_id: str, event_type: str, body: bytes, now: dt.datetime
+) -> Delivery | None:
+    """The new delivery, or None when this event id was received before (a replay)."""
+    if _existing(session, source, event_id) is not None:
+        return None
+    delivery = Delivery(
+        source=source,
+        event_id=event_id[:255],
+        event_type=event_type[:100],
+        received_at=now,
+        body=body.decode("utf-8", errors="replace"),
+        status=DeliveryStatus.RECEIVED.value,
+        attempts=0,
+    )
+    try:
+        with session.begin_nested():  # the same event delivered twice at once: one row wins
+            session.add(delivery)
+    except IntegrityError:
+        return None
+    return delivery
+
+
+def _existing(session: Session, source: Source, event_id: str) -> Delivery | None:
+    return session.scalar(
+        select(Delivery).where(Delivery.source_id == source.id, Delivery.event_id == event_id[:255])
+    )
+
+
+def _finish(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, error: str | None = None) -> None:
+    delivery.status = status.value
+    delivery.error = error
+    delivery.processed_at = now if status != DeliveryStatus.FAILED else None
+
+
+def process(
+    session: Session,
+    delivery: Delivery,
+    now: dt.datetime,
+    settings: OrgSettings,
+    lever_config: LeverConfig = LeverConfig(),
+) -> Delivery:
+    """Apply what the delivery means; everything it wrote is undone when it fails."""
+    source = delivery.source
+    delivery.attempts += 1
+    if delivery.event_type in PINGS:
+        _finish(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
+        return delivery
+    try:
+        payload = json.loads(delivery.body)
+        with session.begin_nested():
+            events = VENDORS[Kind(source.kind)].read(payload, _context(source, lever_config))
+            if not events:
+                _finish(
+                    delivery, DeliveryStatus.IGNORED, now, f"{delivery.event_type or 'this event'}: not read"
+                )
+                return delivery
+            result = apply.apply(session, source, events, settings, now)
+    except (PayloadError, Unavailable, DomainError, ValueError) as exc:
+        _finish(delivery, DeliveryStatus.FAILED, now, str(exc) or type(exc).__name__)
+        return delivery
+    if result.candidate_id is not None:
+        delivery.candidate_id = result.candidate_id
+    status = DeliveryStatus.PROCESSED if result.done else DeliveryStatus.IGNORED
+    _finish(delivery, status, now, "; ".join(result.notes) or None)
+    return delivery
+
+
+def _context(source: Source, lever_config: LeverConfig):
+    if source.kind == Kind.LEVER:
+        return lever.LeverApi(lever_config.base, source.api_key or "", lever_config.timeout)
+    return None
+
+
+@dataclass
+class RetryResult:
+    processed: int = 0
+    failed: int = 0
+
+
+def retry(
+    session: Session,
+    now: dt.datetime,
+    settings: OrgSettings,
+    lever_config: LeverConfig = LeverConfig(),
+    *,
+    delivery_id: int | None = None,
+) -> RetryResult:
+    """Process again every failed delivery (or the one given), oldest first."""
+    result = RetryResult()
+    waiting = sources.failed_deliveries(session)
+    for delivery in waiting:
+        if delivery_id is not None and delivery.id != delivery_id:
+            continue
+        process(session, delivery, now, settings, lever_config)
+        if delivery.status == DeliveryStatus.FAILED:
+            result.failed += 1
+        else:
+            result.processed += 1
+    return result

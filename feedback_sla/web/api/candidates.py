@@ -1,0 +1,135 @@
+"""Candidates: the list with the candidates page's search and filters, one candidate, adding and
+correcting one. Writes go through the wait's door, as on the pages."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from feedback_sla.candidates.models import Candidate
+from feedback_sla.database import db
+from feedback_sla.errors import DomainError
+from feedback_sla.positions.models import Position
+from feedback_sla.settings import service as settings_service
+from feedback_sla.text import search_key
+from feedback_sla.timeutil import utcnow
+from feedback_sla.waits import service
+from feedback_sla.waits.models import Wait
+from feedback_sla.web.access import candidate_or_404, position_or_404, viewer
+from feedback_sla.web.api import bp
+from feedback_sla.web.api.paging import decode, page_of
+from feedback_sla.web.api.schemas import (
+    CandidateArgs,
+    CandidateChangeSchema,
+    CandidatePageSchema,
+    CandidateSchema,
+    NewCandidateSchema,
+)
+
+_ROWS = (
+    select(Candidate, Wait.due_at)
+    .join(Position, Candidate.position_id == Position.id)
+    .outerjoin(Wait, (Wait.candidate_id == Candidate.id) & Wait.closed_at.is_(None))
+)
+
+
+def printable(text: str) -> str:
+    """Search text without control characters: nobody searches for them, and no column holds them."""
+    return "".join(char for char in text if char.isprintable() or char == " ")
+
+
+def as_json(candidate: Candidate, due_at) -> dict:
+    return {
+        "id": candidate.id,
+        "name": candidate.name,
+        "email": candidate.email,
+        "position_id": candidate.position_id,
+        "position": candidate.position.title,
+        "manager": candidate.position.manager.email,
+        "stage": candidate.stage,
+        "status": candidate.status,
+        "due_at": due_at,
+    }
+
+
+def _one(candidate_id: int) -> dict:
+    candidate = candidate_or_404(candidate_id)
+    due = db.session.scalar(
+        select(Wait.due_at).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None))
+    )
+    return as_json(candidate, due)
+
+
+@bp.get("/candidates")
+@bp.arguments(CandidateArgs, location="query", as_kwargs=True)
+@bp.response(200, CandidatePageSchema)
+def list_candidates(limit, cursor, q, position_id, stage, status):
+    """Every candidate the token's user may see, of any status, by id; ``q`` searches name and email
+    whatever the case or accents."""
+    query = _ROWS.where(Candidate.id > decode(cursor))
+    if not current_user.is_admin:
+        query = query.where(Position.manager_id == current_user.id)
+    text = printable(q).strip()
+    if text:
+        query = query.where(Candidate.search_key.contains(search_key(text), autoescape=True))
+    if position_id is not None:
+        query = query.where(Candidate.position_id == position_id)
+    if stage:
+        query = query.where(Candidate.stage == stage)
+    if status is not None:
+        query = query.where(Candidate.status == status)
+    rows = db.session.execute(query.order_by(Candidate.id).limit(limit + 1)).all()
+    page = page_of(rows, limit, key=lambda row: row[0].id)
+    return {**page, "items": [as_json(*row) for row in page["items"]]}
+
+
+@bp.get("/candidates/<int:candidate_id>")
+@bp.response(200, CandidateSchema)
+def get_candidate(candidate_id: int):
+    return _one(candidate_id)
+
+
+@bp.post("/candidates")
+@bp.arguments(NewCandidateSchema)
+@bp.response(201, CandidateSchema)
+def create_candidate(data: dict):
+    """A new applicant for one of the token user's open positions; its application wait opens now."""
+    position = position_or_404(data["position_id"])
+    if not position.is_open:
+        raise DomainError(f"position {position.id} is closed")
+    now = utcnow()
+    try:
+        candidate = service.add_candidate(
+            db.session,
+            position,
+            data["name"],
+            data["email"],
+            now,
+            settings_service.load(db.session),
+            viewer(),
+            stage=data["stage"],
+            now=now,
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError(f"{data['email']} is already a candidate for this position") from None
+    return _one(candidate.id)
+
+
+@bp.patch("/candidates/<int:candidate_id>")
+@bp.arguments(CandidateChangeSchema)
+@bp.response(200, CandidateSchema)
+def update_candidate(data: dict, candidate_id: int):
+    """Correct the name or email; queued emails follow the correction."""
+    candidate = candidate_or_404(candidate_id)
+    try:
+        service.update_details(
+            db.session, candidate, data.get("name", candidate.name), data.get("email", candidate.email)
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError("that email is already a candidate for this position") from None
+    return _one(candidate_id)

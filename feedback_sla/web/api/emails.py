@@ -1,0 +1,78 @@
+"""One-click emails: queue one (once per Idempotency-Key), undo it, read its status."""
+
+from __future__ import annotations
+
+from flask import abort, current_app
+
+from feedback_sla.database import db
+from feedback_sla.emails.checks import EmailRequest
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import EmailKind, OutboxMessage
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import utcnow
+from feedback_sla.waits import answers
+from feedback_sla.web.access import candidate_or_404, viewer
+from feedback_sla.web.api import bp
+from feedback_sla.web.api.schemas import EmailSchema, IdempotencyHeader, NewEmailSchema
+
+
+def as_json(message: OutboxMessage) -> dict:
+    return {
+        "id": message.id,
+        "candidate_id": message.candidate_id,
+        "kind": message.kind.value,
+        "status": message.status.value,
+        "subject": message.subject,
+        "send_after": message.send_after,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+    }
+
+
+def _message_or_404(message_id: int) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.candidate_id is None:
+        abort(404)
+    candidate_or_404(message.candidate_id)
+    return message
+
+
+@bp.post("/candidates/<int:candidate_id>/emails")
+@bp.arguments(IdempotencyHeader, location="headers", as_kwargs=True)
+@bp.arguments(NewEmailSchema)
+@bp.response(201, EmailSchema)
+def queue_email(data: dict, candidate_id: int, idempotency_key: str):
+    """Queue a one-click email; it waits out the undo window first. The same Idempotency-Key again
+    answers the email it queued, and queues nothing."""
+    candidate = candidate_or_404(candidate_id)
+    user, kind = viewer(), data["kind"]
+    wanted = EmailRequest(
+        candidate,
+        kind,
+        f"api:{user.id}:{candidate.id}:{kind.value}:{idempotency_key}",
+        utcnow(),
+        user,
+        promised_date=data["promised_date"] if kind == EmailKind.UPDATE else None,
+        feedback=data["feedback"] if kind == EmailKind.REJECTION else None,
+        default_promise=True,
+    )
+    config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
+    message = answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
+    db.session.commit()
+    return as_json(message)
+
+
+@bp.get("/emails/<int:message_id>")
+@bp.response(200, EmailSchema)
+def get_email(message_id: int):
+    return as_json(_message_or_404(message_id))
+
+
+@bp.post("/emails/<int:message_id>/undo")
+@bp.response(200, EmailSchema)
+def undo_email(message_id: int):
+    """Cancel an email before its send time; what queueing it changed is restored."""
+    message = _message_or_404(message_id)
+    answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
+    db.session.commit()
+    return as_json(message)

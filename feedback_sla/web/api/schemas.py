@@ -1,0 +1,148 @@
+"""What the API reads and writes, as marshmallow schemas: the OpenAPI document is built from them."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from feedback_sla.candidates.models import PIPELINE, ContactChannel, Status
+from feedback_sla.emails.models import EmailKind
+from feedback_sla.waits.clock import State
+from feedback_sla.web.api.paging import PageArgs, page_schema
+
+_NAME = ma.validate.Length(1, 200)
+_EMAIL = ma.validate.Length(3, 254)
+_TEXT = ma.validate.Length(1, 5000)
+
+
+class Input(ma.Schema):
+    """Request bodies: fields a caller may not set (owner, manager, role) are ignored."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+class CandidateSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    position_id = ma.fields.Integer(required=True)
+    position = ma.fields.String(required=True)
+    manager = ma.fields.String(required=True)
+    stage = ma.fields.String(required=True)
+    status = ma.fields.Enum(Status, by_value=True, required=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+
+
+class CandidateArgs(PageArgs):
+    """The candidates page's search and filters."""
+
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    position_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 2**31 - 1))
+    stage = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PIPELINE))
+    status = ma.fields.Enum(Status, by_value=True, load_default=None)
+
+
+class NewCandidateSchema(Input):
+    position_id = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 2**31 - 1))
+    name = ma.fields.String(required=True, validate=_NAME)
+    email = ma.fields.String(required=True, validate=_EMAIL)
+    stage = ma.fields.String(load_default="applied", validate=ma.validate.OneOf(PIPELINE))
+
+
+class CandidateChangeSchema(Input):
+    name = ma.fields.String(validate=_NAME)
+    email = ma.fields.String(validate=_EMAIL)
+
+
+class ContactSchema(Input):
+    channel = ma.fields.Enum(ContactChannel, by_value=True, required=True)
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class NoteSchema(Input):
+    body = ma.fields.String(required=True, validate=_TEXT)
+
+
+class StageSchema(Input):
+    stage = ma.fields.String(required=True, validate=ma.validate.OneOf(PIPELINE))
+
+
+class PromiseSchema(Input):
+    promised_date = ma.fields.Date(
+        required=True, allow_none=True, metadata={"description": "from today to a year ahead; null clears it"}
+    )
+
+
+class WithdrawSchema(Input):
+    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+
+
+class EventSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    channel = ma.fields.String(allow_none=True, required=True)
+    body = ma.fields.String(allow_none=True, required=True)
+    occurred_at = ma.fields.AwareDateTime(required=True)
+
+
+class WaitSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    candidate_id = ma.fields.Integer(required=True)
+    candidate = ma.fields.String(required=True)
+    position = ma.fields.String(required=True)
+    manager = ma.fields.String(required=True)
+    stage = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+    opened_at = ma.fields.AwareDateTime(required=True)
+    due_at = ma.fields.AwareDateTime(required=True)
+    promised_date = ma.fields.Date(allow_none=True, required=True)
+    follow_ups = ma.fields.Integer(required=True)
+    state = ma.fields.String(required=True)
+
+
+class WaitArgs(PageArgs):
+    state = ma.fields.Enum(State, by_value=True, load_default=None)
+    position_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 2**31 - 1))
+
+
+class PositionSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    time_zone = ma.fields.String(required=True)
+    is_open = ma.fields.Boolean(required=True)
+    manager = ma.fields.String(required=True)
+
+
+class NewEmailSchema(Input):
+    kind = ma.fields.Enum(EmailKind, by_value=True, required=True)
+    promised_date = ma.fields.Date(load_default=None, metadata={"description": "update: the date promised"})
+    feedback = ma.fields.String(load_default=None, validate=_TEXT, metadata={"description": "rejection"})
+
+
+class IdempotencyHeader(ma.Schema):
+    idempotency_key = ma.fields.String(
+        required=True, data_key="Idempotency-Key", validate=ma.validate.Length(1, 80)
+    )
+
+
+class EmailSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    candidate_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    subject = ma.fields.String(required=True)
+    send_after = ma.fields.AwareDateTime(allow_none=True, required=True)
+    attempts = ma.fields.Integer(required=True)
+    last_error = ma.fields.String(allow_none=True, required=True)
+
+
+class ExportArgs(Input):
+    since = ma.fields.Date(load_default=None)
+    until = ma.fields.Date(load_default=None)
+    status = ma.fields.String(load_default="all", validate=ma.validate.OneOf(["open", "closed", "all"]))
+
+
+CandidatePageSchema = page_schema(CandidateSchema, "CandidatePage")
+EventPageSchema = page_schema(EventSchema, "EventPage")
+WaitPageSchema = page_schema(WaitSchema, "WaitPage")
+PositionPageSchema = page_schema(PositionSchema, "PositionPage")

@@ -1,0 +1,1 @@
+"""ATS webhooks: ``POST /hooks/<kind>/<public_id>``, signed by the vendor, no session, no CSRF token."""

@@ -1,0 +1,61 @@
+"""The webhook door: the raw body and headers handed to ``ats.service.receive``, the delivery
+committed, then processed (``ats.service.process``) and committed again.
+
+Answers: 401 for a bad or missing signature (nothing written), 200 once processed (or a replay,
+or a ping), 202 when stored but not processed yet (retried by ``feedback-sla sources retry``),
+404 for an unknown source, 413 past ``WEBHOOK_MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from feedback_sla.ats import service
+from feedback_sla.ats.models import DeliveryStatus
+from feedback_sla.ats.sources import find_source
+from feedback_sla.database import db
+from feedback_sla.extensions import csrf
+from feedback_sla.settings import service as settings_service
+from feedback_sla.timeutil import utcnow
+
+bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+csrf.exempt(bp)
+
+
+def lever_config() -> service.LeverConfig:
+    config = current_app.config
+    return service.LeverConfig(config["LEVER_API_BASE"], config["LEVER_API_TIMEOUT"])
+
+
+def _body() -> bytes:
+    limit = current_app.config["WEBHOOK_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        abort(413)
+    return body
+
+
+@bp.post("/<kind>/<public_id>")
+def receive(kind: str, public_id: str):
+    source = find_source(db.session, kind, public_id)
+    if source is None:
+        abort(404)
+    body = _body()
+    now = utcnow()
+    settings = settings_service.load(db.session)
+    try:
+        answer = service.receive(db.session, source, request.headers, body, now, settings)
+    except service.BadSignature as exc:
+        db.session.rollback()
+        return jsonify(error=str(exc)), 401
+    db.session.commit()  # stored first: whatever happens next, the delivery is not lost
+    delivery = answer.delivery
+    if delivery is not None and not answer.replay and delivery.status == DeliveryStatus.RECEIVED:
+        service.process(db.session, delivery, now, settings, lever_config())
+        db.session.commit()
+    return jsonify(
+        status="replay" if answer.replay else (delivery.status if delivery else "ignored"),
+        delivery=delivery.id if delivery else None,
+    ), service.answer_code(answer)

@@ -1,0 +1,1 @@
+"""What operators and their tools call: liveness, readiness and the Prometheus figures."""
