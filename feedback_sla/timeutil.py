@@ -49,11 +49,23 @@ def local_date(instant: dt.datetime, time_zone: str) -> dt.date:
 DISPLAY_FORMAT = "%a %d %b %Y, %H:%M"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def local_time_in(value: dt.datetime | None, time_zone: str, fmt: str = DISPLAY_FORMAT) -> str:
     """A UTC timestamp in a named zone, followed by the zone's name; empty for None."""
     if value is None:
         return ""
-    return f"{as_utc(value).astimezone(zone(time_zone)).strftime(fmt)} {time_zone}"
+    local = as_utc(value).astimezone(zone(time_zone))
+    if fmt == DISPLAY_FORMAT:
+        # What strftime writes for DISPLAY_FORMAT (Python's C locale), in half its time: pages
+        # write a hundred and more of these (the candidate page, one per event and email).
+        return (
+            f"{_DAYS[local.weekday()]} {local.day:02} {_MONTHS[local.month]} {local.year}, "
+            f"{local.hour:02}:{local.minute:02} {time_zone}"
+        )
+    return f"{local.strftime(fmt)} {time_zone}"
 
 
 def validate_time_zone(name: str) -> str:

@@ -114,7 +114,7 @@ class HistoryEmail(NamedTuple):
     can_undo = OutboxMessage.can_undo
 
 
-def _history_query(*, limited: bool, unfinished: bool):
+def _history_query(*, limited: bool, unfinished: bool = False):
     """The history's statement, built once per variant: the candidate and the limit are bound
     at each execution (building a select costs more than SQLite takes to run it)."""
     newest_first = (OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
@@ -139,11 +139,9 @@ def _history_query(*, limited: bool, unfinished: bool):
     return query.where(or_(OutboxMessage.id.in_(latest), OutboxMessage.status.in_(UNFINISHED)))
 
 
-_HISTORY = {
-    (limited, unfinished): _history_query(limited=limited, unfinished=unfinished)
-    for limited in (False, True)
-    for unfinished in (False, True)
-}
+_EVERY_EMAIL = _history_query(limited=False)
+_LATEST = _history_query(limited=True)
+_LATEST_AND_UNFINISHED = _history_query(limited=True, unfinished=True)
 
 
 def history(
@@ -155,9 +153,12 @@ def history(
     ``unfinished``: after those, any older email still unfinished (pending, sending or failed),
     in the same statement; the candidate page's undo and failed banners show them.
     """
-    query = _HISTORY[limit is not None, unfinished and limit is not None]
+    if limit is None:
+        query = _EVERY_EMAIL
+    else:
+        query = _LATEST_AND_UNFINISHED if unfinished else _LATEST
     # Core execution: plain columns, no objects to load.
-    rows = session.connection().execute(query, {"candidate_id": candidate_id, "limit": limit})
+    rows = session.connection().execute(query, {"candidate_id": candidate_id, "limit": limit}).all()
     make = HistoryEmail._make
     return [make(row) for row in rows]
 

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from feedback_sla.accounts.models import User
+from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.positions.models import Position
 from feedback_sla.text import search_key
@@ -158,21 +159,40 @@ def waiting_per_position(position_ids: Iterable[int]):
     )
 
 
-#: Built once, bound at each execution: building it costs more than running it.
-_WAITS_OF = select(Wait).where(
+class WaitRow(NamedTuple):
+    """A wait as the candidate page shows it (a tuple: the page reads a few dozen, and loading
+    them as objects cost it more than the statement)."""
+
+    id: int
+    reason: WaitReason
+    opened_at: dt.datetime
+    warn_at: dt.datetime
+    due_at: dt.datetime
+    escalate_at: dt.datetime
+    policy_days: int
+    promised_date: dt.date | None
+    follow_ups: int
+    closed_at: dt.datetime | None
+    opened_by_event_id: int | None
+    closed_by_event_id: int | None
+
+
+#: Built once, bound at each execution: building it costs more than running it. The events are
+#: named by a subquery, not by a list of ids: a statement of constant text is parsed once (and
+#: psycopg caches no statement of more than 50 parameters).
+_LISTED = candidates.latest_event_ids(bindparam("candidate_id"), bindparam("events"))
+_WAITS_OF = select(*[getattr(Wait, name) for name in WaitRow._fields]).where(
     Wait.candidate_id == bindparam("candidate_id"),
-    or_(
-        Wait.closed_at.is_(None),
-        Wait.opened_by_event_id.in_(bindparam("event_ids", expanding=True)),
-        Wait.closed_by_event_id.in_(bindparam("event_ids", expanding=True)),
-    ),
+    or_(Wait.closed_at.is_(None), Wait.opened_by_event_id.in_(_LISTED), Wait.closed_by_event_id.in_(_LISTED)),
 )
 
 
-def waits_of(session: Session, candidate_id: int, event_ids: list[int]) -> list[Wait]:
-    """The open wait and the waits the listed events opened or closed, in one statement: the
-    candidate page reads no wait that it does not show."""
-    return list(session.scalars(_WAITS_OF, {"candidate_id": candidate_id, "event_ids": event_ids}))
+def waits_of(session: Session, candidate_id: int, events: int) -> list[WaitRow]:
+    """The open wait and the waits the candidate's latest ``events`` events (those the timeline
+    lists) opened or closed, in one statement: the candidate page reads no wait that it does not
+    show."""
+    rows = session.connection().execute(_WAITS_OF, {"candidate_id": candidate_id, "events": events}).all()
+    return [WaitRow._make(row) for row in rows]
 
 
 # --- every candidate, for the candidates page ----------------------------------------------------

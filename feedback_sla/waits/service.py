@@ -35,7 +35,7 @@ from feedback_sla.timeutil import local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
-from feedback_sla.waits.queries import open_wait_of
+from feedback_sla.waits.queries import WaitRow, open_wait_of
 
 #: The longest internal note or contact note, and the longest withdrawal reason.
 MAX_NOTE = 5_000
@@ -344,7 +344,7 @@ def default_promise_date(
     now: dt.datetime,
     settings: OrgSettings,
     *,
-    wait: Wait | None | Literal["unread"] = "unread",
+    wait: Wait | WaitRow | None | Literal["unread"] = "unread",
 ) -> dt.date:
     """The default date of an update: the date already promised, while it is still ahead; otherwise
     the deadline a fresh wait of the same kind would have. ``wait``: the open wait (None: there is

@@ -22,7 +22,7 @@ from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import service as waits_service
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import WaitRow
 from feedback_sla.web.forms import PromiseForm
 
 #: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
@@ -91,7 +91,7 @@ class CandidateEmails:
 
 
 def candidate_emails(
-    candidate: Candidate, now: dt.datetime, org: OrgSettings, wait: Wait | None, limit: int
+    candidate: Candidate, now: dt.datetime, org: OrgSettings, wait: WaitRow | None, limit: int
 ) -> CandidateEmails:
     """The latest ``limit`` emails and every unfinished one in one statement; ``wait`` is the
     candidate's open wait (None: nobody is waiting), read by the caller."""

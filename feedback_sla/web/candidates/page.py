@@ -22,7 +22,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, local_date, utcnow
 from feedback_sla.waits import clock
 from feedback_sla.waits import queries as wait_queries
-from feedback_sla.waits.models import Wait
+from feedback_sla.waits.queries import WaitRow
 from feedback_sla.waits.wording import due_phrase
 from feedback_sla.web.candidates.forms import (
     CHANNEL_CHOICES,
@@ -86,7 +86,7 @@ class Listed:
 
 @dataclass(frozen=True)
 class OpenWait:
-    wait: Wait
+    wait: WaitRow
     state: clock.State
     due_text: str
     business_days_waited: int
@@ -96,7 +96,7 @@ class OpenWait:
 class AnsweredWait:
     """A closed wait, shown on the event that closed it."""
 
-    wait: Wait
+    wait: WaitRow
     business_days_waited: int
     on_time: bool
 
@@ -107,7 +107,7 @@ BLANK_FORMS: dict[str, ReturnForm | None] = dict.fromkeys(
 )
 
 
-def _open_wait(wait: Wait, now: dt.datetime, tz: str, settings: clock.OrgSettings) -> OpenWait:
+def _open_wait(wait: WaitRow, now: dt.datetime, tz: str, settings: clock.OrgSettings) -> OpenWait:
     return OpenWait(
         wait=wait,
         state=clock.state(wait, now, settings),
@@ -116,7 +116,7 @@ def _open_wait(wait: Wait, now: dt.datetime, tz: str, settings: clock.OrgSetting
     )
 
 
-def _answered(wait: Wait, tz: str, settings: clock.OrgSettings) -> AnsweredWait:
+def _answered(wait: WaitRow, tz: str, settings: clock.OrgSettings) -> AnsweredWait:
     return AnsweredWait(
         wait=wait,
         business_days_waited=clock.business_days_waited(wait.opened_at, wait.closed_at, tz, settings),
@@ -131,7 +131,8 @@ def render_candidate(candidate: Candidate, status: int = 200, shown: Shown = FIR
     tz = candidate.position.time_zone
     # The latest events, and one more to learn whether older ones exist.
     events = Listed.of(candidates.events_of(db.session, candidate, limit=shown.events + 1), shown.events)
-    waits = wait_queries.waits_of(db.session, candidate.id, [e.id for e in events.items])
+    # The open wait and those the listed events opened or closed.
+    waits = wait_queries.waits_of(db.session, candidate.id, shown.events)
     wait = next((w for w in waits if w.closed_at is None), None)
     emails = candidate_emails(candidate, now, settings, wait, shown.emails)
     return render_template(
