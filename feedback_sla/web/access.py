@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
+from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.positions.models import Position
 
 
@@ -84,3 +85,12 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def message_or_404(message_id: int) -> OutboxMessage:
+    """A candidate email the viewer may act on: through a candidate of theirs (admins: any)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.candidate_id is None:
+        abort(404)
+    candidate_or_404(message.candidate_id)
+    return message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import current_app
 
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest
@@ -11,7 +11,7 @@ from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
-from feedback_sla.web.access import candidate_or_404, viewer
+from feedback_sla.web.access import candidate_or_404, message_or_404, viewer
 from feedback_sla.web.api import bp
 from feedback_sla.web.api.schemas import EmailSchema, IdempotencyHeader, NewEmailSchema
 
@@ -27,14 +27,6 @@ def as_json(message: OutboxMessage) -> dict:
         "attempts": message.attempts,
         "last_error": message.last_error,
     }
-
-
-def _message_or_404(message_id: int) -> OutboxMessage:
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.candidate_id is None:
-        abort(404)
-    candidate_or_404(message.candidate_id)
-    return message
 
 
 @bp.post("/candidates/<int:candidate_id>/emails")
@@ -65,14 +57,14 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
 @bp.get("/emails/<int:message_id>")
 @bp.response(200, EmailSchema)
 def get_email(message_id: int):
-    return as_json(_message_or_404(message_id))
+    return as_json(message_or_404(message_id))
 
 
 @bp.post("/emails/<int:message_id>/undo")
 @bp.response(200, EmailSchema)
 def undo_email(message_id: int):
     """Cancel an email before its send time; what queueing it changed is restored."""
-    message = _message_or_404(message_id)
+    message = message_or_404(message_id)
     answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
     db.session.commit()
     return as_json(message)

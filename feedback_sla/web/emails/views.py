@@ -22,7 +22,7 @@ from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits_service
-from feedback_sla.web.access import admin_required, candidate_or_404, safe_next, viewer
+from feedback_sla.web.access import admin_required, candidate_or_404, message_or_404, safe_next, viewer
 from feedback_sla.web.email_parts import (
     SENDABLE,
     SendForm,
@@ -49,15 +49,6 @@ def _kind_or_404(value: str, allowed: tuple[EmailKind, ...]) -> EmailKind:
     if kind not in allowed:
         abort(404)
     return kind
-
-
-def _message_or_404(message_id: int) -> OutboxMessage:
-    """A candidate email the viewer may act on: through a candidate of theirs (admins: any)."""
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.candidate_id is None:
-        abort(404)
-    candidate_or_404(message.candidate_id)
-    return message
 
 
 def _config() -> EmailConfig:
@@ -150,7 +141,7 @@ def send(candidate_id: int, kind: str):
 @bp.post("/emails/<int:message_id>/undo")
 @login_required
 def undo(message_id: int):
-    message = _message_or_404(message_id)
+    message = message_or_404(message_id)
     form = MessageForm()
     candidate = message.candidate
     try:
@@ -172,7 +163,7 @@ def undo(message_id: int):
 @bp.post("/emails/<int:message_id>/retry")
 @login_required
 def retry(message_id: int):
-    message = _message_or_404(message_id)
+    message = message_or_404(message_id)
     form = MessageForm()
     candidate = message.candidate
     try:
