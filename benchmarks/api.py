@@ -33,7 +33,6 @@ import hashlib
 import hmac
 import json
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,15 +42,17 @@ from sqlalchemy import func, select
 from benchmarks.common import (
     Database,
     StatementCounter,
+    add_database_options,
     app_config,
     build_organisation,
+    database_kinds,
+    each_database,
     fresh_database,
     interleaved_medians,
     kilobytes,
     migrate,
     raw_sql,
-    server_url,
-    use_temporary_instance_folder,
+    spread,
 )
 from feedback_sla import create_app
 from feedback_sla.accounts.models import User
@@ -409,33 +410,22 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=5, help="Greenhouse jobs the deliveries apply to")
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (at most)")
     parser.add_argument("--statements", action="store_true", help="list each API page's SQL with its time")
-    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
-    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+    add_database_options(parser)
     args = parser.parse_args()
-    server = server_url(args.database_url)
-    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
-    if "postgresql" in kinds and not server:
-        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
+    server, kinds = database_kinds(parser, args)
     if args.jobs > args.managers:
         parser.error("--jobs: at most one job per manager")
-    others, rest = args.managers - 1, args.candidates - args.manager_candidates
-    per_manager = [args.manager_candidates] + [rest // others + (i < rest % others) for i in range(others)]
-    missed = []
-    with tempfile.TemporaryDirectory() as instance:
-        use_temporary_instance_folder(instance)
-        for kind in kinds:
-            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-            listing, _ = one_database(kind, server, per_manager, args)
-            missed += [
-                f"{kind} API {f.label}: ratio {f.ratio:.2f} to the floor (target at most {TARGET_RATIO})"
-                for f in listing
-                if f.ratio > TARGET_RATIO
-            ]
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    per_manager = spread(args.candidates, args.managers, args.manager_candidates)
+
+    def one(kind: str) -> list[str]:
+        listing, _ = one_database(kind, server, per_manager, args)
+        return [
+            f"{kind} API {f.label}: ratio {f.ratio:.2f} to the floor (target at most {TARGET_RATIO})"
+            for f in listing
+            if f.ratio > TARGET_RATIO
+        ]
+
+    return each_database(kinds, one)
 
 
 if __name__ == "__main__":

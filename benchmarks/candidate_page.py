@@ -23,7 +23,6 @@ import datetime as dt
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,15 +35,17 @@ from flask_login import login_required
 from benchmarks.common import (
     Database,
     StatementCounter,
+    add_database_options,
     app_config,
     build_organisation,
+    database_kinds,
+    each_database,
     fresh_database,
     kilobytes,
     logged_in_client,
     migrate,
     raw_sql,
-    server_url,
-    use_temporary_instance_folder,
+    spread,
 )
 from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, ContactChannel, Event, EventKind
@@ -443,30 +444,18 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=500, help="timeline events of the long history")
     parser.add_argument("--emails", type=int, default=50, help="emails of the long history")
     parser.add_argument("--runs", type=int, default=40, help="timed requests per page (at most)")
-    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
-    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+    add_database_options(parser)
     args = parser.parse_args()
-    server = server_url(args.database_url)
-    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
-    if "postgresql" in kinds and not server:
-        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
-    per_manager = [
-        args.candidates // args.managers + (i < args.candidates % args.managers) for i in range(args.managers)
-    ]
-    missed = []
-    with tempfile.TemporaryDirectory() as instance:
-        use_temporary_instance_folder(instance)
-        for kind in kinds:
-            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {load()}")
-            figures = one_database(kind, server, per_manager, args)
-            report(figures)
-            missed += misses(kind, figures)
-            print(f"  after the runs: {load()}")
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    server, kinds = database_kinds(parser, args)
+    per_manager = spread(args.candidates, args.managers)
+
+    def one(kind: str) -> list[str]:
+        figures = one_database(kind, server, per_manager, args)
+        report(figures)
+        print(f"  after the runs: {load()}")
+        return misses(kind, figures)
+
+    return each_database(kinds, one, note=load)
 
 
 if __name__ == "__main__":

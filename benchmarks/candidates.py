@@ -22,9 +22,7 @@ Target: each search at most 2.5 times its floor, on each database. Exits non-zer
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -32,16 +30,18 @@ from benchmarks.common import (
     SEARCH_TERM,
     Database,
     StatementCounter,
+    add_database_options,
     app_config,
     build_organisation,
+    database_kinds,
+    each_database,
     fresh_database,
     interleaved_medians,
     kilobytes,
     logged_in_client,
     migrate,
     search_floor,
-    server_url,
-    use_temporary_instance_folder,
+    spread,
 )
 from feedback_sla import create_app
 from feedback_sla.database import db
@@ -151,33 +151,22 @@ def main() -> int:
     parser.add_argument("--managers", type=int, default=200)
     parser.add_argument("--manager-candidates", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30, help="timed requests per search (at most)")
-    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
     parser.add_argument("--statements", action="store_true", help="list each page's SQL with its time")
-    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+    add_database_options(parser)
     args = parser.parse_args()
-    server = server_url(args.database_url)
-    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
-    if "postgresql" in kinds and not server:
-        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
-    others, rest = args.managers - 1, args.candidates - args.manager_candidates
-    per_manager = [args.manager_candidates] + [rest // others + (i < rest % others) for i in range(others)]
-    missed = []
-    with tempfile.TemporaryDirectory() as instance:
-        use_temporary_instance_folder(instance)
-        for kind in kinds:
-            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-            figures = one_database(kind, server, per_manager, args.runs)
-            report(figures, args.statements)
-            missed += [
-                f"{kind} {f.label}: ratio {f.ratio:.2f} to the floor (target at most {TARGET_RATIO})"
-                for f in figures
-                if f.targeted and f.ratio > TARGET_RATIO
-            ]
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    server, kinds = database_kinds(parser, args)
+    per_manager = spread(args.candidates, args.managers, args.manager_candidates)
+
+    def one(kind: str) -> list[str]:
+        figures = one_database(kind, server, per_manager, args.runs)
+        report(figures, args.statements)
+        return [
+            f"{kind} {f.label}: ratio {f.ratio:.2f} to the floor (target at most {TARGET_RATIO})"
+            for f in figures
+            if f.targeted and f.ratio > TARGET_RATIO
+        ]
+
+    return each_database(kinds, one)
 
 
 if __name__ == "__main__":

@@ -297,7 +297,7 @@ def run(args, path: Path) -> int:
         f"{'the same waits' if same else 'DIFFERENT waits'}"
     )
     print("                                            wall clock      CPU")
-    print(f"  app (overdue_query, db.session):  {app.wall_ms:7.3f} ms  {app.cpu_ms:7.3f} ms")
+    print(f"  app (overdue_query, db.session):          {app.wall_ms:7.3f} ms  {app.cpu_ms:7.3f} ms")
     print(f"  raw SQL (sqlite3 module):                 {raw_sql.wall_ms:7.3f} ms  {raw_sql.cpu_ms:7.3f} ms")
     print(f"  ratio app / raw:                          {wall_ratio:7.2f}x    {cpu_ratio:7.2f}x")
     result = verdict(wall_ratio <= TARGET_RATIO, cpu_ratio <= TARGET_RATIO)

@@ -449,3 +449,53 @@ def search_floor(connection, kind: str, text: str, manager_id: int | None) -> tu
 
 def kilobytes(size: int) -> str:
     return f"{size / 1024:,.1f} KB"
+
+
+# --- the scripts' command line and main loop ------------------------------------------------------
+
+
+def add_database_options(parser) -> None:
+    """``--databases`` and ``--database-url``, as every multi-database benchmark takes them."""
+    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
+    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+
+
+def database_kinds(parser, args) -> tuple[str | None, list[str]]:
+    """The PostgreSQL server (if any) and the databases to run on: both when a server is named."""
+    server = server_url(args.database_url)
+    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
+    if "postgresql" in kinds and not server:
+        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
+    return server, kinds
+
+
+def spread(total: int, managers: int, first: int | None = None) -> list[int]:
+    """Waiting candidates per manager: ``first`` for the benchmarked one (if given), the rest
+    shared out evenly."""
+    if first is None:
+        return [total // managers + (i < total % managers) for i in range(managers)]
+    return [first, *spread(total - first, managers - 1)]
+
+
+def each_database(
+    kinds: list[str], one: Callable[[str], list[str]], note: Callable[[], str] | None = None
+) -> int:
+    """Run ``one`` on each kind of database (it returns the targets it missed) with the app's
+    instance folder in a temporary one, then report the misses; the exit code."""
+    missed = []
+    with tempfile.TemporaryDirectory() as instance:
+        use_temporary_instance_folder(instance)
+        for kind in kinds:
+            extra = f", {note()}" if note else ""
+            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC{extra}", flush=True)
+            missed += one(kind)
+    return report_misses(missed)
+
+
+def report_misses(missed: list[str]) -> int:
+    """Print each missed target (or that all were met); the exit code: 1 if any was missed."""
+    for problem in missed:
+        print(f"MISSED {problem}")
+    if not missed:
+        print("every target met")
+    return 1 if missed else 0

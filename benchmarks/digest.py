@@ -6,7 +6,7 @@ otherwise a SQLite file), seeds 200 managers who share the open waits evenly (ab
 overdue, every manager owed a digest), and runs the real `feedback-sla digest send` command in a
 fresh process with the file mail backend. It prints that process's peak memory (its maximum
 resident set size), wall time and SQL statements, then delivers the queued digests as .eml files
-in a temporary folder and checks that every manager got one listing 25 candidates.
+in a temporary folder and checks that every manager got one listing at most 25 candidates.
 
 Fails (exit status 1) when the peak memory at the largest size is more than 1.5 times the peak at
 the smallest: a digest holds one manager's rows at a time, whatever the size of the organisation.

@@ -59,7 +59,9 @@ from benchmarks.common import (
     build_organisation,
     fresh_database,
     migrate,
+    report_misses,
     server_url,
+    spread,
     surnames,
     use_temporary_instance_folder,
 )
@@ -414,9 +416,7 @@ def build(database, managers: int, waiting: int, instance: str) -> list[str]:
     app = create_app(app_config(database))
     migrate(app)
     started = time.perf_counter()
-    org = build_organisation(
-        app, [waiting // managers + (i < waiting % managers) for i in range(managers)], utcnow()
-    )
+    org = build_organisation(app, spread(waiting, managers), utcnow())
     with app.app_context():
         db.engine.dispose()
     seconds = time.perf_counter() - started
@@ -487,12 +487,7 @@ def main() -> int:
         f"(target at least {TARGET_THROUGHPUT:.0%}), p95 {app.p95 / floor.p95:.2f} times "
         f"(target at most {TARGET_P95}), p50 {app.p50 / floor.p50:.2f}, p99 {app.p99 / floor.p99:.2f}"
     )
-    missed = misses(app, floor)
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    return report_misses(misses(app, floor))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import math
 import random
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -41,8 +40,11 @@ from benchmarks.common import (
     TIME_ZONES,
     Database,
     StatementCounter,
+    add_database_options,
     app_config,
     build_organisation,
+    database_kinds,
+    each_database,
     fresh_database,
     interleaved_medians,
     kilobytes,
@@ -50,9 +52,7 @@ from benchmarks.common import (
     migrate,
     raw_sql,
     raw_time,
-    server_url,
     urgency_sql,
-    use_temporary_instance_folder,
 )
 from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, Status
@@ -181,8 +181,8 @@ class FloorSQL:
     states: str
 
 
-def floor_sql(kind: str, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> FloorSQL:
-    """The three statements of the metrics page, by hand, for waits opened in [start, end)."""
+def floor_sql(kind: str, start: dt.datetime, now: dt.datetime) -> FloorSQL:
+    """The three statements of the metrics page, by hand, for waits opened in [%(start)s, %(end)s)."""
     reach = now + dt.timedelta(days=9)
     opened, closed = (
         _local_day(column, kind, start - dt.timedelta(days=1), reach)
@@ -333,9 +333,9 @@ def one_database(
     with fresh_database(kind, "metrics", server) as database:
         app = create_app(app_config(database))
         migrate(app)
-        build_organisation(app, [0] * MANAGERS, now, positions_per_manager=POSITIONS_PER_MANAGER)
+        org = build_organisation(app, [0] * MANAGERS, now, positions_per_manager=POSITIONS_PER_MANAGER)
         set_calendar(app, CALENDAR)
-        manager_email = "manager000@example.com"
+        manager_email = org.manager_emails[0]
         add_waits(app, first, range(MANAGERS), 1, now, rng)
         admin, manager = logged_in_client(app, ADMIN_EMAIL), logged_in_client(app, manager_email)
         positions = {"admin /positions": (admin, "/positions"), "manager /positions": (manager, "/positions")}
@@ -345,19 +345,19 @@ def one_database(
         pages.append((f"{waits:,} waits", measure_pages(app, positions, runs)))
         metrics = {"admin /metrics": (admin, "/metrics"), "manager /metrics": (manager, "/metrics")}
         pages.append((f"{waits:,} waits", measure_pages(app, metrics, runs)))
-        versus_floor = compare_metrics(app, database, admin, now, runs)
+        versus_floor = compare_metrics(database, admin, now, runs)
         with app.app_context():
             db.engine.dispose()
     return pages, versus_floor
 
 
-def compare_metrics(app, database: Database, client, now: dt.datetime, runs: int) -> tuple[float, float]:
+def compare_metrics(database: Database, client, now: dt.datetime, runs: int) -> tuple[float, float]:
     """The admin's metrics page against the floor, timed in turn; their totals must agree."""
     today = now.date()
     monday = today - dt.timedelta(days=today.weekday())
     start = dt.datetime.combine(monday - dt.timedelta(weeks=11), dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    sql = floor_sql(database.kind, start, end, now)
+    sql = floor_sql(database.kind, start, now)
     connection = database.raw()
     params = {
         "start": raw_time(start, database.kind),
@@ -401,29 +401,18 @@ def main() -> int:
         "--first", type=int, default=10_000, help="waits when the positions pages are first timed"
     )
     parser.add_argument("--runs", type=int, default=15, help="timed requests per page (at most)")
-    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
-    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+    add_database_options(parser)
     args = parser.parse_args()
-    server = server_url(args.database_url)
-    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
-    if "postgresql" in kinds and not server:
-        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
-    missed = []
-    with tempfile.TemporaryDirectory() as instance:
-        use_temporary_instance_folder(instance)
-        for kind in kinds:
-            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", flush=True)
-            pages, (page_ms, floor_ms) = one_database(kind, server, args.waits, args.first, args.runs)
-            ratio = report(pages, page_ms, floor_ms)
-            if ratio > TARGET_RATIO:
-                missed.append(
-                    f"{kind}: the metrics page is {ratio:.2f} times its floor (target {TARGET_RATIO:g})"
-                )
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    server, kinds = database_kinds(parser, args)
+
+    def one(kind: str) -> list[str]:
+        pages, (page_ms, floor_ms) = one_database(kind, server, args.waits, args.first, args.runs)
+        ratio = report(pages, page_ms, floor_ms)
+        if ratio > TARGET_RATIO:
+            return [f"{kind}: the metrics page is {ratio:.2f} times its floor (target {TARGET_RATIO:g})"]
+        return []
+
+    return each_database(kinds, one)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,8 @@ naming it.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -37,17 +35,19 @@ from benchmarks.common import (
     NONCE_PATTERN,
     Database,
     StatementCounter,
+    add_database_options,
     app_config,
     build_organisation,
+    database_kinds,
+    each_database,
     fresh_database,
     hidden,
     interleaved_medians,
     kilobytes,
     logged_in_client,
     migrate,
-    server_url,
+    spread,
     triage_floor,
-    use_temporary_instance_folder,
 )
 from feedback_sla import create_app
 from feedback_sla.database import db
@@ -221,32 +221,21 @@ def main() -> int:
     parser.add_argument("--manager-waiting", type=int, default=10_000, help="the benchmarked manager's")
     parser.add_argument("--small", type=int, default=100, help="waiting candidates of the small build")
     parser.add_argument("--runs", type=int, default=30, help="timed requests per page (at most)")
-    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"))
     parser.add_argument("--statements", action="store_true", help="list each page's SQL with its time")
-    parser.add_argument("--database-url", help="PostgreSQL server (default: $FEEDBACK_SLA_TEST_DATABASE_URL)")
+    add_database_options(parser)
     args = parser.parse_args()
-    server = server_url(args.database_url)
-    kinds = args.databases or (["sqlite", "postgresql"] if server else ["sqlite"])
-    if "postgresql" in kinds and not server:
-        parser.error("postgresql needs --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
-    others, rest = args.managers - 1, args.waiting - args.manager_waiting
-    large = [args.manager_waiting] + [rest // others + (i < rest % others) for i in range(others)]
-    small = [args.small] + [0] * others
-    missed = []
-    with tempfile.TemporaryDirectory() as instance:
-        use_temporary_instance_folder(instance)
-        for kind in kinds:
-            print(f"{kind}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-            big = one_organisation(kind, server, large, args.runs, timed=True)
-            report(f"{args.waiting:,} waiting, medians of at most {args.runs} requests", big, args.statements)
-            few = one_organisation(kind, server, small, args.runs, timed=False)
-            report(f"{args.small} waiting (statement count only)", few, args.statements)
-            missed += misses(kind, big, few, (args.small, args.waiting))
-    for problem in missed:
-        print(f"MISSED {problem}")
-    if not missed:
-        print("every target met")
-    return 1 if missed else 0
+    server, kinds = database_kinds(parser, args)
+    large = spread(args.waiting, args.managers, args.manager_waiting)
+    small = [args.small] + [0] * (args.managers - 1)
+
+    def one(kind: str) -> list[str]:
+        big = one_organisation(kind, server, large, args.runs, timed=True)
+        report(f"{args.waiting:,} waiting, medians of at most {args.runs} requests", big, args.statements)
+        few = one_organisation(kind, server, small, args.runs, timed=False)
+        report(f"{args.small} waiting (statement count only)", few, args.statements)
+        return misses(kind, big, few, (args.small, args.waiting))
+
+    return each_database(kinds, one)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import json
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, ExternalId, Kind
@@ -21,7 +21,9 @@ from .factories import UserFactory
 from .webhooks_support import (
     ashby_headers,
     body_of,
+    count,
     greenhouse_headers,
+    post,
     sample,
     workable_headers,
 )
@@ -54,16 +56,6 @@ def make_source(session, kind: str, manager, **extra):
 @pytest.fixture
 def greenhouse(session, managers):
     return make_source(session, Kind.GREENHOUSE, managers[1])
-
-
-def post(client, source, body: bytes, headers: dict):
-    return client.post(
-        sources.webhook_path(source), data=body, headers={"Content-Type": "application/json", **headers}
-    )
-
-
-def count(session, model) -> int:
-    return session.scalar(select(func.count()).select_from(model))
 
 
 def only_candidate(session) -> Candidate:

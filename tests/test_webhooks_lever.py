@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind
@@ -15,7 +15,7 @@ from feedback_sla.candidates.models import Candidate
 from feedback_sla.waits.models import Wait, WaitReason
 
 from .factories import UserFactory
-from .webhooks_support import LeverApi, body_of, lever_signed, sample
+from .webhooks_support import LeverApi, body_of, count, lever_signed, post, sample
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 SECRET = "lever-signature-token-0123456789"
@@ -48,14 +48,6 @@ def lever(session):
     source = sources.create_source(session, new, NOW)
     session.commit()
     return source
-
-
-def post(client, source, body: bytes):
-    return client.post(sources.webhook_path(source), data=body, headers={"Content-Type": "application/json"})
-
-
-def count(session, model) -> int:
-    return session.scalar(select(func.count()).select_from(model))
 
 
 def test_a_lever_application_fetches_its_details_and_creates_the_candidate_once(

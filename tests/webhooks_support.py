@@ -32,6 +32,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from feedback_sla.ats import sources
+
 SAMPLES = Path(__file__).parent / "webhooks"
 
 
@@ -45,6 +49,19 @@ def hex_hmac(secret: str, message: bytes) -> str:
 
 def body_of(payload: dict) -> bytes:
     return json.dumps(payload).encode()
+
+
+def post(client, source, body: bytes, headers: dict | None = None):
+    """POST ``body`` to the source's webhook URL, as JSON, with the vendor's signature headers."""
+    return client.post(
+        sources.webhook_path(source),
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
 
 
 def greenhouse_headers(secret: str, body: bytes, event_id: str = "e3b6a1f2-0001") -> dict:

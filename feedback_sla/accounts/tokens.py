@@ -9,15 +9,16 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.accounts.models import ApiToken, User
 from feedback_sla.errors import DomainError
-from feedback_sla.text import check_characters
+from feedback_sla.text import clean_line
 
 #: Every token starts with this, so a leaked one is recognised (by a reader or a secret scanner).
 PREFIX = "fsla_"
-MAX_NAME = 100
+#: The longest name the api_tokens table holds.
+MAX_NAME = ApiToken.__table__.c.name.type.length
 #: A token's last use is written at most this often, so each request does not write a row.
 LAST_USE_PRECISION = dt.timedelta(minutes=1)
 
@@ -35,12 +36,7 @@ def digest(secret: str) -> str:
 
 
 def create_token(session: Session, user: User, name: str, now: dt.datetime) -> NewToken:
-    name = (name or "").strip() or "API token"
-    check_characters(name, "name")
-    if "\n" in name or "\r" in name:
-        raise DomainError("name: one line only")
-    if len(name) > MAX_NAME:
-        raise DomainError(f"name: longer than {MAX_NAME} characters")
+    name = clean_line((name or "").strip() or "API token", "name", MAX_NAME)
     if not user.active:
         raise DomainError(f"{user.email} is disabled")
     secret = PREFIX + secrets.token_urlsafe(32)
@@ -66,13 +62,11 @@ def authenticate(session: Session, secret: str, now: dt.datetime) -> ApiToken | 
     """The live token of an active user for this secret, its last use noted; None otherwise."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+    # The user in the same statement: every request reads it next.
+    query = select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest(secret))
+    token = session.scalar(query)
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
-    if token.last_used_at is None or now - _aware(token.last_used_at) >= LAST_USE_PRECISION:
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USE_PRECISION:
         token.last_used_at = now
     return token
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -159,12 +159,18 @@ def _stage_changed(context: Context, event: ev.StageChanged) -> None:
     context.result.done = True
 
 
-def _decided(context: Context, event: ev.Rejected | ev.Hired) -> None:
-    candidate = _candidate(context, event.application_id)
-    if candidate is None:
-        return
-    if candidate.status != Status.ACTIVE:
+def _active_candidate(context: Context, application_id: str) -> Candidate | None:
+    """The application's candidate when a decision or a withdrawal can still close their wait."""
+    candidate = _candidate(context, application_id)
+    if candidate is not None and candidate.status != Status.ACTIVE:
         context.result.notes.append(f"candidate is {candidate.status.value} already")
+        return None
+    return candidate
+
+
+def _decided(context: Context, event: ev.Rejected | ev.Hired) -> None:
+    candidate = _active_candidate(context, event.application_id)
+    if candidate is None:
         return
     status = Status.REJECTED if isinstance(event, ev.Rejected) else Status.HIRED
     external.decided_elsewhere(context.session, candidate, status, event.at, source=context.source.kind)
@@ -172,11 +178,8 @@ def _decided(context: Context, event: ev.Rejected | ev.Hired) -> None:
 
 
 def _withdrawn(context: Context, event: ev.Withdrawn) -> None:
-    candidate = _candidate(context, event.application_id)
+    candidate = _active_candidate(context, event.application_id)
     if candidate is None:
-        return
-    if candidate.status != Status.ACTIVE:
-        context.result.notes.append(f"candidate is {candidate.status.value} already")
         return
     waits.withdraw(context.session, candidate, event.at, reason="withdrew (recorded in the ATS)")
     context.result.done = True

@@ -39,21 +39,23 @@ class StageChanged:
 
 
 @dataclass(frozen=True)
-class Rejected:
+class _Outcome:
+    """How an application ended, and when; the subclass says which."""
+
     application_id: str
     at: dt.datetime
 
 
-@dataclass(frozen=True)
-class Hired:
-    application_id: str
-    at: dt.datetime
+class Rejected(_Outcome):
+    pass
 
 
-@dataclass(frozen=True)
-class Withdrawn:
-    application_id: str
-    at: dt.datetime
+class Hired(_Outcome):
+    pass
+
+
+class Withdrawn(_Outcome):
+    pass
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ class LeverConfig:
     base: str = lever.DEFAULT_API_BASE
     timeout: float = 10
 
+    @classmethod
+    def from_config(cls, config: Mapping) -> LeverConfig:
+        """Read from the app's ``LEVER_API_BASE`` and ``LEVER_API_TIMEOUT``."""
+        return cls(config["LEVER_API_BASE"], config["LEVER_API_TIMEOUT"])
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -54,7 +59,6 @@ def receive(
     headers: Mapping[str, str],
     body: bytes,
     now: dt.datetime,
-    settings: OrgSettings,
 ) -> Answer:
     """BadSignature (nothing written) unless the source signed ``body``; otherwise the delivery,
     stored once, still to be processed (``received``), or None for a replay."""
@@ -173,10 +177,7 @@ def retry(
 ) -> RetryResult:
     """Process again every failed delivery (or the one given), oldest first."""
     result = RetryResult()
-    waiting = sources.failed_deliveries(session)
-    for delivery in waiting:
-        if delivery_id is not None and delivery.id != delivery_id:
-            continue
+    for delivery in sources.failed_deliveries(session, delivery_id=delivery_id):
         process(session, delivery, now, settings, lever_config)
         if delivery.status == DeliveryStatus.FAILED:
             result.failed += 1

@@ -125,11 +125,16 @@ def recent_deliveries(session: Session, source: Source, limit: int = 10) -> list
     )
 
 
-def failed_deliveries(session: Session, limit: int | None = None) -> list[Delivery]:
-    """Deliveries not processed yet, oldest first: what ``sources retry`` tries again."""
+def failed_deliveries(
+    session: Session, limit: int | None = None, *, delivery_id: int | None = None
+) -> list[Delivery]:
+    """Deliveries not processed yet (or only the one given, if it is such), oldest first: what
+    ``sources retry`` tries again."""
     query = (
         select(Delivery)
         .where(Delivery.status.in_([DeliveryStatus.FAILED.value, DeliveryStatus.RECEIVED.value]))
         .order_by(Delivery.received_at, Delivery.id)
     )
+    if delivery_id is not None:
+        query = query.where(Delivery.id == delivery_id)
     return list(session.scalars(query.limit(limit) if limit else query))

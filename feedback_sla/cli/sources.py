@@ -85,12 +85,11 @@ def list_command(fmt):
 def retry_command():
     """Process again every delivery that failed (e.g. while the Lever API was down); exits 1 when
     some still fail."""
-    config = current_app.config
     result = service.retry(
         db.session,
         utcnow(),
         settings_service.load(db.session),
-        service.LeverConfig(config["LEVER_API_BASE"], config["LEVER_API_TIMEOUT"]),
+        service.LeverConfig.from_config(current_app.config),
     )
     db.session.commit()
     click.echo(f"processed {result.processed}, still failing {result.failed}")

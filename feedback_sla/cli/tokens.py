@@ -13,7 +13,7 @@ from feedback_sla.accounts.service import find_by_email, no_user_with
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
-from feedback_sla.timeutil import utcnow
+from feedback_sla.timeutil import iso, utcnow
 
 tokens = AppGroup("tokens", help="Create, list and revoke personal API tokens.")
 
@@ -47,7 +47,7 @@ def list_command(email, fmt):
     """A user's tokens, newest first, with their last use."""
     columns = ("id", "name", "created_at", "last_used_at", "revoked_at")
     rows = [
-        (t.id, t.name, _iso(t.created_at), _iso(t.last_used_at), _iso(t.revoked_at))
+        (t.id, t.name, iso(t.created_at), iso(t.last_used_at), iso(t.revoked_at))
         for t in api_tokens.tokens_of(db.session, _user(email))
     ]
     WRITERS[fmt](sys.stdout, columns, rows)
@@ -63,7 +63,3 @@ def revoke_command(token_id):
     api_tokens.revoke(db.session, token, utcnow())
     db.session.commit()
     click.echo(f"revoked token {token.id} {token.name!r}")
-
-
-def _iso(value):
-    return value.isoformat() if value else ""

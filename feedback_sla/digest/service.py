@@ -27,10 +27,16 @@ from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.timeutil import as_utc, utcnow, zone
-from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait
-from feedback_sla.waits.queries import BY_URGENCY, Filters, WaitingRow, urgency_expression, waiting_query
+from feedback_sla.waits.queries import (
+    BY_URGENCY,
+    Filters,
+    WaitingRow,
+    urgency_expression,
+    waiting_query,
+    waiting_row_maker,
+)
 from feedback_sla.waits.wording import DueWords
 
 #: The states a digest reports; due-today waits that are not yet overdue are added by date.
@@ -144,7 +150,7 @@ def owed_to(
     """
     base = base_url.rstrip("/")
     words = DueWords(now, settings, "UTC")  # phrases only: worded once per deadline
-    waited = clock.business_days_counter(now, settings)
+    waiting_row = waiting_row_maker(now, settings)
     due_today = _due_today_test(now)
     shown: list[DigestItem] = []
     counts: Counter[State] = Counter()
@@ -158,8 +164,7 @@ def owed_to(
                 continue
             counts[state] += 1
             if len(shown) < SHOWN:
-                # The row as ``waits.queries.waiting`` makes it, for the listed candidates only.
-                listed = WaitingRow._make((*row[:-1], state, waited(row.opened_at, row.time_zone)))
+                listed = waiting_row(row)  # made for the listed candidates only
                 phrase = words.phrase(row.due_at, row.time_zone)
                 shown.append(DigestItem(listed, phrase, f"{base}/candidates/{row.candidate_id}"))
     escalated, overdue = counts[State.ESCALATED], counts[State.OVERDUE]

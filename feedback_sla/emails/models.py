@@ -22,15 +22,17 @@ class EmailKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {
-            "rejection": "rejection",
-            "offer": "offer",
-            "update": "status update",
-            "next_step": "next-step invitation",
-            "acknowledgement": "application acknowledgement",
-            "digest": "daily digest",
-        }[self.value]
+        return _KIND_LABELS[self]
 
+
+_KIND_LABELS: dict[EmailKind, str] = {
+    EmailKind.REJECTION: "rejection",
+    EmailKind.OFFER: "offer",
+    EmailKind.UPDATE: "status update",
+    EmailKind.NEXT_STEP: "next-step invitation",
+    EmailKind.ACKNOWLEDGEMENT: "application acknowledgement",
+    EmailKind.DIGEST: "daily digest",
+}
 
 #: The kinds written to a candidate from a template an admin may edit.
 CANDIDATE_KINDS: tuple[EmailKind, ...] = (

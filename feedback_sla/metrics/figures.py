@@ -20,7 +20,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.metrics.local_days import DayCounter, monday_of, week_index
 from feedback_sla.positions.models import Position
 from feedback_sla.reports.period import opened_bounds
-from feedback_sla.reports.summary import GroupBy, GroupSummary
+from feedback_sla.reports.summary import GroupBy, GroupSummary, summary_line
 from feedback_sla.timeutil import as_utc
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
@@ -140,21 +140,7 @@ def _summaries(rows, counter: DayCounter) -> list[GroupSummary]:
             line[7][max(0, days)] += answered
         elif answered:  # an answered wait without a day: its position's zone is unknown
             raise DomainError(f"a position has an {next(iter(counter.broken.values()))}")
-    summaries = [
-        GroupSummary(
-            group_id=key,
-            group=name,
-            manager=manager,
-            waits=waits,
-            answered=answered,
-            met=met,
-            open_now=waits - answered,
-            overdue_now=overdue,
-            days=histogram,
-            manager_name=manager_name,
-        )
-        for key, (name, manager, manager_name, waits, answered, met, overdue, histogram) in groups.items()
-    ]
+    summaries = [summary_line(key, *line) for key, line in groups.items()]
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
 
 

@@ -130,7 +130,7 @@ def summarize(
         scoped(_counts_query(group_id, group, now)).group_by(group_id, group, User.email, User.name)
     ).all()
     days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
-    summaries = [_summary(row, days) for row in counts]
+    summaries = [summary_line(*row, days.get(row[0], Counter())) for row in counts]
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
 
 
@@ -166,9 +166,18 @@ def _counts_query(group_id, group, now: dt.datetime) -> Select:
     )
 
 
-def _summary(row, days: dict[int, Counter[int]]) -> GroupSummary:
-    """A group's line from its ``_counts_query`` row and the histograms of ``_days_to_answer``."""
-    key, name, manager, manager_name, waits, answered, met, overdue = row
+def summary_line(
+    key: int,
+    name: str,
+    manager: str,
+    manager_name: str,
+    waits: int,
+    answered: int,
+    met: int,
+    overdue: int,
+    days: Counter[int],
+) -> GroupSummary:
+    """A group's line from its counts (those of ``_counts_query``) and its histogram of days."""
     return GroupSummary(
         group_id=key,
         group=name,
@@ -178,7 +187,7 @@ def _summary(row, days: dict[int, Counter[int]]) -> GroupSummary:
         met=met,
         open_now=waits - answered,
         overdue_now=overdue,
-        days=days.get(key, Counter()),
+        days=days,
         manager_name=manager_name,
     )
 

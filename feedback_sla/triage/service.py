@@ -14,7 +14,6 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
-from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import (
@@ -25,6 +24,7 @@ from feedback_sla.waits.queries import (
     pages_for,
     urgency_expression,
     waiting_query,
+    waiting_row_maker,
 )
 
 
@@ -36,7 +36,15 @@ class TriageSort(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"urgency": "Urgency", "deadline": "Deadline", "waited": "Days waited", "name": "Name"}[self]
+        return _SORT_LABELS[self]
+
+
+_SORT_LABELS = {
+    TriageSort.URGENCY: "Urgency",
+    TriageSort.DEADLINE: "Deadline",
+    TriageSort.WAITED: "Days waited",
+    TriageSort.NAME: "Name",
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,10 @@ def triage(
     query = waiting_query(now, settings, filters if state is None else replace(filters, states={state}))
     query = query.order_by(None).order_by(*_order(sort, now, settings))
     rows = connection.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    waited = clock.business_days_counter(now, settings)
-    make = WaitingRow._make
-    found = [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
-    return Triage(rows=found, counts=counts, total=total, shown=shown, page=page)
+    return Triage(
+        rows=list(map(waiting_row_maker(now, settings), rows)),
+        counts=counts,
+        total=total,
+        shown=shown,
+        page=page,
+    )

@@ -175,15 +175,14 @@ def email_bounced(
     session.refresh(message)
     if candidate is None:
         return None
-    if not marked:  # bounced before, or never handed to a server: the record is all
+
+    def bounced(**recorded) -> Event:
         return timeline.append(
-            session,
-            candidate,
-            EventKind.EMAIL_BOUNCED,
-            at,
-            body=reason or None,
-            data={**data, "marked": False},
+            session, candidate, EventKind.EMAIL_BOUNCED, at, body=reason or None, data={**data, **recorded}
         )
+
+    if not marked:  # bounced before, or never handed to a server: the record is all
+        return bounced(marked=False)
     reopened = _reopen_wait_answered_by(session, candidate, message) if was_sent else None
     restored = None
     set_status = STATUS_SET.get(message.kind)
@@ -193,19 +192,11 @@ def email_bounced(
     flagged = message.to_address.lower() == candidate.email.lower()
     if flagged:
         candidate.email_undeliverable_at = at
-    return timeline.append(
-        session,
-        candidate,
-        EventKind.EMAIL_BOUNCED,
-        at,
-        body=reason or None,
-        data={
-            **data,
-            "marked": True,
-            "reopened_wait": reopened.id if reopened is not None else None,
-            "status": {"from": set_status.value, "to": restored.value} if restored else None,
-            "address_flagged": flagged,
-        },
+    return bounced(
+        marked=True,
+        reopened_wait=reopened.id if reopened is not None else None,
+        status={"from": set_status.value, "to": restored.value} if restored else None,
+        address_flagged=flagged,
     )
 
 

@@ -12,12 +12,10 @@ import datetime as dt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from feedback_sla.candidates import service as candidates
-from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
+from feedback_sla.candidates.models import Candidate, Event, Status
 from feedback_sla.emails import outbox
 from feedback_sla.emails.models import OutboxMessage
-from feedback_sla.waits import lifecycle
-from feedback_sla.waits.service import record
+from feedback_sla.waits.service import close_with_status
 
 #: How the export's ``closed_by`` names a wait closed by a decision recorded in the ATS.
 CLOSED_BY = {Status.REJECTED: "ats_rejection", Status.HIRED: "ats_hire"}
@@ -32,23 +30,9 @@ def decided_elsewhere(
     """The ATS recorded a rejection or a hire: the status is set and the open wait closes with it."""
     if status not in CLOSED_BY:
         raise ValueError(f"not a decision: {status}")
-    candidates.check_active(candidate)
-    event = record(
-        session,
-        candidate,
-        EventKind.STATUS_CHANGED,
-        at,
-        data={
-            "from": candidate.status.value,
-            "to": status.value,
-            "source": source,
-            "closed_by": CLOSED_BY[status],
-        },
+    return close_with_status(
+        session, candidate, status, at, data={"source": source, "closed_by": CLOSED_BY[status]}
     )
-    candidate.status = status
-    lifecycle.close_open_wait(session, candidate, event, at)
-    outbox.cancel_contradicted(session, candidate, at, status=status)
-    return event
 
 
 def erase(session: Session, candidate: Candidate, at: dt.datetime) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, bindparam, case, func, literal, or_, select
+from sqlalchemy import Row, Select, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from feedback_sla.accounts.models import User
@@ -122,9 +122,18 @@ def waiting(
 ) -> list[WaitingRow]:
     # Core execution: these rows are plain columns, and a page may list a thousand of them.
     rows = session.connection().execute(waiting_query(now, settings, filters)).all()
+    return list(map(waiting_row_maker(now, settings), rows))
+
+
+def waiting_row_maker(now: dt.datetime, settings: OrgSettings) -> Callable[[Row], WaitingRow]:
+    """Turns a ``waiting_query`` row into a ``WaitingRow``: the urgency as its state, days waited added."""
     waited = clock.business_days_counter(now, settings)
     make = WaitingRow._make
-    return [make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone))) for row in rows]
+
+    def waiting_row(row: Row) -> WaitingRow:
+        return make((*row[:-1], BY_URGENCY[row.urgency], waited(row.opened_at, row.time_zone)))
+
+    return waiting_row
 
 
 def open_wait_of(session: Session, candidate: Candidate) -> Wait | None:

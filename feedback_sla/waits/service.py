@@ -256,6 +256,22 @@ def withdraw(
 
     The withdrawal is the event that closes the wait, so reports can tell it from an answer.
     """
+    body = clean_text(reason or "", "reason", MAX_REASON) or None
+    return close_with_status(session, candidate, Status.WITHDRAWN, at, actor, body=body)
+
+
+def close_with_status(
+    session: Session,
+    candidate: Candidate,
+    status: Status,
+    at: dt.datetime,
+    actor: User | None = None,
+    *,
+    body: str | None = None,
+    data: dict | None = None,
+) -> Event:
+    """An active candidate leaves the process: the status change is the event that closes the open
+    wait, and queued emails it contradicts are cancelled. ``data`` adds to the event's from/to."""
     candidates.check_active(candidate)
     event = record(
         session,
@@ -263,12 +279,12 @@ def withdraw(
         EventKind.STATUS_CHANGED,
         at,
         actor,
-        body=clean_text(reason or "", "reason", MAX_REASON) or None,
-        data={"from": candidate.status.value, "to": Status.WITHDRAWN.value},
+        body=body,
+        data={"from": candidate.status.value, "to": status.value, **(data or {})},
     )
-    candidate.status = Status.WITHDRAWN
+    candidate.status = status
     lifecycle.close_open_wait(session, candidate, event, at)
-    outbox.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN, actor=actor)
+    outbox.cancel_contradicted(session, candidate, at, status=status, actor=actor)
     return event
 
 

@@ -84,12 +84,11 @@ def create_source():
 @bp.post("/sources/deliveries/<int:delivery_id>/retry")
 def retry_delivery(delivery_id: int):
     delivery = db.get_or_404(Delivery, delivery_id)
-    config = current_app.config
     result = service.retry(
         db.session,
         utcnow(),
         settings_service.load(db.session),
-        service.LeverConfig(config["LEVER_API_BASE"], config["LEVER_API_TIMEOUT"]),
+        service.LeverConfig.from_config(current_app.config),
         delivery_id=delivery.id,
     )
     db.session.commit()

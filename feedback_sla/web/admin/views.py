@@ -11,10 +11,10 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import a_or_an
-from feedback_sla.waits.queries import PAGE_SIZE, pages_for
 from feedback_sla.web.access import admin_required, viewer
 from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
+from feedback_sla.web.paging import requested_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -29,14 +29,10 @@ def _admins_only():
 def users():
     """One page of every account, the active ones first, by name."""
     total = db.session.scalar(select(func.count(User.id)))
-    pages = pages_for(total)
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
-    rows = db.session.scalars(
-        select(User)
-        .order_by(User.active.desc(), func.lower(User.name), User.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    query, page, pages = requested_page(
+        select(User).order_by(User.active.desc(), func.lower(User.name), User.id), total
+    )
+    rows = db.session.scalars(query).all()
     return render_template(
         "admin/users.html", users=rows, total=total, page=page, pages=pages, roles=ROLE_CHOICES, me=viewer()
     )

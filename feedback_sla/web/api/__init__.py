@@ -17,12 +17,11 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.timeutil import utcnow
+from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
 
 PREFIX = "/api/v1"
 #: 401 answers name the scheme (RFC 6750).
-#: The largest id a table holds (a 32-bit integer column).
-MAX_ID = 2**31 - 1
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="feedback-sla"'}
 
 
@@ -67,9 +66,13 @@ def _authenticate(endpoint, values):
     token = tokens.authenticate(db.session, secret.strip(), utcnow())
     if token is None:
         raise _Unauthorized("the token is unknown, revoked, or its user is disabled")
-    db.session.commit()  # its last use, before anything the request itself writes
-    g._login_user = token.user
-    g.api_token_id = token.id
+    user, token_id = token.user, token.id
+    if db.session.is_modified(token):
+        # Its last use, before anything the request itself writes. Read before the commit, which
+        # expires both; at most once a minute (LAST_USE_PRECISION) the user is read again.
+        db.session.commit()
+    g._login_user = user
+    g.api_token_id = token_id
     if any(isinstance(value, int) and value > MAX_ID for value in (values or {}).values()):
         raise NotFound()  # past any id the database holds
 

@@ -7,26 +7,13 @@ from flask import current_app
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import EmailKind, OutboxMessage
+from feedback_sla.emails.models import EmailKind
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
 from feedback_sla.web.access import candidate_or_404, message_or_404, viewer
 from feedback_sla.web.api import bp
 from feedback_sla.web.api.schemas import EmailSchema, IdempotencyHeader, NewEmailSchema
-
-
-def as_json(message: OutboxMessage) -> dict:
-    return {
-        "id": message.id,
-        "candidate_id": message.candidate_id,
-        "kind": message.kind.value,
-        "status": message.status.value,
-        "subject": message.subject,
-        "send_after": message.send_after,
-        "attempts": message.attempts,
-        "last_error": message.last_error,
-    }
 
 
 @bp.post("/candidates/<int:candidate_id>/emails")
@@ -51,13 +38,13 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     message = answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
     db.session.commit()
-    return as_json(message)
+    return message
 
 
 @bp.get("/emails/<int:message_id>")
 @bp.response(200, EmailSchema)
 def get_email(message_id: int):
-    return as_json(message_or_404(message_id))
+    return message_or_404(message_id)
 
 
 @bp.post("/emails/<int:message_id>/undo")
@@ -67,4 +54,4 @@ def undo_email(message_id: int):
     message = message_or_404(message_id)
     answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
     db.session.commit()
-    return as_json(message)
+    return message

@@ -15,8 +15,8 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 #: 10 characters of 6 bits, then one holding the last 4 bits (its 2 low bits are zero).
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$"
-#: Ids past this (the largest a 32-bit id column holds) are past every row: the page is empty.
-_LAST = 2**31 - 1
+#: The largest id a table holds (a 32-bit integer column): a cursor past it is past every row.
+MAX_ID = 2**31 - 1
 
 
 class PageArgs(ma.Schema):
@@ -38,7 +38,7 @@ def decode(cursor: str | None) -> int:
     """The id a cursor resumes after (0: from the start); the cursor has passed its pattern."""
     if cursor is None:
         return 0
-    return min(int.from_bytes(base64.urlsafe_b64decode(cursor + "="), "big"), _LAST)
+    return min(int.from_bytes(base64.urlsafe_b64decode(cursor + "="), "big"), MAX_ID)
 
 
 def page_of(items: list, limit: int, key=lambda item: item.id) -> dict:

@@ -13,27 +13,16 @@ from feedback_sla.web.api.paging import PageArgs, decode, page_of
 from feedback_sla.web.api.schemas import PositionPageSchema, PositionSchema
 
 
-def as_json(position: Position) -> dict:
-    return {
-        "id": position.id,
-        "title": position.title,
-        "time_zone": position.time_zone,
-        "is_open": position.is_open,
-        "manager": position.manager.email,
-    }
-
-
 @bp.get("/positions")
 @bp.arguments(PageArgs, location="query", as_kwargs=True)
 @bp.response(200, PositionPageSchema)
 def list_positions(limit: int, cursor: str | None):
     query = scope_positions(select(Position).options(joinedload(Position.manager)))
     query = query.where(Position.id > decode(cursor)).order_by(Position.id).limit(limit + 1)
-    page = page_of(list(db.session.scalars(query)), limit)
-    return {**page, "items": [as_json(p) for p in page["items"]]}
+    return page_of(list(db.session.scalars(query)), limit)
 
 
 @bp.get("/positions/<int:position_id>")
 @bp.response(200, PositionSchema)
 def get_position(position_id: int):
-    return as_json(position_or_404(position_id))
+    return position_or_404(position_id)

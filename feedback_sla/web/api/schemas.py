@@ -7,8 +7,9 @@ import marshmallow as ma
 from feedback_sla.candidates.models import PIPELINE, ContactChannel, Status
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.waits.clock import State
-from feedback_sla.web.api.paging import PageArgs, page_schema
+from feedback_sla.web.api.paging import MAX_ID, PageArgs, page_schema
 
+_ID = ma.validate.Range(1, MAX_ID)
 _NAME = ma.validate.Length(1, 200)
 _EMAIL = ma.validate.Length(3, 254)
 _TEXT = ma.validate.Length(1, 5000)
@@ -37,13 +38,13 @@ class CandidateArgs(PageArgs):
     """The candidates page's search and filters."""
 
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
-    position_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 2**31 - 1))
+    position_id = ma.fields.Integer(load_default=None, validate=_ID)
     stage = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PIPELINE))
     status = ma.fields.Enum(Status, by_value=True, load_default=None)
 
 
 class NewCandidateSchema(Input):
-    position_id = ma.fields.Integer(required=True, validate=ma.validate.Range(1, 2**31 - 1))
+    position_id = ma.fields.Integer(required=True, validate=_ID)
     name = ma.fields.String(required=True, validate=_NAME)
     email = ma.fields.String(required=True, validate=_EMAIL)
     stage = ma.fields.String(load_default="applied", validate=ma.validate.OneOf(PIPELINE))
@@ -102,7 +103,7 @@ class WaitSchema(ma.Schema):
 
 class WaitArgs(PageArgs):
     state = ma.fields.Enum(State, by_value=True, load_default=None)
-    position_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 2**31 - 1))
+    position_id = ma.fields.Integer(load_default=None, validate=_ID)
 
 
 class PositionSchema(ma.Schema):
@@ -110,7 +111,7 @@ class PositionSchema(ma.Schema):
     title = ma.fields.String(required=True)
     time_zone = ma.fields.String(required=True)
     is_open = ma.fields.Boolean(required=True)
-    manager = ma.fields.String(required=True)
+    manager = ma.fields.String(required=True, attribute="manager.email")
 
 
 class NewEmailSchema(Input):

@@ -56,12 +56,14 @@ def _act(
     form_name: str,
     form: ReturnForm,
     action: Callable[[Candidate, dt.datetime, OrgSettings], str | tuple[str, Event]],
+    candidate: Candidate | None = None,
 ):
     """Validate, act, commit once, say what happened; or show the page again with the reason.
 
     An action that answers with an event as well can be undone: its message holds the Undo button.
+    A view that needed the candidate to build its form passes it, so it is not read twice.
     """
-    candidate = candidate_or_404(candidate_id)
+    candidate = candidate or candidate_or_404(candidate_id)
     if not form.validate_on_submit():
         flash(f"Nothing was saved. {errors_text(form)}", "danger")
         return render_candidate(candidate, 422, **{form_name: form})
@@ -199,7 +201,7 @@ def set_promise(candidate_id: int):
             f"{_due(wait, now, candidate, settings)}."
         )
 
-    return _act(candidate_id, "promise_form", form, act)
+    return _act(candidate_id, "promise_form", form, act, candidate)
 
 
 @bp.post("/<int:candidate_id>/note")

@@ -277,7 +277,7 @@ def _render_customize(candidate, kind, form, preview: RenderedEmail | None, stat
         kinds=SENDABLE,
         form=form,
         preview=preview,
-        undo_seconds=_config().undo_seconds,
+        undo_seconds=EmailConfig.from_app(current_app).undo_seconds,  # not the company name: no read
         back_url=safe_next(form.next.data) or url_for("candidates.show", candidate_id=candidate.id),
     ), status
 

@@ -22,11 +22,6 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 csrf.exempt(bp)
 
 
-def lever_config() -> service.LeverConfig:
-    config = current_app.config
-    return service.LeverConfig(config["LEVER_API_BASE"], config["LEVER_API_TIMEOUT"])
-
-
 def _body() -> bytes:
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
@@ -44,16 +39,17 @@ def receive(kind: str, public_id: str):
         abort(404)
     body = _body()
     now = utcnow()
-    settings = settings_service.load(db.session)
     try:
-        answer = service.receive(db.session, source, request.headers, body, now, settings)
+        answer = service.receive(db.session, source, request.headers, body, now)
     except service.BadSignature as exc:
         db.session.rollback()
         return jsonify(error=str(exc)), 401
     db.session.commit()  # stored first: whatever happens next, the delivery is not lost
     delivery = answer.delivery
     if delivery is not None and not answer.replay and delivery.status == DeliveryStatus.RECEIVED:
-        service.process(db.session, delivery, now, settings, lever_config())
+        settings = settings_service.load(db.session)
+        lever_config = service.LeverConfig.from_config(current_app.config)
+        service.process(db.session, delivery, now, settings, lever_config)
         db.session.commit()
     return jsonify(
         status="replay" if answer.replay else (delivery.status if delivery else "ignored"),

@@ -14,9 +14,10 @@ from feedback_sla.positions import service
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.waits import service as waits
-from feedback_sla.waits.queries import PAGE_SIZE, pages_for, waiting_per_position
+from feedback_sla.waits.queries import waiting_per_position
 from feedback_sla.web.access import position_or_404, scope_positions, viewer
 from feedback_sla.web.forms import moved_message
+from feedback_sla.web.paging import requested_page
 from feedback_sla.web.positions.forms import MANAGERS_ZONE, PositionForm
 
 bp = Blueprint("positions", __name__, url_prefix="/positions")
@@ -36,14 +37,11 @@ def index():
     if SHOW[show] is not None:
         query = query.where(Position.is_open.is_(SHOW[show]))
     total = db.session.scalar(query.with_only_columns(func.count(Position.id)))
-    pages = pages_for(total)
-    page = min(max(1, request.args.get("page", 1, type=int)), pages)
+    paged, page, pages = requested_page(
+        query.order_by(Position.is_open.desc(), func.lower(Position.title), Position.id), total
+    )
     # The manager comes with the position (a joined relationship): one statement for the rows.
-    positions = db.session.scalars(
-        query.order_by(Position.is_open.desc(), func.lower(Position.title), Position.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    positions = db.session.scalars(paged).all()
     counts = waiting_per_position([p.id for p in positions])
     waiting = dict(db.session.execute(select(counts.c.position_id, counts.c.waiting)).all())
     return render_template(
