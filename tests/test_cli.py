@@ -268,6 +268,11 @@ def test_settings_show_lists_every_setting_with_its_default(runner):
         "policy.decision": "3",
         "policy.follow_up": "2",
         "company_name": "Example Company",
+        "status_page.enabled": "on",
+        "status_page.days_after_decision": "90",
+        "autopilot.lead_business_hours": "4",
+        "autopilot.max_per_wait": "2",
+        "retention.days_after_decision": "",
     }
     table = runner.invoke(args=["settings", "show"])
     assert table.output.splitlines()[0].split() == ["key", "value", "meaning"]

@@ -40,6 +40,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on logout, password change and disabling: sessions carrying an older value end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: SHA-256 of the token in the user's private calendar feed URL; None when they have none.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def set_password(self, password: str) -> None:

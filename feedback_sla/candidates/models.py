@@ -41,6 +41,7 @@ class EventKind(enum.StrEnum):
     AUTO_REPLY = "auto_reply"  # an out-of-office or other automatic answer: counts for nothing
     EMAIL_BOUNCED = "email_bounced"  # the candidate's mail server returned an email for good
     EMAIL_DELAYED = "email_delayed"  # a mail server is still trying to deliver an email
+    ERASED = "erased"  # the candidate's personal data was erased; data says by whom and why
 
 
 #: Events by which the candidate actually hears from us: only these close a wait.
@@ -68,12 +69,20 @@ class Candidate(db.Model):
     search_key: Mapped[str] = mapped_column(String(500), default="", server_default="")
     #: When an email to this address bounced for good; cleared when the address is corrected.
     email_undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When the candidate left the process (rejected, offered, hired, withdrawn); None while active.
+    #: Status links die, and retention erases, a set number of days after it.
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When the candidate's personal data was erased (on request or by retention); None if kept.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     position: Mapped[Position] = relationship()
 
     def __repr__(self) -> str:
         return f"<Candidate {self.id} {self.name}>"
 
+
+# Retention looks for candidates decided before a day.
+Index("ix_candidates_decided_at", Candidate.decided_at)
 
 # One candidate per email and position, whatever the case of the address.
 Index("uq_candidates_position_email", Candidate.position_id, func.lower(Candidate.email), unique=True)
@@ -102,3 +111,21 @@ class Event(db.Model):
         # without sorting however long the history.
         Index("ix_events_candidate_time", "candidate_id", "occurred_at", "id"),
     )
+
+
+class StatusLink(db.Model):
+    """A private link to the candidate's status page, one per email that carried it.
+
+    Only the token's SHA-256 is kept; the token itself is in the email. A link works until the
+    manager revokes the candidate's links, or a set number of days after the final decision.
+    """
+
+    __tablename__ = "status_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    candidate: Mapped[Candidate] = relationship()

@@ -81,6 +81,8 @@ class EmailRequest:
     subject: str | None = None
     text: str | None = None
     default_promise: bool = False
+    #: Queued by autopilot, not by a person (``actor`` is None then).
+    autopilot: bool = False
     waiting: bool = False
     promise_before: dt.date | None = None
 

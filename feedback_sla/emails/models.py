@@ -3,7 +3,19 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback_sla.accounts.models import User
@@ -113,6 +125,8 @@ class OutboxMessage(db.Model):
     reply_token: Mapped[str | None] = mapped_column(String(64))
     bounced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     bounce_reason: Mapped[str | None] = mapped_column(Text)
+    #: Queued by autopilot rather than by a person: the timeline and the export say so.
+    autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     candidate: Mapped[Candidate | None] = relationship()
     recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])

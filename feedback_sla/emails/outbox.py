@@ -100,6 +100,7 @@ def _insert(
         feedback=checked.feedback,
         reasons=checked.reasons,
         queued_by_id=request.actor.id if request.actor else None,
+        autopilot=request.autopilot,
         # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
         # because some mail servers lower the case of an address's local part.
         reply_token=secrets.token_hex(16),
@@ -126,7 +127,7 @@ def _side_effects(
             promises,
         )
     if kind in STATUS_SET:
-        _change_status(session, candidate, candidate.status, STATUS_SET[kind])
+        _change_status(session, candidate, candidate.status, STATUS_SET[kind], now)
     if request.promised_date is not None:
         promises.promise(candidate, request.promised_date)
     timeline.append(
@@ -320,17 +321,25 @@ def _insert_once(
     return session.scalars(statement).one_or_none()
 
 
-def _change_status(session: Session, candidate: Candidate, expected: Status, new: Status) -> None:
-    """Set the candidate's status if nobody changed it meanwhile."""
+def _change_status(
+    session: Session, candidate: Candidate, expected: Status, new: Status, at: dt.datetime
+) -> None:
+    """Set the candidate's status if nobody changed it meanwhile. A decision is dated ``at``; back
+    to active, the candidate is undecided again; a decision restored keeps its first date."""
     table = Candidate.__table__
+    values: dict = {"status": new.value}
+    if new == Status.ACTIVE:
+        values["decided_at"] = None
+    elif expected == Status.ACTIVE:
+        values["decided_at"] = at
     result = session.execute(
-        update(table)
-        .where(table.c.id == candidate.id, table.c.status == expected.value)
-        .values(status=new.value)
+        update(table).where(table.c.id == candidate.id, table.c.status == expected.value).values(**values)
     )
     if result.rowcount != 1:
         raise EmailError(f"{candidate.name} was changed by someone else meanwhile; reload and try again")
     set_committed_value(candidate, "status", new)
+    if "decided_at" in values:
+        set_committed_value(candidate, "decided_at", values["decided_at"])
 
 
 def _cancel(
@@ -364,7 +373,7 @@ def _cancel(
     set_status = STATUS_SET.get(message.kind)
     if set_status and message.previous_status and candidate.status == set_status:
         restored = Status(message.previous_status)
-        _change_status(session, candidate, set_status, restored)
+        _change_status(session, candidate, set_status, restored, now)
     if message.promised_date is not None and promises is not None:
         promises.take_back(message)
     timeline.append(

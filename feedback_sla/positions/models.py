@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback_sla.accounts.models import User
@@ -22,6 +22,8 @@ class Position(db.Model):
     # e.g. {"application": 7, "decision": 2}.
     policy_overrides: Mapped[dict] = mapped_column(JSON, default=dict)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Autopilot sends the candidates of this position a status update before a deadline passes.
+    autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     manager: Mapped[User] = relationship(lazy="joined")

@@ -50,6 +50,20 @@ def _calendar(text: str) -> str:
 MAX_COMPANY_NAME = 200
 
 
+def _switch(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{text!r} is neither on nor off")
+    return value == "on"
+
+
+def _days_or_off(text: str) -> int | None:
+    """A number of days, or nothing (empty or "off") for a rule that is off."""
+    if text.strip().lower() in ("", "off"):
+        return None
+    return whole_number(text, low=1, high=3650)
+
+
 def _company_name(text: str) -> str:
     try:
         return clean_line(text, "company name", MAX_COMPANY_NAME)
@@ -133,6 +147,40 @@ DEFINITIONS: dict[str, Definition] = {
             "sender's name. Until it is changed here, the name the app was configured with.",
             config_key="ORGANISATION_NAME",
         ),
+        Definition(
+            "status_page.enabled",
+            "on",
+            _switch,
+            "on or off: candidate emails carry a private link to a page that shows where their "
+            "application stands, where they can ask for news or withdraw.",
+        ),
+        Definition(
+            "status_page.days_after_decision",
+            "90",
+            _positive_int(1, 3650),
+            "Days a candidate's status link keeps working after the final decision.",
+        ),
+        Definition(
+            "autopilot.lead_business_hours",
+            "4",
+            _positive_int(1, 80),
+            "Business hours before a deadline at which autopilot sends a status update, on "
+            "positions that have autopilot on.",
+        ),
+        Definition(
+            "autopilot.max_per_wait",
+            "2",
+            _positive_int(1, 10),
+            "Status updates autopilot sends one candidate before it leaves the answer to the "
+            "manager (and says so in their digest).",
+        ),
+        Definition(
+            "retention.days_after_decision",
+            "",
+            _days_or_off,
+            "Days after the final decision at which a candidate's personal data is erased by "
+            "`feedback-sla retention run`; empty (or off) keeps it.",
+        ),
     )
 }
 
@@ -176,6 +224,13 @@ CLOCK_KEYS = tuple(
 def load(session: Session) -> OrgSettings:
     raw = raw_values(session)
     return OrgSettings(**{key.replace(".", "_"): parse_value(key, raw[key]) for key in CLOCK_KEYS})
+
+
+def value_of(session: Session, key: str) -> object:
+    """One setting, parsed: the stored value, else its default."""
+    definition = definition_of(key)
+    row = session.get(Setting, key)
+    return parse_value(key, row.value if row is not None else default_of(definition))
 
 
 def company_name(session: Session, configured: str) -> str:

@@ -189,6 +189,8 @@ def email_bounced(
     if set_status is not None and candidate.status == set_status and message.previous_status:
         restored = Status(message.previous_status)
         candidate.status = restored
+        if restored == Status.ACTIVE:
+            candidate.decided_at = None
     flagged = message.to_address.lower() == candidate.email.lower()
     if flagged:
         candidate.email_undeliverable_at = at

@@ -49,6 +49,9 @@ class Wait(db.Model):
     policy_days: Mapped[int] = mapped_column(Integer)
     promised_date: Mapped[dt.date | None]
     follow_ups: Mapped[int] = mapped_column(Integer, default=0)
+    #: Status updates autopilot queued for this wait and the waits it reopened, since the manager
+    #: last answered: autopilot stops at the organisation's cap and tells the manager instead.
+    autopilot_updates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     opened_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     closed_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))

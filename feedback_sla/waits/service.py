@@ -283,6 +283,7 @@ def close_with_status(
         data={"from": candidate.status.value, "to": status.value, **(data or {})},
     )
     candidate.status = status
+    candidate.decided_at = at
     lifecycle.close_open_wait(session, candidate, event, at)
     outbox.cancel_contradicted(session, candidate, at, status=status, actor=actor)
     return event

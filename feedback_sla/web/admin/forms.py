@@ -52,7 +52,14 @@ LABELS = {
     "policy.application": "Business days to answer an application",
     "policy.decision": "Business days to decide after an interview",
     "policy.follow_up": "Business days to reply to a follow-up",
+    "status_page.enabled": "Candidate status page",
+    "status_page.days_after_decision": "Status links work for (days after the decision)",
+    "autopilot.lead_business_hours": "Autopilot writes (business hours before the deadline)",
+    "autopilot.max_per_wait": "Autopilot updates per candidate, at most",
+    "retention.days_after_decision": "Erase personal data (days after the decision; empty keeps it)",
 }
+
+SWITCH_CHOICES = [SelectChoice("on", "On"), SelectChoice("off", "Off")]
 
 
 def _whole(low: int, high: int) -> dict:
@@ -96,6 +103,17 @@ class SettingsForm(FlaskForm):
     policy_application = StringField(LABELS["policy.application"], render_kw=_whole(1, 90))
     policy_decision = StringField(LABELS["policy.decision"], render_kw=_whole(1, 90))
     policy_follow_up = StringField(LABELS["policy.follow_up"], render_kw=_whole(1, 90))
+    status_page_enabled = SelectField(LABELS["status_page.enabled"], choices=SWITCH_CHOICES)
+    status_page_days_after_decision = StringField(
+        LABELS["status_page.days_after_decision"], render_kw=_whole(1, 3650)
+    )
+    autopilot_lead_business_hours = StringField(
+        LABELS["autopilot.lead_business_hours"], render_kw=_whole(1, 80)
+    )
+    autopilot_max_per_wait = StringField(LABELS["autopilot.max_per_wait"], render_kw=_whole(1, 10))
+    retention_days_after_decision = StringField(
+        LABELS["retention.days_after_decision"], render_kw=_whole(1, 3650)
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

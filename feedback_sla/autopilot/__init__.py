@@ -1,0 +1,1 @@
+"""Autopilot: status updates queued before a deadline passes, for positions that have it on."""
