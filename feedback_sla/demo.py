@@ -36,6 +36,8 @@ POSITIONS = (
     (2, "Mobile Developer", None),
     (2, "Customer Success Lead", None),
 )
+#: The position whose candidates autopilot writes to before their deadlines pass.
+AUTOPILOT_POSITION = "Site Reliability Engineer"
 FIRST = (
     "Ana",
     "Ben",
@@ -149,7 +151,10 @@ def seed(session: Session, now: dt.datetime) -> bool:
     settings = settings_service.load(session)
     create_user(session, ADMIN[0], ADMIN[1], Role.ADMIN, ADMIN[2], DEMO_PASSPHRASE)
     managers = [create_user(session, e, n, Role.MANAGER, tz, DEMO_PASSPHRASE) for e, n, tz in MANAGERS]
-    positions = [create_position(session, title, managers[m], tz) for m, title, tz in POSITIONS]
+    positions = [
+        create_position(session, title, managers[m], tz, autopilot=title == AUTOPILOT_POSITION)
+        for m, title, tz in POSITIONS
+    ]
     for i in range(60):
         position = positions[i % len(positions)]
         name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}"

@@ -28,6 +28,7 @@ from feedback_sla.database import db
 from feedback_sla.emails import leases
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.headers import HeaderError
+from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.emails.transport import (
     ConnectError,
     DeliveryError,
@@ -92,6 +93,7 @@ def record_sent(
     answered = [(e, at) for e, at in sent if e.id in recorded and e.candidate_id is not None]
     ids = {e.candidate_id for e, _ in answered}
     candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
+    by_autopilot = _autopilot_ids(session, [e.id for e, _ in answered if e.promised_date])
     for envelope, at in answered:
         answers.email_sent(
             session,
@@ -102,8 +104,17 @@ def record_sent(
             message_id=envelope.message_id,
             outbox_id=envelope.id,
             promised_date=envelope.promised_date,
+            autopilot=envelope.id in by_autopilot,
         )
     return DeliveryReport(sent=len(sent), message_ids=[e.message_id for e, _ in sent])
+
+
+def _autopilot_ids(session: Session, ids: list[int]) -> set[int]:
+    """Which of these updates autopilot queued (one statement, none without an update)."""
+    if not ids:
+        return set()
+    query = select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.autopilot.is_(True))
+    return set(session.scalars(query))
 
 
 def record_failure(

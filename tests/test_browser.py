@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from feedback_sla import create_app, demo
+from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest, new_idempotency_key
@@ -52,6 +53,8 @@ ADMIN = demo.ADMIN[0]
 #: date (a full candidate page), and one rejected before the tests start (the search finds her).
 SHOWN = "Rosa Patel"
 REJECTED = "Chloé Nakamura"
+#: The token of a status page link the shown candidate was given (the candidate's own page).
+STATUS_TOKEN = "browser-test-status-page-link-000000000000"
 
 
 def _browser_or_skip():
@@ -142,6 +145,7 @@ def _seed(app) -> tuple[int, int]:
         rejected, EmailKind.REJECTION, new_idempotency_key(), now, rejected.position.manager
     )
     answers.queue_email(db.session, rejection, EmailConfig.from_app(app), settings_service.load(db.session))
+    status_links.create(db.session, by_name[SHOWN], STATUS_TOKEN, now)
     db.session.commit()
     db.session.remove()
     return by_name[SHOWN], by_name[REJECTED]
@@ -283,6 +287,7 @@ PAGES = (
     (MANAGER, "/account/settings"),
     (MANAGER, "/account/password"),
     (None, "/login"),
+    (None, f"/status/{STATUS_TOKEN}"),
 )
 
 #: The pages axe-core checks.
@@ -295,6 +300,7 @@ AXE_PAGES = (
     (MANAGER, "/metrics"),
     (ADMIN, "/admin/settings"),
     (MANAGER, "/account/settings"),
+    (None, f"/status/{STATUS_TOKEN}"),
 )
 
 #: Known faults, (path, width or None for both) -> the violation: each case is a strict xfail naming

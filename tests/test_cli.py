@@ -246,6 +246,7 @@ def test_positions_list(runner, session, maria, jonas):
         "time_zone",
         "policy_overrides",
         "open",
+        "autopilot",
     ]
 
 

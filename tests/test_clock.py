@@ -403,3 +403,83 @@ def test_an_unknown_time_zone_is_refused_with_the_reason(name):
     opened = dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="unknown time zone"):
         clock.deadlines(opened, 3, name, DEFAULTS)
+
+
+# --- business hours: the lead time before a deadline ---------------------------------------------
+# A business day's hours are the 8 hours ending at the end of business (10:00-18:00 by default).
+
+
+def before(deadline, hours, time_zone="UTC", settings=DEFAULTS) -> dt.datetime:
+    return clock.business_hours_before(deadline, hours, time_zone, settings)
+
+
+def test_four_business_hours_before_an_evening_deadline_is_that_afternoon():
+    deadline = dt.datetime(2026, 11, 18, 18, 0, tzinfo=UTC)  # Wednesday
+    assert before(deadline, 4) == dt.datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+    # a whole business day before: the close of the day before (no business hour lies between)
+    assert before(deadline, 8) == dt.datetime(2026, 11, 17, 18, 0, tzinfo=UTC)
+    assert before(deadline, 0) == deadline
+
+
+def test_the_lead_time_of_a_monday_deadline_reaches_back_over_the_weekend():
+    monday = dt.datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    assert before(monday, 9) == dt.datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # Friday
+    assert before(monday, 20) == dt.datetime(2026, 11, 19, 14, 0, tzinfo=UTC)  # Thursday
+    morning = dt.datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # before Monday's business hours
+    assert before(morning, 4) == dt.datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def test_a_deadline_on_a_saturday_counts_back_from_friday_evening():
+    saturday = dt.datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+    assert before(saturday, 4) == dt.datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def test_the_lead_time_skips_a_holiday_of_the_calendar():
+    friday = local(NEW_YORK, 2026, 11, 27, 18, 0)  # the day after Thanksgiving
+    assert before(friday, 10, "America/New_York", US) == local(NEW_YORK, 2026, 11, 25, 16, 0)
+    assert before(friday, 10, "America/New_York", DEFAULTS) == local(NEW_YORK, 2026, 11, 26, 16, 0)
+
+
+def test_the_lead_time_is_counted_in_local_hours_across_a_daylight_saving_change():
+    # Clocks go forward in New York on Sunday 8 March 2026: Friday is EST, Monday EDT.
+    monday = local(NEW_YORK, 2026, 3, 9, 18, 0)
+    start = before(monday, 12, "America/New_York")
+    assert start == local(NEW_YORK, 2026, 3, 6, 14, 0)
+    assert start.astimezone(UTC).hour == 19 and monday.astimezone(UTC).hour == 22
+    # and back on Sunday 25 October 2026 in Berlin
+    berlin_monday = local(BERLIN, 2026, 10, 26, 18, 0)
+    assert before(berlin_monday, 12, "Europe/Berlin") == local(BERLIN, 2026, 10, 23, 14, 0)
+
+
+def test_the_end_of_business_setting_moves_the_business_hours():
+    settings = OrgSettings(end_of_business_day=dt.time(17, 0))
+    deadline = dt.datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # Monday
+    assert before(deadline, 10, settings=settings) == dt.datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 11, 20, 14, 0, tzinfo=UTC),  # Friday afternoon
+        dt.datetime(2026, 11, 20, 19, 30, tzinfo=UTC),  # Friday after close
+        dt.datetime(2026, 11, 22, 12, 0, tzinfo=UTC),  # Sunday
+        dt.datetime(2026, 11, 25, 11, 0, tzinfo=UTC),  # Wednesday before Thanksgiving
+        dt.datetime(2026, 3, 6, 16, 0, tzinfo=UTC),  # Friday before the New York change
+    ],
+)
+@pytest.mark.parametrize("hours", [1, 4, 8, 13])
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York"])
+def test_business_hours_after_is_the_last_deadline_whose_lead_time_has_begun(now, hours, time_zone):
+    cutoff = clock.business_hours_after(now, hours, time_zone, US)
+    assert cutoff > now
+    assert before(cutoff, hours, time_zone, US) <= now
+    assert before(cutoff + dt.timedelta(minutes=1), hours, time_zone, US) > now
+
+
+@pytest.mark.parametrize("end_of_day", [dt.time(0, 0), dt.time(6, 0), dt.time(23, 30)])
+def test_business_hours_stay_within_their_day_whatever_the_end_of_business(end_of_day):
+    settings = OrgSettings(end_of_business_day=end_of_day)
+    deadline = clock.deadlines(dt.datetime(2026, 11, 16, 9, 0, tzinfo=UTC), 3, "UTC", settings).due_at
+    start = before(deadline, 20, settings=settings)
+    assert start < deadline
+    assert clock.business_hours_after(start, 20, "UTC", settings) >= deadline

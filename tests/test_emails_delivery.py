@@ -12,7 +12,7 @@ from flask import current_app
 
 from feedback_sla.candidates.models import Event, EventKind, Status
 from feedback_sla.database import db
-from feedback_sla.emails import checks
+from feedback_sla.emails import checks, to_users
 from feedback_sla.emails import outbox as service
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
@@ -416,8 +416,12 @@ def test_a_digest_to_a_user_is_sent_at_once_once_and_touches_no_timeline(app, se
     user = UserFactory(name="Maria Lopez")
     rendered = RenderedEmail("2 candidates are waiting", "Text", "<p>HTML</p>")
     config = EmailConfig.from_app(app)
-    first = service.queue_to_user(session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1")
-    again = service.queue_to_user(session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1")
+    first = to_users.queue_to_user(
+        session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1"
+    )
+    again = to_users.queue_to_user(
+        session, user, EmailKind.DIGEST, rendered, T0, config, idempotency_key="d1"
+    )
     session.commit()
     assert again.id == first.id and first.send_after == T0 and first.candidate_id is None
     with SmtpSink(port=port) as sink:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from feedback_sla.candidates.models import Candidate, EventKind, Status
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
-from feedback_sla.emails import outbox
+from feedback_sla.emails import to_users
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxStatus
@@ -375,7 +375,7 @@ def test_candidate_emails_carry_the_token_in_their_envelope_sender_and_reply_to(
         message = send(db.session, candidate, "next_step", T0)
         manager = candidate.position.manager
         config = EmailConfig.from_app(other)
-        outbox.queue_to_user(
+        to_users.queue_to_user(
             db.session,
             manager,
             EmailKind.DIGEST,

@@ -121,9 +121,10 @@ def test_report_table(runner, org):
         "within_deadline_pct",
         "open_now",
         "overdue_now",
+        "by_autopilot",
     ]
-    assert lines[1].split() == ["jonas@example.com", "3", "2", "0", "5", "66.7", "1", "1"]
-    assert lines[2].split() == ["maria@example.com", "7", "5", "2", "7", "66.7", "2", "1"]
+    assert lines[1].split() == ["jonas@example.com", "3", "2", "0", "5", "66.7", "1", "1", "0"]
+    assert lines[2].split() == ["maria@example.com", "7", "5", "2", "7", "66.7", "2", "1", "0"]
 
 
 def test_report_by_position_as_csv(runner, org):
@@ -143,6 +144,7 @@ def test_report_by_position_as_csv(runner, org):
         "within_deadline_pct": "",
         "open_now": "1",
         "overdue_now": "0",
+        "by_autopilot": "0",
     }
 
 
@@ -160,6 +162,7 @@ def test_report_of_a_period_as_json(runner, org):
             "within_deadline_pct": 100.0,
             "open_now": 0,
             "overdue_now": 0,
+            "by_autopilot": 0,
         }
     ]
 

@@ -199,8 +199,14 @@ def _applications_of(context: Context, ats_candidate_id: str) -> list[ExternalId
 
 def _erase(context: Context, candidate: Candidate) -> None:
     external.erase(context.session, candidate, context.now)
-    # The deliveries that named the candidate keep no copy of what they said.
-    context.session.execute(update(Delivery).where(Delivery.candidate_id == candidate.id).values(body="{}"))
+    forget_deliveries(context.session, candidate.id)
+
+
+def forget_deliveries(session: Session, candidate_id: int) -> int:
+    """The deliveries about an erased candidate keep their record (event, type, times, status) and
+    no copy of what they said: the payload becomes ``{}`` and the error text goes."""
+    statement = update(Delivery).where(Delivery.candidate_id == candidate_id).values(body="{}", error=None)
+    return session.execute(statement).rowcount
 
 
 def _erased(context: Context, event: ev.Erased) -> None:

@@ -27,12 +27,14 @@ COMMANDS = {
     "emails": "feedback_sla.cli.emails:emails",
     "worker": "feedback_sla.cli.emails:worker",
     "digest": "feedback_sla.cli.digest:digest",
+    "autopilot": "feedback_sla.cli.autopilot:autopilot",
     "inbound": "feedback_sla.cli.inbound:inbound",
     "demo": "feedback_sla.cli.demo:demo",
     "export": "feedback_sla.cli.reports:export",
     "report": "feedback_sla.cli.reports:report_command",
     "sources": "feedback_sla.cli.sources:sources_group",
     "tokens": "feedback_sla.cli.tokens:tokens",
+    "retention": "feedback_sla.cli.retention:retention",
 }
 
 

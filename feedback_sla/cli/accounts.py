@@ -3,15 +3,17 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from feedback_sla.accounts.models import Role
-from feedback_sla.accounts.service import create_user, everyone
+from feedback_sla.accounts.service import create_user, everyone, find_by_email, no_user_with
+from feedback_sla.calendar_feed import service as calendar_feed
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 
-users = AppGroup("users", help="Create and list users.")
+users = AppGroup("users", help="Create and list users; their calendar links.")
 
 
 @users.command("create")
@@ -52,3 +54,30 @@ def list_command(fmt):
         for u in sorted(everyone(db.session), key=lambda user: user.id)
     ]
     WRITERS[fmt](sys.stdout, columns, rows)
+
+
+@users.command("calendar")
+@click.argument("email")
+@click.option("--revoke", is_flag=True, help="Revoke the user's calendar link instead.")
+def calendar_command(email, revoke):
+    """Create a user's private calendar feed link (shown once; an earlier link stops working)."""
+    user = find_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(no_user_with(email))
+    if revoke:
+        had = calendar_feed.revoke(user)
+        db.session.commit()
+        done = f"revoked the calendar link of {user.email}" if had else f"{user.email} had no calendar link"
+        click.echo(done)
+        return
+    try:
+        secret = calendar_feed.create_token(user)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    base = current_app.config.get("BASE_URL")
+    path = f"/calendar/{secret}.ics"
+    click.echo(f"calendar link for {user.email}; it is shown once:", err=True)
+    if not base:
+        click.echo("FEEDBACK_SLA_BASE_URL is not set: put the app's public address before the path", err=True)
+    click.echo(str(base).rstrip("/") + path if base else path)

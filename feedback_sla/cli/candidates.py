@@ -9,13 +9,15 @@ from flask.cli import AppGroup
 from feedback_sla.candidates import importer
 from feedback_sla.cli.common import user_named_by
 from feedback_sla.database import db
+from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
+from feedback_sla.retention import service as retention
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, utcnow
 from feedback_sla.waits import service
 from feedback_sla.waits.queries import Filters, waiting
 
-candidates = AppGroup("candidates", help="Import and list candidates.")
+candidates = AppGroup("candidates", help="Import, list and erase candidates.")
 
 LIST_COLUMNS = (
     "candidate",
@@ -90,3 +92,29 @@ def list_command(overdue: bool, manager_email: str | None, fmt: str):
         for r in rows
     ]
     WRITERS[fmt](sys.stdout, LIST_COLUMNS, table)
+
+
+@candidates.command("erase")
+@click.argument("candidate_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--reason", default="on request", show_default=True, help="Why, recorded on the timeline.")
+def erase_command(candidate_id: int, yes: bool, reason: str):
+    """Erase one candidate's personal data (name, address, notes, feedback, emails' texts, status
+    links); the waits stay, so reports still count them."""
+    try:
+        candidate = retention.candidate_by_id(db.session, candidate_id)
+        request = retention.request_by("command line", reason)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if candidate.erased_at is not None:
+        click.echo(f"candidate {candidate_id} was erased on {iso(candidate.erased_at)}: nothing to do")
+        return
+    if not yes:
+        click.confirm(f"Erase the personal data of candidate {candidate_id}? It cannot be undone", abort=True)
+    try:
+        retention.erase(db.session, candidate, utcnow(), request)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(f"erased candidate {candidate_id}")

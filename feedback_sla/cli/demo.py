@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import flask_migrate
+from flask import current_app
 from flask.cli import with_appcontext
 
 from feedback_sla import demo as demo_data
@@ -51,7 +52,8 @@ def demo(serve: bool, host: str, port: int, reset: bool):
     from feedback_sla.emails.config import EmailConfig
     from feedback_sla.worker import start_background_worker
 
-    app = create_app({"DEMO": True})
+    # Links in emails (the candidates' status pages) point at the demo unless an address is set.
+    app = create_app({"DEMO": True, "BASE_URL": current_app.config.get("BASE_URL") or address})
     worker = start_background_worker(app)  # emails appear as .eml files in the instance folder
     click.echo(f"\nfeedback-sla demo running at {address}/  (Ctrl+C to stop)")
     click.echo(f"Emails are written as .eml files to {EmailConfig.from_app(app).mail_dir}")

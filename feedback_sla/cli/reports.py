@@ -155,7 +155,7 @@ def response_times_command(fmt, since, until, manager_email, position_id, status
 
 def _report_rows(groups: list[GroupSummary], by: GroupBy) -> tuple[tuple[str, ...], list[tuple]]:
     figures = ("waits", "answered", "median_days", "p90_days", "within_deadline_pct")
-    figures += ("open_now", "overdue_now")
+    figures += ("open_now", "overdue_now", "by_autopilot")
     if by == GroupBy.MANAGER:
         names = ("manager", *figures)
     else:
@@ -164,6 +164,7 @@ def _report_rows(groups: list[GroupSummary], by: GroupBy) -> tuple[tuple[str, ..
     for g in groups:
         share = None if g.within_deadline is None else round(100 * g.within_deadline, 1)
         values = (g.waits, g.answered, g.median_days, g.p90_days, share, g.open_now, g.overdue_now)
+        values += (g.by_autopilot,)
         key = (g.group,) if by == GroupBy.MANAGER else (g.group_id, g.group, g.manager)
         rows.append(key + values)
     return names, rows
@@ -185,7 +186,7 @@ def report_command(since, until, by, fmt):
 
     waits opened; answered; median and 90th-percentile business days to answer (nearest rank);
     percentage of decided waits answered within the deadline (decided: answered, or open past
-    the deadline); open now; overdue now.
+    the deadline); open now; overdue now; answered by an update autopilot sent.
     """
     group_by = GroupBy(by)
     settings = settings_service.load(db.session)

@@ -16,17 +16,22 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
+from feedback_sla.candidates import status_links
+from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import insert_unless_exists
 from feedback_sla.digest.models import DigestDay
-from feedback_sla.emails import outbox, queries
+from feedback_sla.emails import queries, to_users
 from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import EmailKind
+from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.positions.models import Position
+from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, utcnow, zone
+from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import (
@@ -49,8 +54,12 @@ FETCH = 1000
 TODAY_AT_MOST = dt.timedelta(hours=26)
 #: The most urgent candidates a digest lists; the rest are counted, with a link to the triage page.
 SHOWN = 25
+#: The candidates autopilot can no longer write to that a digest names at most.
+CAPPED_SHOWN = 100
 #: A digest lists the candidate emails that bounced this long before it.
 BOUNCES_SINCE = dt.timedelta(days=1)
+#: A manager's first digest lists the candidates who withdrew on their status page this long before it.
+WITHDRAWN_SINCE = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,25 @@ class Owed:
 
 
 @dataclass(frozen=True)
+class Capped:
+    """Waits autopilot wrote to ``times`` times (its cap): now a person must answer them.
+    ``rows``: candidate_id, name and position, soonest deadline first."""
+
+    times: int = 2
+    rows: tuple = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    @property
+    def sentence(self) -> str:
+        count = len(self.rows)
+        times = {1: "once", 2: "twice"}.get(self.times, f"{self.times} times")
+        people = f"{count} candidate{'s' if count != 1 else ''}"
+        return f"Autopilot has written to {people} {times}; they need your answer"
+
+
+@dataclass(frozen=True)
 class Digest:
     manager: User
     local_date: dt.date
@@ -85,6 +113,10 @@ class Digest:
     settings_url: str
     #: Candidate emails that bounced since the day before: those candidates never heard from us.
     bounced: tuple = ()
+    #: Candidates who withdrew on their status page since the manager's last digest.
+    withdrew: tuple = ()
+    #: Candidates autopilot has written to as often as it may, whose deadline is near or past.
+    autopilot_capped: Capped = Capped()
 
     @property
     def shown(self) -> tuple[DigestItem, ...]:
@@ -102,6 +134,8 @@ class Digest:
     @property
     def subject(self) -> str:
         owed = self.items
+        if not owed and self.autopilot_capped:
+            return self.autopilot_capped.sentence
         if not owed:
             return "Nobody is waiting on you today"
         parts = [f"{owed.escalated} escalated"] if owed.escalated else []
@@ -202,6 +236,70 @@ def digest_for(
         triage_url=base + "/",
         settings_url=base + "/account/settings",
         bounced=tuple(queries.bounced_since(session, manager.id, now - BOUNCES_SINCE)),
+        withdrew=withdrew_since_last_digest(session, manager.id, now),
+        autopilot_capped=autopilot_capped(session, now, settings, manager),
+    )
+
+
+def autopilot_capped(session: Session, now: dt.datetime, settings: OrgSettings, manager: User) -> Capped:
+    """The open waits of autopilot positions (the manager's; every one for an admin) that autopilot
+    wrote to as often as it may and whose deadline is within its lead time or past, their candidate
+    still owed an answer and no email on its way (the same rule as ``autopilot.service``)."""
+    cap = int(settings_service.value_of(session, "autopilot.max_per_wait"))
+    hours = int(settings_service.value_of(session, "autopilot.lead_business_hours"))
+    zones = session.scalars(select(Position.time_zone).where(Position.autopilot.is_(True)).distinct())
+    near = [
+        and_(Position.time_zone == z, Wait.due_at <= clock.business_hours_after(now, hours, z, settings))
+        for z in sorted(zones)
+    ]
+    if not near:
+        return Capped(cap)
+    query = (
+        select(Candidate.id, Candidate.name, Position.title)
+        .join(Wait, Wait.candidate_id == Candidate.id)
+        .join(Position, Position.id == Candidate.position_id)
+        .where(
+            Wait.closed_at.is_(None),
+            Position.autopilot.is_(True),
+            Wait.autopilot_updates >= cap,
+            or_(*near),
+            Candidate.status.in_((Status.ACTIVE, Status.OFFERED)),
+            ~exists().where(
+                OutboxMessage.candidate_id == Candidate.id,
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+            ),
+        )
+        .order_by(Wait.due_at, Candidate.id)
+        .limit(CAPPED_SHOWN)
+    )
+    if not manager.is_admin:
+        query = query.where(Position.manager_id == manager.id)
+    return Capped(cap, tuple(session.execute(query).all()))
+
+
+def withdrew_since_last_digest(session: Session, manager_id: int, now: dt.datetime) -> tuple:
+    """The manager's candidates who withdrew on their status page since the last digest they were
+    sent (a day claimed with nothing to send does not count; the week before, for a first
+    digest): rows of candidate_id, name, position and when."""
+    last = session.scalar(
+        select(func.max(DigestDay.created_at)).where(
+            DigestDay.user_id == manager_id, DigestDay.outbox_message_id.is_not(None)
+        )
+    )
+    since = as_utc(last) if last is not None else now - WITHDRAWN_SINCE
+    return tuple(
+        session.execute(
+            select(Candidate.id, Candidate.name, Position.title, Event.occurred_at)
+            .join(Event, Event.candidate_id == Candidate.id)
+            .join(Position, Position.id == Candidate.position_id)
+            .where(
+                Position.manager_id == manager_id,
+                Event.kind == EventKind.STATUS_CHANGED,
+                Event.channel == status_links.CHANNEL,
+                Event.occurred_at > since,
+            )
+            .order_by(Event.occurred_at)
+        ).all()
     )
 
 
@@ -235,10 +333,10 @@ def queue(
     day = claim(session, digest.manager, digest.local_date, len(digest.items))
     if day is None:
         return None
-    if not digest.items and not digest.manager.digest_empty:
+    if not digest.items and not digest.autopilot_capped and not digest.manager.digest_empty:
         return day
     text, html = render(digest)
-    message = outbox.queue_to_user(
+    message = to_users.queue_to_user(
         session,
         digest.manager,
         EmailKind.DIGEST,

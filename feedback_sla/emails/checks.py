@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
+from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.emails import composing, queries
 from feedback_sla.emails.composing import RenderedEmail
@@ -47,6 +48,10 @@ def can_send(candidate: Candidate, kind: EmailKind, *, waiting: bool) -> bool:
     """Whether the candidate's status allows this kind now; an update also needs an open wait."""
     return candidate.status in ALLOWED_FROM[kind] and (kind != EmailKind.UPDATE or waiting)
 
+
+#: Where a draft (the Customize page) shows the status page link: a message the manager rewrote
+#: gets the real link there when it is queued.
+STATUS_LINK_MARK = "[your status page link]"
 
 MAX_KEY = 128
 MAX_FEEDBACK = 5_000
@@ -151,6 +156,7 @@ def render_for(
     config: EmailConfig,
     promised_date: dt.date | None,
     feedback: str | None,
+    status_url: str = "",
 ) -> RenderedEmail:
     position = candidate.position
     return composing.render(
@@ -164,6 +170,7 @@ def render_for(
             "company": config.organisation_name,
             "promised_date": composing.format_date(promised_date),
             "feedback": feedback or "",
+            "status_url": status_url,
         },
     )
 
@@ -177,9 +184,11 @@ def message_text(
     feedback: str | None,
     subject: str | None,
     text: str | None,
+    status_url: str = "",
 ) -> RenderedEmail:
-    """The rendered template, or the manager's customised subject and text."""
-    rendered = render_for(session, candidate, kind, config, promised_date, feedback)
+    """The rendered template, or the manager's customised subject and text (its status link mark
+    replaced by ``status_url``)."""
+    rendered = render_for(session, candidate, kind, config, promised_date, feedback, status_url)
     if subject is not None:
         subject = subject.strip()
         check_characters(subject, "subject")
@@ -194,6 +203,7 @@ def message_text(
             raise EmailError("text: must not be empty")
         if len(text) > composing.MAX_BODY:
             raise EmailError(f"text: longer than {composing.MAX_BODY} characters")
+        text = text.replace(STATUS_LINK_MARK, status_url)
         rendered = RenderedEmail(subject=rendered.subject, text=text, html=str(composing.text_to_html(text)))
     return rendered
 
@@ -234,7 +244,8 @@ def draft(
 ) -> RenderedEmail:
     """The message a one-click send would queue, for "Customize" to show and edit."""
     kind = composing.check_kind(kind)
-    return render_for(session, candidate, kind, config, promised_date, check_feedback(feedback))
+    mark = STATUS_LINK_MARK if config.status_links else ""
+    return render_for(session, candidate, kind, config, promised_date, check_feedback(feedback), mark)
 
 
 @dataclass(frozen=True)
@@ -248,12 +259,16 @@ class Checked:
     conflicting: list[OutboxMessage]
     status_before: Status
     rendered: RenderedEmail
+    #: The token of the status page link the message carries; None when it carries none.
+    status_token: str | None = None
 
 
 def validate(
     session: Session, request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig
 ) -> Checked:
-    """Every check of a new email, before anything is written; EmailError names the field."""
+    """Every check of a new email, before anything is written; EmailError names the field.
+
+    With status links on, the message gets a fresh link (stored by the outbox with the message)."""
     candidate = request.candidate
     feedback = check_feedback(request.feedback)
     check_feedback_kept(feedback, request.text)
@@ -261,12 +276,25 @@ def validate(
     check_promise(request, kind)
     conflicting = [m for m in queries.pending_messages(session, candidate.id) if conflict(m.kind, kind)]
     status_before = status_once_cancelled(candidate, conflicting)
+    token = status_links.new_token() if config.status_links else None
+    status_url = config.status_url(token)
     if status_before not in ALLOWED_FROM[kind]:
         raise EmailError(
             f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
         )
     rendered = message_text(
-        session, candidate, kind, config, request.promised_date, feedback, request.subject, request.text
+        session,
+        candidate,
+        kind,
+        config,
+        request.promised_date,
+        feedback,
+        request.subject,
+        request.text,
+        status_url,
     )
     check_recipients(candidate, candidate.position.manager, rendered.subject)
-    return Checked(kind, key, feedback, reasons, conflicting, status_before, rendered)
+    carried = bool(status_url) and status_url in rendered.text + rendered.html
+    return Checked(
+        kind, key, feedback, reasons, conflicting, status_before, rendered, token if carried else None
+    )

@@ -33,6 +33,7 @@ PLACEHOLDERS: dict[str, str] = {
     "company": "the company name (an organisation setting)",
     "promised_date": "the date the candidate will hear by, written out (empty if none)",
     "feedback": "feedback the manager wrote for this candidate (empty if none)",
+    "status_url": "the candidate's private status page link (empty when the status page is off)",
 }
 
 DEFAULT_SUBJECTS: dict[EmailKind, str] = {
@@ -52,6 +53,7 @@ SAMPLE: dict[str, str] = {
     "company": "Example Company",
     "promised_date": "Friday, 27 November 2026",
     "feedback": "Your system design answers were strong; we chose someone with more on-call experience.",
+    "status_url": "https://feedback.example.com/status/an-example-link-that-opens-nothing",
 }
 
 #: The longest values a real candidate email can carry: an edited template is rendered with these
@@ -64,6 +66,7 @@ WORST_CASE: dict[str, str] = {
     "company": ("Northwind Trading & Logistics Worldwide GmbH " * 5)[:200],
     "promised_date": "Wednesday, 30 September 2026",
     "feedback": ("Thank you for the time you gave us; your answers were thoughtful and clear. " * 70)[:5_000],
+    "status_url": ("https://careers.northwind-logistics.example" * 5)[:200] + "/status/" + "x" * 43,
 }
 
 MAX_SUBJECT = 300

@@ -30,6 +30,20 @@ class EmailConfig:
     bounce_address: str | None = None
     reply_address: str | None = None
     inbound_max_bytes: int = 10 * 1024 * 1024
+    #: The app's public address (BASE_URL), without a trailing slash; None when not configured.
+    base_url: str | None = None
+    #: Whether candidate emails carry a status page link (the organisation setting, filled in by
+    #: ``settings.service.email_config``); links also need ``base_url``.
+    status_page: bool = False
+
+    @property
+    def status_links(self) -> bool:
+        """Whether a candidate email queued now carries a link to the candidate's status page."""
+        return self.status_page and bool(self.base_url)
+
+    def status_url(self, token: str | None) -> str:
+        """The status page address for a link's token; empty without a token or a base URL."""
+        return f"{self.base_url}/status/{token}" if token and self.base_url else ""
 
     def envelope_sender(self, token: str | None) -> str:
         """The envelope sender (Return-Path) of a candidate email: the bounce address with the
@@ -82,6 +96,7 @@ class EmailConfig:
             bounce_address=_base_address(config, "BOUNCE_ADDRESS"),
             reply_address=_base_address(config, "REPLY_ADDRESS"),
             inbound_max_bytes=int(_number(config, "INBOUND_MAX_BYTES", 1024, 1024**3)),
+            base_url=str(config.get("BASE_URL") or "").strip().rstrip("/") or None,
         )
 
     @classmethod

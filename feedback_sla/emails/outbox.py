@@ -10,23 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from email.utils import make_msgid
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates import timeline
+from feedback_sla.candidates import status_links, timeline
 from feedback_sla.candidates.models import Candidate, EventKind, Status
-from feedback_sla.database import insert_unless_exists
-from feedback_sla.emails import checks, composing
+from feedback_sla.emails import checks, composing, rows
 from feedback_sla.emails.checks import EmailRequest
-from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
-from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.queries import pending_messages
 from feedback_sla.text import a_or_an
@@ -64,7 +60,7 @@ def queue_email(
     """
     kind = composing.check_kind(request.kind)
     key = checks.check_key(request.idempotency_key)
-    existing = _by_key(session, key)
+    existing = rows.by_key(session, key)
     if existing is not None:
         return Queued(_same_request(existing, request.candidate, kind), new=False)
     checked = checks.validate(session, request, kind, key, config)
@@ -72,7 +68,9 @@ def queue_email(
         raise EmailError("promised date: only the wait's service can keep a promise")
     message = _insert(session, request, checked, config)
     if message is None:  # the same key was queued concurrently and committed first
-        return Queued(_same_request(_by_key(session, key), request.candidate, kind), new=False)
+        return Queued(_same_request(rows.by_key(session, key), request.candidate, kind), new=False)
+    if checked.status_token:  # the message carries a link to the candidate's status page
+        status_links.create(session, request.candidate.id, checked.status_token, request.now)
     _side_effects(session, request, checked, message, promises)
     return Queued(message, new=True)
 
@@ -81,7 +79,7 @@ def _insert(
     session: Session, request: EmailRequest, checked: checks.Checked, config: EmailConfig
 ) -> OutboxMessage | None:
     candidate, manager = request.candidate, request.candidate.position.manager
-    return _insert_once(
+    return rows.insert_once(
         session,
         checked.key,
         checked.rendered,
@@ -141,6 +139,7 @@ def _side_effects(
             "email_kind": kind.value,
             "outbox_id": message.id,
             "send_after": message.send_after.isoformat(),
+            "autopilot": True if request.autopilot else None,
             "status": {"from": checked.status_before.value, "to": STATUS_SET[kind].value}
             if kind in STATUS_SET
             else None,
@@ -240,85 +239,13 @@ def retry(
     return message
 
 
-def queue_to_user(
-    session: Session,
-    user: User,
-    kind: str | EmailKind,
-    rendered: RenderedEmail,
-    now: dt.datetime,
-    config: EmailConfig,
-    *,
-    idempotency_key: str,
-) -> OutboxMessage:
-    """Queue an email to a user of the app (the daily digest), sent as soon as a worker runs."""
-    kind = EmailKind(kind)
-    key = checks.check_key(idempotency_key)
-    existing = _by_key(session, key)
-    if existing is not None:
-        return existing
-    check_address("the user's email address", user.email)
-    check_headers({"the user's name": user.name, "the subject": rendered.subject})
-    message = _insert_once(
-        session,
-        key,
-        rendered,
-        config,
-        now,
-        send_after=now,
-        recipient_user_id=user.id,
-        kind=kind,
-        to_name=user.name,
-        to_address=user.email,
-        reasons=[],
-    )
-    return message if message is not None else _by_key(session, key)
-
-
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _by_key(session: Session, key: str) -> OutboxMessage | None:
-    return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
 
 
 def _same_request(existing: OutboxMessage, candidate: Candidate, kind: EmailKind) -> OutboxMessage:
     if existing.candidate_id != candidate.id or existing.kind != kind:
         raise EmailError("idempotency key: already used for another email")
     return existing
-
-
-def _insert_once(
-    session: Session,
-    key: str,
-    rendered: RenderedEmail,
-    config: EmailConfig,
-    queued_at: dt.datetime,
-    *,
-    send_after: dt.datetime,
-    **values,
-) -> OutboxMessage | None:
-    """Queue a message unless its idempotency key exists: the new message, or None if it existed.
-
-    ``values`` are the columns that differ between a candidate's email and a user's.
-    """
-    statement = (
-        insert_unless_exists(session, OutboxMessage, conflict=["idempotency_key"])
-        .values(
-            subject=rendered.subject,
-            text_body=rendered.text,
-            html_body=rendered.html,
-            message_id=make_msgid(domain=config.domain),
-            idempotency_key=key,
-            status=OutboxStatus.PENDING,
-            queued_at=queued_at,
-            send_after=send_after,
-            next_attempt_at=send_after,
-            attempts=0,
-            **values,
-        )
-        .returning(OutboxMessage)
-    )
-    return session.scalars(statement).one_or_none()
 
 
 def _change_status(

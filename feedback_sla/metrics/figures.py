@@ -15,10 +15,11 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates.models import Candidate
+from feedback_sla.candidates.models import Candidate, Event
 from feedback_sla.errors import DomainError
 from feedback_sla.metrics.local_days import DayCounter, monday_of, week_index
 from feedback_sla.positions.models import Position
+from feedback_sla.reports.export import autopilot_sent
 from feedback_sla.reports.period import opened_bounds
 from feedback_sla.reports.summary import GroupBy, GroupSummary, summary_line
 from feedback_sla.timeutil import as_utc
@@ -71,6 +72,7 @@ def group_summaries(
             func.sum(waits.c.answered).label("answered"),
             func.sum(waits.c.met).label("met"),
             func.sum(waits.c.overdue).label("overdue"),
+            func.sum(waits.c.autopilot).label("autopilot"),
         )
         .group_by(waits.c.group_id, days)
         .subquery()
@@ -104,6 +106,7 @@ def _one_row_per_wait(
             case((Wait.closed_at.is_not(None), 1), else_=0).label("answered"),
             case((Wait.closed_at <= Wait.due_at, 1), else_=0).label("met"),
             case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0).label("overdue"),
+            case((autopilot_sent(), 1), else_=0).label("autopilot"),
             # Only an answer has a number of days: an open wait's opening day is not worked out.
             case((Wait.closed_at.is_not(None), counter.local_day(Wait.opened_at, Position.time_zone))).label(
                 "opened"
@@ -112,6 +115,7 @@ def _one_row_per_wait(
         )
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
+        .outerjoin(Event, Event.id == Wait.closed_by_event_id)
         .where(Wait.opened_at >= start, Wait.opened_at < end)
         .offset(0)
     )
@@ -128,14 +132,15 @@ def _names(by: GroupBy) -> tuple:
 def _summaries(rows, counter: DayCounter) -> list[GroupSummary]:
     """Each group's line from its rows, one per number of business days (None: not answered)."""
     groups: dict[int, list] = {}
-    for key, name, manager, manager_name, days, waits, answered, met, overdue in rows:
+    for key, name, manager, manager_name, days, waits, answered, met, overdue, autopilot in rows:
         line = groups.get(key)
         if line is None:
-            line = groups[key] = [name, manager, manager_name, 0, 0, 0, 0, Counter()]
+            line = groups[key] = [name, manager, manager_name, 0, 0, 0, 0, Counter(), 0]
         line[3] += waits
         line[4] += answered
         line[5] += met
         line[6] += overdue
+        line[8] += autopilot
         if days is not None:
             line[7][max(0, days)] += answered
         elif answered:  # an answered wait without a day: its position's zone is unknown

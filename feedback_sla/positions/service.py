@@ -49,8 +49,11 @@ def create_position(
     manager: User,
     time_zone: str | None = None,
     policy_overrides: dict[str, int] | None = None,
+    *,
+    autopilot: bool = False,
 ) -> Position:
-    """A position; its time zone defaults to its hiring manager's."""
+    """A position; its time zone defaults to its hiring manager's. ``autopilot``: status updates to
+    its candidates before their deadlines pass (see ``autopilot.service``)."""
     title = clean_line(title, "title", MAX_TITLE)
     time_zone = time_zone or manager.time_zone
     try:
@@ -63,6 +66,7 @@ def create_position(
         time_zone=time_zone,
         policy_overrides=dict(policy_overrides or {}),
         is_open=True,
+        autopilot=autopilot,
     )
     session.add(position)
     session.flush()
@@ -86,6 +90,8 @@ class PositionChange:
     manager: User
     time_zone: str
     policy_overrides: dict[str, int | str] = field(default_factory=dict)
+    #: Autopilot on or off; None keeps it as it is.
+    autopilot: bool | None = None
 
 
 def apply_change(session: Session, position: Position, change: PositionChange) -> bool:
@@ -111,6 +117,8 @@ def apply_change(session: Session, position: Position, change: PositionChange) -
     position.manager = change.manager
     position.time_zone = change.time_zone
     position.policy_overrides = overrides
+    if change.autopilot is not None:
+        position.autopilot = change.autopilot
     session.flush()
     return moves_deadlines
 
@@ -122,3 +130,8 @@ def close_position(position: Position) -> None:
 
 def reopen_position(position: Position) -> None:
     position.is_open = True
+
+
+def set_autopilot(position: Position, on: bool) -> None:
+    """Autopilot writes to this position's candidates before their deadlines pass, or stops."""
+    position.autopilot = on

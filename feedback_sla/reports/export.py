@@ -16,7 +16,8 @@ due_at                its deadline (the policy's business days, or the promised 
 promised_date         the date the candidate was promised an answer by (a local date), or empty
 closed_at             when the candidate heard from us, or empty while the wait is open
 closed_by             how they heard: phone, meeting, email, other (a logged contact); interview;
-                      the kind of email the outbox sent (rejection, offer, update...); otherwise the
+                      the kind of email the outbox sent (rejection, offer, update...), or
+                      autopilot for an update autopilot sent; otherwise the
                       kind of the event that closed the wait (e.g. status_changed); ats_rejection
                       or ats_hire for a decision recorded in the applicant tracking system
 business_days_waited  business days begun between opened_at and closed_at (or now, while open),
@@ -44,7 +45,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from sqlalchemy import Select, String, case, func, literal, select, type_coerce
+from sqlalchemy import Select, String, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event, EventKind
@@ -109,10 +110,16 @@ def columns(pii: bool = True) -> tuple[str, ...]:
     return COLUMNS if pii else tuple(c for c in COLUMNS if c not in PII_COLUMNS)
 
 
+def autopilot_sent(event=Event):
+    """The event (``Event`` or an alias of it) is the sending of an update autopilot queued."""
+    return and_(event.kind == EventKind.EMAIL_SENT, event.data["autopilot"].as_boolean().is_(True))
+
+
 def closed_by_expression():
     """How the candidate heard from us, from the event that closed the wait (NULL while open)."""
     kind = type_coerce(Event.kind, String)
     return case(
+        (autopilot_sent(), literal("autopilot")),
         (Event.kind == EventKind.CONTACT_LOGGED, Event.channel),
         (Event.kind == EventKind.INTERVIEW_HELD, literal("interview")),
         (

@@ -11,7 +11,8 @@ For the waits that opened in the period (days in the organisation's time zone), 
   their deadline. Decided means answered, or still open past the deadline (already breached);
   open waits still inside their deadline count neither way. None when nothing is decided yet;
 - ``open_now``: how many are still open at ``now``;
-- ``overdue_now``: how many of those are past their deadline (escalated ones included).
+- ``overdue_now``: how many of those are past their deadline (escalated ones included);
+- ``by_autopilot``: how many were answered by an update autopilot sent.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates.models import Candidate
+from feedback_sla.candidates.models import Candidate, Event
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
-from feedback_sla.reports.export import stream_options
+from feedback_sla.reports.export import autopilot_sent, stream_options
 from feedback_sla.reports.period import opened_bounds
 from feedback_sla.reports.utc_text import LocalClock, utc_text
 from feedback_sla.timeutil import as_utc, zone
@@ -61,6 +62,8 @@ class GroupSummary:
     days: Counter[int] = field(default_factory=Counter)
     #: The manager's name (``manager`` is their email address).
     manager_name: str = ""
+    #: Answered by an update autopilot sent.
+    by_autopilot: int = 0
 
     @property
     def median_days(self) -> int | None:
@@ -89,6 +92,7 @@ def total(groups: Iterable[GroupSummary], name: str = "all") -> GroupSummary:
         open_now=sum(g.open_now for g in groups),
         overdue_now=sum(g.overdue_now for g in groups),
         days=sum((g.days for g in groups), Counter()),
+        by_autopilot=sum(g.by_autopilot for g in groups),
     )
 
 
@@ -130,7 +134,7 @@ def summarize(
         scoped(_counts_query(group_id, group, now)).group_by(group_id, group, User.email, User.name)
     ).all()
     days = _days_to_answer(session, scoped, group_id, BusinessDays(settings.holiday_calendar, now.date()))
-    summaries = [summary_line(*row, days.get(row[0], Counter())) for row in counts]
+    summaries = [summary_line(*row[:-1], days.get(row[0], Counter()), row[-1]) for row in counts]
     return sorted(summaries, key=lambda s: (s.group, s.group_id))
 
 
@@ -153,7 +157,9 @@ def _scoped(
 
 
 def _counts_query(group_id, group, now: dt.datetime) -> Select:
-    """The group, its manager's email and name, and its counts of waits, answered, met and overdue now."""
+    """The group, its manager's email and name, and its counts of waits, answered, met, overdue now
+    and answered by autopilot."""
+    autopilot = aliased(Event)
     return select(
         group_id,
         group,
@@ -163,7 +169,8 @@ def _counts_query(group_id, group, now: dt.datetime) -> Select:
         func.count(Wait.closed_at),
         func.sum(case((Wait.closed_at <= Wait.due_at, 1), else_=0)),
         func.sum(case((and_(Wait.closed_at.is_(None), Wait.due_at <= now), 1), else_=0)),
-    )
+        func.count(autopilot.id),
+    ).outerjoin(autopilot, and_(autopilot.id == Wait.closed_by_event_id, autopilot_sent(autopilot)))
 
 
 def summary_line(
@@ -176,6 +183,7 @@ def summary_line(
     met: int,
     overdue: int,
     days: Counter[int],
+    by_autopilot: int = 0,
 ) -> GroupSummary:
     """A group's line from its counts (those of ``_counts_query``) and its histogram of days."""
     return GroupSummary(
@@ -189,6 +197,7 @@ def summary_line(
         overdue_now=overdue,
         days=days,
         manager_name=manager_name,
+        by_autopilot=by_autopilot or 0,
     )
 
 

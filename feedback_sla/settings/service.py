@@ -171,8 +171,8 @@ DEFINITIONS: dict[str, Definition] = {
             "autopilot.max_per_wait",
             "2",
             _positive_int(1, 10),
-            "Status updates autopilot sends one candidate before it leaves the answer to the "
-            "manager (and says so in their digest).",
+            "Status updates autopilot queues for one wait (they failed or were cancelled) before "
+            "it leaves the answer to the manager (and says so in their digest).",
         ),
         Definition(
             "retention.days_after_decision",
@@ -241,9 +241,13 @@ def company_name(session: Session, configured: str) -> str:
 
 
 def email_config(session: Session, config: EmailConfig) -> EmailConfig:
-    """The email settings with the company name as the admins set it: what every email,
-    preview and digest is written and sent with."""
-    return dataclasses.replace(config, organisation_name=company_name(session, config.organisation_name))
+    """The email settings with the company name as the admins set it and whether candidate
+    emails carry a status page link: what every email, preview and digest is written and sent with."""
+    return dataclasses.replace(
+        config,
+        organisation_name=company_name(session, config.organisation_name),
+        status_page=bool(value_of(session, "status_page.enabled")),
+    )
 
 
 def store(session: Session, key: str, value: str) -> object:

@@ -107,20 +107,19 @@ def email_sent(
     message_id: str,
     outbox_id: int,
     promised_date: dt.date | None,
+    autopilot: bool = False,
 ) -> Event:
     """The outbox really sent an email: the candidate heard from us, so the open wait closes.
 
     An email that promised a date answers the candidate for now, but the decision is still owed:
-    a new wait opens at the send time, due by the promised date at the latest.
+    a new wait opens at the send time, due by the promised date at the latest: a new promise,
+    with no autopilot update counted on it yet.
     """
     closed = open_wait_of(session, candidate) if promised_date else None
-    event = record(
-        session,
-        candidate,
-        EventKind.EMAIL_SENT,
-        at,
-        data={"email_kind": kind, "message_id": message_id, "outbox_id": outbox_id},
-    )
+    data = {"email_kind": kind, "message_id": message_id, "outbox_id": outbox_id}
+    if autopilot:
+        data["autopilot"] = True
+    event = record(session, candidate, EventKind.EMAIL_SENT, at, data=data)
     if closed is not None and candidate.status in (Status.ACTIVE, Status.OFFERED):
         if open_wait_of(session, candidate) is None:
             lifecycle.open_wait(

@@ -279,3 +279,83 @@ def business_days_counter(now: dt.datetime, settings: OrgSettings):
         return count
 
     return waited
+
+
+# --- business hours: autopilot's lead time ------------------------------------------------------
+
+#: A business day's hours: the ``BUSINESS_DAY_HOURS`` hours that end at the organisation's
+#: end-of-business time, local wall-clock time, on business days (not Saturday, Sunday or a holiday).
+BUSINESS_DAY_HOURS = 8
+
+
+def _business_window(day: dt.date, end_of_day: dt.time) -> tuple[dt.datetime, dt.datetime]:
+    """A local day's business hours as naive local times, within the day: they start at midnight
+    at the earliest, and an end of business at 00:00 is the midnight that ends the day."""
+    midnight = dt.datetime.combine(day, dt.time())
+    end = dt.datetime.combine(day, end_of_day)
+    if end == midnight:
+        end += ONE_DAY
+    return max(end - dt.timedelta(hours=BUSINESS_DAY_HOURS), midnight), end
+
+
+def business_hours_before(
+    deadline: dt.datetime, hours: int, time_zone: str, settings: OrgSettings
+) -> dt.datetime:
+    """The moment ``hours`` business hours before ``deadline``, in UTC.
+
+    Counted in local wall-clock time of ``time_zone`` (a daylight-saving change does not move it),
+    backwards through each business day's hours (see ``BUSINESS_DAY_HOURS``); weekends and holidays
+    have none. A count that ends at the start of a business day ends at the close of the business
+    day before (no business hour lies between): 8 hours before Wednesday 18:00 is Tuesday 18:00.
+    0 hours is the deadline itself.
+    """
+    deadline = as_utc(deadline)
+    if hours <= 0:
+        return deadline
+    tz = zone(time_zone)
+    cursor = deadline.astimezone(tz).replace(tzinfo=None)
+    left = dt.timedelta(hours=hours)
+    day = cursor.date()
+    while True:
+        if is_business_day(day, settings.holiday_calendar):
+            start, end = _business_window(day, settings.end_of_business_day)
+            end = min(end, cursor)
+            if end > start:
+                if end - start > left:
+                    return _utc_of_local(end - left, tz)
+                left -= end - start
+        day -= ONE_DAY
+        cursor = dt.datetime.combine(day + ONE_DAY, dt.time())
+
+
+def business_hours_after(now: dt.datetime, hours: int, time_zone: str, settings: OrgSettings) -> dt.datetime:
+    """The latest deadline whose lead time of ``hours`` business hours has begun at ``now``, in UTC:
+    ``business_hours_before(d, hours, …) <= now`` exactly when ``d <= business_hours_after(now, …)``.
+
+    Counted forwards through business hours as ``business_hours_before`` counts back; when the count
+    ends with a business day, the hours after it up to the next business day's start count too
+    (nothing is lost in them).
+    """
+    now = as_utc(now)
+    if hours <= 0:
+        return now
+    tz = zone(time_zone)
+    cursor = now.astimezone(tz).replace(tzinfo=None)
+    left = dt.timedelta(hours=hours)
+    day = cursor.date()
+    while True:
+        if is_business_day(day, settings.holiday_calendar):
+            start, end = _business_window(day, settings.end_of_business_day)
+            if not left:
+                return _utc_of_local(max(start, cursor), tz)
+            start = max(start, cursor)
+            if end > start:
+                if end - start > left:
+                    return _utc_of_local(start + left, tz)
+                left -= end - start
+        day += ONE_DAY
+        cursor = max(cursor, dt.datetime.combine(day, dt.time()))
+
+
+def _utc_of_local(local: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    return local.replace(tzinfo=tz).astimezone(UTC)

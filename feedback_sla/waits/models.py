@@ -49,8 +49,8 @@ class Wait(db.Model):
     policy_days: Mapped[int] = mapped_column(Integer)
     promised_date: Mapped[dt.date | None]
     follow_ups: Mapped[int] = mapped_column(Integer, default=0)
-    #: Status updates autopilot queued for this wait and the waits it reopened, since the manager
-    #: last answered: autopilot stops at the organisation's cap and tells the manager instead.
+    #: Status updates autopilot queued for this wait (one that is sent closes it, so more than one
+    #: means the others did not get through): autopilot stops at the organisation's cap.
     autopilot_updates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     opened_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))

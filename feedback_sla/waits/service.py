@@ -251,13 +251,16 @@ def withdraw(
     at: dt.datetime,
     actor: User | None = None,
     reason: str | None = None,
+    *,
+    channel: str | None = None,
 ) -> Event:
     """The candidate withdrew: nobody owes them an answer any more, so the open wait closes.
 
     The withdrawal is the event that closes the wait, so reports can tell it from an answer.
+    ``channel`` says where the candidate told us (e.g. "status page"); None when a person records it.
     """
     body = clean_text(reason or "", "reason", MAX_REASON) or None
-    return close_with_status(session, candidate, Status.WITHDRAWN, at, actor, body=body)
+    return close_with_status(session, candidate, Status.WITHDRAWN, at, actor, body=body, channel=channel)
 
 
 def close_with_status(
@@ -269,6 +272,7 @@ def close_with_status(
     *,
     body: str | None = None,
     data: dict | None = None,
+    channel: str | None = None,
 ) -> Event:
     """An active candidate leaves the process: the status change is the event that closes the open
     wait, and queued emails it contradicts are cancelled. ``data`` adds to the event's from/to."""
@@ -279,6 +283,7 @@ def close_with_status(
         EventKind.STATUS_CHANGED,
         at,
         actor,
+        channel=channel,
         body=body,
         data={"from": candidate.status.value, "to": status.value, **(data or {})},
     )

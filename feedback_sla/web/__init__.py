@@ -84,9 +84,11 @@ def _navigation():
 def _feature_blueprints():
     """Each feature's pages; imported here so a reader finds every URL prefix in one place."""
     from feedback_sla.web.accounts.views import bp as account_bp  # /account
+    from feedback_sla.web.admin import erase as _admin_erase  # noqa: F401  (/admin/candidates/<id>/erase)
     from feedback_sla.web.admin import inbound as _admin_inbound  # noqa: F401  (/admin/inbound)
     from feedback_sla.web.admin import sources as _admin_sources  # noqa: F401  (/admin/sources)
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
+    from feedback_sla.web.calendar import bp as calendar_bp  # /calendar/<token>.ics: no login
     from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
     from feedback_sla.web.emails.views import (
         bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
@@ -95,6 +97,7 @@ def _feature_blueprints():
     from feedback_sla.web.metrics.views import bp as metrics_bp  # /metrics
     from feedback_sla.web.ops.views import bp as ops_bp  # /healthz, /readyz, /ops/metrics
     from feedback_sla.web.positions.views import bp as positions_bp  # /positions
+    from feedback_sla.web.status import bp as status_bp  # /status/<token>: the candidate's own page
     from feedback_sla.web.triage.views import bp as triage_bp
 
     return [
@@ -107,6 +110,8 @@ def _feature_blueprints():
         emails_bp,
         ops_bp,
         hooks_bp,
+        calendar_bp,
+        status_bp,
     ]
 
 
@@ -119,8 +124,8 @@ def _require_secret_key():
 
 
 #: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer
-#: comes from its token, never from a session.
-UNSESSIONED = frozenset({"ops", "api"})
+#: and the calendar feed's owner come from their token, never from a session.
+UNSESSIONED = frozenset({"ops", "api", "calendar"})
 
 
 def _enforce_session_timeouts():

@@ -28,3 +28,7 @@ class TokenForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     """Only its CSRF token: revoking a token is a POST like every other change."""
+
+
+class CalendarForm(FlaskForm):
+    """Only its CSRF token: creating or revoking the calendar link is a POST."""

@@ -1,17 +1,19 @@
-"""A user's own settings: name, time zone, the daily digest and personal API tokens."""
+"""A user's own settings: name, time zone, the daily digest, personal API tokens and the private
+calendar feed link."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import ApiToken
+from feedback_sla.calendar_feed import service as calendar_feed
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.timeutil import utcnow
-from feedback_sla.web.accounts.forms import PersonalSettingsForm, RevokeTokenForm, TokenForm
+from feedback_sla.web.accounts.forms import CalendarForm, PersonalSettingsForm, RevokeTokenForm, TokenForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -42,7 +44,12 @@ def _render(status: int = 200, **forms):
     user = current_user._get_current_object()
     forms.setdefault("form", PersonalSettingsForm(obj=user))
     forms.setdefault("token_form", TokenForm(formdata=None))
-    context = dict(forms, api_tokens=tokens.tokens_of(db.session, user), revoke_form=RevokeTokenForm())
+    context = dict(
+        forms,
+        api_tokens=tokens.tokens_of(db.session, user),
+        revoke_form=RevokeTokenForm(),
+        calendar_form=CalendarForm(),
+    )
     return render_template("account/settings.html", **context), status
 
 
@@ -74,4 +81,35 @@ def revoke_token(token_id: int):
     tokens.revoke(db.session, token, utcnow())
     db.session.commit()
     flash(f"Token {token.name!r} is revoked: requests carrying it are refused.", "success")
+    return redirect(url_for("account.settings"))
+
+
+@bp.post("/calendar")
+@login_required
+def create_calendar():
+    """A new private feed link, shown on this one page; an earlier link stops working."""
+    try:
+        secret = calendar_feed.create_token(current_user._get_current_object())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"No calendar link was created: {exc}", "danger")
+        return redirect(url_for("account.settings"))
+    db.session.commit()
+    return _render(201, new_calendar_url=_calendar_url(secret))
+
+
+def _calendar_url(secret: str) -> str:
+    """At FEEDBACK_SLA_BASE_URL when it is set (the address calendars reach), else this host."""
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for("calendar.feed", token=secret)
+    return url_for("calendar.feed", token=secret, _external=True)
+
+
+@bp.post("/calendar/revoke")
+@login_required
+def revoke_calendar():
+    calendar_feed.revoke(current_user._get_current_object())
+    db.session.commit()
+    flash("Your calendar link is revoked: calendars using it get nothing more.", "success")
     return redirect(url_for("account.settings"))

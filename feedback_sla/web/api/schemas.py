@@ -112,6 +112,9 @@ class PositionSchema(ma.Schema):
     time_zone = ma.fields.String(required=True)
     is_open = ma.fields.Boolean(required=True)
     manager = ma.fields.String(required=True, attribute="manager.email")
+    autopilot = ma.fields.Boolean(
+        required=True, metadata={"description": "status updates before deadlines pass (autopilot)"}
+    )
 
 
 class NewEmailSchema(Input):

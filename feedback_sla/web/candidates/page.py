@@ -19,6 +19,7 @@ from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.settings import service as settings_service
+from feedback_sla.status_page import service as status_page
 from feedback_sla.timeutil import as_utc, local_date, utcnow
 from feedback_sla.waits import clock
 from feedback_sla.waits import queries as wait_queries
@@ -152,5 +153,6 @@ def render_candidate(candidate: Candidate, status: int = 200, shown: Shown = FIR
         today=local_date(now, tz),
         active=candidate.status == Status.ACTIVE,
         emails=emails,
+        status_link_live=status_page.live_link(db.session, candidate, now),
         **(BLANK_FORMS | forms),
     ), status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -46,6 +46,7 @@ class PositionForm(FlaskForm):
     follow_up = StringField(
         "Business days to reply to a follow-up", validators=[_business_days], render_kw=DAYS
     )
+    autopilot = BooleanField("Autopilot: send candidates a status update before their deadline passes")
 
     def __init__(self, *args, managers=None, managers_zone_allowed=False, **kwargs):
         """``managers``: the users an admin may choose from; None drops the field entirely.

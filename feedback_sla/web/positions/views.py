@@ -24,6 +24,8 @@ bp = Blueprint("positions", __name__, url_prefix="/positions")
 
 #: The list's filter: which positions each choice shows.
 SHOW = {"open": True, "closed": False, "all": None}
+#: The organisation's autopilot settings the form's help names.
+AUTOPILOT = ("lead_business_hours", "max_per_wait")
 
 
 @bp.get("")
@@ -85,7 +87,12 @@ def new():
         manager = _chosen_manager(form, me)
         try:
             position = service.create_position(
-                db.session, form.title.data, manager, form.time_zone.data or None, form.overrides()
+                db.session,
+                form.title.data,
+                manager,
+                form.time_zone.data or None,
+                form.overrides(),
+                autopilot=form.autopilot.data,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -115,6 +122,7 @@ def edit(position_id: int):
                 _chosen_manager(form, position.manager),
                 form.time_zone.data,
                 form.overrides(),
+                autopilot=form.autopilot.data,
             )
             moved = waits.update_position(db.session, position, change, settings_service.load(db.session))
         except DomainError as exc:
@@ -150,4 +158,5 @@ def reopen(position_id: int):
 def _render_form(form: PositionForm, position: Position | None):
     form.show_defaults(settings_service.load(db.session))
     status = 422 if form.errors else 200
-    return render_template("positions/form.html", form=form, position=position), status
+    autopilot = {key: settings_service.value_of(db.session, f"autopilot.{key}") for key in AUTOPILOT}
+    return render_template("positions/form.html", form=form, position=position, autopilot=autopilot), status

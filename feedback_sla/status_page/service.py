@@ -1,0 +1,255 @@
+"""What a candidate sees on their status page and what they may do there.
+
+A link is found by its token (``candidates.status_links``) while the organisation has the page on.
+The page says where things stand in words, in the position's time zone, and lists the emails we
+sent. Asking for news and withdrawing enter through the wait's door (``waits.service``), recorded
+with the channel "status page"; the caller commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from feedback_sla.accounts.models import User
+from feedback_sla.candidates import status_links
+from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, StatusLink
+from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.errors import DomainError
+from feedback_sla.settings import service as settings_service
+from feedback_sla.settings.models import Setting
+from feedback_sla.timeutil import as_utc, local_date
+from feedback_sla.waits import clock
+from feedback_sla.waits import service as waits
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.queries import open_wait_of
+
+CHANNEL = status_links.CHANNEL
+#: Business days between two "Ask for news" of one candidate.
+ASK_EVERY = 2
+#: The sent emails the page lists, newest first.
+SHOWN_EMAILS = 50
+
+
+class TooSoon(DomainError):
+    """The candidate asked for news less than ``ASK_EVERY`` business days ago."""
+
+    def __init__(self, again: dt.date, today: dt.date) -> None:
+        super().__init__(f"You asked for news recently. You can ask again on {day_words(again, today)}.")
+        self.again = again
+
+
+class Decided(DomainError):
+    """The candidate's application is decided: there is no news to ask for, nothing to withdraw."""
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    sent_on: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where things stand, in words: a headline and a line that explains it."""
+
+    headline: str
+    detail: str
+    decided: bool
+    #: The day the team owes the candidate an answer by, when someone owes one.
+    answer_by: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    candidate: Candidate
+    position: str
+    company: str
+    standing: Standing
+    sent: list[SentEmail]
+    #: The day the candidate may ask for news again; None when they may ask now (or not at all).
+    ask_again_on: dt.date | None
+
+
+def day_words(day: dt.date, today: dt.date | None = None) -> str:
+    """Friday 4 December; with the year when it is not this year's."""
+    words = f"{day:%A} {day.day} {day:%B}"
+    return words if today is not None and day.year == today.year else f"{words} {day.year}"
+
+
+def find(session: Session, token: str, now: dt.datetime) -> StatusLink | None:
+    """The live link of a token; None when unknown, revoked, dead, or the status page is off."""
+    if not settings_service.value_of(session, "status_page.enabled"):
+        return None
+    days = settings_service.value_of(session, "status_page.days_after_decision")
+    return status_links.find(session, token, now, days)
+
+
+def live_link(session: Session, candidate: Candidate, now: dt.datetime) -> bool:
+    """Whether an email gave the candidate a link that still opens their page (while the page is
+    on), read in one statement with the settings it depends on."""
+    on, days = "status_page.enabled", "status_page.days_after_decision"
+    unrevoked = select(StatusLink.id).where(
+        StatusLink.candidate_id == candidate.id, StatusLink.revoked_at.is_(None)
+    )
+    found, *values = session.execute(
+        select(sa.exists(unrevoked), *(_setting(key) for key in (on, days)))
+    ).one()
+    stored = {
+        key: value if value is not None else settings_service.definition_of(key).default
+        for key, value in zip((on, days), values, strict=True)
+    }
+    if not found or not settings_service.parse_value(on, stored[on]):
+        return False
+    return status_links.has_live_link(candidate, now, settings_service.parse_value(days, stored[days]))
+
+
+def _setting(key: str):
+    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+def view(
+    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings, company: str
+) -> StatusView:
+    """Everything the page shows: the position, where things stand, the emails we sent."""
+    tz = candidate.position.time_zone
+    today = local_date(now, tz)
+    sent = session.execute(
+        select(OutboxMessage.sent_at, OutboxMessage.subject)
+        .where(OutboxMessage.candidate_id == candidate.id, OutboxMessage.status == OutboxStatus.SENT)
+        .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        .limit(SHOWN_EMAILS)
+    ).all()
+    again = ask_again_on(session, candidate, settings)
+    return StatusView(
+        candidate=candidate,
+        position=candidate.position.title,
+        company=company,
+        standing=standing(session, candidate, now, company),
+        sent=[SentEmail(day_words(local_date(at, tz), today), subject) for at, subject in sent],
+        ask_again_on=again if again is not None and again > today else None,
+    )
+
+
+def standing(session: Session, candidate: Candidate, now: dt.datetime, company: str) -> Standing:
+    tz = candidate.position.time_zone
+    today = local_date(now, tz)
+    if candidate.status != Status.ACTIVE:
+        return _decision(candidate, company, today)
+    wait = open_wait_of(session, candidate)
+    if wait is None:
+        return Standing(
+            "Your application is in progress.",
+            "Nobody owes you an answer right now: we will write when there is news. "
+            "If you are waiting for something, ask for news.",
+            decided=False,
+        )
+    due = local_date(wait.due_at, tz)
+    if as_utc(now) <= as_utc(wait.due_at):
+        detail = "That is the date we promised you." if wait.promised_date == due else "It is our deadline."
+        return Standing(f"We owe you an answer by {day_words(due, today)}.", detail, False, due)
+    return Standing(
+        f"We owed you an answer by {day_words(due, today)}.",
+        "We are late, and we are sorry. Asking for news reminds the team.",
+        False,
+        due,
+    )
+
+
+def _decision(candidate: Candidate, company: str, today: dt.date) -> Standing:
+    manager = candidate.position.manager.name
+    words = {
+        Status.REJECTED: (
+            "We have decided not to move forward with your application.",
+            f"Thank you for the time you gave {company}. We wish you every success.",
+        ),
+        Status.OFFERED: (
+            "We would like to make you an offer.",
+            f"{manager} will talk it through with you.",
+        ),
+        Status.HIRED: ("You are hired. Welcome!", f"{manager} will be in touch about your first days."),
+        Status.WITHDRAWN: (
+            "You withdrew your application.",
+            "Nobody will contact you about it any more. Thank you for your interest.",
+        ),
+    }
+    headline, detail = words[candidate.status]
+    if candidate.decided_at is not None and candidate.status == Status.WITHDRAWN:
+        day = local_date(as_utc(candidate.decided_at), candidate.position.time_zone)
+        headline = f"Your application was withdrawn on {day_words(day, today)}."
+    return Standing(headline, detail, decided=True)
+
+
+def ask_again_on(session: Session, candidate: Candidate, settings: OrgSettings) -> dt.date | None:
+    """The day the candidate may ask for news again: ``ASK_EVERY`` business days after the last
+    time they asked on their page, in the position's time zone; None if they never did."""
+    last = session.scalar(
+        select(func.max(Event.occurred_at)).where(
+            Event.candidate_id == candidate.id,
+            Event.kind == EventKind.FOLLOWED_UP,
+            Event.channel == CHANNEL,
+        )
+    )
+    if last is None:
+        return None
+    asked = local_date(as_utc(last), candidate.position.time_zone)
+    return clock.add_business_days(asked, ASK_EVERY, settings.holiday_calendar)
+
+
+def ask_for_news(session: Session, link: StatusLink, now: dt.datetime, settings: OrgSettings):
+    """The candidate asked for news: a follow-up through the wait's door (counted on the open wait,
+    escalating it, or opening a follow-up wait). Returns the wait; TooSoon within ``ASK_EVERY``
+    business days of the last time, Decided after a decision."""
+    candidate = _locked(session, link)
+    if candidate.status != Status.ACTIVE:
+        raise Decided("Your application is decided: there is no news to ask for.")
+    again = ask_again_on(session, candidate, settings)
+    today = local_date(now, candidate.position.time_zone)
+    if again is not None and today < again:
+        raise TooSoon(again, today)
+    return waits.followed_up(
+        session, candidate, now, settings, channel=CHANNEL, body="Asked for news on their status page"
+    )
+
+
+def withdraw(session: Session, link: StatusLink, now: dt.datetime) -> Event:
+    """The candidate withdrew on their page: the wait closes, the status is set, pending emails
+    it contradicts are cancelled. Decided when the application is decided already."""
+    candidate = _locked(session, link)
+    if candidate.status != Status.ACTIVE:
+        raise Decided("Your application is decided already: there is nothing to withdraw.")
+    return waits.withdraw(
+        session, candidate, now, reason="Withdrawn by the candidate on their status page", channel=CHANNEL
+    )
+
+
+def revoke(session: Session, candidate: Candidate, now: dt.datetime, actor: User | None) -> int:
+    """Revoke every link of the candidate (emails already sent stop opening the page), on the
+    timeline; returns how many links were live. DomainError when none was."""
+    revoked = status_links.revoke_all(session, candidate.id, now)
+    if not revoked:
+        raise DomainError(f"{candidate.name} has no status page link to revoke")
+    waits.record(
+        session,
+        candidate,
+        EventKind.NOTE,
+        now,
+        actor,
+        body="Status page links revoked: the links in earlier emails no longer open the page.",
+        data={"status_links_revoked": revoked},
+    )
+    return revoked
+
+
+def _locked(session: Session, link: StatusLink) -> Candidate:
+    """The link's candidate, its row locked until the commit: two clicks at once are decided one
+    after the other. An UPDATE that changes nothing takes the lock on PostgreSQL (the row) and on
+    SQLite (the database's write lock), where a SELECT ... FOR UPDATE would take none."""
+    table = Candidate.__table__
+    session.execute(sa.update(table).where(table.c.id == link.candidate_id).values(status=table.c.status))
+    session.refresh(link.candidate)
+    return link.candidate

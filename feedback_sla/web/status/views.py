@@ -1,0 +1,143 @@
+"""The candidate's status page: where things stand, the emails we sent, Ask for news, Withdraw.
+
+No login and no cookie: the link's token in the address is the key. Each form carries a token tied
+to the link (``form_tokens``) instead of the session's CSRF token. Every answer, a 404 or an error
+included, asks not to be cached, indexed or named in a Referer; the pages are throttled per address.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+
+from feedback_sla.candidates.models import Status, StatusLink
+from feedback_sla.database import db
+from feedback_sla.emails.config import EmailConfig
+from feedback_sla.errors import DomainError
+from feedback_sla.extensions import csrf, limiter
+from feedback_sla.settings import service as settings_service
+from feedback_sla.status_page import service
+from feedback_sla.timeutil import local_date, utcnow
+from feedback_sla.web.status import bp
+from feedback_sla.web.status.form_tokens import check_form_token, form_token
+
+#: Requests one client address may make to status pages; STATUS_PAGE_LIMIT_PER_ADDRESS overrides it.
+DEFAULT_LIMIT = "60 per minute"
+
+HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
+
+
+@bp.after_request
+def _private(response):
+    response.headers.update(HEADERS)
+    return response
+
+
+def _limit() -> str:
+    return current_app.config.get("STATUS_PAGE_LIMIT_PER_ADDRESS") or DEFAULT_LIMIT
+
+
+throttled = limiter.shared_limit(
+    _limit, scope="status-page", error_message="Too many requests from your address; wait a minute."
+)
+
+
+def _company() -> tuple[str, str]:
+    """The company's name (as the admins set it) and the organisation's email address."""
+    config = EmailConfig.from_app(current_app)
+    return settings_service.company_name(db.session, config.organisation_name), config.organisation_email
+
+
+def _gone():
+    """Unknown, revoked or dead link, or the page is off: whom to write to instead."""
+    company, email = _company()
+    return render_template("status/gone.html", company=company, contact=email), 404
+
+
+def _refused_form():
+    company, email = _company()
+    return render_template("status/refused.html", company=company, contact=email), 400
+
+
+def _form_ok(link: StatusLink, purpose: str) -> bool:
+    secret = current_app.config["SECRET_KEY"]
+    return check_form_token(secret, link.token_hash, purpose, request.form.get("form_token"))
+
+
+def _render(link: StatusLink, token: str, status: int = 200, *, refusal: str | None = None):
+    now = utcnow()
+    company, email = _company()
+    shown = service.view(db.session, link.candidate, now, settings_service.load(db.session), company)
+    secret = current_app.config["SECRET_KEY"]
+    done = request.args.get("done") if request.method == "GET" else None
+    return render_template(
+        "status/page.html",
+        view=shown,
+        token=token,
+        contact=email,
+        news_token=form_token(secret, link.token_hash, "news"),
+        refusal=refusal,
+        # The thanks show only when they are true: asked today, or withdrawn.
+        asked=done == "asked" and shown.ask_again_on is not None,
+        withdrew=done == "withdrawn" and link.candidate.status == Status.WITHDRAWN,
+        today=local_date(now, link.candidate.position.time_zone),
+        day_words=service.day_words,
+    ), status
+
+
+@bp.get("/status/<token>")
+@throttled
+def page(token: str):
+    link = service.find(db.session, token, utcnow())
+    if link is None:
+        return _gone()
+    return _render(link, token)
+
+
+@bp.post("/status/<token>/news")
+@csrf.exempt
+@throttled
+def ask_for_news(token: str):
+    now = utcnow()
+    link = service.find(db.session, token, now)
+    if link is None:
+        return _gone()
+    if not _form_ok(link, "news"):
+        return _refused_form()
+    try:
+        service.ask_for_news(db.session, link, now, settings_service.load(db.session))
+    except DomainError as exc:
+        db.session.rollback()
+        return _render(link, token, 409, refusal=str(exc))
+    db.session.commit()
+    return redirect(url_for("status.page", token=token, done="asked"), 303)
+
+
+@bp.route("/status/<token>/withdraw", methods=["GET", "POST"])
+@csrf.exempt
+@throttled
+def withdraw(token: str):
+    """GET asks to confirm; POST (with the confirmation) withdraws."""
+    now = utcnow()
+    link = service.find(db.session, token, now)
+    if link is None:
+        return _gone()
+    if link.candidate.status != Status.ACTIVE:
+        return redirect(url_for("status.page", token=token), 303)
+    if request.method == "POST":
+        if not _form_ok(link, "withdraw") or request.form.get("confirm") != "yes":
+            return _refused_form()
+        try:
+            service.withdraw(db.session, link, now)
+        except DomainError as exc:
+            db.session.rollback()
+            return _render(link, token, 409, refusal=str(exc))
+        db.session.commit()
+        return redirect(url_for("status.page", token=token, done="withdrawn"), 303)
+    company, _ = _company()
+    return render_template(
+        "status/withdraw.html",
+        candidate=link.candidate,
+        company=company,
+        token=token,
+        withdraw_token=form_token(current_app.config["SECRET_KEY"], link.token_hash, "withdraw"),
+    )
