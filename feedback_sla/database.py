@@ -7,13 +7,17 @@ database, load without the web stack.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import Pool
 
 
 class Base(DeclarativeBase):
@@ -32,6 +36,54 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+# --- PostgreSQL: reads outside a transaction, as PostgreSQL runs them inside one ----------------
+#
+# A request that only reads (most pages) would pay a BEGIN and a ROLLBACK for nothing: two more
+# round trips to the server, and psycopg forgets its prepared statements at each ROLLBACK, so
+# PostgreSQL would plan every statement of every page again. So a transaction runs in autocommit
+# mode until its first statement that is not a plain read: from there on (that statement
+# included) it is an ordinary transaction, committed or rolled back as a whole. Under READ
+# COMMITTED, PostgreSQL's default, the reads before it see just what they would inside: each
+# statement takes a fresh snapshot either way, and a plain SELECT takes no lock.
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+#: What makes a SELECT more than a read: it locks the rows until the transaction ends.
+_LOCKS = re.compile(r"\bFOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=2048)
+def _reads_only(statement: str) -> bool:
+    """A SELECT that locks nothing (a statement's text is the same at every execution: read once)."""
+    return statement.lstrip()[:6].upper() == "SELECT" and not _LOCKS.search(statement)
+
+
+@event.listens_for(Engine, "begin")
+def _read_in_autocommit(conn) -> None:
+    if conn.dialect.driver == "psycopg":
+        dbapi_connection = conn.connection.dbapi_connection
+        if not dbapi_connection.autocommit and dbapi_connection.info.transaction_status == _IDLE:
+            dbapi_connection.autocommit = True
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _begin_at_first_write(conn, cursor, statement: str, *_args) -> None:
+    if conn.dialect.driver == "psycopg":
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection.autocommit and (
+            not _reads_only(statement) or isinstance(cursor, psycopg.ServerCursor)  # which needs one
+        ):
+            dbapi_connection.autocommit = False  # psycopg sends BEGIN before this statement
+
+
+@event.listens_for(Pool, "checkin")
+def _transactions_by_default(dbapi_connection, _record) -> None:
+    """A connection goes back to the pool as psycopg makes it: transactions on."""
+    if isinstance(dbapi_connection, psycopg.Connection) and dbapi_connection.autocommit:
+        if dbapi_connection.info.transaction_status == _IDLE:
+            dbapi_connection.autocommit = False
 
 
 def insert_unless_exists(session: Session, model: type[Base], *, conflict: list[str]):

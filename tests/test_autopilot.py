@@ -501,3 +501,24 @@ def test_the_demo_has_one_position_with_autopilot_on(runner, session):
     assert session.scalars(select(Position.title).where(Position.autopilot.is_(True))).all() == [
         "Site Reliability Engineer"
     ]
+
+
+def test_an_autopilot_update_carries_the_status_page_link_and_the_company_name_the_admins_set(
+    app, runner, session, backend
+):
+    app.config["BASE_URL"] = "https://hiring.example.com"
+    settings_service.store(session, "company_name", "Northwind Trading")
+    ann = add(session, backend, "Ann Lee", DUE_TODAY)
+
+    result = autopilot(runner, NOW)
+
+    assert result.exit_code == 0, result.output
+    [message] = autopilot_messages(session)
+    assert "https://hiring.example.com/status/" in message.text_body
+    assert "Northwind Trading" in message.text_body
+    deliver(session, NOW)
+    path = message.text_body.split("https://hiring.example.com", 1)[1].split()[0]
+    page = app.test_client().get(path)
+    assert page.status_code == 200
+    assert "Backend Engineer" in page.get_data(as_text=True)
+    assert ann.id == message.candidate_id

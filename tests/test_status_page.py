@@ -26,6 +26,7 @@ from feedback_sla.emails.checks import EmailRequest, new_idempotency_key
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.settings import service as settings_service
+from feedback_sla.status_page import service as status_page
 from feedback_sla.waits import answers
 from feedback_sla.waits import clock as wait_clock
 from feedback_sla.waits import service as waits
@@ -286,6 +287,32 @@ def test_after_a_rejection_the_page_says_so_kindly_and_offers_no_buttons(
 
 
 @pytest.mark.parametrize(
+    ("kind", "decision"),
+    [("rejection", "not to move forward"), ("offer", "We would like to make you an offer")],
+)
+def test_a_decision_still_in_its_undo_window_is_not_on_the_page_before_its_email(
+    app, client, runner, manager, candidate, clock, kind, decision
+):
+    path = update_delivered(app, runner, candidate)
+    app.config["OUTBOX_UNDO_SECONDS"] = 600
+    pending = queue(app, candidate, kind)
+    page = words(client.get(path))
+    assert decision not in page
+    assert "An email about your application is on its way to you." in page
+    assert "Ask for news</button>" not in text(client.get(path))
+    # Undone: as if it had never been queued.
+    logged_in(client, manager)
+    assert client.post(f"/emails/{pending.id}/undo").status_code == 302
+    client.post("/logout")
+    assert "We owe you an answer by Friday 4 December." in words(client.get(path))
+    # Queued again and sent: now the page tells the decision, as the email did.
+    queue(app, candidate, kind)
+    clock.shift(dt.timedelta(minutes=11))
+    deliver(runner)
+    assert decision in words(client.get(path))
+
+
+@pytest.mark.parametrize(
     ("status", "words"),
     [
         (Status.OFFERED, "We would like to make you an offer."),
@@ -345,6 +372,31 @@ def test_withdrawing_asks_to_confirm_then_closes_the_wait_and_tells_the_manager(
     plain, html = digest.render(made)
     assert "Candidates who withdrew on their status page:" in plain and "Jane Doe · Backend Engineer" in plain
     assert "Jane Doe" in html
+
+
+def test_a_second_withdraw_click_that_loses_the_race_shows_the_withdrawal(
+    app, client, runner, candidate, clock, monkeypatch
+):
+    path = update_delivered(app, runner, candidate)
+    confirm = client.get(f"{path}/withdraw")
+    token = form_token(confirm.get_data(as_text=True), f"{path}/withdraw")
+    find = status_page.find
+
+    def other_click_commits_first(session, *args):
+        link = find(session, *args)
+        with sa.orm.Session(db.engine) as other:  # the first click, committed meanwhile
+            waits.withdraw(other, other.get(Candidate, candidate.id), dt.datetime.now(dt.UTC))
+            other.commit()
+        return link
+
+    monkeypatch.setattr(status_page, "find", other_click_commits_first)
+    second = client.post(f"{path}/withdraw", data={"form_token": token, "confirm": "yes"})
+    monkeypatch.undo()
+    assert second.status_code == 303
+    page = text(client.get(second.location))
+    assert "Your application is withdrawn. Thank you for letting us know." in page
+    assert "nothing to withdraw" not in page
+    assert len(events(candidate.id, EventKind.STATUS_CHANGED)) == 1
 
 
 def test_a_digest_names_withdrawals_since_the_last_digest_it_sent(
@@ -425,6 +477,50 @@ def test_the_manager_revokes_the_links_from_the_candidate_page(
     assert db.session.scalar(sa.select(StatusLink.revoked_at)) is not None
 
 
+def test_an_undone_email_leaves_no_link_that_opens_the_page(app, client, candidate, manager, clock):
+    app.config["OUTBOX_UNDO_SECONDS"] = 60
+    message = queue(app, candidate, "update", promised=FRIDAY)
+    [token] = TOKEN.findall(message.text_body)  # the link the email would have carried
+    assert client.get(f"/status/{token}").status_code == 200
+    logged_in(client, manager)
+    undone = client.post(f"/emails/{message.id}/undo")
+    assert undone.status_code == 302
+    page = text(client.get(f"/candidates/{candidate.id}"))
+    assert "No link to Jane Doe's status page works now." in page
+    client.post("/logout")
+    gone = client.get(f"/status/{token}")
+    assert gone.status_code == 404
+    assert "Backend Engineer" not in text(gone)
+
+
+@pytest.mark.parametrize("action", ["news", "withdraw"])
+def test_a_link_revoked_while_the_candidate_clicks_does_nothing_and_shows_nothing(
+    app, client, runner, candidate, clock, monkeypatch, action
+):
+    path = update_delivered(app, runner, candidate)
+    page = client.get(path if action == "news" else f"{path}/withdraw").get_data(as_text=True)
+    data = {"form_token": form_token(page, f"{path}/{action}"), "confirm": "yes"}
+    before = db.session.scalar(sa.select(sa.func.count(Event.id)))
+    find = status_page.find
+
+    def revoked_meanwhile(session, *args):
+        link = find(session, *args)
+        with sa.orm.Session(db.engine) as other:  # the manager's revoke, committed meanwhile
+            status_page.revoke(other, other.get(Candidate, candidate.id), dt.datetime.now(dt.UTC), None)
+            other.commit()
+        return link
+
+    monkeypatch.setattr(status_page, "find", revoked_meanwhile)
+    answered = client.post(f"{path}/{action}", data=data)
+    monkeypatch.undo()
+    assert answered.status_code == 404
+    assert "This link does not open a page" in text(answered)
+    assert "Backend Engineer" not in text(answered)
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == before + 1  # the revocation only
+    db.session.expire_all()
+    assert db.session.get(Candidate, candidate.id).status == Status.ACTIVE
+
+
 def test_manager_b_cannot_revoke_manager_as_links(app, client, runner, candidate, clock):
     update_delivered(app, runner, candidate)
     other = UserFactory(name="Bo Other")
@@ -476,6 +572,16 @@ def test_every_answer_asks_not_to_be_cached_indexed_or_referred(app, client, run
         assert "Set-Cookie" not in response.headers
 
 
+def test_addresses_under_status_that_match_no_page_ask_the_same(app, client, runner, candidate, clock):
+    path = update_delivered(app, runner, candidate)
+    answers_ = [client.get(f"{path}/news"), client.get(f"{path}/elsewhere"), client.get("/status/")]
+    assert [r.status_code for r in answers_] == [405, 404, 404]
+    for response in answers_:
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Robots-Tag"] == "noindex"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_a_forged_form_token_is_refused_and_nothing_is_written(app, client, runner, candidate, clock):
     path = update_delivered(app, runner, candidate)
     other = queue(app, candidate, "next_step")  # a second email: a second link of the same candidate
@@ -517,6 +623,23 @@ def test_status_pages_are_throttled_per_address(make_app, app, runner, candidate
         assert throttled.headers["Cache-Control"] == "no-store"
         elsewhere = client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.7"})
         assert elsewhere.status_code == 200
+
+
+def test_a_throttled_candidate_reads_a_page_of_the_company_not_of_the_managers_app(
+    make_app, app, runner, candidate, clock
+):
+    path = update_delivered(app, runner, candidate)
+    limited = make_app(RATELIMIT_ENABLED=True, STATUS_PAGE_LIMIT_PER_ADDRESS="1 per minute", BASE_URL=BASE)
+    with limited.app_context():
+        client = limited.test_client()
+        assert client.get(path).status_code == 200
+        throttled = client.post(f"{path}/news", data={})
+        assert throttled.status_code == 429
+        page = words(throttled)
+        assert "Please wait a minute" in page and "Nothing was changed" in page
+        assert "write to Example Company at jobs@example.com" in page
+        assert "triage" not in page.lower() and "/login" not in text(throttled)
+        assert throttled.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_names_with_accents_and_markup_are_escaped(app, client, runner, manager, clock):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import secrets
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,12 +33,16 @@ def _decoy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
+#: The user of every request: built once, bound at each (building it cost a fifth of the load).
+_USER = select(User).where(User.id == bindparam("user_id"))
+
+
 def load_from_token(session: Session, token: str) -> User | None:
     """The user of a session token, unless the session has been ended since."""
     user_id, _, version = token.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = session.get(User, int(user_id))
+    user = session.scalar(_USER, {"user_id": int(user_id)})
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user

@@ -3,7 +3,9 @@
 personal data erased or merged.
 
 An event about an application we never saw (created before the source was connected) or a stage
-nobody mapped changes nothing and says so in the delivery's notes.
+nobody mapped changes nothing and says so in the delivery's notes. One about a person whose
+personal data was erased here (a new application under their ATS id, a stage, a decision, a merge
+giving them details) changes nothing either: ``erased`` tells the caller to keep no payload.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ JOB = "job"
 
 @dataclass
 class Applied:
-    """What the events did: ``done`` when any changed something, with notes for the admin."""
+    """What the events did: ``done`` when any changed something, with notes for the admin;
+    ``erased`` when one was about a person whose personal data was erased here."""
 
     done: bool = False
     candidate_id: int | None = None
     notes: list[str] = field(default_factory=list)
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,21 @@ def _candidate(context: Context, application_id: str) -> Candidate | None:
         context.result.notes.append(f"application {application_id}: not known here (created before?)")
         return None
     context.result.candidate_id = mapping.candidate_id
+    if _refused(context, mapping.candidate):
+        return None
     return mapping.candidate
+
+
+def _refused(context: Context, candidate: Candidate) -> bool:
+    """True when the candidate's personal data was erased here: the event is ignored, and says so."""
+    if candidate.erased_at is None:
+        return False
+    context.result.erased = True
+    context.result.candidate_id = candidate.id
+    note = f"candidate {candidate.id}: their personal data was erased here; ignored, nothing recorded"
+    if note not in context.result.notes:
+        context.result.notes.append(note)
+    return True
 
 
 def _manager(session: Session, source: Source, email: str | None) -> User:
@@ -98,6 +116,8 @@ def _position(context: Context, event: ev.NewApplication) -> Position:
 def _new_application(context: Context, event: ev.NewApplication) -> None:
     session = context.session
     known = _mapping(session, context.source, APPLICATION, event.application_id)
+    if _erased_person(context, known, event.candidate_id):
+        return
     if known is not None:
         context.result.notes.append(f"application {event.application_id}: already here")
         context.result.candidate_id = known.candidate_id
@@ -136,6 +156,13 @@ def _new_application(context: Context, event: ev.NewApplication) -> None:
     session.flush()
     context.result.done = True
     context.result.candidate_id = candidate.id
+
+
+def _erased_person(context: Context, known: ExternalId | None, ats_candidate_id: str) -> bool:
+    """True when the application, or another of the same ATS person, is a candidate erased here."""
+    mappings = [known] if known is not None else []
+    mappings += _applications_of(context, ats_candidate_id) if ats_candidate_id else []
+    return any(m.candidate is not None and _refused(context, m.candidate) for m in mappings)
 
 
 def _stage_changed(context: Context, event: ev.StageChanged) -> None:
@@ -214,15 +241,23 @@ def _erased(context: Context, event: ev.Erased) -> None:
     if not mappings:
         context.result.notes.append(f"person {event.candidate_id}: not known here")
     for mapping in mappings:
-        if mapping.candidate is not None:
-            _erase(context, mapping.candidate)
+        if mapping.candidate is None:
+            continue
+        if not _refused(context, mapping.candidate):  # erased here before: cleared again, nothing new
             context.result.done = True
+        _erase(context, mapping.candidate)
 
 
 def _merged(context: Context, event: ev.Merged) -> None:
-    """The merged person's applications are the kept person's, with the kept person's details."""
-    kept = [m.candidate for m in _applications_of(context, event.kept_id) if m.candidate is not None]
+    """The merged person's applications are the kept person's, with the kept person's details.
+    A candidate erased here keeps their ids and gets no details; an erased kept person gives none."""
+    found = [m.candidate for m in _applications_of(context, event.kept_id) if m.candidate is not None]
+    kept = [candidate for candidate in found if candidate.erased_at is None]
+    if found and not kept:
+        _refused(context, found[0])
     for mapping in _applications_of(context, event.merged_id):
+        if mapping.candidate is not None and _refused(context, mapping.candidate):
+            continue
         mapping.ats_candidate_id = event.kept_id
         context.result.done = True
         if not kept or mapping.candidate is None:

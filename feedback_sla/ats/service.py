@@ -3,7 +3,8 @@
 (``process``; the caller commits again). A delivery whose processing broke off stays ``received``.
 
 One that cannot be processed now (the Lever API is down) stays ``failed`` with its reason, is shown
-to admins and is tried again by ``feedback-sla sources retry``.
+to admins and is tried again by ``feedback-sla sources retry``. One about a person whose personal
+data was erased here is ``ignored`` and keeps no payload; its note says the person was erased.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def process(
         return delivery
     if result.candidate_id is not None:
         delivery.candidate_id = result.candidate_id
+    if result.erased:  # about a person erased here: no copy of what the ATS said about them
+        delivery.body = "{}"
     status = DeliveryStatus.PROCESSED if result.done else DeliveryStatus.IGNORED
     _finish(delivery, status, now, "; ".join(result.notes) or None)
     return delivery

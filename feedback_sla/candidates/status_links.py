@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import select, update
@@ -21,6 +22,8 @@ from feedback_sla.timeutil import as_utc
 CHANNEL = "status page"
 #: Longer than any token we make: anything longer is refused before it is hashed.
 MAX_TOKEN = 100
+#: A link's token as an email carries it, in its status page address.
+CARRIED = re.compile(r"/status/([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
 
 
 def hash_token(token: str) -> str:
@@ -82,6 +85,25 @@ def revoke_all(session: Session, candidate_id: int, now: dt.datetime) -> int:
     result = session.execute(
         update(StatusLink)
         .where(StatusLink.candidate_id == candidate_id, StatusLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def revoke_carried(session: Session, candidate_id: int, body: str, now: dt.datetime) -> int:
+    """Revoke the candidate's links that an email's ``body`` carries (an email cancelled before it
+    was sent: nobody received them); returns how many were live."""
+    hashes = {hash_token(token) for token in CARRIED.findall(body)}
+    if not hashes:
+        return 0
+    result = session.execute(
+        update(StatusLink)
+        .where(
+            StatusLink.candidate_id == candidate_id,
+            StatusLink.token_hash.in_(sorted(hashes)),
+            StatusLink.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -29,9 +29,11 @@ def run_command(now_text: str | None, dry_run: bool):
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--now'") from None
     try:
-        config = EmailConfig.from_app(current_app)
+        configured = EmailConfig.from_app(current_app)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
+    # The company name the admins set, and the status page link, as in every candidate email.
+    config = settings_service.email_config(db.session, configured)
     settings = settings_service.load(db.session)
     outcome = service.run(db.session, now, settings, config, dry_run=dry_run)
     if dry_run:

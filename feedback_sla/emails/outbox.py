@@ -296,6 +296,8 @@ def _cancel(
     candidate = message.candidate
     if candidate is None:
         return True
+    # The status page link it carried was never delivered: it must not open the page.
+    status_links.revoke_carried(session, candidate.id, f"{message.text_body}\n{message.html_body}", now)
     restored = None
     set_status = STATUS_SET.get(message.kind)
     if set_status and message.previous_status and candidate.status == set_status:

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.orm import Session, contains_eager, defer
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
@@ -33,46 +33,61 @@ class TriageEmails:
     attention: list[OutboxMessage]
 
 
-def for_triage(session: Session, now: dt.datetime, manager_id: int | None) -> TriageEmails:
-    """The triage page's emails in one query, whatever the number of rows.
+def for_triage(
+    session: Session, now: dt.datetime, manager_id: int | None, candidate_ids: list[int]
+) -> TriageEmails:
+    """The triage page's emails in two bounded queries, whatever the size of the organisation.
 
-    ``manager_id`` None means every manager's candidates (an admin's view of everyone). The rows
-    only show active candidates; a queued rejection or offer takes its candidate off the list at
-    once, so the attention list is where its undo button and a failure stay visible. Emails that
-    bounced in the last ``BOUNCED_SHOWN_FOR`` are on both: a bounce puts its candidate back on the list.
+    ``candidate_ids`` are the page's rows: their pending, sending and failed emails, and those that
+    bounced in the last ``BOUNCED_SHOWN_FOR`` (a bounce puts its candidate back on the list). The
+    attention list is the viewer's latest ``ATTENTION_LIMIT`` emails still to undo, failed in the
+    last ``FAILED_SHOWN_FOR`` or bounced: a queued rejection or offer takes its candidate off the
+    rows at once, so this is where its undo button and a failure stay visible. ``manager_id`` None
+    means every manager's (an admin's view of everyone). Neither reads the messages' bodies.
     """
-    bounced_since = now - BOUNCED_SHOWN_FOR
-    query = (
+    bounced = and_(
+        OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > now - BOUNCED_SHOWN_FOR
+    )
+    rows = _without_bodies(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.candidate_id.in_(candidate_ids),
+            or_(OutboxMessage.status.in_(UNFINISHED), bounced),
+        )
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+    )
+    by_candidate: dict[int, list[OutboxMessage]] = {}
+    for message in session.scalars(rows):
+        by_candidate.setdefault(message.candidate_id, []).append(message)
+    attention = _without_bodies(
         select(OutboxMessage)
         .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
         .where(
             or_(
-                OutboxMessage.status.in_(UNFINISHED),
-                and_(OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > bounced_since),
+                and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.send_after > now),
+                and_(
+                    OutboxMessage.status == OutboxStatus.FAILED,
+                    OutboxMessage.failed_at > now - FAILED_SHOWN_FOR,
+                ),
+                bounced,
             )
         )
         .options(contains_eager(OutboxMessage.candidate))
-        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+        .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
+        .limit(ATTENTION_LIMIT)
     )
     if manager_id is not None:
-        query = query.where(Position.manager_id == manager_id)
-    by_candidate: dict[int, list[OutboxMessage]] = {}
-    attention = []
-    failed_since = now - FAILED_SHOWN_FOR
-    for message in session.scalars(query):
-        by_candidate.setdefault(message.candidate_id, []).append(message)
-        if message.status == OutboxStatus.BOUNCED:
-            attention.append(message)
-            continue
-        if message.can_undo(now) or (
-            message.status == OutboxStatus.FAILED
-            and message.failed_at is not None
-            and message.failed_at > failed_since
-        ):
-            attention.append(message)
-    attention.reverse()
-    return TriageEmails(by_candidate, attention[:ATTENTION_LIMIT])
+        attention = attention.join(Position, Candidate.position_id == Position.id).where(
+            Position.manager_id == manager_id
+        )
+    return TriageEmails(by_candidate, list(session.scalars(attention)))
+
+
+def _without_bodies(query: Select) -> Select:
+    """Lists show an email's kind, status and times, never its text: the bodies stay unread."""
+    return query.options(
+        defer(OutboxMessage.text_body), defer(OutboxMessage.html_body), defer(OutboxMessage.feedback)
+    )
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage:

@@ -6,7 +6,9 @@ means to the wait's door (``waits.service``, ``waits.answers``). It is matched, 
 token in the address it was sent to (``bounces+<token>@…``, ``replies+<token>@…``), by its
 In-Reply-To and References (or a bounce's attached original) against our Message-IDs, and, for a
 bounce without either, by the failed address against the latest email sent to it within 30 days.
-What matches nothing is kept, with the reason, for an admin. The caller commits.
+What matches nothing is kept, with the reason, for an admin. Mail matched to a candidate whose
+personal data was erased keeps no sender, subject or Message-ID and changes nothing. The caller
+commits.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.inbound import reading
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
-from feedback_sla.waits import answers
+from feedback_sla.waits import answers, erasure
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
@@ -188,6 +190,8 @@ def _act(
         return _unmatched_reason(incoming)
     message = match.message
     row.outbox_message_id = message.id
+    if message.candidate is not None and message.candidate.erased_at is not None:
+        return _erased(row, message.candidate.id, message.candidate.email)
     if incoming.kind in (Kind.BOUNCE, Kind.DELAY):
         return _bounced(session, row, incoming, message, now)
     candidate = message.candidate
@@ -198,6 +202,18 @@ def _act(
         waits.auto_replied(session, candidate, now, incoming.subject, data=_data(row, match))
         return f"automatic reply from {candidate.name}: on the timeline, counted for nothing"
     return _reply(session, row, incoming, match, now, settings)
+
+
+def _erased(row: InboundMessage, candidate_id: int, erased_address: str) -> str:
+    """Mail about a candidate whose personal data was erased: recorded (so the same message twice
+    is still one row, by its fingerprint or IMAP key) without who sent it, what about, or its
+    Message-ID, and nothing is done to the wait, the timeline or the email it answers."""
+    row.candidate_id = candidate_id
+    row.sender = erased_address
+    row.subject = erasure.ERASED_TEXT
+    row.message_id = None
+    kind = row.kind.replace("_", " ")
+    return f"{kind} about an erased candidate: their personal data was erased, so nothing was recorded"
 
 
 def _reply(

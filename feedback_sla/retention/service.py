@@ -5,7 +5,8 @@ Erasing reaches every table that can hold a candidate's personal data: the wait'
 candidate, the timeline, their emails, digests naming them, status links: ``waits.erasure``), the
 mail that came back from them (``inbound_messages``: sender, subject, Message-ID, what it did in
 words) and what the ATS sent about them (``ats_deliveries``: the payload and its error). That is why
-retention sits above the other features. The waits stay, so the export and the report still count
+retention sits above the other features. A candidate still in the process (active or offered) is
+withdrawn by the erasure, so their open wait closes. The waits stay, so the export and the report still count
 them. Batches are found by one indexed query each; the caller commits each batch, and a candidate
 another run erased meanwhile is skipped (the claim is a conditional update).
 """

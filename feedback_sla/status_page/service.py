@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, StatusLink
-from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.settings.models import Setting
@@ -45,6 +45,10 @@ class TooSoon(DomainError):
 
 class Decided(DomainError):
     """The candidate's application is decided: there is no news to ask for, nothing to withdraw."""
+
+
+class LinkGone(DomainError):
+    """The link was revoked, or its candidate erased, after the page found it: it acts no more."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,12 @@ def standing(session: Session, candidate: Candidate, now: dt.datetime, company: 
     tz = candidate.position.time_zone
     today = local_date(now, tz)
     if candidate.status != Status.ACTIVE:
+        if _decision_on_its_way(session, candidate):
+            return Standing(
+                "Your application is in progress.",
+                "An email about your application is on its way to you.",
+                decided=True,
+            )
         return _decision(candidate, company, today)
     wait = open_wait_of(session, candidate)
     if wait is None:
@@ -158,6 +168,20 @@ def standing(session: Session, candidate: Candidate, now: dt.datetime, company: 
         False,
         due,
     )
+
+
+def _decision_on_its_way(session: Session, candidate: Candidate) -> bool:
+    """Whether the email that made the decision is still to go out: until it is sent (it may yet
+    be undone) the page does not tell what the email will."""
+    kinds = [kind for kind, status in STATUS_SET.items() if status == candidate.status]
+    if not kinds:
+        return False
+    unsent = select(OutboxMessage.id).where(
+        OutboxMessage.candidate_id == candidate.id,
+        OutboxMessage.kind.in_(kinds),
+        OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+    )
+    return bool(session.scalar(select(sa.exists(unsent))))
 
 
 def _decision(candidate: Candidate, company: str, today: dt.date) -> Standing:
@@ -247,9 +271,17 @@ def revoke(session: Session, candidate: Candidate, now: dt.datetime, actor: User
 
 def _locked(session: Session, link: StatusLink) -> Candidate:
     """The link's candidate, its row locked until the commit: two clicks at once are decided one
-    after the other. An UPDATE that changes nothing takes the lock on PostgreSQL (the row) and on
-    SQLite (the database's write lock), where a SELECT ... FOR UPDATE would take none."""
+    after the other, and a link revoked or erased meanwhile does nothing (LinkGone). An UPDATE
+    that changes nothing takes the lock on PostgreSQL (the row) and on SQLite (the database's
+    write lock), where a SELECT ... FOR UPDATE would take none."""
     table = Candidate.__table__
     session.execute(sa.update(table).where(table.c.id == link.candidate_id).values(status=table.c.status))
+    live = session.execute(
+        select(StatusLink.id)
+        .join(Candidate, Candidate.id == StatusLink.candidate_id)
+        .where(StatusLink.id == link.id, StatusLink.revoked_at.is_(None), Candidate.erased_at.is_(None))
+    ).one_or_none()
+    if live is None:  # revoked or erased since ``find``: the lock now shows it
+        raise LinkGone("This link no longer works.")
     session.refresh(link.candidate)
     return link.candidate

@@ -15,6 +15,12 @@ What holds a candidate's personal data, table by table (``feedback_sla/*/models.
 - ``inbound_messages`` and ``ats_deliveries`` belong to features above this layer:
   ``retention.service`` (and the ATS's own deletion) clear those.
 
+A candidate still in the process (active or offered) is withdrawn first, through the wait's door:
+their open wait closes and they leave triage and the digest, as anyone who asked to be forgotten
+is out of the process. Once erased, nothing of theirs is written again: ``update_details`` refuses
+them, and mail or ATS events about them are recorded without their content (``inbound.service``,
+``ats.apply``).
+
 They hold nothing of the candidate's: ``waits`` (times and counts), ``positions``, ``users``,
 ``api_tokens``, ``settings``, ``email_templates``, ``digest_days``, ``ats_sources``, and
 ``ats_external_ids`` (the ATS's own ids, kept so later deliveries about the application are still
@@ -36,10 +42,13 @@ from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, StatusLink
 from feedback_sla.emails import outbox
 from feedback_sla.emails.models import OutboxMessage
+from feedback_sla.waits import lifecycle, service
 
 #: What an erased candidate's name becomes, and what replaces a text that named them.
 ERASED_NAME = "Erased candidate"
 ERASED_TEXT = "(erased)"
+#: The statuses of a candidate still in the process: erasing withdraws them.
+IN_PROCESS = frozenset({Status.ACTIVE, Status.OFFERED})
 #: Keys of event data that hold what the candidate wrote or sent from: dropped.
 PERSONAL_KEYS = frozenset({"sender"})
 
@@ -87,7 +96,9 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
 
     The claim is one conditional UPDATE of ``erased_at``, so two runs at once erase a candidate
     once. Rows written about them after an erasure are cleared again; the timeline says once,
-    by whom, why and how many rows were cleared. Pending emails are cancelled first: nothing more
+    by whom, why and how many rows were cleared. A candidate still in the process (active, or
+    offered) is out of it: withdrawn through the wait's door, so the open wait closes (reports
+    still count it, closed by the withdrawal). Pending emails are cancelled first: nothing more
     goes to them.
     """
     former = Former(candidate.name, candidate.email)
@@ -98,8 +109,9 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
         .execution_options(synchronize_session=False)
     )
     session.refresh(candidate, ["erased_at"])
-    if candidate.status == Status.ACTIVE:
-        outbox.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN)
+    if claimed.rowcount == 1 and candidate.status in IN_PROCESS:
+        _withdraw(session, candidate, at, request)
+    outbox.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN)
     _neutral_candidate(candidate)
     done = {
         "events": _clear_events(session, candidate, former),
@@ -122,6 +134,27 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     )
     session.flush()
     return former
+
+
+def _withdraw(session: Session, candidate: Candidate, at: dt.datetime, request: Request) -> None:
+    """Withdrawn because their data is erased: the event says so, with no personal text; the open
+    wait closes with it and pending emails are cancelled."""
+    data = {"erasure": True}
+    if candidate.status == Status.ACTIVE:
+        service.close_with_status(session, candidate, Status.WITHDRAWN, at, request.actor, data=data)
+        return
+    # Offered: out of the process as well (close_with_status takes active candidates only).
+    event = service.record(
+        session,
+        candidate,
+        EventKind.STATUS_CHANGED,
+        at,
+        request.actor,
+        data={"from": candidate.status.value, "to": Status.WITHDRAWN.value, **data},
+    )
+    candidate.status = Status.WITHDRAWN
+    candidate.decided_at = candidate.decided_at or at
+    lifecycle.close_open_wait(session, candidate, event, at)
 
 
 def _neutral_candidate(candidate: Candidate) -> None:

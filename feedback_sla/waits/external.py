@@ -34,6 +34,6 @@ def decided_elsewhere(
 
 
 def erase(session: Session, candidate: Candidate, at: dt.datetime, *, source: str = "ats") -> None:
-    """The ATS deleted the person: their personal data is erased here too (``waits.erasure``);
-    the waits and their times stay, so reports still count them."""
+    """The ATS deleted the person: their personal data is erased here too (``waits.erasure``; one
+    still in the process is withdrawn); the waits and their times stay, so reports still count them."""
     erasure.erase(session, candidate, at, erasure.Request(by=source, reason="deleted in the ATS"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy import Row, Select, bindparam, case, func, literal, or_, select
@@ -64,9 +65,14 @@ BY_URGENCY: tuple[State, ...] = tuple(sorted(State, key=lambda s: s.urgency))
 
 def urgency_expression(now: dt.datetime, settings: OrgSettings):
     """A wait's state at ``now`` as its urgency (0 escalated … 3 on track), as ``clock.state``."""
+    return urgency_of(now, settings.escalate_after_followups)
+
+
+def urgency_of(now, followups):
+    """``urgency_expression`` of values, or of bind parameters (a statement built once)."""
     return case(
         (
-            or_(Wait.follow_ups >= settings.escalate_after_followups, Wait.escalate_at <= now),
+            or_(Wait.follow_ups >= followups, Wait.escalate_at <= now),
             literal(State.ESCALATED.urgency),
         ),
         (Wait.due_at <= now, literal(State.OVERDUE.urgency)),
@@ -77,7 +83,14 @@ def urgency_expression(now: dt.datetime, settings: OrgSettings):
 
 def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Filters()) -> Select:
     """Open waits with their candidate, position and manager, most urgent first."""
-    urgency = urgency_expression(now, settings).label("urgency")
+    stage = filters.stage or None  # no stage chosen: every stage
+    return waiting_select(now, settings.escalate_after_followups, replace(filters, stage=stage))
+
+
+def waiting_select(now, followups, filters: Filters) -> Select:
+    """``waiting_query`` of values, or of bind parameters: ``now``, ``followups`` and the filters'
+    values may be ``bindparam``s (a statement built once, bound at each execution)."""
+    urgency = urgency_of(now, followups).label("urgency")
     query = (
         select(
             Wait.id.label("wait_id"),
@@ -108,7 +121,7 @@ def waiting_query(now: dt.datetime, settings: OrgSettings, filters: Filters = Fi
         query = query.where(Position.manager_id.in_(filters.manager_ids))
     if filters.position_id is not None:
         query = query.where(Position.id == filters.position_id)
-    if filters.stage:
+    if filters.stage is not None:
         query = query.where(Candidate.stage == filters.stage)
     if filters.overdue_only:
         query = query.where(Wait.due_at <= now)
@@ -263,7 +276,59 @@ def pages_for(total: int) -> int:
 
 def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
     """One page of every candidate of any status: searched by name or email whatever the case or
-    accents, filtered, sorted; the total counts every match."""
+    accents, filtered, sorted; the total counts every match.
+
+    One statement: the page of rows, each with the total (an uncorrelated subquery, counted
+    once). Only a page past the last, which finds no rows, costs another two: the count alone,
+    then the last page.
+    """
+    listed, counted = _search_statements(_SearchShape.of(search))
+    values = _search_values(search)
+    connection = session.connection()
+    page = max(1, search.page)
+    rows = connection.execute(listed, {**values, "offset": (page - 1) * PAGE_SIZE}).all()
+    if rows:
+        total = rows[0].total
+    else:
+        total = connection.execute(counted, values).scalar_one()
+        if page > pages_for(total):
+            page = pages_for(total)
+            rows = connection.execute(listed, {**values, "offset": (page - 1) * PAGE_SIZE}).all()
+    return CandidatePage([CandidateRow._make(row[:-1]) for row in rows], total, page)
+
+
+class _SearchShape(NamedTuple):
+    """Which of a search's filters are given (not their values), and its order."""
+
+    text: bool
+    position: bool
+    stage: bool
+    status: bool
+    manager: bool
+    sort: CandidateSort
+    descending: bool
+
+    @classmethod
+    def of(cls, search: CandidateSearch) -> _SearchShape:
+        given = (search.position_id, search.stage or None, search.status, search.manager_id)
+        return cls(bool(search.text.strip()), *(v is not None for v in given), search.sort, search.descending)
+
+
+def _search_values(search: CandidateSearch) -> dict:
+    key = search_key(search.text.strip())
+    return {
+        "pattern": "%" + key.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%",
+        "position_id": search.position_id,
+        "stage": search.stage,
+        "status": search.status,
+        "manager_id": search.manager_id,
+    }
+
+
+@functools.lru_cache(maxsize=512)
+def _search_statements(shape: _SearchShape) -> tuple[Select, Select]:
+    """The page of rows with the total, and the total alone, for one shape of search: built once,
+    bound at each execution (building them cost about as much as running them)."""
     first = aliased(Wait)  # the first wait opened when the application arrived
     applied = (
         select(func.min(first.opened_at))
@@ -271,6 +336,8 @@ def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
         .correlate(Candidate)
         .scalar_subquery()
     )
+    counted = _matching(select(func.count(Candidate.id)), shape)
+    total = counted.correlate(None).scalar_subquery()  # on its own: not one count per row
     query = _matching(
         select(
             Candidate.id,
@@ -282,10 +349,10 @@ def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
             Candidate.status,
             applied.label("applied_at"),
             Wait.due_at,
+            total.label("total"),
         ),
-        search,
+        shape,
     ).outerjoin(Wait, (Wait.candidate_id == Candidate.id) & Wait.closed_at.is_(None))
-    total = session.scalar(_matching(select(func.count(Candidate.id)), search))
     order = {
         CandidateSort.NAME: func.lower(Candidate.name),
         CandidateSort.POSITION: func.lower(Position.title),
@@ -293,29 +360,26 @@ def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
         CandidateSort.STATUS: Candidate.status,
         CandidateSort.APPLIED: applied,
         CandidateSort.DUE: Wait.due_at,
-    }[search.sort]
-    order = order.desc() if search.descending else order.asc()
-    page = min(max(1, search.page), pages_for(total))
-    rows = session.execute(
-        query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return CandidatePage([CandidateRow._make(row) for row in rows], total, page)
+    }[shape.sort]
+    order = order.desc() if shape.descending else order.asc()
+    listed = query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset(bindparam("offset"))
+    return listed, counted
 
 
-def _matching(query: Select, search: CandidateSearch) -> Select:
+def _matching(query: Select, shape: _SearchShape) -> Select:
     query = (
         query.select_from(Candidate)
         .join(Position, Candidate.position_id == Position.id)
         .join(User, Position.manager_id == User.id)
     )
-    if search.text.strip():
-        query = query.where(Candidate.search_key.contains(search_key(search.text.strip()), autoescape=True))
-    if search.position_id is not None:
-        query = query.where(Candidate.position_id == search.position_id)
-    if search.stage:
-        query = query.where(Candidate.stage == search.stage)
-    if search.status is not None:
-        query = query.where(Candidate.status == search.status)
-    if search.manager_id is not None:
-        query = query.where(Position.manager_id == search.manager_id)
+    if shape.text:
+        query = query.where(Candidate.search_key.like(bindparam("pattern"), escape="/"))
+    if shape.position:
+        query = query.where(Candidate.position_id == bindparam("position_id"))
+    if shape.stage:
+        query = query.where(Candidate.stage == bindparam("stage"))
+    if shape.status:
+        query = query.where(Candidate.status == bindparam("status"))
+    if shape.manager:
+        query = query.where(Position.manager_id == bindparam("manager_id"))
     return query

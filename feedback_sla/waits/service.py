@@ -296,7 +296,10 @@ def close_with_status(
 
 def update_details(session: Session, candidate: Candidate, name: str, email: str) -> None:
     """Correct a candidate's name or email; queued and failed emails follow the correction, and a
-    corrected address is no longer flagged undeliverable."""
+    corrected address is no longer flagged undeliverable. A candidate whose personal data was
+    erased gets none again: DomainError."""
+    if candidate.erased_at is not None:
+        raise DomainError("this candidate's personal data was erased: a name or email cannot be set again")
     email_before = candidate.email
     candidate.name = candidates.check_name(name)
     candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)

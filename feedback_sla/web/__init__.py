@@ -123,9 +123,10 @@ def _require_secret_key():
         abort(503)
 
 
-#: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer
-#: and the calendar feed's owner come from their token, never from a session.
-UNSESSIONED = frozenset({"ops", "api", "calendar"})
+#: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer,
+#: the calendar feed's owner and the candidate on their status page come from their token, never
+#: from a session.
+UNSESSIONED = frozenset({"ops", "api", "calendar", "status"})
 
 
 def _enforce_session_timeouts():

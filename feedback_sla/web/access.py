@@ -46,10 +46,28 @@ def scope_positions(query: Select) -> Select:
 
 def position_choices(manager_id: int | None = None) -> list:
     """(id, title, is_open) of the positions the viewer may filter by, of one manager if given."""
-    query = scope_positions(select(Position.id, Position.title, Position.is_open).order_by(Position.title))
-    if manager_id is not None:
-        query = query.where(Position.manager_id == manager_id)
-    return list(db.session.execute(query).all())
+    mine = not current_user.is_admin
+    query = _POSITION_CHOICES[mine, manager_id is not None]
+    values = {"viewer": current_user.id if mine else None, "manager_id": manager_id}
+    return list(db.session.connection().execute(query, values).all())
+
+
+def _position_choices(mine: bool, one_manager: bool) -> Select:
+    query = select(Position.id, Position.title, Position.is_open).order_by(Position.title)
+    if mine:
+        query = query.where(Position.manager_id == bindparam("viewer"))
+    if one_manager:
+        query = query.where(Position.manager_id == bindparam("manager_id"))
+    return query
+
+
+#: Every filter menu of positions, for a manager's own or anyone's, of one manager or all: built
+#: once, bound at each request (building one cost as much as running it).
+_POSITION_CHOICES = {
+    (mine, of_manager): _position_choices(mine, of_manager)
+    for mine in (False, True)
+    for of_manager in (False, True)
+}
 
 
 def position_or_404(position_id: int) -> Position:

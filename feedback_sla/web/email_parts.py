@@ -113,9 +113,9 @@ def candidate_emails(
     )
 
 
-def triage_email_context(now: dt.datetime, manager_id: int | None) -> dict:
-    """The email parts of the triage page: one query, whatever the number of rows."""
-    found = queries.for_triage(db.session, now, manager_id)
+def triage_email_context(now: dt.datetime, manager_id: int | None, candidate_ids: list[int]) -> dict:
+    """The email parts of the triage page: two queries, whatever the number of rows."""
+    found = queries.for_triage(db.session, now, manager_id, candidate_ids)
     return {
         "unfinished": found.by_candidate,
         "attention": found.attention,

@@ -73,16 +73,17 @@ def _act(
         db.session.rollback()
         flash(f"Nothing was saved: {exc}", "danger")
         return render_candidate(candidate_or_404(candidate_id), 409, **{form_name: form})
+    undoable = None
+    if not isinstance(done, str):  # read before the commit expires the event: no second read
+        text, event = done
+        undo_url = url_for("candidates.undo_event", candidate_id=candidate_id, event_id=event.id)
+        undoable = text, undo_url, as_utc(event.recorded_at) + _undo_window()
     db.session.commit()
     back = safe_next(form.return_to) or url_for("candidates.show", candidate_id=candidate_id)
-    if isinstance(done, str):
+    if undoable is None:
         flash(done, "success")
     else:
-        text, event = done
-        until = as_utc(event.recorded_at) + _undo_window()
-        flash_undoable(
-            text, url_for("candidates.undo_event", candidate_id=candidate_id, event_id=event.id), until, back
-        )
+        flash_undoable(*undoable, back)
     return redirect(back)
 
 

@@ -26,9 +26,12 @@ DEFAULT_LIMIT = "60 per minute"
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
 
 
-@bp.after_request
+@bp.after_app_request
 def _private(response):
-    response.headers.update(HEADERS)
+    """Every answer under /status/, those no page of ours made included (a 404 or 405 of the
+    router): its address may hold a link's token."""
+    if request.blueprint == bp.name or (request.path + "/").startswith("/status/"):
+        response.headers.update(HEADERS)
     return response
 
 
@@ -51,6 +54,13 @@ def _gone():
     """Unknown, revoked or dead link, or the page is off: whom to write to instead."""
     company, email = _company()
     return render_template("status/gone.html", company=company, contact=email), 404
+
+
+@bp.errorhandler(429)
+def _throttled(error):
+    """Too many requests from one address: the candidate's own page says so, nothing of the app's."""
+    company, email = _company()
+    return render_template("status/throttled.html", company=company, contact=email), 429
 
 
 def _refused_form():
@@ -105,6 +115,9 @@ def ask_for_news(token: str):
         return _refused_form()
     try:
         service.ask_for_news(db.session, link, now, settings_service.load(db.session))
+    except service.LinkGone:
+        db.session.rollback()
+        return _gone()
     except DomainError as exc:
         db.session.rollback()
         return _render(link, token, 409, refusal=str(exc))
@@ -128,6 +141,13 @@ def withdraw(token: str):
             return _refused_form()
         try:
             service.withdraw(db.session, link, now)
+        except service.LinkGone:
+            db.session.rollback()
+            return _gone()
+        except service.Decided:  # a second click, decided after the first one committed
+            db.session.rollback()
+            done = "withdrawn" if link.candidate.status == Status.WITHDRAWN else None
+            return redirect(url_for("status.page", token=token, done=done), 303)
         except DomainError as exc:
             db.session.rollback()
             return _render(link, token, 409, refusal=str(exc))

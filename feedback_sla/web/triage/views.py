@@ -82,6 +82,7 @@ def index():
             "state": state,
             "sort": sort,
         },
-        # Queued and failed emails: one query for the whole page, whatever the number of rows.
-        **triage_email_context(now, manager_id),
+        # The rows' queued and failed emails, and the emails to check: two queries, whatever the
+        # number of rows.
+        **triage_email_context(now, manager_id, [r.candidate_id for r in result.rows]),
     )
