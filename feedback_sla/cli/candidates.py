@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from feedback_sla.candidates import importer
+from feedback_sla.candidates.models import Status
 from feedback_sla.cli.common import user_named_by
 from feedback_sla.database import db
 from feedback_sla.errors import DomainError
@@ -110,7 +111,11 @@ def erase_command(candidate_id: int, yes: bool, reason: str):
         click.echo(f"candidate {candidate_id} was erased on {iso(candidate.erased_at)}: nothing to do")
         return
     if not yes:
-        click.confirm(f"Erase the personal data of candidate {candidate_id}? It cannot be undone", abort=True)
+        still_in = candidate.status in (Status.ACTIVE, Status.OFFERED)
+        withdrawn = f" They are {candidate.status.value}: erasing withdraws them." if still_in else ""
+        click.confirm(
+            f"Erase the personal data of candidate {candidate_id}?{withdrawn} It cannot be undone", abort=True
+        )
     try:
         retention.erase(db.session, candidate, utcnow(), request)
         db.session.commit()
