@@ -45,42 +45,19 @@ def for_triage(
     rows at once, so this is where its undo button and a failure stay visible. ``manager_id`` None
     means every manager's (an admin's view of everyone). Neither reads the messages' bodies.
     """
-    bounced = and_(
-        OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > now - BOUNCED_SHOWN_FOR
-    )
-    rows = _without_bodies(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.candidate_id.in_(candidate_ids),
-            or_(OutboxMessage.status.in_(UNFINISHED), bounced),
-        )
-        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
-    )
+    times = {
+        "now": now,
+        "failed_since": now - FAILED_SHOWN_FOR,
+        "bounced_since": now - BOUNCED_SHOWN_FOR,
+    }
     by_candidate: dict[int, list[OutboxMessage]] = {}
-    for message in session.scalars(rows):
+    for message in session.scalars(_TRIAGE_ROWS, {**times, "candidate_ids": candidate_ids}):
         by_candidate.setdefault(message.candidate_id, []).append(message)
-    attention = _without_bodies(
-        select(OutboxMessage)
-        .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
-        .where(
-            or_(
-                and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.send_after > now),
-                and_(
-                    OutboxMessage.status == OutboxStatus.FAILED,
-                    OutboxMessage.failed_at > now - FAILED_SHOWN_FOR,
-                ),
-                bounced,
-            )
-        )
-        .options(contains_eager(OutboxMessage.candidate))
-        .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
-        .limit(ATTENTION_LIMIT)
-    )
-    if manager_id is not None:
-        attention = attention.join(Position, Candidate.position_id == Position.id).where(
-            Position.manager_id == manager_id
-        )
-    return TriageEmails(by_candidate, list(session.scalars(attention)))
+    if manager_id is None:
+        attention = session.scalars(_ATTENTION, times)
+    else:
+        attention = session.scalars(_MANAGERS_ATTENTION, {**times, "manager_id": manager_id})
+    return TriageEmails(by_candidate, list(attention))
 
 
 def _without_bodies(query: Select) -> Select:
@@ -88,6 +65,41 @@ def _without_bodies(query: Select) -> Select:
     return query.options(
         defer(OutboxMessage.text_body), defer(OutboxMessage.html_body), defer(OutboxMessage.feedback)
     )
+
+
+# The triage page's statements, built once and bound at each request (building them costs more
+# than running them).
+_BOUNCED = and_(
+    OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > bindparam("bounced_since")
+)
+_TRIAGE_ROWS = _without_bodies(
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.candidate_id.in_(bindparam("candidate_ids", expanding=True)),
+        or_(OutboxMessage.status.in_(UNFINISHED), _BOUNCED),
+    )
+    .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+)
+_ATTENTION = _without_bodies(
+    select(OutboxMessage)
+    .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
+    .where(
+        or_(
+            and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.send_after > bindparam("now")),
+            and_(
+                OutboxMessage.status == OutboxStatus.FAILED,
+                OutboxMessage.failed_at > bindparam("failed_since"),
+            ),
+            _BOUNCED,
+        )
+    )
+    .options(contains_eager(OutboxMessage.candidate))
+    .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
+    .limit(ATTENTION_LIMIT)
+)
+_MANAGERS_ATTENTION = _ATTENTION.join(Position, Candidate.position_id == Position.id).where(
+    Position.manager_id == bindparam("manager_id")
+)
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage:

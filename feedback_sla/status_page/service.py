@@ -96,13 +96,8 @@ def find(session: Session, token: str, now: dt.datetime) -> StatusLink | None:
 def live_link(session: Session, candidate: Candidate, now: dt.datetime) -> bool:
     """Whether an email gave the candidate a link that still opens their page (while the page is
     on), read in one statement with the settings it depends on."""
-    on, days = "status_page.enabled", "status_page.days_after_decision"
-    unrevoked = select(StatusLink.id).where(
-        StatusLink.candidate_id == candidate.id, StatusLink.revoked_at.is_(None)
-    )
-    found, *values = session.execute(
-        select(sa.exists(unrevoked), *(_setting(key) for key in (on, days)))
-    ).one()
+    on, days = _LIVE_LINK_SETTINGS
+    found, *values = session.execute(_LIVE_LINK, {"candidate_id": candidate.id}).one()
     stored = {
         key: value if value is not None else settings_service.definition_of(key).default
         for key, value in zip((on, days), values, strict=True)
@@ -114,6 +109,18 @@ def live_link(session: Session, candidate: Candidate, now: dt.datetime) -> bool:
 
 def _setting(key: str):
     return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+#: ``live_link``'s statement, built once (the candidate page shows it on every view).
+_LIVE_LINK_SETTINGS = ("status_page.enabled", "status_page.days_after_decision")
+_LIVE_LINK = select(
+    sa.exists(
+        select(StatusLink.id).where(
+            StatusLink.candidate_id == sa.bindparam("candidate_id"), StatusLink.revoked_at.is_(None)
+        )
+    ),
+    *(_setting(key) for key in _LIVE_LINK_SETTINGS),
+)
 
 
 def view(
