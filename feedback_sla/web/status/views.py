@@ -20,9 +20,6 @@ from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.web.status import bp
 from feedback_sla.web.status.form_tokens import check_form_token, form_token
 
-#: Requests one client address may make to status pages; STATUS_PAGE_LIMIT_PER_ADDRESS overrides it.
-DEFAULT_LIMIT = "60 per minute"
-
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
 
 
@@ -36,7 +33,7 @@ def _private(response):
 
 
 def _limit() -> str:
-    return current_app.config.get("STATUS_PAGE_LIMIT_PER_ADDRESS") or DEFAULT_LIMIT
+    return current_app.config["STATUS_PAGE_LIMIT_PER_ADDRESS"]
 
 
 throttled = limiter.shared_limit(
