@@ -51,6 +51,7 @@ def create_data_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _config.check(app.config)
+    app.config["BASE_URL"] = _config.base_url(app.config.get("BASE_URL"))
     _configure_logging(app)
 
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or _config.database_uri(

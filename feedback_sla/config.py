@@ -124,6 +124,12 @@ NUMBERS = {
 }
 
 
+def base_url(value) -> str | None:
+    """BASE_URL as every link is built on it: no surrounding spaces, no trailing slash; None when
+    it is not set."""
+    return str(value or "").strip().rstrip("/") or None
+
+
 def check(config) -> None:
     """Refuse a configuration the app cannot run with, naming the setting and its variable."""
     for key, highest in NUMBERS.items():

@@ -22,7 +22,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, false, or_, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session, aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,15 +35,14 @@ from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import answers, lifecycle
-from feedback_sla.waits.clock import OrgSettings, business_hours_after
+from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
 from feedback_sla.waits.models import Wait
 
 #: Waits queued and committed together.
 BATCH = 200
 #: The statuses of a candidate who is still owed news.
 WAITING = (Status.ACTIVE, Status.OFFERED)
-#: A candidate email that is still to go out: the candidate will hear from us anyway.
-UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -95,17 +94,6 @@ class Outcome:
 # --- which waits ----------------------------------------------------------------------------------
 
 
-def lead_time_condition(session: Session, now: dt.datetime, hours: int, settings: OrgSettings):
-    """Waits of autopilot positions whose deadline is within ``hours`` business hours of ``now``,
-    or past: one cut-off per time zone of those positions (read in one statement)."""
-    zones = session.scalars(select(Position.time_zone).where(Position.autopilot.is_(True)).distinct())
-    cutoffs = [
-        and_(Position.time_zone == zone, Wait.due_at <= business_hours_after(now, hours, zone, settings))
-        for zone in sorted(zones)
-    ]
-    return or_(*cutoffs) if cutoffs else false()
-
-
 def unanswered():
     """The wait's candidate is owed news, can be written to, and has no candidate email on its way;
     nor has a person undone an autopilot update since the wait opened (they answer it themselves)."""
@@ -118,7 +106,7 @@ def unanswered():
             candidate.erased_at.is_(None),
             candidate.email != "",
         ),
-        ~exists().where(OutboxMessage.candidate_id == candidate_id, OutboxMessage.status.in_(UNSENT)),
+        ~email_on_its_way(candidate_id),
         ~exists().where(
             OutboxMessage.candidate_id == candidate_id,
             OutboxMessage.autopilot.is_(True),
@@ -146,7 +134,7 @@ def owed_query(session: Session, now: dt.datetime, settings: OrgSettings, limits
             Wait.closed_at.is_(None),
             Position.autopilot.is_(True),
             Wait.autopilot_updates < limits.max_per_wait,
-            lead_time_condition(session, now, limits.lead_business_hours, settings),
+            within_lead_time(session, now, limits.lead_business_hours, settings),
             unanswered(),
         )
         .order_by(Wait.due_at, Wait.id)

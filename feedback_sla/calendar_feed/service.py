@@ -16,7 +16,6 @@ revokes the old one.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
+from feedback_sla.accounts.tokens import digest
 from feedback_sla.candidates.models import Candidate, Event
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
@@ -35,10 +35,6 @@ from feedback_sla.waits.models import Wait, WaitReason
 PRODUCT_ID = "-//feedback-sla//calendar feed//EN"
 #: SEQUENCE counts seconds from here: it only grows, and fits the 32 bits clients keep until 2088.
 SEQUENCE_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def create_token(user: User) -> str:

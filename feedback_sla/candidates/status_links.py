@@ -8,13 +8,13 @@ the final decision. Every function writes into the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import secrets
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from feedback_sla.accounts.tokens import digest as hash_token
 from feedback_sla.candidates.models import Candidate, StatusLink
 from feedback_sla.timeutil import as_utc
 
@@ -24,10 +24,6 @@ CHANNEL = "status page"
 MAX_TOKEN = 100
 #: A link's token as an email carries it, in its status page address.
 CARRIED = re.compile(r"/status/([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def new_token() -> str:
@@ -63,10 +59,7 @@ def find(session: Session, token: str, now: dt.datetime, days_after_decision: in
     if row is None:
         return None
     link, candidate = row
-    if link.revoked_at is not None or candidate.erased_at is not None:
-        return None
-    dies = dead_after(candidate, days_after_decision)
-    if dies is not None and as_utc(now) >= dies:
+    if link.revoked_at is not None or not has_live_link(candidate, now, days_after_decision):
         return None
     return link
 
@@ -82,28 +75,20 @@ def has_live_link(candidate: Candidate, now: dt.datetime, days_after_decision: i
 
 def revoke_all(session: Session, candidate_id: int, now: dt.datetime) -> int:
     """Revoke every live link of a candidate; returns how many were live."""
-    result = session.execute(
-        update(StatusLink)
-        .where(StatusLink.candidate_id == candidate_id, StatusLink.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    return _revoke(session, candidate_id, now)
 
 
 def revoke_carried(session: Session, candidate_id: int, body: str, now: dt.datetime) -> int:
     """Revoke the candidate's links that an email's ``body`` carries (an email cancelled before it
     was sent: nobody received them); returns how many were live."""
     hashes = {hash_token(token) for token in CARRIED.findall(body)}
-    if not hashes:
-        return 0
+    return _revoke(session, candidate_id, now, StatusLink.token_hash.in_(sorted(hashes))) if hashes else 0
+
+
+def _revoke(session: Session, candidate_id: int, now: dt.datetime, *which) -> int:
     result = session.execute(
         update(StatusLink)
-        .where(
-            StatusLink.candidate_id == candidate_id,
-            StatusLink.token_hash.in_(sorted(hashes)),
-            StatusLink.revoked_at.is_(None),
-        )
+        .where(StatusLink.candidate_id == candidate_id, StatusLink.revoked_at.is_(None), *which)
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -80,4 +80,4 @@ def calendar_command(email, revoke):
     click.echo(f"calendar link for {user.email}; it is shown once:", err=True)
     if not base:
         click.echo("FEEDBACK_SLA_BASE_URL is not set: put the app's public address before the path", err=True)
-    click.echo(str(base).rstrip("/") + path if base else path)
+    click.echo(base + path if base else path)

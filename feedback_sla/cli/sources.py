@@ -22,7 +22,7 @@ sources_group = AppGroup("sources", help="ATS webhook sources: connect, list, re
 
 
 def _url(source) -> str:
-    base = (current_app.config.get("BASE_URL") or "").rstrip("/")
+    base = current_app.config["BASE_URL"] or ""
     return f"{base}{sources.webhook_path(source)}"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import render_template
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
@@ -27,12 +27,12 @@ from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails import queries, to_users
 from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import EmailKind
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, utcnow, zone
-from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import (
     BY_URGENCY,
@@ -247,13 +247,7 @@ def autopilot_capped(session: Session, now: dt.datetime, settings: OrgSettings, 
     still owed an answer and no email on its way (the same rule as ``autopilot.service``)."""
     cap = int(settings_service.value_of(session, "autopilot.max_per_wait"))
     hours = int(settings_service.value_of(session, "autopilot.lead_business_hours"))
-    zones = session.scalars(select(Position.time_zone).where(Position.autopilot.is_(True)).distinct())
-    near = [
-        and_(Position.time_zone == z, Wait.due_at <= clock.business_hours_after(now, hours, z, settings))
-        for z in sorted(zones)
-    ]
-    if not near:
-        return Capped(cap)
+    near = within_lead_time(session, now, hours, settings)
     query = (
         select(Candidate.id, Candidate.name, Position.title)
         .join(Wait, Wait.candidate_id == Candidate.id)
@@ -262,12 +256,9 @@ def autopilot_capped(session: Session, now: dt.datetime, settings: OrgSettings, 
             Wait.closed_at.is_(None),
             Position.autopilot.is_(True),
             Wait.autopilot_updates >= cap,
-            or_(*near),
+            near,
             Candidate.status.in_((Status.ACTIVE, Status.OFFERED)),
-            ~exists().where(
-                OutboxMessage.candidate_id == Candidate.id,
-                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
-            ),
+            ~email_on_its_way(Candidate.id),
         )
         .order_by(Wait.due_at, Candidate.id)
         .limit(CAPPED_SHOWN)

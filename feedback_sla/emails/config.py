@@ -96,7 +96,7 @@ class EmailConfig:
             bounce_address=_base_address(config, "BOUNCE_ADDRESS"),
             reply_address=_base_address(config, "REPLY_ADDRESS"),
             inbound_max_bytes=int(_number(config, "INBOUND_MAX_BYTES", 1024, 1024**3)),
-            base_url=str(config.get("BASE_URL") or "").strip().rstrip("/") or None,
+            base_url=config.get("BASE_URL"),
         )
 
     @classmethod

@@ -66,8 +66,9 @@ def cutoff(now: dt.datetime, days: int) -> dt.datetime:
     return now - dt.timedelta(days=days)
 
 
-def _due_query(now: dt.datetime, days: int):
-    return select(Candidate).where(Candidate.decided_at < cutoff(now, days), Candidate.erased_at.is_(None))
+def _past_period(now: dt.datetime, days: int):
+    """Candidates decided more than ``days`` days before ``now`` and not erased yet."""
+    return (Candidate.decided_at < cutoff(now, days), Candidate.erased_at.is_(None))
 
 
 def due(session: Session, now: dt.datetime, days: int, batch: int = BATCH) -> Iterator[Due]:
@@ -76,11 +77,7 @@ def due(session: Session, now: dt.datetime, days: int, batch: int = BATCH) -> It
     while True:
         query = (
             select(Candidate.id, Candidate.decided_at)
-            .where(
-                Candidate.decided_at < cutoff(now, days),
-                Candidate.erased_at.is_(None),
-                Candidate.id > after,
-            )
+            .where(*_past_period(now, days), Candidate.id > after)
             .order_by(Candidate.id)
             .limit(batch)
         )
@@ -94,7 +91,13 @@ def due(session: Session, now: dt.datetime, days: int, batch: int = BATCH) -> It
 def next_batch(session: Session, now: dt.datetime, days: int, batch: int = BATCH) -> list[Candidate]:
     """The next candidates past the period, not erased yet. On PostgreSQL the rows are locked and
     rows another run holds are skipped; SQLite takes one writer at a time."""
-    query = _due_query(now, days).order_by(Candidate.id).limit(batch).with_for_update(skip_locked=True)
+    query = (
+        select(Candidate)
+        .where(*_past_period(now, days))
+        .order_by(Candidate.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
     return list(session.scalars(query))
 
 
@@ -138,17 +141,22 @@ def _forget_inbound(session: Session, candidate: Candidate, former: Former) -> N
     )
     pattern = former.pattern(words=True)
     rows = session.execute(select(InboundMessage.id, InboundMessage.outcome).where(theirs)).all()
-    for message_id, outcome in rows:
-        session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == message_id)
-            .values(
-                sender=candidate.email,
-                subject=erasure.ERASED_TEXT,
-                message_id=None,
-                outcome=ADDRESS.sub(erasure.ERASED_TEXT, pattern.sub(erasure.ERASED_NAME, outcome)),
-            )
-        )
+    if not rows:
+        return
+    # One UPDATE sent for all of them (each keeps its own outcome sentence, with the name replaced).
+    session.execute(
+        update(InboundMessage),
+        [
+            {
+                "id": message_id,
+                "sender": candidate.email,
+                "subject": erasure.ERASED_TEXT,
+                "message_id": None,
+                "outcome": ADDRESS.sub(erasure.ERASED_TEXT, pattern.sub(erasure.ERASED_NAME, outcome)),
+            }
+            for message_id, outcome in rows
+        ],
+    )
 
 
 @dataclass(frozen=True)

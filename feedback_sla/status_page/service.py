@@ -98,13 +98,14 @@ def live_link(session: Session, candidate: Candidate, now: dt.datetime) -> bool:
     on), read in one statement with the settings it depends on."""
     on, days = _LIVE_LINK_SETTINGS
     found, *values = session.execute(_LIVE_LINK, {"candidate_id": candidate.id}).one()
-    stored = {
-        key: value if value is not None else settings_service.definition_of(key).default
+    enabled, days_after = (
+        settings_service.parse_value(
+            key,
+            value if value is not None else settings_service.default_of(settings_service.definition_of(key)),
+        )
         for key, value in zip((on, days), values, strict=True)
-    }
-    if not found or not settings_service.parse_value(on, stored[on]):
-        return False
-    return status_links.has_live_link(candidate, now, settings_service.parse_value(days, stored[days]))
+    )
+    return bool(found and enabled) and status_links.has_live_link(candidate, now, days_after)
 
 
 def _setting(key: str):

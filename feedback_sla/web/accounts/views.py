@@ -102,7 +102,7 @@ def _calendar_url(secret: str) -> str:
     """At FEEDBACK_SLA_BASE_URL when it is set (the address calendars reach), else this host."""
     base = current_app.config.get("BASE_URL")
     if base:
-        return str(base).rstrip("/") + url_for("calendar.feed", token=secret)
+        return base + url_for("calendar.feed", token=secret)
     return url_for("calendar.feed", token=secret, _external=True)
 
 

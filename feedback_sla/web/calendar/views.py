@@ -18,8 +18,7 @@ def feed(token: str):
     user = service.user_for(db.session, token)
     if user is None:
         abort(404)
-    base_url = str(current_app.config.get("BASE_URL") or request.url_root)
-    base_url = base_url if base_url.endswith("/") else base_url + "/"
+    base_url = current_app.config["BASE_URL"] + "/" if current_app.config["BASE_URL"] else request.url_root
     body = service.feed(db.session, user, utcnow(), base_url, urlsplit(base_url).hostname or "localhost")
     return (
         body,
