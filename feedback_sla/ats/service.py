@@ -47,9 +47,9 @@ class LeverConfig:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the webhook answers: 200 done (or a replay, or nothing to do), 202 stored for later."""
+    """A delivery as received: the new one, or on a replay the one stored before (``answer_code``
+    says what the webhook answers)."""
 
-    code: int
     delivery: Delivery | None
     replay: bool = False
 
@@ -68,17 +68,21 @@ def receive(
         payload = json.loads(body)
     except ValueError:
         payload = None
+    if isinstance(payload, dict):
+        event_id, event_type = VENDORS[Kind(source.kind)].identify(payload, headers, body)
+    else:
+        event_id, event_type = "", ""
+    # An event without an id of its own is known by its body.
+    key = event_id or hashlib.sha256(body).hexdigest()
+    existing = _existing(session, source, key)
+    if existing is not None:
+        return Answer(existing, replay=True)
+    delivery = _store(session, source, key, event_type, body, now)
+    if delivery is None:  # the same event stored concurrently, committed first
+        return Answer(_existing(session, source, key), replay=True)
     if not isinstance(payload, dict):
-        delivery = _store(session, source, hashlib.sha256(body).hexdigest(), "", body, now)
-        if delivery is None:
-            return Answer(200, None, replay=True)
         _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
-        return Answer(202, delivery)
-    event_id, event_type = VENDORS[Kind(source.kind)].identify(payload, headers, body)
-    delivery = _store(session, source, event_id or hashlib.sha256(body).hexdigest(), event_type, body, now)
-    if delivery is None:
-        return Answer(200, _existing(session, source, event_id), replay=True)
-    return Answer(200, delivery)
+    return Answer(delivery)
 
 
 def answer_code(answer: Answer) -> int:
@@ -91,9 +95,7 @@ def answer_code(answer: Answer) -> int:
 def _store(
     session: Session, source: Source, event_id: str, event_type: str, body: bytes, now: dt.datetime
 ) -> Delivery | None:
-    """The new delivery, or None when this event id was received before (a replay)."""
-    if _existing(session, source, event_id) is not None:
-        return None
+    """The new delivery, or None when a concurrent request stored this event id first."""
     delivery = Delivery(
         source=source,
         event_id=event_id[:255],

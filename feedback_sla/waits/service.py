@@ -40,6 +40,8 @@ from feedback_sla.waits.queries import WaitRow, open_wait_of
 #: The longest internal note or contact note, and the longest withdrawal reason.
 MAX_NOTE = 5_000
 MAX_REASON = 500
+#: The furthest a promise may reach: a date beyond is a typing mistake, not a promise.
+PROMISE_HORIZON = dt.timedelta(days=366)
 
 
 def record(
@@ -230,8 +232,11 @@ def set_promise(
     wait = open_wait_of(session, candidate)
     if wait is None:
         raise DomainError(f"{candidate.name} is not waiting for an answer")
-    if promised is not None and promised < local_date(at, candidate.position.time_zone):
+    today = local_date(at, candidate.position.time_zone)
+    if promised is not None and promised < today:
         raise DomainError(f"promised date: {promised.isoformat()} is in the past")
+    if promised is not None and promised > today + PROMISE_HORIZON:
+        raise DomainError(f"promised date: {promised.isoformat()} is more than a year ahead")
     record(
         session,
         candidate,

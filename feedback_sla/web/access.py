@@ -112,3 +112,9 @@ def message_or_404(message_id: int) -> OutboxMessage:
         abort(404)
     candidate_or_404(message.candidate_id)
     return message
+
+
+def bearer_secret(header: str) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header; None for any other header."""
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() or None if scheme.lower() == "bearer" else None

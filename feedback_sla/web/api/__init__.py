@@ -17,6 +17,7 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.timeutil import utcnow
+from feedback_sla.web.access import bearer_secret
 from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
 
@@ -60,10 +61,10 @@ def _authenticate(endpoint, values):
     g._login_user = current_app.login_manager.anonymous_user()
     if "access_token" in request.args:
         raise _Unauthorized("a token is accepted only in the Authorization header, never in the URL")
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = bearer_secret(request.headers.get("Authorization", ""))
+    if secret is None:
         raise _Unauthorized("send a personal API token: Authorization: Bearer <token>")
-    token = tokens.authenticate(db.session, secret.strip(), utcnow())
+    token = tokens.authenticate(db.session, secret, utcnow())
     if token is None:
         raise _Unauthorized("the token is unknown, revoked, or its user is disabled")
     user, token_id = token.user, token.id

@@ -4,15 +4,12 @@ door. Each action answers with the event it wrote."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
 from feedback_sla.candidates.models import Event
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
-from feedback_sla.timeutil import local_date, utcnow
+from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import service
 from feedback_sla.web.access import candidate_or_404, viewer
 from feedback_sla.web.api import bp
@@ -28,7 +25,6 @@ from feedback_sla.web.api.schemas import (
 )
 
 #: How far ahead an answer may be promised.
-PROMISE_HORIZON = dt.timedelta(days=366)
 TIMELINE = "/candidates/<int:candidate_id>/timeline"
 
 
@@ -93,14 +89,12 @@ def stage_moved(data: dict, candidate_id: int):
 def promise_set(data: dict, candidate_id: int):
     """Set, move or clear the date the candidate was promised an answer by."""
 
-    def act(candidate, now, settings):
-        promised = data["promised_date"]
-        today = local_date(now, candidate.position.time_zone)
-        if promised is not None and not today <= promised <= today + PROMISE_HORIZON:
-            raise DomainError(f"promised_date: from {today.isoformat()} to a year ahead")
-        service.set_promise(db.session, candidate, promised, now, settings, viewer())
-
-    return _recorded(candidate_id, act)
+    return _recorded(
+        candidate_id,
+        lambda c, now, settings: service.set_promise(
+            db.session, c, data["promised_date"], now, settings, viewer()
+        ),
+    )
 
 
 @bp.post(f"{TIMELINE}/withdrawal")

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 
 from feedback_sla.database import db
 from feedback_sla.extensions import limiter
+from feedback_sla.web.access import bearer_secret
 from feedback_sla.web.ops import prometheus, readiness
 
 bp = Blueprint("ops", __name__)
@@ -65,10 +66,8 @@ def metrics():
 
 
 def _bearer_matches(header: str, token: str) -> bool:
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode(), token.encode())
+    given = bearer_secret(header)
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
 def _scripts(app: Flask) -> ScriptDirectory:
