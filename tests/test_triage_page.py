@@ -119,10 +119,15 @@ def test_a_row_has_one_main_answer_and_a_menu_naming_the_candidate(
     assert re.search(r'>Send update<span class="visually-hidden"> Zoë O\'Brien</span></button>', row)
     assert re.search(r'>Reject<span class="visually-hidden"> Zoë O\'Brien</span></button>', row)
     assert '<details class="menu row-menu">' in row
-    # Every button comes back to this page and this row.
-    assert set(re.findall(r'<button[^>]* name="row" value="(\d+)"', row)) == {str(zoe.id)}
-    assert row.count("<button") == len(re.findall(r'name="row" value=', row))
-    assert '<input type="hidden" name="next" value="/?page=1">' in html
+    # Every button posts the page's one form to an address naming this candidate, and the form's
+    # "next" brings the manager back to the row acted on.
+    assert row.count("<button") == row.count('<button form="qa" ') == 5
+    assert set(re.findall(r'formaction="/candidates/(\d+)/', row)) == {str(zoe.id)}
+    (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]+)">', html)
+    assert back == "/?page=1#row"
+    nonce = re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+    response = client.post(f"/candidates/{zoe.id}/followed-up", data={"nonce": nonce, "next": back})
+    assert response.status_code == 302 and response.location == f"/?page=1#row-{zoe.id}"
     assert 'href="#main"' in html and '<main id="main"' in html  # the skip link
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, or_, select
-from sqlalchemy.orm import Session, contains_eager, defer
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session, contains_eager
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
@@ -25,12 +25,29 @@ BOUNCED_SHOWN_FOR = dt.timedelta(days=14)
 ATTENTION_LIMIT = 50
 
 
+class TriageEmail(NamedTuple):
+    """An email as the triage page shows it, with its candidate's name: a tuple, neither bodies nor
+    addresses (the page lists dozens of these on every load)."""
+
+    id: int
+    candidate_id: int
+    candidate_name: str
+    kind: EmailKind
+    status: OutboxStatus
+    send_after: dt.datetime
+    last_error: str | None
+    bounce_reason: str | None
+
+    # The same rule as OutboxMessage's, on the same columns.
+    can_undo = OutboxMessage.can_undo
+
+
 @dataclass(frozen=True)
 class TriageEmails:
     #: Pending, sending and failed emails per candidate, for the rows.
-    by_candidate: dict[int, list[OutboxMessage]]
+    by_candidate: dict[int, list[TriageEmail]]
     #: Emails the manager may still undo, and recently failed ones, newest first.
-    attention: list[OutboxMessage]
+    attention: list[TriageEmail]
 
 
 def for_triage(
@@ -43,47 +60,40 @@ def for_triage(
     attention list is the viewer's latest ``ATTENTION_LIMIT`` emails still to undo, failed in the
     last ``FAILED_SHOWN_FOR`` or bounced: a queued rejection or offer takes its candidate off the
     rows at once, so this is where its undo button and a failure stay visible. ``manager_id`` None
-    means every manager's (an admin's view of everyone). Neither reads the messages' bodies.
+    means every manager's (an admin's view of everyone).
     """
     times = {
         "now": now,
         "failed_since": now - FAILED_SHOWN_FOR,
         "bounced_since": now - BOUNCED_SHOWN_FOR,
     }
-    by_candidate: dict[int, list[OutboxMessage]] = {}
-    for message in session.scalars(_TRIAGE_ROWS, {**times, "candidate_ids": candidate_ids}):
-        by_candidate.setdefault(message.candidate_id, []).append(message)
+    connection, make = session.connection(), TriageEmail._make
+    by_candidate: dict[int, list[TriageEmail]] = {}
+    for row in connection.execute(_TRIAGE_ROWS, {**times, "candidate_ids": candidate_ids}):
+        by_candidate.setdefault(row.candidate_id, []).append(make(row))
     if manager_id is None:
-        attention = session.scalars(_ATTENTION, times)
+        attention = connection.execute(_ATTENTION, times)
     else:
-        attention = session.scalars(_MANAGERS_ATTENTION, {**times, "manager_id": manager_id})
-    return TriageEmails(by_candidate, list(attention))
-
-
-def _without_bodies(query: Select) -> Select:
-    """Lists show an email's kind, status and times, never its text: the bodies stay unread."""
-    return query.options(
-        defer(OutboxMessage.text_body), defer(OutboxMessage.html_body), defer(OutboxMessage.feedback)
-    )
+        attention = connection.execute(_MANAGERS_ATTENTION, {**times, "manager_id": manager_id})
+    return TriageEmails(by_candidate, [make(row) for row in attention])
 
 
 # The triage page's statements, built once and bound at each request (building them costs more
-# than running them).
+# than running them); plain columns, no objects to load.
+_LISTED = select(
+    *[getattr(OutboxMessage, name) for name in TriageEmail._fields[:2]],
+    Candidate.name.label("candidate_name"),
+    *[getattr(OutboxMessage, name) for name in TriageEmail._fields[3:]],
+).join(Candidate, OutboxMessage.candidate_id == Candidate.id)
 _BOUNCED = and_(
     OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > bindparam("bounced_since")
 )
-_TRIAGE_ROWS = _without_bodies(
-    select(OutboxMessage)
-    .where(
-        OutboxMessage.candidate_id.in_(bindparam("candidate_ids", expanding=True)),
-        or_(OutboxMessage.status.in_(UNFINISHED), _BOUNCED),
-    )
-    .order_by(OutboxMessage.queued_at, OutboxMessage.id)
-)
-_ATTENTION = _without_bodies(
-    select(OutboxMessage)
-    .join(Candidate, OutboxMessage.candidate_id == Candidate.id)
-    .where(
+_TRIAGE_ROWS = _LISTED.where(
+    OutboxMessage.candidate_id.in_(bindparam("candidate_ids", expanding=True)),
+    or_(OutboxMessage.status.in_(UNFINISHED), _BOUNCED),
+).order_by(OutboxMessage.queued_at, OutboxMessage.id)
+_ATTENTION = (
+    _LISTED.where(
         or_(
             and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.send_after > bindparam("now")),
             and_(
@@ -93,7 +103,6 @@ _ATTENTION = _without_bodies(
             _BOUNCED,
         )
     )
-    .options(contains_eager(OutboxMessage.candidate))
     .order_by(OutboxMessage.queued_at.desc(), OutboxMessage.id.desc())
     .limit(ATTENTION_LIMIT)
 )

@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from feedback_sla import config as app_config
 from feedback_sla.emails.config import EmailConfig
@@ -207,9 +207,32 @@ def default_of(definition: Definition, config: Mapping[str, object] | None = Non
     return configured.strip() if isinstance(configured, str) else definition.default
 
 
+# --- reading: once per transaction -------------------------------------------------------------
+# A page, and the action it runs, read the settings several times (the clock's, the company name,
+# the status page switch): the stored rows are read once, kept in the session until its
+# transaction ends, and kept up to date by ``store``.
+
+_STORED = "feedback_sla.settings"
+_ALL = select(Setting.key, Setting.value)
+
+
+def _stored(session: Session) -> dict[str, str]:
+    """The stored settings' text by key, as this transaction has read (or written) them."""
+    stored = session.info.get(_STORED)
+    if stored is None:
+        stored = session.info[_STORED] = dict(session.execute(_ALL).all())
+    return stored
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_stored(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: read them again next time
+        session.info.pop(_STORED, None)
+
+
 def raw_values(session: Session, config: Mapping[str, object] | None = None) -> dict[str, str]:
     """Every setting as stored text, defaults (from ``config`` where it gives them) filled in."""
-    stored = dict(session.execute(select(Setting.key, Setting.value)).all())
+    stored = _stored(session)
     return {key: stored.get(key, default_of(d, config)) for key, d in DEFINITIONS.items()}
 
 
@@ -229,15 +252,13 @@ def load(session: Session) -> OrgSettings:
 def value_of(session: Session, key: str) -> object:
     """One setting, parsed: the stored value, else its default."""
     definition = definition_of(key)
-    row = session.get(Setting, key)
-    return parse_value(key, row.value if row is not None else default_of(definition))
+    return parse_value(key, _stored(session).get(key, default_of(definition)))
 
 
 def company_name(session: Session, configured: str) -> str:
     """The company named in candidate emails: the admins' setting, else ``configured``
     (ORGANISATION_NAME)."""
-    row = session.get(Setting, "company_name")
-    return row.value if row is not None else configured
+    return _stored(session).get("company_name", configured)
 
 
 def email_config(session: Session, config: EmailConfig) -> EmailConfig:
@@ -259,6 +280,7 @@ def store(session: Session, key: str, value: str) -> object:
         session.add(Setting(key=key, value=text))
     else:
         row.value = text
+    _stored(session)[key] = text
     return parsed
 
 

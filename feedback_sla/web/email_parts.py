@@ -113,12 +113,6 @@ def candidate_emails(
     )
 
 
-def triage_email_context(now: dt.datetime, manager_id: int | None, candidate_ids: list[int]) -> dict:
+def triage_emails(now: dt.datetime, manager_id: int | None, candidate_ids: list[int]) -> queries.TriageEmails:
     """The email parts of the triage page: two queries, whatever the number of rows."""
-    found = queries.for_triage(db.session, now, manager_id, candidate_ids)
-    return {
-        "unfinished": found.by_candidate,
-        "attention": found.attention,
-        "email_nonce": new_nonce(),
-        "now": now,
-    }
+    return queries.for_triage(db.session, now, manager_id, candidate_ids)

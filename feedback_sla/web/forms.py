@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField
 from wtforms.fields import SelectChoice
@@ -51,9 +52,14 @@ def valid_time_zone(_form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
+#: A ``next`` ending so means "back to the row of the candidate acted on": the triage page's
+#: buttons share one form, and each button's address names its candidate.
+ROW_OF_CANDIDATE = "#row"
+
+
 class ReturnForm(FlaskForm):
     """A form posted from a list or a candidate page; ``next`` is where to go afterwards, and ``row``
-    the list row a button was on (a triage page's buttons share one form and name only their row)."""
+    the list row a button was on, when its address does not name the candidate (an email's Undo)."""
 
     next = HiddenField()
     row = HiddenField()
@@ -61,8 +67,13 @@ class ReturnForm(FlaskForm):
     @property
     def return_to(self) -> str | None:
         back = self.next.data or None
+        if not back:
+            return None
         row = self.row.data or ""
-        if back and row.isdigit() and len(row) < 12 and "#" not in back:
+        if back.endswith(ROW_OF_CANDIDATE):
+            back = back.removesuffix(ROW_OF_CANDIDATE)
+            row = row or str((request.view_args or {}).get("candidate_id", ""))
+        if row.isdigit() and len(row) < 12 and "#" not in back:
             back = f"{back}#row-{row}"
         return back
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from feedback_sla.accounts.service import everyone
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
+from feedback_sla.emails.queries import TriageEmail
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.triage.service import TriageSort, triage
 from feedback_sla.waits.clock import State
-from feedback_sla.waits.queries import Filters
+from feedback_sla.waits.queries import Filters, WaitingRow
 from feedback_sla.waits.wording import DueWords
 from feedback_sla.web.access import position_choices
-from feedback_sla.web.email_parts import triage_email_context
+from feedback_sla.web.email_parts import new_nonce, triage_emails
 
 bp = Blueprint("triage", __name__)
 
@@ -66,10 +69,16 @@ def index():
         sort=sort,
         page=_int_arg("page") or 1,
     )
+    # The rows' queued and failed emails, and the emails to check: two queries, whatever the
+    # number of rows.
+    emails = triage_emails(now, manager_id, [r.candidate_id for r in result.rows])
     return render_template(
         "triage/index.html",
         triage=result,
-        words=DueWords(now, settings, current_user.time_zone),
+        rows=shown_rows(result.rows, DueWords(now, settings, current_user.time_zone), emails.by_candidate),
+        attention=emails.attention,
+        email_nonce=new_nonce(),
+        now=now,
         positions=positions,
         managers=managers,
         stages=PIPELINE,
@@ -82,7 +91,26 @@ def index():
             "state": state,
             "sort": sort,
         },
-        # The rows' queued and failed emails, and the emails to check: two queries, whatever the
-        # number of rows.
-        **triage_email_context(now, manager_id, [r.candidate_id for r in result.rows]),
     )
+
+
+class ShownRow(NamedTuple):
+    """A row as the page shows it: the waiting candidate, their deadline in words and as a time in
+    the viewer's zone, and their unfinished emails."""
+
+    wait: WaitingRow
+    due_words: str
+    due_time: str
+    emails: list[TriageEmail]
+
+
+def shown_rows(
+    rows: list[WaitingRow], words: DueWords, unfinished: dict[int, list[TriageEmail]]
+) -> list[ShownRow]:
+    """Worded here rather than in the template: a page's fifty rows share a few dozen deadlines."""
+    return [
+        ShownRow(
+            r, words.phrase(r.due_at, r.time_zone), words.title(r.due_at), unfinished.get(r.candidate_id, [])
+        )
+        for r in rows
+    ]
