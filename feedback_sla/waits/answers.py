@@ -68,7 +68,7 @@ def queue_email(
         and request.default_promise
         and composing.check_kind(request.kind) == EmailKind.UPDATE
     ):
-        promised = default_promise_date(session, candidate, request.now, settings)
+        promised = default_promise_date(session, candidate, request.now, settings, wait=wait)
     request = dataclasses.replace(
         request,
         promised_date=promised,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask
+from flask import Flask, g
 from flask_login import current_user
 
 from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
@@ -12,9 +12,13 @@ from feedback_sla.waits.clock import State
 
 
 def viewer_zone() -> str:
-    if current_user and current_user.is_authenticated:
-        return current_user.time_zone
-    return "UTC"
+    """The viewer's time zone, looked up once per request (a page formats dozens of times)."""
+    zone = g.get("viewer_zone")
+    if zone is None:
+        zone = g.viewer_zone = (
+            current_user.time_zone if current_user and current_user.is_authenticated else "UTC"
+        )
+    return zone
 
 
 def local_time(value: dt.datetime | None, fmt: str = DISPLAY_FORMAT) -> str:

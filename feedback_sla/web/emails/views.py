@@ -66,14 +66,17 @@ def _back(next_url: str | None, candidate_id: int):
 
 
 def _answered(message: OutboxMessage, candidate: Candidate, next_url: str | None):
-    """Say what was queued, with its Undo while it lasts, and go back where the manager came from:
-    the triage row, or else the candidates list, where an answered candidate stays to be found."""
+    """Commit the queued email, say what was queued, with its Undo while it lasts, and go back
+    where the manager came from: the triage row, or else the candidates list, where an answered
+    candidate stays to be found. What is said is read before the commit expires the rows."""
     back = safe_next(next_url) or url_for("candidates.index")
-    text = queued_message(message, candidate)
-    if message.status == OutboxStatus.CANCELLED:
+    text, status, send_after = queued_message(message, candidate), message.status, message.send_after
+    undo_url = url_for("emails.undo", message_id=message.id)
+    db.session.commit()
+    if status == OutboxStatus.CANCELLED:
         flash(text, "warning")
-    elif message.status == OutboxStatus.PENDING:
-        flash_undoable(text, url_for("emails.undo", message_id=message.id), message.send_after, back)
+    elif status == OutboxStatus.PENDING:
+        flash_undoable(text, undo_url, send_after, back)
     else:
         flash(text, "success")
     return redirect(back)
@@ -134,7 +137,6 @@ def send(candidate_id: int, kind: str):
         db.session.rollback()
         flash(f"Nothing was queued: {exc}", "danger")
         return _back(form.return_to, candidate_id)
-    db.session.commit()
     return _answered(message, candidate, form.return_to)
 
 
@@ -248,7 +250,6 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
         db.session.rollback()
         form.form_errors.append(f"Nothing was queued: {exc}")
         return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
-    db.session.commit()
     return _answered(message, candidate, form.return_to)
 
 
