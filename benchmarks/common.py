@@ -402,6 +402,13 @@ def triage_floor(
 ) -> str:
     """The triage page's work done by hand: two raw queries, a minimal Jinja table (and the
     hidden fields of its one-click form, if any)."""
+    return triage_floor_rows(connection, kind, manager_id, page, followups, hidden)[1]
+
+
+def triage_floor_rows(
+    connection, kind: str, manager_id: int | None, page: int, followups: int, hidden: dict | None = None
+) -> tuple[list, str]:
+    """``triage_floor``, and the rows it shows."""
     mine = "" if manager_id is None else " AND p.manager_id = %(manager)s"
     params = {
         "now": raw_time(dt.datetime.now(dt.UTC), kind),
@@ -411,7 +418,8 @@ def triage_floor(
     }
     rows = connection.execute(raw_sql(TRIAGE_ROWS_SQL.format(mine=mine), kind), params).fetchall()
     counts = connection.execute(raw_sql(TRIAGE_COUNTS_SQL.format(mine=mine), kind), params).fetchall()
-    return TRIAGE_TEMPLATE.render(rows=rows, counts=sorted(counts), states=STATE_WORDS, hidden=hidden or {})
+    html = TRIAGE_TEMPLATE.render(rows=rows, counts=sorted(counts), states=STATE_WORDS, hidden=hidden or {})
+    return rows, html
 
 
 #: The candidates page: ``waits.queries.find_candidates`` by hand, the page of rows and, in the

@@ -7,8 +7,9 @@ Builds a PostgreSQL database of its own (on the server FEEDBACK_SLA_TEST_DATABAS
   * the app: ``gunicorn -w 4 'feedback_sla:create_app()'``, configured by FEEDBACK_SLA_* variables
     (undo window of a day, so nothing is sent; a login limit per address the 25 managers, all on
     127.0.0.1, stay under; every manager logs in once, to their own account);
-  * the floor: ``benchmarks/load_floor.py`` under the same gunicorn settings, the same queries by
-    hand through psycopg and a minimal Jinja page at the same URLs;
+  * the floor: ``benchmarks/load_floor.py`` under the same gunicorn settings, each page's
+    statements (the same the app's page sends, the signed-in user's included) written by hand,
+    sent through psycopg and shown by a minimal Jinja page at the same URLs;
 
 and drives each in turn (``--phases`` turns of ``--duration / --phases`` seconds, the order swapped
 every turn, so both meet the same load from the rest of the machine) with 25 threads, one
