@@ -1,5 +1,5 @@
-"""The email parts of other pages: the candidate page's send buttons and history, the triage
-page's undo buttons, and the one-click form they post."""
+"""The email parts of other pages: the candidate page's send buttons and history, the nonce of a
+page's one-click buttons (the triage page's too), and the one-click form they post."""
 
 from __future__ import annotations
 
@@ -111,8 +111,3 @@ def candidate_emails(
         suggested=suggested,
         can_send={kind.value: can_send(candidate, kind, waiting=waiting) for kind in SENDABLE},
     )
-
-
-def triage_emails(now: dt.datetime, manager_id: int | None, candidate_ids: list[int]) -> queries.TriageEmails:
-    """The email parts of the triage page: two queries, whatever the number of rows."""
-    return queries.for_triage(db.session, now, manager_id, candidate_ids)

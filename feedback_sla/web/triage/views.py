@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from feedback_sla.accounts.service import everyone
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
-from feedback_sla.emails.queries import TriageEmail
+from feedback_sla.emails.queries import TriageEmail, for_triage
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.triage.service import TriageSort, triage
@@ -18,7 +18,7 @@ from feedback_sla.waits.clock import State
 from feedback_sla.waits.queries import Filters, WaitingRow
 from feedback_sla.waits.wording import DueWords
 from feedback_sla.web.access import position_choices
-from feedback_sla.web.email_parts import new_nonce, triage_emails
+from feedback_sla.web.email_parts import new_nonce
 
 bp = Blueprint("triage", __name__)
 
@@ -71,7 +71,7 @@ def index():
     )
     # The rows' queued and failed emails, and the emails to check: two queries, whatever the
     # number of rows.
-    emails = triage_emails(now, manager_id, [r.candidate_id for r in result.rows])
+    emails = for_triage(db.session, now, manager_id, [r.candidate_id for r in result.rows])
     return render_template(
         "triage/index.html",
         triage=result,
