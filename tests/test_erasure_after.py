@@ -1,6 +1,7 @@
 """After an erasure: nothing of the candidate's arrives again (a reply or a bounce to an old email,
-an ATS event about the person, a correction of their details), and a candidate still in the
-process is withdrawn by the erasure, so their wait closes and they leave triage.
+an ATS event about the person, a correction of their details, a note or a logged contact), and a
+candidate still in the process is withdrawn by the erasure, so their wait closes and they leave
+triage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 import time_machine
 from flask import current_app
 
+from feedback_sla.accounts import tokens
 from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, ExternalId, Kind, Source
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
@@ -27,6 +29,7 @@ from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.models import Wait
 
+from .api_support import bearer
 from .factories import PositionFactory, UserFactory
 from .helpers import csrf_token, logged_in, text
 from .inbound_support import INBOUND_CONFIG, mail, pipe, send
@@ -229,6 +232,41 @@ def test_the_details_of_an_erased_candidate_cannot_be_set_again(client, session)
     assert "personal data was erased" in text(answer)
     session.expire_all()
     assert session.get(Candidate, candidate.id).name == "Erased candidate"
+    assert_nothing_of_theirs(session)
+
+
+def test_no_note_or_contact_is_recorded_for_an_erased_candidate(client, session):
+    manager = UserFactory()
+    position = PositionFactory(manager=manager)
+    candidate = waits.add_candidate(session, position, NAME, EMAIL, DAY, ORG)
+    session.commit()
+    erase(session, candidate, DAY + dt.timedelta(days=1))
+    events_before = session.scalar(sa.select(sa.func.count(Event.id)))
+
+    with pytest.raises(DomainError, match="personal data was erased: no note can be added"):
+        waits.add_note(session, candidate, f"{NAME} called back", DAY + dt.timedelta(days=2))
+    with pytest.raises(DomainError, match="personal data was erased: no contact can be logged"):
+        waits.log_contact(session, candidate, "phone", DAY + dt.timedelta(days=2), note=f"told {NAME}")
+    session.rollback()
+
+    logged_in(client, manager)
+    page = f"/candidates/{candidate.id}"
+    shown = text(client.get(page))
+    assert "Personal data erased" in shown
+    assert f'action="{page}/note"' not in shown and f'action="{page}/contact"' not in shown
+    token = csrf_token(client, page)
+    posted = {"note": {"body": f"{NAME} called"}, "contact": {"channel": "phone", "note": NAME}}
+    for action, form in posted.items():
+        answer = client.post(f"{page}/{action}", data={**form, "csrf_token": token})
+        assert answer.status_code == 409 and "personal data was erased" in text(answer)
+    secret = tokens.create_token(session, manager, "script", DAY + dt.timedelta(days=2)).secret
+    session.commit()
+    api = client.post(
+        f"/api/v1/candidates/{candidate.id}/timeline/notes", headers=bearer(secret), json={"body": NAME}
+    )
+    assert api.status_code == 409 and "personal data was erased" in api.get_json()["detail"]
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count(Event.id))) == events_before
     assert_nothing_of_theirs(session)
 
 

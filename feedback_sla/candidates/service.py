@@ -36,6 +36,12 @@ def check_active(candidate: Candidate) -> None:
         raise DomainError(f"{candidate.name} is {candidate.status.value}; reopen them first")
 
 
+def check_not_erased(candidate: Candidate, what: str) -> None:
+    """Nothing personal is recorded again for a candidate whose personal data was erased."""
+    if candidate.erased_at is not None:
+        raise DomainError(f"this candidate's personal data was erased: {what}")
+
+
 class FutureApplication(DomainError):
     """An application time later than now."""
 

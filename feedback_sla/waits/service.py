@@ -120,6 +120,7 @@ def add_note(
     session: Session, candidate: Candidate, body: str, at: dt.datetime, actor: User | None = None
 ) -> Event:
     """An internal note: the candidate hears nothing, so the wait stays open."""
+    candidates.check_not_erased(candidate, "no note can be added")
     body = clean_text(body, "note", MAX_NOTE)
     if not body:
         raise DomainError("a note needs some text")
@@ -135,6 +136,7 @@ def log_contact(
     note: str | None = None,
 ) -> Event:
     """The candidate heard from us (a call, a meeting, another email): closes the open wait."""
+    candidates.check_not_erased(candidate, "no contact can be logged")
     return record(
         session,
         candidate,
@@ -303,8 +305,7 @@ def update_details(session: Session, candidate: Candidate, name: str, email: str
     """Correct a candidate's name or email; queued and failed emails follow the correction, and a
     corrected address is no longer flagged undeliverable. A candidate whose personal data was
     erased gets none again: DomainError."""
-    if candidate.erased_at is not None:
-        raise DomainError("this candidate's personal data was erased: a name or email cannot be set again")
+    candidates.check_not_erased(candidate, "a name or email cannot be set again")
     email_before = candidate.email
     candidate.name = candidates.check_name(name)
     candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)
