@@ -109,6 +109,23 @@ def test_the_same_greenhouse_delivery_twice_creates_one_candidate(client, sessio
     assert count(session, Candidate) == 1 and count(session, Delivery) == 1 and count(session, Wait) == 1
 
 
+def test_deliveries_past_the_limit_of_a_source_answer_429_and_other_sources_still_take_theirs(
+    make_app, session, managers
+):
+    throttled = make_app(RATELIMIT_ENABLED=True, WEBHOOK_LIMIT_PER_SOURCE="2 per minute")
+    client = throttled.test_client()
+    first, second = (make_source(session, Kind.GREENHOUSE, managers[1]) for _ in range(2))
+    body = body_of(sample("greenhouse_ping"))
+    codes = [
+        post(client, first, body, greenhouse_headers(SECRET, body, event_id=f"ping-{i}")).status_code
+        for i in range(2)
+    ]
+    codes.append(post(client, first, body, {}).status_code)  # unsigned ones count too
+    assert codes == [200, 200, 429]
+    assert post(client, second, body, greenhouse_headers(SECRET, body)).status_code == 200
+    assert count(session, Delivery) == 3
+
+
 def test_greenhouse_ping_answers_200(client, session, greenhouse):
     body = body_of(sample("greenhouse_ping"))
     response = post(client, greenhouse, body, greenhouse_headers(SECRET, body))

@@ -3,7 +3,8 @@ committed, then processed (``ats.service.process``) and committed again.
 
 Answers: 401 for a bad or missing signature (nothing written), 200 once processed (or a replay,
 or a ping), 202 when stored but not processed yet (retried by ``feedback-sla sources retry``),
-404 for an unknown source, 413 past ``WEBHOOK_MAX_BYTES``.
+404 for an unknown source, 413 past ``WEBHOOK_MAX_BYTES``, 429 past ``WEBHOOK_LIMIT_PER_SOURCE``
+requests to one source's URL (the vendors retry later), signed or not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from feedback_sla.ats import service
 from feedback_sla.ats.models import DeliveryStatus
 from feedback_sla.ats.sources import find_source
 from feedback_sla.database import db
-from feedback_sla.extensions import csrf
+from feedback_sla.extensions import csrf, limiter
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 
@@ -32,7 +33,17 @@ def _body() -> bytes:
     return body
 
 
+def _limit() -> str:
+    return current_app.config["WEBHOOK_LIMIT_PER_SOURCE"]
+
+
+def _source_url() -> str:
+    """A limit per source: whoever sends to one webhook URL, wherever from."""
+    return request.path
+
+
 @bp.post("/<kind>/<public_id>")
+@limiter.limit(_limit, key_func=_source_url)
 def receive(kind: str, public_id: str):
     source = find_source(db.session, kind, public_id)
     if source is None:
