@@ -24,7 +24,7 @@ from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import open_wait_of
-from feedback_sla.waits.service import default_promise_date, record, set_promise
+from feedback_sla.waits.service import promise_date_for, record, set_promise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ def queue_email(
         and request.default_promise
         and composing.check_kind(request.kind) == EmailKind.UPDATE
     ):
-        promised = default_promise_date(session, candidate, request.now, settings, wait=wait)
+        promised = promise_date_for(wait, candidate, request.now, settings)
     request = dataclasses.replace(
         request,
         promised_date=promised,

@@ -9,7 +9,6 @@ on this module. The caller commits once.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -370,18 +369,17 @@ def import_rows(
 
 
 def default_promise_date(
-    session: Session,
-    candidate: Candidate,
-    now: dt.datetime,
-    settings: OrgSettings,
-    *,
-    wait: Wait | WaitRow | None | Literal["unread"] = "unread",
+    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
 ) -> dt.date:
     """The default date of an update: the date already promised, while it is still ahead; otherwise
-    the deadline a fresh wait of the same kind would have. ``wait``: the open wait (None: there is
-    none) when the caller has read it already."""
-    if wait == "unread":
-        wait = open_wait_of(session, candidate)
+    the deadline a fresh wait of the same kind would have."""
+    return promise_date_for(open_wait_of(session, candidate), candidate, now, settings)
+
+
+def promise_date_for(
+    wait: Wait | WaitRow | None, candidate: Candidate, now: dt.datetime, settings: OrgSettings
+) -> dt.date:
+    """``default_promise_date`` with the candidate's open wait (None: there is none) already read."""
     position = candidate.position
     if wait is not None and wait.promised_date is not None:
         if wait.promised_date >= local_date(now, position.time_zone):

@@ -97,9 +97,7 @@ def candidate_emails(
     candidate's open wait (None: nobody is waiting), read by the caller."""
     found = queries.history(db.session, candidate.id, limit + 1, unfinished=True)
     waiting = wait is not None
-    suggested = (
-        waits_service.default_promise_date(db.session, candidate, now, org, wait=wait) if waiting else None
-    )
+    suggested = waits_service.promise_date_for(wait, candidate, now, org) if waiting else None
     return CandidateEmails(
         history=found[:limit],
         more=len(found) > limit,
