@@ -50,6 +50,12 @@ def check_characters(value: str, field: str) -> None:
             raise DomainError(f"{field}: contains a control character ({_named(char)}); remove it")
 
 
+def printable(text: str, *, keep: str = "", replacement: str = "") -> str:
+    """Text from outside with every character that does not print (NUL, other controls, line
+    breaks) replaced by ``replacement``, except those in ``keep``."""
+    return "".join(char if char.isprintable() or char in keep else replacement for char in text)
+
+
 def _named(char: str) -> str:
     return "NUL" if char == "\0" else f"U+{ord(char):04X}"
 

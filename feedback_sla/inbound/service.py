@@ -28,6 +28,7 @@ from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.inbound import reading
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
+from feedback_sla.text import printable
 from feedback_sla.waits import answers, erasure
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
@@ -239,7 +240,7 @@ def _reply(
         )
     row.candidate_id = candidate.id
     note = "" if theirs else f"Sent from {sender}, not the candidate's address {candidate.email}."
-    text = "".join(c if c in "\n\t" or c.isprintable() else " " for c in incoming.text)
+    text = printable(incoming.text, keep="\n\t", replacement=" ")
     body = "\n\n".join(part for part in (_printable(incoming.subject, 500), text, note) if part)
     data = {**_data(row, match), "sender": sender, "sender_differs": not theirs}
     differs = f"; the sender ({sender}) differs from the candidate's address" if note else ""
@@ -369,5 +370,5 @@ def _stored_id(message_id: str | None) -> str | None:
 
 def _printable(text: str, limit: int) -> str:
     """Text from outside on one line, without NUL or other control characters, cut to ``limit``."""
-    kept = "".join(c if c.isprintable() else " " for c in text or "")
+    kept = printable(text or "", replacement=" ")
     return " ".join(kept.split())[:limit]

@@ -12,7 +12,7 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
-from feedback_sla.text import search_key
+from feedback_sla.text import printable, search_key
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import service
 from feedback_sla.waits.models import Wait
@@ -36,11 +36,6 @@ _ROWS = (
     .outerjoin(Wait, (Wait.candidate_id == Candidate.id) & Wait.closed_at.is_(None))
     .options(contains_eager(Candidate.position).contains_eager(Position.manager))
 )
-
-
-def printable(text: str) -> str:
-    """Search text without control characters: nobody searches for them, and no column holds them."""
-    return "".join(char for char in text if char.isprintable() or char == " ")
 
 
 def as_json(candidate: Candidate, due_at) -> dict:
@@ -72,7 +67,7 @@ def list_candidates(limit, cursor, q, position_id, stage, status):
     """Every candidate the token's user may see, of any status, by id; ``q`` searches name and email
     whatever the case or accents."""
     query = scope_positions(_ROWS.where(Candidate.id > decode(cursor)))
-    text = printable(q).strip()
+    text = printable(q).strip()  # nobody searches for control characters, and no column holds them
     if text:
         query = query.where(Candidate.search_key.contains(search_key(text), autoescape=True))
     if position_id is not None:
