@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts import service as accounts
@@ -21,6 +21,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.ats import events as ev
 from feedback_sla.ats.models import Delivery, ExternalId, Source
 from feedback_sla.ats.sources import INTERVIEW_STAGES, our_stage
+from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import PIPELINE, Candidate, Status
 from feedback_sla.candidates.service import DuplicateCandidate
 from feedback_sla.errors import DomainError
@@ -137,12 +138,7 @@ def _new_application(context: Context, event: ev.NewApplication) -> None:
             now=context.now,
         )
     except DuplicateCandidate:  # added here by hand before the ATS told us: the same candidate
-        candidate = session.scalar(
-            select(Candidate).where(
-                Candidate.position_id == position.id,
-                func.lower(Candidate.email) == event.email.strip().lower(),
-            )
-        )
+        candidate = candidates.by_email(session, position.id, event.email)
         context.result.notes.append(f"{event.email}: already a candidate of {position.title}; linked")
     session.add(
         ExternalId(

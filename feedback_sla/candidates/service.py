@@ -51,14 +51,21 @@ def check_applied_at(applied_at: dt.datetime, now: dt.datetime) -> None:
         raise FutureApplication("applied at: is in the future")
 
 
-def email_taken(session: Session, position_id: int, email: str, *, except_id: int | None = None) -> bool:
-    """Whether another candidate of the position has this email, whatever its case."""
-    query = select(Candidate.id).where(
+def by_email(
+    session: Session, position_id: int, email: str, *, except_id: int | None = None
+) -> Candidate | None:
+    """The position's candidate with this email, whatever its case (another than ``except_id``)."""
+    query = select(Candidate).where(
         Candidate.position_id == position_id, func.lower(Candidate.email) == email.strip().lower()
     )
     if except_id is not None:
         query = query.where(Candidate.id != except_id)
-    return session.scalar(query.limit(1)) is not None
+    return session.scalar(query.limit(1))
+
+
+def email_taken(session: Session, position_id: int, email: str, *, except_id: int | None = None) -> bool:
+    """Whether another candidate of the position has this email, whatever its case."""
+    return by_email(session, position_id, email, except_id=except_id) is not None
 
 
 def check_new_email(session: Session, position: Position, email: str, *, except_id: int | None = None) -> str:
