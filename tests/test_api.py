@@ -8,8 +8,9 @@ import json
 
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import ApiToken
-from feedback_sla.candidates.models import Event, EventKind, Status
+from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.timeutil import as_utc
 from feedback_sla.waits.models import Wait
 
 from .api_support import bearer, hiring, manager_with_token
@@ -120,6 +121,34 @@ def test_create_and_update_a_candidate_through_the_door(client, session):
         f"/api/v1/candidates/{candidate_id}", headers=bearer(secret), json={"name": "Ben L."}
     )
     assert changed.status_code == 200 and changed.json["name"] == "Ben L."
+
+
+def test_a_candidate_created_with_the_time_they_applied_has_waited_since(client, session):
+    manager, secret = manager_with_token(session)
+    position, _ = hiring(session, manager, ())
+    session.commit()
+    applied = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(microsecond=0)
+    body = {"position_id": position.id, "name": "Chloé Brun", "email": "chloe@example.org"}
+    at_paris = applied.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat()
+    created = client.post("/api/v1/candidates", headers=bearer(secret), json={**body, "applied_at": at_paris})
+    assert created.status_code == 201, created.json
+    wait = session.query(Wait).filter_by(candidate_id=created.json["id"]).one()
+    assert as_utc(wait.opened_at) == applied
+    for when, says in (
+        (applied + dt.timedelta(days=30), "is in the future"),
+        (applied - dt.timedelta(days=3700), "is more than ten years ago"),
+    ):
+        refused = client.post(
+            "/api/v1/candidates",
+            headers=bearer(secret),
+            json={**body, "email": f"{when.year}@example.org", "applied_at": when.isoformat()},
+        )
+        assert refused.status_code == 409 and refused.json["errors"][0]["field"] == "applied_at"
+        assert says in refused.json["detail"]
+    for bad in ("2026-11-20T09:00:00", "0001-01-01T00:00:00+14:00", "yesterday"):
+        refused = client.post("/api/v1/candidates", headers=bearer(secret), json={**body, "applied_at": bad})
+        assert refused.status_code == 422 and "applied_at" in refused.get_data(as_text=True)
+    assert session.query(Candidate).count() == 1
 
 
 def test_timeline_actions_write_what_the_candidate_page_writes(client, session):

@@ -872,6 +872,11 @@ def test_add_candidate_defaults_to_now_and_refuses_duplicates_and_the_future(log
     )
     assert future.status_code == 422
     assert "Applied at: is in the future" in future.get_data(as_text=True)
+    typo = logged_in.post(
+        "/candidates/new", data=data | {"email": "t@example.com", "applied_at": "0226-11-13T09:00"}
+    )
+    assert typo.status_code == 422
+    assert "Applied at: is more than ten years ago" in typo.get_data(as_text=True)
     assert count(Candidate) == 2
 
 

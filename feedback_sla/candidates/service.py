@@ -20,6 +20,8 @@ from feedback_sla.text import clean_line
 
 #: How far in the future an application time may lie (clocks drift; a typo does not).
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+#: How long ago an application may have been made: older is a typo ("0226" for "2026").
+OLDEST_APPLICATION = dt.timedelta(days=3653)
 
 
 class DuplicateCandidate(DomainError):
@@ -42,13 +44,15 @@ def check_not_erased(candidate: Candidate, what: str) -> None:
         raise DomainError(f"this candidate's personal data was erased: {what}")
 
 
-class FutureApplication(DomainError):
-    """An application time later than now."""
+class ImpossibleApplication(DomainError):
+    """An application time later than now, or more than ten years ago."""
 
 
 def check_applied_at(applied_at: dt.datetime, now: dt.datetime) -> None:
     if applied_at > now + FUTURE_TOLERANCE:
-        raise FutureApplication("applied at: is in the future")
+        raise ImpossibleApplication("applied at: is in the future")
+    if applied_at < now - OLDEST_APPLICATION:
+        raise ImpossibleApplication("applied at: is more than ten years ago")
 
 
 def by_email(

@@ -13,7 +13,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import printable, search_key
-from feedback_sla.timeutil import utcnow
+from feedback_sla.timeutil import as_utc, utcnow
 from feedback_sla.waits import service
 from feedback_sla.waits.models import Wait
 from feedback_sla.web.access import candidate_or_404, position_or_404, scope_positions, viewer
@@ -91,7 +91,8 @@ def get_candidate(candidate_id: int):
 @bp.arguments(NewCandidateSchema)
 @bp.response(201, CandidateSchema)
 def create_candidate(data: dict):
-    """A new applicant for one of the token user's open positions; its application wait opens now."""
+    """A new applicant for one of the token user's open positions; its application wait opens when
+    they applied (``applied_at``, at most ten years ago; now by default)."""
     position = position_or_404(data["position_id"])
     if not position.is_open:
         raise DomainError(f"position {position.id} is closed")
@@ -102,7 +103,7 @@ def create_candidate(data: dict):
             position,
             data["name"],
             data["email"],
-            now,
+            as_utc(data["applied_at"]) if data["applied_at"] else now,
             settings_service.load(db.session),
             viewer(),
             stage=data["stage"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import marshmallow as ma
 
 from feedback_sla.candidates.models import PIPELINE, ContactChannel, Status
@@ -43,11 +45,24 @@ class CandidateArgs(PageArgs):
     status = ma.fields.Enum(Status, by_value=True, load_default=None)
 
 
+def _representable(value: dt.datetime) -> None:
+    """A time that exists in UTC too (0001-01-01 at +14:00 does not)."""
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ma.ValidationError("is out of range") from None
+
+
 class NewCandidateSchema(Input):
     position_id = ma.fields.Integer(required=True, validate=_ID)
     name = ma.fields.String(required=True, validate=_NAME)
     email = ma.fields.String(required=True, validate=_EMAIL)
     stage = ma.fields.String(load_default="applied", validate=ma.validate.OneOf(PIPELINE))
+    applied_at = ma.fields.AwareDateTime(
+        load_default=None,
+        validate=_representable,
+        metadata={"description": "When they applied, with an offset: the wait counts from it (default now)."},
+    )
 
 
 class CandidateChangeSchema(Input):

@@ -76,9 +76,9 @@ def new():
         except IntegrityError:
             db.session.rollback()
             form.email.errors.append(f"Email: {form.email.data} is already a candidate for this position")
-        except candidates.FutureApplication:
+        except candidates.ImpossibleApplication as exc:
             db.session.rollback()
-            form.applied_at.errors.append("Applied at: is in the future")
+            form.applied_at.errors.append(f"Applied at: {str(exc).removeprefix('applied at: ')}")
         except DomainError as exc:
             db.session.rollback()
             flash(f"Nothing was saved: {exc}", "danger")
