@@ -1,7 +1,8 @@
 """The triage list: a manager's waiting candidates, most urgent first, a page at a time.
 
 A page costs two statements whatever the number of waiting candidates: the counts per state (over
-every row the filters match, before the state filter) and the page's rows.
+every row the filters match, before the state filter; ``state_counts``, which the operators'
+figures read too) and the page's rows.
 """
 
 from __future__ import annotations
@@ -125,6 +126,21 @@ def _parameters(now: dt.datetime, settings: OrgSettings, filters: Filters) -> di
     }
 
 
+#: No filter: the whole organisation.
+EVERYONE = Filters()
+
+
+def state_counts(
+    session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = EVERYONE
+) -> dict[State, int]:
+    """The waiting candidates the filters match, counted by state, in one grouped statement."""
+    counted, _ = _statements(filters, None, TriageSort.URGENCY)
+    counts = {s: 0 for s in State}
+    for value, count in session.connection().execute(counted, _parameters(now, settings, filters)):
+        counts[BY_URGENCY[value]] = count
+    return counts
+
+
 def triage(
     session: Session,
     now: dt.datetime,
@@ -136,16 +152,13 @@ def triage(
     page: int = 1,
 ) -> Triage:
     """One page of rows; a page past the last shows the last (rows leave as they are answered)."""
-    connection = session.connection()
-    counted, listed = _statements(filters, state, sort)
+    counts = state_counts(session, now, settings, filters)
+    _, listed = _statements(filters, state, sort)
     parameters = _parameters(now, settings, filters)
-    counts = {s: 0 for s in State}
-    for value, count in connection.execute(counted, parameters):
-        counts[BY_URGENCY[value]] = count
     total = sum(counts.values())
     shown = total if state is None else counts[state]
     page = min(max(1, page), pages_for(shown))
-    rows = connection.execute(listed, {**parameters, "offset": (page - 1) * PAGE_SIZE}).all()
+    rows = session.connection().execute(listed, {**parameters, "offset": (page - 1) * PAGE_SIZE}).all()
     return Triage(
         rows=list(map(waiting_row_maker(now, settings), rows)),
         counts=counts,

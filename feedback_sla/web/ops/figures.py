@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind, Source
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.waits.clock import OrgSettings, State
-from feedback_sla.waits.queries import BY_URGENCY, urgency_expression, waiting_query
+from feedback_sla.triage.service import state_counts
+from feedback_sla.waits.clock import OrgSettings
 
 
 def outbox_by_status(session: Session) -> dict[str, int]:
@@ -33,12 +33,7 @@ def oldest_pending_seconds(session: Session, now: dt.datetime) -> float:
 def open_waits_by_state(session: Session, now: dt.datetime, settings: OrgSettings) -> dict[str, int]:
     """The candidates waiting for an answer by state at ``now``: the triage page's counts for
     the whole organisation, in one grouped statement."""
-    urgency = urgency_expression(now, settings)
-    query = waiting_query(now, settings).with_only_columns(urgency, func.count()).group_by(urgency)
-    counts = {state.value: 0 for state in State}
-    for value, count in session.execute(query.order_by(None)):
-        counts[BY_URGENCY[value].value] = count
-    return counts
+    return {state.value: count for state, count in state_counts(session, now, settings).items()}
 
 
 def webhook_deliveries(session: Session) -> dict[tuple[str, str], int]:
