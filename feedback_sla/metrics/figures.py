@@ -30,13 +30,17 @@ from feedback_sla.waits.models import Wait
 AHEAD = dt.timedelta(days=7)
 
 
-def _in_period(query: Select, start: dt.datetime, end: dt.datetime, manager_id: int | None) -> Select:
-    """``query``'s waits opened in [start, end), of one manager's positions if given."""
+def _in_period(
+    query: Select, start: dt.datetime, end: dt.datetime, manager_id: int | None, *, joined: bool = False
+) -> Select:
+    """``query``'s waits opened in [start, end), of one manager's positions if given (``joined``:
+    the query has joined the waits' candidates and positions already)."""
     query = query.where(Wait.opened_at >= start, Wait.opened_at < end)
     if manager_id is not None:
-        query = query.join(Candidate, Wait.candidate_id == Candidate.id).join(
-            Position, Candidate.position_id == Position.id
-        )
+        if not joined:
+            query = query.join(Candidate, Wait.candidate_id == Candidate.id).join(
+                Position, Candidate.position_id == Position.id
+            )
         query = query.where(Position.manager_id == manager_id)
     return query
 
@@ -116,12 +120,8 @@ def _one_row_per_wait(
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
         .outerjoin(Event, Event.id == Wait.closed_by_event_id)
-        .where(Wait.opened_at >= start, Wait.opened_at < end)
-        .offset(0)
     )
-    if manager_id is not None:
-        waits = waits.where(Position.manager_id == manager_id)
-    return waits.subquery()
+    return _in_period(waits, start, end, manager_id, joined=True).offset(0).subquery()
 
 
 def _names(by: GroupBy) -> tuple:
