@@ -47,22 +47,26 @@ def _company() -> tuple[str, str]:
     return settings_service.company_name(db.session, config.organisation_name), config.organisation_email
 
 
+def _company_page(template: str, status: int):
+    """A page that only names the company and whom to write to."""
+    company, email = _company()
+    return render_template(template, company=company, contact=email), status
+
+
 def _gone():
     """Unknown, revoked or dead link, or the page is off: whom to write to instead."""
-    company, email = _company()
-    return render_template("status/gone.html", company=company, contact=email), 404
+    return _company_page("status/gone.html", 404)
 
 
 @bp.errorhandler(429)
 def _throttled(error):
     """Too many requests from one address: the candidate's own page says so, nothing of the app's."""
-    company, email = _company()
-    return render_template("status/throttled.html", company=company, contact=email), 429
+    return _company_page("status/throttled.html", 429)
 
 
 def _refused_form():
-    company, email = _company()
-    return render_template("status/refused.html", company=company, contact=email), 400
+    """A form without its token, or a withdrawal not confirmed."""
+    return _company_page("status/refused.html", 400)
 
 
 def _form_ok(link: StatusLink, purpose: str) -> bool:
