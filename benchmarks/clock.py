@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
 import platform
 import random
@@ -25,10 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import flask_migrate
 import sqlalchemy as sa
 from sqlalchemy import Select, select
 
+from benchmarks.common import migrate
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.candidates.models import Candidate, Status
@@ -217,12 +216,8 @@ def main() -> int:
         os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = folder
         path = Path(folder) / "bench.sqlite3"
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "benchmark-only"})
+        migrate(app)
         with app.app_context():
-            logging.disable(logging.INFO)  # the migration's progress lines
-            try:
-                flask_migrate.upgrade()
-            finally:
-                logging.disable(logging.NOTSET)
             try:
                 return run(args, path)
             finally:

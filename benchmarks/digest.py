@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import email
 import email.policy
-import logging
 import os
 import random
 import subprocess
@@ -30,9 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import flask_migrate
 import sqlalchemy as sa
 
+from benchmarks.common import migrate
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.candidates.models import Candidate, Status
@@ -223,10 +222,8 @@ def one_size(managers: int, waits: int) -> Run:
         url = fresh_database(folder)
         os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = str(folder / "instance")
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri(url, ""), "SECRET_KEY": "benchmark"})
+        migrate(app)
         with app.app_context():
-            logging.disable(logging.INFO)
-            flask_migrate.upgrade()
-            logging.disable(logging.NOTSET)
             seed(managers, waits // managers, random.Random(waits))
             db.session.remove()
             run = run_command(folder, url, "digest", "send", "--now", NOW.isoformat())

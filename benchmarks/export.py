@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import logging
 import os
 import platform
 import random
@@ -35,14 +34,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import flask_migrate
 import sqlalchemy as sa
-from sqlalchemy.exc import SAWarning
 
+from benchmarks.common import migrate
 from feedback_sla import create_app
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
@@ -107,14 +104,8 @@ def build(path: Path, waits: int, now: dt.datetime) -> None:
     interview, then a decision answered by email or phone, or (one in five) still open."""
     uri = f"sqlite:///{path}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "benchmark-only"})
+    migrate(app)
     with app.app_context():
-        logging.disable(logging.INFO)  # the migrations' progress lines
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SAWarning)  # batch migrations reflecting indexes
-                flask_migrate.upgrade()
-        finally:
-            logging.disable(logging.NOTSET)
         rng = random.Random(6)
         with db.engine.begin() as conn:
             conn.execute(

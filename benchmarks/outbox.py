@@ -65,8 +65,7 @@ def _wait_for(received, count: int) -> None:
 
 
 def _prepare(app, count: int, now: dt.datetime) -> None:
-    import flask_migrate
-
+    from benchmarks.common import migrate
     from feedback_sla.accounts.models import Role
     from feedback_sla.accounts.service import create_user
     from feedback_sla.database import db
@@ -77,7 +76,7 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
     from feedback_sla.waits import answers
     from feedback_sla.waits import service as waits
 
-    flask_migrate.upgrade()
+    migrate(app)
     session = db.session
     org = settings_service.load(session)
     config = EmailConfig.from_app(app)
