@@ -74,6 +74,20 @@ def test_a_lever_application_fetches_its_details_and_creates_the_candidate_once(
     assert count(session, Candidate) == 1 and count(session, Delivery) == 1
 
 
+def test_applications_to_one_posting_read_the_posting_once(client, session, lever, lever_api):
+    other = sample("lever_opportunity")
+    other["data"].update(id="opp-2", name="Grace Hopper Jr", contact="contact-2", emails=["gh@example.org"])
+    lever_api.answer("/opportunities/opp-2", other)
+    for index, opportunity in enumerate((OPPORTUNITY, "opp-2")):
+        payload = sample("lever_application_created")
+        payload.update(id=f"delivery-{index}", token=f"token-{index}")
+        payload["data"]["opportunityId"] = opportunity
+        assert post(client, lever, body_of(lever_signed(payload, SECRET))).status_code == 200
+    assert count(session, Candidate) == 2
+    postings = [path for path, _ in lever_api.requests if path.startswith("/v1/postings/")]
+    assert postings == [f"/v1/postings/{POSTING}?expand=hiringManager"]
+
+
 def test_a_lever_body_changed_answers_401_and_creates_nothing(client, session, lever, lever_api):
     signed = lever_signed(sample("lever_application_created"), SECRET)
     signed["token"] = signed["token"][:-1] + "0"

@@ -2,7 +2,8 @@
 
 They carry ids only; the details come from Lever's API (``LEVER_API_BASE``, basic auth with the
 source's API key): ``GET /opportunities/{id}?expand=applications&expand=stage`` and ``GET
-/postings/{id}?expand=hiringManager``, each answering ``{"data": {...}}``.
+/postings/{id}?expand=hiringManager`` (a posting read once per ten minutes), each answering
+``{"data": {...}}``.
 
 Events read: ``applicationCreated``, ``candidateStageChange``, ``candidateArchiveChange`` (archived
 with a reason, read from ``GET /archive_reasons/{id}``: rejected, or withdrawn when its text says
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -74,6 +77,34 @@ def _opportunity(api: LeverApi, opportunity_id: str) -> dict:
     return api.get(path, [("expand", "applications"), ("expand", "stage")])
 
 
+class _Postings:
+    """Postings read lately, by API and id: a burst of applications to one posting (an import, a
+    job fair) reads it once. Its title and hiring manager only name a position the first time, so
+    a few minutes' staleness changes nothing."""
+
+    def __init__(self, seconds: float = 600, size: int = 512):
+        self.seconds, self.size = seconds, size
+        self._kept: dict[tuple[str, str, str], tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, api: LeverApi, posting_id: str) -> dict:
+        key, now = (api.base, api.key, posting_id), time.monotonic()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < self.seconds:
+            return kept[1]
+        path = f"/postings/{urllib.parse.quote(posting_id, safe='')}"
+        posting = api.get(path, [("expand", "hiringManager")])
+        with self._lock:
+            if len(self._kept) >= self.size:
+                self._kept.clear()
+            self._kept[key] = (now, posting)
+        return posting
+
+
+POSTINGS = _Postings()
+
+
 def _created(data: dict, at, api: LeverApi):
     opportunity_id = ident(data, "opportunityId")
     opportunity = _opportunity(api, opportunity_id)
@@ -81,7 +112,7 @@ def _created(data: dict, at, api: LeverApi):
     if not applications or not isinstance(applications[0], dict):
         raise ev.PayloadError("opportunity.applications: none")
     posting_id = ident(applications[0], "posting")
-    posting = api.get(f"/postings/{urllib.parse.quote(posting_id, safe='')}", [("expand", "hiringManager")])
+    posting = POSTINGS.get(api, posting_id)
     emails = opportunity.get("emails") or []
     if not emails:
         raise ev.PayloadError("opportunity.emails: none")
