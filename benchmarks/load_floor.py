@@ -122,11 +122,7 @@ WHERE o.candidate_id = %(id)s
        OR o.status IN ('pending', 'sending', 'failed'))
 ORDER BY o.queued_at DESC, o.id DESC
 """
-LINK_SQL = """
-SELECT EXISTS (SELECT id FROM status_links WHERE candidate_id = %(id)s AND revoked_at IS NULL),
-       (SELECT value FROM settings WHERE key = 'status_page.enabled'),
-       (SELECT value FROM settings WHERE key = 'status_page.days_after_decision')
-"""
+LINK_SQL = "SELECT EXISTS (SELECT id FROM status_links WHERE candidate_id = %(id)s AND revoked_at IS NULL)"
 OPEN_WAIT_SQL = """
 SELECT id, candidate_id, reason, opened_at, warn_at, due_at, escalate_at, policy_days, promised_date,
        follow_ups, autopilot_updates, closed_at, opened_by_event_id, closed_by_event_id

@@ -21,7 +21,6 @@ from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, 
 from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
-from feedback_sla.settings.models import Setting
 from feedback_sla.timeutil import as_utc, local_date
 from feedback_sla.waits import clock
 from feedback_sla.waits import service as waits
@@ -95,32 +94,21 @@ def find(session: Session, token: str, now: dt.datetime) -> StatusLink | None:
 
 def live_link(session: Session, candidate: Candidate, now: dt.datetime) -> bool:
     """Whether an email gave the candidate a link that still opens their page (while the page is
-    on), read in one statement with the settings it depends on."""
-    on, days = _LIVE_LINK_SETTINGS
-    found, *values = session.execute(_LIVE_LINK, {"candidate_id": candidate.id}).one()
-    enabled, days_after = (
-        settings_service.parse_value(
-            key,
-            value if value is not None else settings_service.default_of(settings_service.definition_of(key)),
-        )
-        for key, value in zip((on, days), values, strict=True)
-    )
-    return bool(found and enabled) and status_links.has_live_link(candidate, now, days_after)
-
-
-def _setting(key: str):
-    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+    on): no statement at all while it is off."""
+    if not settings_service.value_of(session, "status_page.enabled"):
+        return False
+    days_after = settings_service.value_of(session, "status_page.days_after_decision")
+    found = session.scalar(_LINK_GIVEN, {"candidate_id": candidate.id})
+    return bool(found) and status_links.has_live_link(candidate, now, days_after)
 
 
 #: ``live_link``'s statement, built once (the candidate page shows it on every view).
-_LIVE_LINK_SETTINGS = ("status_page.enabled", "status_page.days_after_decision")
-_LIVE_LINK = select(
+_LINK_GIVEN = select(
     sa.exists(
         select(StatusLink.id).where(
             StatusLink.candidate_id == sa.bindparam("candidate_id"), StatusLink.revoked_at.is_(None)
         )
-    ),
-    *(_setting(key) for key in _LIVE_LINK_SETTINGS),
+    )
 )
 
 
