@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from flask import request
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField
 from wtforms.fields import SelectChoice
@@ -53,26 +52,25 @@ def valid_time_zone(_form, field) -> None:
 
 
 #: A ``next`` ending so means "back to the row of the candidate acted on": the triage page's
-#: buttons share one form, and each button's address names its candidate.
+#: buttons share one form, and each view knows its candidate.
 ROW_OF_CANDIDATE = "#row"
 
 
 class ReturnForm(FlaskForm):
     """A form posted from a list or a candidate page; ``next`` is where to go afterwards, and ``row``
-    the list row a button was on, when its address does not name the candidate (an email's Undo)."""
+    the list row a button was on, when ``next`` does not say to come back to the candidate's row."""
 
     next = HiddenField()
     row = HiddenField()
 
-    @property
-    def return_to(self) -> str | None:
+    def back_to(self, candidate_id: int) -> str | None:
+        """``next``, at the row of ``candidate_id`` when it ends in ``#row``, or at ``row``."""
         back = self.next.data or None
         if not back:
             return None
         row = self.row.data or ""
         if back.endswith(ROW_OF_CANDIDATE):
-            back = back.removesuffix(ROW_OF_CANDIDATE)
-            row = row or str((request.view_args or {}).get("candidate_id", ""))
+            back, row = back.removesuffix(ROW_OF_CANDIDATE), str(candidate_id)
         if row.isdigit() and len(row) < 12 and "#" not in back:
             back = f"{back}#row-{row}"
         return back

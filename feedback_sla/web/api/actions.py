@@ -24,7 +24,6 @@ from feedback_sla.web.api.schemas import (
     WithdrawSchema,
 )
 
-#: How far ahead an answer may be promised.
 TIMELINE = "/candidates/<int:candidate_id>/timeline"
 
 

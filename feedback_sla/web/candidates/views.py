@@ -79,7 +79,7 @@ def _act(
         undo_url = url_for("candidates.undo_event", candidate_id=candidate_id, event_id=event.id)
         undoable = text, undo_url, as_utc(event.recorded_at) + _undo_window()
     db.session.commit()
-    back = safe_next(form.return_to) or url_for("candidates.show", candidate_id=candidate_id)
+    back = safe_next(form.back_to(candidate_id)) or url_for("candidates.show", candidate_id=candidate_id)
     if undoable is None:
         flash(done, "success")
     else:

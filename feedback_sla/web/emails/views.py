@@ -33,7 +33,7 @@ from feedback_sla.web.email_parts import (
 from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateForm
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.flashes import flash_undoable
-from feedback_sla.web.forms import errors_text
+from feedback_sla.web.forms import ReturnForm, errors_text
 
 bp = Blueprint("emails", __name__)
 
@@ -61,15 +61,17 @@ def _sample() -> dict[str, str]:
     return {**composing.SAMPLE, "company": _config().organisation_name}
 
 
-def _back(next_url: str | None, candidate_id: int):
-    return redirect(safe_next(next_url) or url_for("candidates.show", candidate_id=candidate_id))
+def _back(form: ReturnForm, candidate_id: int):
+    """Where the form came from (at the candidate's row), else the candidate page."""
+    back = safe_next(form.back_to(candidate_id))
+    return redirect(back or url_for("candidates.show", candidate_id=candidate_id))
 
 
-def _answered(message: OutboxMessage, candidate: Candidate, next_url: str | None):
+def _answered(message: OutboxMessage, candidate: Candidate, form: ReturnForm):
     """Commit the queued email, say what was queued, with its Undo while it lasts, and go back
     where the manager came from: the triage row, or else the candidates list, where an answered
     candidate stays to be found. What is said is read before the commit expires the rows."""
-    back = safe_next(next_url) or url_for("candidates.index")
+    back = safe_next(form.back_to(candidate.id)) or url_for("candidates.index")
     text, status, send_after = queued_message(message, candidate), message.status, message.send_after
     undo_url = url_for("emails.undo", message_id=message.id)
     db.session.commit()
@@ -121,7 +123,7 @@ def send(candidate_id: int, kind: str):
     form = SendForm(today=local_date(now, candidate.position.time_zone))
     if not form.validate_on_submit():
         flash(f"Nothing was queued. {errors_text(form)}", "danger")
-        return _back(form.return_to, candidate_id)
+        return _back(form, candidate_id)
     wanted = EmailRequest(
         candidate,
         kind,
@@ -136,8 +138,8 @@ def send(candidate_id: int, kind: str):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Nothing was queued: {exc}", "danger")
-        return _back(form.return_to, candidate_id)
-    return _answered(message, candidate, form.return_to)
+        return _back(form, candidate_id)
+    return _answered(message, candidate, form)
 
 
 @bp.post("/emails/<int:message_id>/undo")
@@ -151,7 +153,7 @@ def undo(message_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not undone: {exc}.", "danger")
-        return _back(form.return_to, candidate.id)
+        return _back(form, candidate.id)
     db.session.commit()
     text = f"Undone: the {message.kind.label} to {candidate.name} will not be sent."
     if message.kind in STATUS_SET:
@@ -159,7 +161,7 @@ def undo(message_id: int):
     if message.promised_date is not None:
         text += " The promised date is back to what it was."
     flash(text, "success")
-    return _back(form.return_to, candidate.id)
+    return _back(form, candidate.id)
 
 
 @bp.post("/emails/<int:message_id>/retry")
@@ -173,10 +175,10 @@ def retry(message_id: int):
     except DomainError as exc:
         db.session.rollback()
         flash(f"Not retried: {exc}.", "danger")
-        return _back(form.return_to, candidate.id)
+        return _back(form, candidate.id)
     db.session.commit()
     flash(f"The {message.kind.label} to {candidate.name} is queued again and sent shortly.", "success")
-    return _back(form.return_to, candidate.id)
+    return _back(form, candidate.id)
 
 
 # --- customize ------------------------------------------------------------------------------------
@@ -250,7 +252,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
         db.session.rollback()
         form.form_errors.append(f"Nothing was queued: {exc}")
         return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
-    return _answered(message, candidate, form.return_to)
+    return _answered(message, candidate, form)
 
 
 def _customize_start(candidate, kind, form, now, org, config):
