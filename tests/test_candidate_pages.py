@@ -480,9 +480,9 @@ def test_another_managers_candidate_is_404_however_much_is_asked(client, session
 def test_the_page_costs_the_same_statements_for_5_and_500_events(logged_in, session, candidate, position):
     long = service.add_candidate(session, position, "Ben Long", "ben@example.com", MONDAY, SETTINGS)
     session.commit()
-    for who, notes, emails in ((candidate, 2, 1), (long, 378, 60)):
+    for who, notes, emails in ((candidate, 3, 1), (long, 438, 60)):
         add_notes(session, who, notes, MONDAY - dt.timedelta(days=30))
-        queue_updates(session, who, emails)  # each queued and promising a date: two events
+        queue_updates(session, who, emails)  # each queued, promising a date once it is sent
         service.interview_held(session, who, MONDAY, SETTINGS, position.manager)  # closes a wait
         session.commit()
     assert [count_events(who) for who in (candidate, long)] == [6, 500]

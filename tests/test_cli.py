@@ -423,11 +423,12 @@ def test_import_of_a_good_file_imports_every_row_and_opens_the_right_waits(
     (dmitri,) = waits["Dmitri Silva"]
     assert dmitri.opened_at == dt.datetime(2026, 6, 3, 10, tzinfo=BERLIN)
     assert dmitri.due_at == dt.datetime(2026, 6, 10, 18, tzinfo=BERLIN)
-    # Elif: a bare date is the start of that day; a later promise does not extend the decision.
+    # Elif: a bare date is the start of that day; a promise later than the policy is the deadline
+    # the candidate was told, so it is the decision's.
     elif_application, elif_decision = waits["Elif Kowalski"]
     assert elif_application.opened_at == dt.datetime(2026, 11, 2, 0, tzinfo=CHICAGO)
     assert elif_decision.promised_date == dt.date(2026, 12, 31)
-    assert elif_decision.due_at == dt.datetime(2026, 11, 26, 18, tzinfo=CHICAGO)
+    assert elif_decision.due_at == dt.datetime(2026, 12, 31, 18, tzinfo=CHICAGO)
     # A promise in the file is on the timeline, as one made on the candidate page.
     promises = {
         name: data
@@ -713,7 +714,7 @@ LIST_CASES = [
         opened_at="2026-11-16T09:00:00-05:00",
         policy_days=5,
         now="2026-11-19T14:00:00+00:00",
-        due_at="2026-11-23T18:00:00-05:00",
+        due_at="2026-11-30T18:00:00-05:00",
         days_waited=3,
         state="on_track",
         promised=dt.date(2026, 11, 30),

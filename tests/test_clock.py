@@ -180,10 +180,21 @@ def test_a_promise_earlier_than_the_policy_caps_the_deadline():
     assert times.warn_at == local(NEW_YORK, 2026, 11, 17, 18, 0)
 
 
-def test_a_promise_later_than_the_policy_does_not_extend_it():
-    opened = local(NEW_YORK, 2026, 11, 16, 9, 0)
+def test_a_promise_later_than_the_policy_is_the_deadline_the_candidate_holds_us_to():
+    opened = local(NEW_YORK, 2026, 11, 16, 9, 0)  # policy: Monday 23rd
     promised = dt.date(2026, 11, 30)
-    assert due(opened, 5, "America/New_York", promised=promised) == local(NEW_YORK, 2026, 11, 23, 18, 0)
+    times = clock.deadlines(opened, 5, "America/New_York", DEFAULTS, promised)
+    assert times.due_at == local(NEW_YORK, 2026, 11, 30, 18, 0)
+    assert times.warn_at == local(NEW_YORK, 2026, 11, 27, 18, 0)  # Thanksgiving (26th) is skipped
+    assert times.escalate_at == opened + dt.timedelta(days=14)  # escalation counts days open, as before
+
+
+def test_a_promise_across_the_end_of_daylight_saving_ends_at_the_local_end_of_business():
+    opened = local(NEW_YORK, 2026, 10, 30, 9, 0)  # EDT; clocks go back on Sunday 1 November
+    promised = dt.date(2026, 11, 10)
+    times = clock.deadlines(opened, 2, "America/New_York", DEFAULTS, promised)
+    assert times.due_at == local(NEW_YORK, 2026, 11, 10, 18, 0)
+    assert times.due_at.astimezone(dt.UTC).hour == 23  # 18:00 EST, not EDT
 
 
 def test_a_promise_for_the_policy_day_changes_nothing():

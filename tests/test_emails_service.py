@@ -1,5 +1,6 @@
 import datetime as dt
 import threading
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -241,23 +242,37 @@ def test_an_offer_after_a_rejection_that_was_sent_is_refused(session):
     assert count(session) == 1
 
 
-def test_an_update_sets_the_promised_date_on_the_open_wait_and_undo_moves_it_back(session):
+def test_an_update_keeps_the_deadline_until_it_is_sent_and_undo_leaves_the_wait_as_it_was(session):
     candidate = make_candidate(session)
     wait = waits.open_wait_of(session, candidate)
     due_before = wait.due_at
     promised = dt.date(2026, 11, 19)
     message = queue(session, candidate, "update", promised_date=promised)
     session.commit()
-    assert wait.promised_date == promised and wait.due_at < due_before
-    assert message.promised_date == promised and message.previous_promised_date is None
+    # The candidate has not read it yet: the wait still owes them the deadline they were given.
+    assert wait.promised_date is None and wait.due_at == due_before
+    assert message.promised_date == promised
     assert "by Thursday, 19 November 2026" in message.text_body
-    assert [e.data for e in events(session, candidate, EventKind.PROMISE_SET)] == [
-        {"from": None, "to": "2026-11-19"}
-    ]
+    assert events(session, candidate, EventKind.PROMISE_SET) == []
 
     answers.undo_email(session, message, T0 + dt.timedelta(seconds=5), ORG)
     session.commit()
-    assert wait.promised_date is None and wait.due_at == due_before
+    assert waits.open_wait_of(session, candidate) == wait and wait.due_at == due_before
+
+
+def test_a_sent_update_opens_the_next_wait_due_on_its_date_even_past_the_policy(app, session):
+    candidate = make_candidate(session)
+    answered = waits.open_wait_of(session, candidate)
+    promised = dt.date(2026, 12, 4)  # the policy's next deadline is days earlier
+    message = queue(session, candidate, "update", promised_date=promised)
+    session.commit()
+    report = run_worker(app, once=True, clock=lambda: T0 + dt.timedelta(minutes=5))
+    assert report.sent == 1
+    session.expire_all()
+    follow_on = waits.open_wait_of(session, candidate)
+    assert follow_on.id != answered.id and follow_on.promised_date == promised
+    assert follow_on.due_at.astimezone(ZoneInfo(candidate.position.time_zone)).date() == promised
+    assert session.get(OutboxMessage, message.id).status == OutboxStatus.SENT
 
 
 @pytest.mark.parametrize(
@@ -289,7 +304,6 @@ def test_a_one_click_update_without_a_date_promises_the_date_the_pages_offer(ses
     offered = waits_service.default_promise_date(session, candidate, T0, ORG)
     message = queue(session, candidate, "update", default_promise=True)
     assert message.promised_date == offered
-    assert waits.open_wait_of(session, candidate).promised_date == offered
 
 
 def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(session):
@@ -300,13 +314,7 @@ def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(se
     kinds = session.scalars(
         sa.select(Event.kind).where(Event.candidate_id == candidate.id).order_by(Event.id)
     ).all()
-    assert kinds == [
-        EventKind.CREATED,
-        EventKind.PROMISE_SET,  # the update's promise, then the update itself
-        EventKind.EMAIL_QUEUED,
-        EventKind.PROMISE_SET,  # the promise taken back, then the cancellation
-        EventKind.EMAIL_CANCELLED,
-    ]
+    assert kinds == [EventKind.CREATED, EventKind.EMAIL_QUEUED, EventKind.EMAIL_CANCELLED]
 
 
 def test_the_update_date_offered_is_the_existing_promise_while_it_is_ahead(session):

@@ -15,7 +15,7 @@ from feedback_sla.output import WRITERS
 from feedback_sla.retention import service as retention
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, utcnow
-from feedback_sla.waits import service
+from feedback_sla.waits import importing
 from feedback_sla.waits.queries import Filters, waiting
 
 candidates = AppGroup("candidates", help="Import, list and erase candidates.")
@@ -45,7 +45,7 @@ def import_command(file: Path):
     """
     try:
         rows = importer.read_rows(db.session, file.read_bytes(), utcnow())
-        result = service.import_rows(db.session, rows, settings_service.load(db.session))
+        result = importing.import_rows(db.session, rows, settings_service.load(db.session))
         db.session.commit()
     except importer.CsvImportError as exc:
         db.session.rollback()

@@ -71,8 +71,8 @@ class EmailRequest:
     ``subject`` and ``text`` replace the rendered message when the manager customised it. With
     ``default_promise`` (a one-click update, the command line) an update without a date promises
     the date the pages offer.
-    ``waiting`` and ``promise_before`` say what the candidate's open wait is now (``waits.answers``
-    fills them in).
+    ``waiting`` says whether the candidate is waiting for an answer now (``waits.answers`` fills it
+    in).
     """
 
     candidate: Candidate
@@ -89,7 +89,6 @@ class EmailRequest:
     #: Queued by autopilot, not by a person (``actor`` is None then).
     autopilot: bool = False
     waiting: bool = False
-    promise_before: dt.date | None = None
 
 
 def check_feedback_kept(feedback: str | None, text: str | None) -> None:

@@ -102,8 +102,10 @@ class OutboxMessage(db.Model):
     status: Mapped[OutboxStatus] = mapped_column(
         str_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
     )
-    # The candidate's status and promised date before this message changed them: undo restores them.
+    # The candidate's status before this message changed it: undo restores it.
     previous_status: Mapped[str | None] = mapped_column(String(30))
+    # Written by earlier versions, when queueing an update moved the wait's promise at once; an
+    # update's promise now takes effect when it is sent, so there is nothing to restore.
     previous_promised_date: Mapped[dt.date | None] = mapped_column(Date)
     promised_date: Mapped[dt.date | None] = mapped_column(Date)
     feedback: Mapped[str | None] = mapped_column(Text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -37,26 +36,13 @@ class Queued:
     new: bool
 
 
-class Promises(Protocol):
-    """What an email's promised date does to the candidate's wait. ``waits.answers`` keeps the
-    promises; the outbox says when, so the timeline reads in the order things happened."""
-
-    def promise(self, candidate: Candidate, date: dt.date) -> None:
-        """A queued update promises the candidate an answer by ``date``."""
-
-    def take_back(self, message: OutboxMessage) -> None:
-        """A cancelled update's promise goes back to what it was before."""
-
-
-def queue_email(
-    session: Session, request: EmailRequest, config: EmailConfig, promises: Promises | None = None
-) -> Queued:
-    """Queue an email to a candidate with its status change, its promise and its timeline event.
+def queue_email(session: Session, request: EmailRequest, config: EmailConfig) -> Queued:
+    """Queue an email to a candidate with its status change and its timeline event.
 
     The same idempotency key twice (a double click, two concurrent posts) returns the first
     message and changes nothing else. A pending email this one contradicts is cancelled. The wait
-    stays open: it closes when the message is really sent. Without ``promises`` an email that
-    promises a date is refused.
+    stays open, with its deadline, until the message is really sent: a promised date counts from
+    the moment the candidate can read it.
     """
     kind = composing.check_kind(request.kind)
     key = checks.check_key(request.idempotency_key)
@@ -64,14 +50,12 @@ def queue_email(
     if existing is not None:
         return Queued(_same_request(existing, request.candidate, kind), new=False)
     checked = checks.validate(session, request, kind, key, config)
-    if request.promised_date is not None and promises is None:
-        raise EmailError("promised date: only the wait's service can keep a promise")
     message = _insert(session, request, checked, config)
     if message is None:  # the same key was queued concurrently and committed first
         return Queued(_same_request(rows.by_key(session, key), request.candidate, kind), new=False)
     if checked.status_token:  # the message carries a link to the candidate's status page
         status_links.create(session, request.candidate.id, checked.status_token, request.now)
-    _side_effects(session, request, checked, message, promises)
+    _side_effects(session, request, checked, message)
     return Queued(message, new=True)
 
 
@@ -93,7 +77,6 @@ def _insert(
         reply_to_name=manager.name,
         reply_to_address=manager.email,
         previous_status=checked.status_before.value,
-        previous_promised_date=request.promise_before if request.promised_date else None,
         promised_date=request.promised_date,
         feedback=checked.feedback,
         reasons=checked.reasons,
@@ -110,10 +93,8 @@ def _side_effects(
     request: EmailRequest,
     checked: checks.Checked,
     message: OutboxMessage,
-    promises: Promises | None,
 ) -> None:
-    """Cancel what the new email contradicts, set the status and the promise it sets, and put it on
-    the timeline."""
+    """Cancel what the new email contradicts, set the status it sets, and put it on the timeline."""
     candidate, kind, now = request.candidate, checked.kind, request.now
     for other in checked.conflicting:
         _cancel(
@@ -122,12 +103,9 @@ def _side_effects(
             now,
             request.actor,
             f"Cancelled: {a_or_an(kind.label)} was queued after this {other.kind.label}",
-            promises,
         )
     if kind in STATUS_SET:
         _change_status(session, candidate, candidate.status, STATUS_SET[kind], now)
-    if request.promised_date is not None:
-        promises.promise(candidate, request.promised_date)
     timeline.append(
         session,
         candidate,
@@ -151,13 +129,12 @@ def undo(
     session: Session,
     message: OutboxMessage,
     now: dt.datetime,
-    promises: Promises,
     actor: User | None = None,
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
     if not message.can_undo(now):
         raise EmailError(_too_late(message))
-    if not _cancel(session, message, now, actor, "Undone before sending", promises, before=now):
+    if not _cancel(session, message, now, actor, "Undone before sending", before=now):
         session.refresh(message)
         raise EmailError(_too_late(message))
     return message
@@ -193,7 +170,7 @@ def cancel_contradicted(
         return cancelled
     for message in pending_messages(session, candidate.id):
         reason = _contradiction(candidate, message.kind, stage, status)
-        if reason and _cancel(session, message, now, actor, reason, None):
+        if reason and _cancel(session, message, now, actor, reason):
             cancelled.append(message)
     return cancelled
 
@@ -275,11 +252,10 @@ def _cancel(
     now: dt.datetime,
     actor: User | None,
     reason: str,
-    promises: Promises | None,
     *,
     before: dt.datetime | None = None,
 ) -> bool:
-    """Cancel a pending message and restore the status and promise it set; False if it was no
+    """Cancel a pending message and restore the status it set; False if it was no
     longer pending."""
     table = OutboxMessage.__table__
     condition = [table.c.id == message.id, table.c.status == OutboxStatus.PENDING.value]
@@ -303,8 +279,6 @@ def _cancel(
     if set_status and message.previous_status and candidate.status == set_status:
         restored = Status(message.previous_status)
         _change_status(session, candidate, set_status, restored, now)
-    if message.promised_date is not None and promises is not None:
-        promises.take_back(message)
     timeline.append(
         session,
         candidate,

@@ -1,8 +1,9 @@
 """What candidate emails do to the wait: the door for queueing, undoing and delivering them.
 
-Queueing an update promises a date (the wait's deadline moves); undoing or cancelling it takes the
-promise back; a message really sent is the answer that closes the wait, and one that bounced was
-no answer after all. The caller commits.
+A message really sent is the answer that closes the wait; an update that promised a date opens the
+next wait, due on that date (the date the candidate was told is the one they hold us to). Until it
+is sent, undone or cancelled, the wait keeps its deadline. One that bounced was no answer after
+all. The caller commits.
 """
 
 from __future__ import annotations
@@ -20,36 +21,10 @@ from feedback_sla.emails import composing, leases, outbox
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import open_wait_of
-from feedback_sla.waits.service import promise_date_for, record, set_promise
-
-
-@dataclasses.dataclass(frozen=True)
-class _Promises:
-    """The outbox's promises kept on the candidate's wait, in this session, as this actor."""
-
-    session: Session
-    now: dt.datetime
-    actor: User | None
-    settings: OrgSettings
-
-    def promise(self, candidate: Candidate, date: dt.date) -> None:
-        set_promise(self.session, candidate, date, self.now, self.settings, self.actor)
-
-    def take_back(self, message: OutboxMessage) -> None:
-        wait = open_wait_of(self.session, message.candidate)
-        if wait is not None and wait.promised_date == message.promised_date:
-            set_promise(
-                self.session,
-                message.candidate,
-                message.previous_promised_date,
-                self.now,
-                self.settings,
-                self.actor,
-            )
+from feedback_sla.waits.service import promise_date_for, record, wait_on_promise
 
 
 def queue_email(
@@ -69,14 +44,8 @@ def queue_email(
         and composing.check_kind(request.kind) == EmailKind.UPDATE
     ):
         promised = promise_date_for(wait, candidate, request.now, settings)
-    request = dataclasses.replace(
-        request,
-        promised_date=promised,
-        waiting=wait is not None,
-        promise_before=wait.promised_date if wait else None,
-    )
-    promises = _Promises(session, request.now, request.actor, settings)
-    return outbox.queue_email(session, request, config, promises).message
+    request = dataclasses.replace(request, promised_date=promised, waiting=wait is not None)
+    return outbox.queue_email(session, request, config).message
 
 
 def undo_email(
@@ -87,7 +56,7 @@ def undo_email(
     actor: User | None = None,
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
-    return outbox.undo(session, message, now, _Promises(session, now, actor, settings), actor)
+    return outbox.undo(session, message, now, actor)
 
 
 def retry_email(
@@ -120,11 +89,8 @@ def email_sent(
     if autopilot:
         data["autopilot"] = True
     event = record(session, candidate, EventKind.EMAIL_SENT, at, data=data)
-    if closed is not None and candidate.status in (Status.ACTIVE, Status.OFFERED):
-        if open_wait_of(session, candidate) is None:
-            lifecycle.open_wait(
-                session, candidate, closed.reason, at, settings, promised_date=promised_date, event=event
-            )
+    if closed is not None:
+        wait_on_promise(session, candidate, closed, event, promised_date, settings)
     return event
 
 

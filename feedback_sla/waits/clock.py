@@ -2,7 +2,8 @@
 
 Counting rule: the day a wait opens is day 0 whatever the hour; business day 1 is the next day that
 is neither Saturday, Sunday nor a public holiday of the calendar, in the position's time zone. The
-deadline is the end of business day N (local end-of-business hour), capped by a promised date.
+deadline is the end of business day N (local end-of-business hour); a date promised to the candidate
+replaces it, earlier or later: the date they were last told is the one they hold us to.
 """
 
 from __future__ import annotations
@@ -221,9 +222,10 @@ def _deadline_dates(
 
     Cached: a bulk import opens thousands of waits on the same few days.
     """
-    due_date = add_business_days(day_zero, policy_days, calendar)
-    if promised_date is not None and promised_date < due_date:
+    if promised_date is not None:  # the date the candidate was told is the deadline, earlier or later
         due_date = promised_date
+    else:
+        due_date = add_business_days(day_zero, policy_days, calendar)
     if not warning_business_days:
         return due_date, None
     return due_date, subtract_business_days(due_date, warning_business_days, calendar)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates import timeline
-from feedback_sla.candidates.importer import CsvImportError, ImportResult, ImportRow, RowError
 from feedback_sla.candidates.models import (
     CANDIDATE_FACING,
     Candidate,
@@ -133,10 +132,20 @@ def log_contact(
     at: dt.datetime,
     actor: User | None = None,
     note: str | None = None,
+    *,
+    promised: dt.date | None = None,
+    settings: OrgSettings | None = None,
 ) -> Event:
-    """The candidate heard from us (a call, a meeting, another email): closes the open wait."""
+    """The candidate heard from us (a call, a meeting, another email): closes the open wait.
+
+    When the manager told them when they will hear next (``promised``, with ``settings``), the
+    decision is still owed: the next wait opens at once, due on that date.
+    """
     candidates.check_not_erased(candidate, "no contact can be logged")
-    return record(
+    if promised is not None:
+        check_promise(promised, at, candidate.position.time_zone)
+    closed = open_wait_of(session, candidate) if promised is not None else None
+    event = record(
         session,
         candidate,
         EventKind.CONTACT_LOGGED,
@@ -144,6 +153,28 @@ def log_contact(
         actor,
         channel=ContactChannel(channel).value,
         body=clean_text(note or "", "note", MAX_NOTE) or None,
+        data={"promised_date": promised.isoformat()} if promised is not None else None,
+    )
+    if closed is not None:
+        wait_on_promise(session, candidate, closed, event, promised, settings)
+    return event
+
+
+def wait_on_promise(
+    session: Session,
+    candidate: Candidate,
+    answered: Wait,
+    event: Event,
+    promised: dt.date,
+    settings: OrgSettings,
+) -> Wait | None:
+    """The candidate was told when they will hear next: the wait ``event`` answered is followed by
+    one of the same kind, due on the promised date. None when the candidate is no longer in the
+    process or something else is already owed."""
+    if candidate.status not in (Status.ACTIVE, Status.OFFERED) or open_wait_of(session, candidate):
+        return None
+    return lifecycle.open_wait(
+        session, candidate, answered.reason, event.occurred_at, settings, promised_date=promised, event=event
     )
 
 
@@ -233,11 +264,8 @@ def set_promise(
     wait = open_wait_of(session, candidate)
     if wait is None:
         raise DomainError(f"{candidate.name} is not waiting for an answer")
-    today = local_date(at, candidate.position.time_zone)
-    if promised is not None and promised < today:
-        raise DomainError(f"promised date: {promised.isoformat()} is in the past")
-    if promised is not None and promised > today + PROMISE_HORIZON:
-        raise DomainError(f"promised date: {promised.isoformat()} is more than a year ahead")
+    if promised is not None:
+        check_promise(promised, at, candidate.position.time_zone)
     record(
         session,
         candidate,
@@ -249,6 +277,15 @@ def set_promise(
     wait.promised_date = promised
     lifecycle.recompute(wait, candidate.position, settings)
     return wait
+
+
+def check_promise(promised: dt.date, at: dt.datetime, time_zone: str) -> None:
+    """A promise lies between the day of ``at`` in ``time_zone`` and a year ahead."""
+    today = local_date(at, time_zone)
+    if promised < today:
+        raise DomainError(f"promised date: {promised.isoformat()} is in the past")
+    if promised > today + PROMISE_HORIZON:
+        raise DomainError(f"promised date: {promised.isoformat()} is more than a year ahead")
 
 
 def withdraw(
@@ -329,43 +366,6 @@ def update_position(
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def import_rows(
-    session: Session, rows: list[ImportRow], settings: OrgSettings, actor: User | None = None
-) -> ImportResult:
-    """Write the rows of a checked CSV file, each through the same steps as the browser.
-
-    A row with an interview time records the interview (a decision is owed); one with a promised
-    date records the promise on the timeline. The caller commits or rolls back the whole file.
-    """
-    result = ImportResult()
-    found: dict[tuple[str, int], Position] = {}
-    for row in rows:
-        key = (row.position_title.lower(), row.manager.id)
-        if key not in found:
-            position = positions.find_position(session, row.position_title, row.manager)
-            if position is None:
-                position = positions.create_position(session, row.position_title, row.manager)
-                result.positions_created.append(position.title)
-            found[key] = position
-        try:
-            candidate = add_candidate(
-                session, found[key], row.name, row.email, row.applied_at, settings, actor, stage=row.stage
-            )
-        except candidates.DuplicateCandidate as exc:  # added meanwhile, by someone else
-            raise CsvImportError([RowError(row.line, "email", str(exc))]) from None
-        if row.interview_at is not None:
-            interview_held(session, candidate, row.interview_at, settings, actor)
-            result.decision_waits += 1
-        if row.promised_by is not None:
-            promised_at = row.interview_at or row.applied_at
-            try:
-                set_promise(session, candidate, row.promised_by, promised_at, settings, actor)
-            except DomainError as exc:
-                raise CsvImportError([RowError(row.line, "promised_by", str(exc))]) from None
-        result.candidates += 1
-    return result
 
 
 def default_promise_date(

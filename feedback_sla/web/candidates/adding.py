@@ -16,7 +16,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import UTC, utcnow, zone
-from feedback_sla.waits import service
+from feedback_sla.waits import importing, service
 from feedback_sla.web.access import scope_positions, viewer
 from feedback_sla.web.candidates import bp
 from feedback_sla.web.candidates.forms import IMPORT_LIMIT_BYTES, ImportForm, NewCandidateForm
@@ -141,7 +141,7 @@ def import_csv():
     only = None if current_user.is_admin else viewer()
     try:
         rows = importer.read_rows(db.session, raw, utcnow(), only_manager=only)
-        result = service.import_rows(db.session, rows, settings_service.load(db.session), viewer())
+        result = importing.import_rows(db.session, rows, settings_service.load(db.session), viewer())
         db.session.commit()
     except importer.CsvImportError as exc:
         db.session.rollback()
