@@ -53,6 +53,12 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+def long_date(day: dt.date) -> str:
+    """A date as a candidate reads it, the same in every email and on their page: Wednesday,
+    16 December 2026."""
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
 def local_time_in(value: dt.datetime | None, time_zone: str, fmt: str = DISPLAY_FORMAT) -> str:
     """A UTC timestamp in a named zone, followed by the zone's name; empty for None."""
     if value is None:

@@ -12,7 +12,7 @@ position              the position's title
 manager               the hiring manager's email address
 reason                why the wait opened: application, decision, follow_up
 opened_at             when the wait opened
-due_at                its deadline (the policy's business days, or the promised date if earlier)
+due_at                its deadline: the date promised to the candidate, else the policy's business days
 promised_date         the date the candidate was promised an answer by (a local date), or empty
 closed_at             when the candidate heard from us, or empty while the wait is open
 closed_by             how they heard: phone, meeting, email, other (a logged contact); interview;

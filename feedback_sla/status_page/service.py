@@ -21,7 +21,7 @@ from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, 
 from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
-from feedback_sla.timeutil import as_utc, local_date
+from feedback_sla.timeutil import as_utc, local_date, long_date
 from feedback_sla.waits import clock
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
@@ -37,8 +37,8 @@ SHOWN_EMAILS = 50
 class TooSoon(DomainError):
     """The candidate asked for news less than ``ASK_EVERY`` business days ago."""
 
-    def __init__(self, again: dt.date, today: dt.date) -> None:
-        super().__init__(f"You asked for news recently. You can ask again on {day_words(again, today)}.")
+    def __init__(self, again: dt.date) -> None:
+        super().__init__(f"You asked for news recently. You can ask again on {long_date(again)}.")
         self.again = again
 
 
@@ -76,12 +76,6 @@ class StatusView:
     sent: list[SentEmail]
     #: The day the candidate may ask for news again; None when they may ask now (or not at all).
     ask_again_on: dt.date | None
-
-
-def day_words(day: dt.date, today: dt.date | None = None) -> str:
-    """Friday 4 December; with the year when it is not this year's."""
-    words = f"{day:%A} {day.day} {day:%B}"
-    return words if today is not None and day.year == today.year else f"{words} {day.year}"
 
 
 def find(session: Session, token: str, now: dt.datetime) -> StatusLink | None:
@@ -130,14 +124,13 @@ def view(
         position=candidate.position.title,
         company=company,
         standing=standing(session, candidate, now, company),
-        sent=[SentEmail(day_words(local_date(at, tz), today), subject) for at, subject in sent],
+        sent=[SentEmail(long_date(local_date(at, tz)), subject) for at, subject in sent],
         ask_again_on=again if again is not None and again > today else None,
     )
 
 
 def standing(session: Session, candidate: Candidate, now: dt.datetime, company: str) -> Standing:
     tz = candidate.position.time_zone
-    today = local_date(now, tz)
     if candidate.status != Status.ACTIVE:
         if _decision_on_its_way(session, candidate):
             return Standing(
@@ -145,7 +138,7 @@ def standing(session: Session, candidate: Candidate, now: dt.datetime, company: 
                 "An email about your application is on its way to you.",
                 decided=True,
             )
-        return _decision(candidate, company, today)
+        return _decision(candidate, company)
     wait = open_wait_of(session, candidate)
     if wait is None:
         return Standing(
@@ -157,9 +150,9 @@ def standing(session: Session, candidate: Candidate, now: dt.datetime, company: 
     due = local_date(wait.due_at, tz)
     if as_utc(now) <= as_utc(wait.due_at):
         detail = "That is the date we promised you." if wait.promised_date == due else "It is our deadline."
-        return Standing(f"We owe you an answer by {day_words(due, today)}.", detail, False, due)
+        return Standing(f"We owe you an answer by {long_date(due)}.", detail, False, due)
     return Standing(
-        f"We owed you an answer by {day_words(due, today)}.",
+        f"We owed you an answer by {long_date(due)}.",
         "We are late, and we are sorry. Asking for news reminds the team.",
         False,
         due,
@@ -180,7 +173,7 @@ def _decision_on_its_way(session: Session, candidate: Candidate) -> bool:
     return bool(session.scalar(select(sa.exists(unsent))))
 
 
-def _decision(candidate: Candidate, company: str, today: dt.date) -> Standing:
+def _decision(candidate: Candidate, company: str) -> Standing:
     manager = candidate.position.manager.name
     words = {
         Status.REJECTED: (
@@ -200,7 +193,7 @@ def _decision(candidate: Candidate, company: str, today: dt.date) -> Standing:
     headline, detail = words[candidate.status]
     if candidate.decided_at is not None and candidate.status == Status.WITHDRAWN:
         day = local_date(as_utc(candidate.decided_at), candidate.position.time_zone)
-        headline = f"Your application was withdrawn on {day_words(day, today)}."
+        headline = f"Your application was withdrawn on {long_date(day)}."
     return Standing(headline, detail, decided=True)
 
 
@@ -230,7 +223,7 @@ def ask_for_news(session: Session, link: StatusLink, now: dt.datetime, settings:
     again = ask_again_on(session, candidate, settings)
     today = local_date(now, candidate.position.time_zone)
     if again is not None and today < again:
-        raise TooSoon(again, today)
+        raise TooSoon(again)
     return waits.followed_up(
         session, candidate, now, settings, channel=CHANNEL, body="Asked for news on their status page"
     )

@@ -74,7 +74,13 @@ def _reopen_wait_closed_by(session: Session, candidate: Candidate, event: Event)
     wait = session.scalar(select(Wait).where(Wait.closed_by_event_id == event.id))
     if wait is None:
         return  # nobody was waiting: the contact only sits on the timeline
-    if open_wait_of(session, candidate) is not None:
+    current = open_wait_of(session, candidate)
+    if current is not None and current.opened_by_event_id == event.id:
+        # The wait the contact's promise opened goes with it; its follow-ups count on the old one.
+        wait.follow_ups += current.follow_ups
+        session.delete(current)
+        session.flush()  # one open wait per candidate: this one goes before the other reopens
+    elif current is not None:
         raise NotUndoable(f"{candidate.name} is waiting for something newer since this contact")
     wait.closed_at = None
     wait.closed_by_event_id = None

@@ -57,7 +57,16 @@ def contact_logged(data: dict, candidate_id: int):
     """A call, meeting or outside email: the candidate heard from us, so the open wait closes."""
 
     def act(candidate, now, settings):
-        service.log_contact(db.session, candidate, data["channel"], now, viewer(), note=data["note"])
+        service.log_contact(
+            db.session,
+            candidate,
+            data["channel"],
+            now,
+            viewer(),
+            note=data["note"],
+            promised=data["promised_date"],
+            settings=settings,
+        )
 
     return _recorded(candidate_id, act)
 

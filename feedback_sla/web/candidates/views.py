@@ -156,19 +156,35 @@ def followed_up(candidate_id: int):
 @bp.post("/<int:candidate_id>/contact")
 @login_required
 def log_contact(candidate_id: int):
-    form = ContactForm()
+    candidate = candidate_or_404(candidate_id)
+    form = ContactForm(today=local_date(utcnow(), candidate.position.time_zone))
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> tuple[str, Event]:
         was_waiting = open_wait_of(db.session, candidate) is not None
+        promised = form.promised_date.data
         event = service.log_contact(
-            db.session, candidate, form.channel.data, now, viewer(), note=form.note.data
+            db.session,
+            candidate,
+            form.channel.data,
+            now,
+            viewer(),
+            note=form.note.data,
+            promised=promised,
+            settings=settings,
         )
         how = CHANNEL_LABELS[form.channel.data].lower()
-        if was_waiting:
-            return f"Logged contact with {candidate.name} ({how}): their wait is closed.", event
-        return f"Logged contact with {candidate.name} ({how}). Nobody was waiting for an answer.", event
+        if not was_waiting:
+            return f"Logged contact with {candidate.name} ({how}). Nobody was waiting for an answer.", event
+        wait = open_wait_of(db.session, candidate)
+        if wait is not None and promised is not None:
+            return (
+                f"Logged contact with {candidate.name} ({how}): you promised an answer by "
+                f"{promised:%a %d %b %Y}; {_due(wait, now, candidate, settings)}.",
+                event,
+            )
+        return f"Logged contact with {candidate.name} ({how}): their wait is closed.", event
 
-    return _act(candidate_id, "contact_form", form, act)
+    return _act(candidate_id, "contact_form", form, act, candidate)
 
 
 @bp.post("/<int:candidate_id>/events/<int:event_id>/undo")

@@ -16,7 +16,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.settings import service as settings_service
 from feedback_sla.status_page import service
-from feedback_sla.timeutil import local_date, utcnow
+from feedback_sla.timeutil import long_date, utcnow
 from feedback_sla.web.status import bp
 from feedback_sla.web.status.form_tokens import check_form_token, form_token
 
@@ -90,8 +90,7 @@ def _render(link: StatusLink, token: str, status: int = 200, *, refusal: str | N
         # The thanks show only when they are true: asked today, or withdrawn.
         asked=done == "asked" and shown.ask_again_on is not None,
         withdrew=done == "withdrawn" and link.candidate.status == Status.WITHDRAWN,
-        today=local_date(now, link.candidate.position.time_zone),
-        day_words=service.day_words,
+        long_date=long_date,
     ), status
 
 
