@@ -20,9 +20,10 @@ with ``time_machine``:
 Then, from the database: every wait that is closed, or whose deadline has passed by the end of the
 run, is judged (the rest are counted as still within their deadline). It is answered by its
 deadline when a candidate-facing event (an email really sent, a logged contact, an interview)
-closed it at or before its ``due_at`` as it stood then (a promised date moves it earlier, never
-later). An update counts as that message: sent by the deadline, it answers the wait; the wait it
-opens, due by the promised date, is judged on its own (keeping the promise takes another message).
+closed it at or before its ``due_at`` as it stood then (the date last promised to the candidate,
+else the policy's). An update counts as that message once it is sent: by the deadline, it answers
+the wait; the wait it opens, due on the promised date, is judged on its own (keeping the promise
+takes another message).
 Silence: business days (``clock.business_days_waited``) from a judged wait's opening to the first
 message the candidate got, or to the end of the run while still waiting. Printed per run, with
 autopilot off and on, at each answer share: the share of waits answered by their deadline, the
