@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind
-from feedback_sla.candidates.models import Candidate
+from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.waits.models import Wait, WaitReason
 
 from .factories import UserFactory
-from .webhooks_support import LeverApi, body_of, count, lever_signed, post, sample
+from .webhooks_support import LeverApi, body_of, count, documented_json, lever_signed, post, sample
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 SECRET = "lever-signature-token-0123456789"
@@ -145,3 +145,62 @@ def test_a_lever_source_needs_an_api_key(session):
     dora = UserFactory()
     with pytest.raises(DomainError, match="API key"):
         sources.create_source(session, sources.NewSource(Kind.LEVER, "Lever", dora, SECRET), NOW)
+
+
+# Lever's other events, in the shape https://hire.lever.co/developer/documentation#webhooks gives
+# them (tests/webhooks/vendor/lever): ids only, the archive reason read from GET /archive_reasons/{id}.
+
+REASON = "63dd55b2-a99f-4e7b-985f-22c7bf80ab42"
+
+
+def lever_event(event: str) -> bytes:
+    return body_of(lever_signed(documented_json("lever", event), SECRET))
+
+
+def applied(client, lever) -> None:
+    assert (
+        post(client, lever, body_of(lever_signed(sample("lever_application_created"), SECRET))).status_code
+        == 200
+    )
+
+
+def test_a_lever_hire_closes_the_wait_with_hired(client, session, lever, lever_api):
+    applied(client, lever)
+    assert post(client, lever, lever_event("candidate_hired")).json["status"] == DeliveryStatus.PROCESSED
+    session.expire_all()
+    candidate = session.scalar(select(Candidate))
+    assert candidate.status == Status.HIRED
+    (wait,) = session.scalars(select(Wait)).all()
+    assert wait.closed_at is not None and abs(wait.closed_at - NOW) < dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ({}, Status.REJECTED),
+        ({"text": "Withdrew", "type": "non-hired"}, Status.WITHDRAWN),
+        ({"text": "Hired", "type": "hired"}, Status.HIRED),
+    ],
+    ids=["non-hired", "withdrew", "hired"],
+)
+def test_a_lever_archive_is_what_its_reason_says_at_its_archive_time(
+    client, session, lever, lever_api, reason, status
+):
+    answer = documented_json("lever", "archive_reason")
+    answer["data"].update(reason)
+    lever_api.answer(f"/archive_reasons/{REASON}", answer)
+    applied(client, lever)
+    assert post(client, lever, lever_event("candidate_archive_change")).status_code == 200
+    session.expire_all()
+    assert session.scalar(select(Candidate.status)) == status
+    (wait,) = session.scalars(select(Wait)).all()
+    assert wait.closed_at == dt.datetime.fromtimestamp(1764500000, dt.UTC)  # toArchived.archivedAt
+
+
+def test_a_lever_deletion_erases_the_opportunity_candidate(client, session, lever, lever_api):
+    applied(client, lever)
+    assert post(client, lever, lever_event("candidate_deleted")).json["status"] == DeliveryStatus.PROCESSED
+    session.expire_all()
+    candidate = session.scalar(select(Candidate))
+    assert candidate.erased_at is not None and "Lamarr" not in candidate.name
+    assert not any("hedy@example.org" in body for body in session.scalars(select(Delivery.body)))

@@ -1,24 +1,33 @@
 """What the webhook tests share: the sample payloads, signing them as each vendor does, and a local
 HTTP server answering as Lever's API.
 
-The samples in tests/webhooks are built from each vendor's documented format:
+tests/webhooks/vendor/<vendor>/<event>.json are each vendor's own examples, posted byte for byte
+(``documented``); each test names the page it comes from:
 
-- ``greenhouse_new_candidate_application.json``: Greenhouse Harvest webhook "Candidate has submitted
-  application" (action ``new_candidate_application``);
-- ``greenhouse_candidate_stage_change.json``: "Candidate has changed stage" (``candidate_stage_change``);
-- ``greenhouse_reject_candidate.json``: "Candidate or prospect rejected" (``reject_candidate``);
-- ``greenhouse_ping.json``: the ping Greenhouse sends when a webhook is created (``ping``);
-- ``greenhouse_delete_candidate.json``: "Candidate deleted" (``delete_candidate``);
-- ``ashby_application_submit.json``: Ashby webhook ``applicationSubmit``;
-- ``ashby_candidate_stage_change.json``: Ashby webhook ``candidateStageChange``;
-- ``workable_candidate_created.json``: Workable subscription event ``candidate_created``;
-- ``workable_candidate_moved.json``: Workable subscription event ``candidate_moved``;
-- ``lever_application_created.json``: Lever webhook ``applicationCreated`` (ids only; ``triggeredAt``
-  and ``signature`` are filled in when a test signs it);
-- ``lever_candidate_stage_change.json``: Lever webhook ``candidateStageChange``;
-- ``lever_opportunity.json`` and ``lever_posting.json``: Lever API answers to
-  ``GET /opportunities/{id}?expand=applications&expand=stage`` and
-  ``GET /postings/{id}?expand=hiringManager``.
+- Greenhouse: the JSON examples of https://developers.greenhouse.io/webhooks.html, copied verbatim
+  from its source, github.com/grnhse/greenhouse-api-docs ``source/includes/webhooks/
+  _application_events.md`` (``new_candidate_application``) and ``_candidate_events.md`` (the rest).
+- Ashby: Ashby documents an envelope example (https://developers.ashbyhq.com/docs/common-payload-data)
+  and, per action, a schema with example values (https://developers.ashbyhq.com/reference/
+  candidatehirewebhook and its siblings); the files are that envelope around the schema's fields
+  and example values ("James", "test@ashbyhq.com", "First Designer", the "Offer" stage), ids made up
+  where the schema gives none.
+- Lever (https://hire.lever.co/developer/documentation#webhooks) and Workable
+  (https://workable.readme.io/reference/webhook-subscriptions-candidates-employees): their
+  documented fields, with our own ids; Lever's ``triggeredAt`` and ``signature`` are filled in
+  when a test signs it.
+
+The older samples in tests/webhooks (built from the same formats, with our own names) stay for the
+tests that change one field at a time:
+
+- ``greenhouse_new_candidate_application.json``, ``greenhouse_candidate_stage_change.json``,
+  ``greenhouse_reject_candidate.json`` and ``greenhouse_ping.json`` (the ping Greenhouse sends when
+  a webhook is created; Greenhouse documents no body for it);
+- ``ashby_application_submit.json``, ``ashby_candidate_stage_change.json``;
+- ``workable_candidate_created.json``, ``workable_candidate_moved.json``;
+- ``lever_application_created.json``, ``lever_candidate_stage_change.json``, and the Lever API
+  answers ``lever_opportunity.json`` and ``lever_posting.json`` to ``GET
+  /opportunities/{id}?expand=applications&expand=stage`` and ``GET /postings/{id}?expand=hiringManager``.
 """
 
 from __future__ import annotations
@@ -37,10 +46,20 @@ from sqlalchemy import func, select
 from feedback_sla.ats import sources
 
 SAMPLES = Path(__file__).parent / "webhooks"
+VENDOR = SAMPLES / "vendor"
 
 
 def sample(name: str) -> dict:
     return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+def documented(vendor: str, event: str) -> bytes:
+    """The vendor's own example of ``event``, byte for byte, as the body to sign and post."""
+    return (VENDOR / vendor / f"{event}.json").read_bytes()
+
+
+def documented_json(vendor: str, event: str) -> dict:
+    return json.loads(documented(vendor, event))
 
 
 def hex_hmac(secret: str, message: bytes) -> str:

@@ -38,7 +38,7 @@ JOB = "job"
 @dataclass
 class Applied:
     """What the events did: ``done`` when any changed something, with notes for the admin;
-    ``erased`` when one was about a person whose personal data was erased here."""
+    ``erased`` when one was about a person whose personal data is erased here (before, or by it)."""
 
     done: bool = False
     candidate_id: int | None = None
@@ -233,14 +233,25 @@ def forget_deliveries(session: Session, candidate_id: int) -> int:
 
 
 def _erased(context: Context, event: ev.Erased) -> None:
-    mappings = _applications_of(context, event.candidate_id)
+    """The person's applications, and the applications named, are erased here; the delivery that
+    said so keeps no payload (``erased``)."""
+    mappings = _applications_of(context, event.candidate_id) if event.candidate_id else []
+    for application_id in event.application_ids:
+        mapping = _mapping(context.session, context.source, APPLICATION, application_id)
+        if mapping is not None and mapping not in mappings:
+            mappings.append(mapping)
     if not mappings:
-        context.result.notes.append(f"person {event.candidate_id}: not known here")
+        named = (
+            f"person {event.candidate_id}" if event.candidate_id else f"application {event.application_ids}"
+        )
+        context.result.notes.append(f"{named}: not known here")
     for mapping in mappings:
         if mapping.candidate is None:
             continue
         if not _refused(context, mapping.candidate):  # erased here before: cleared again, nothing new
             context.result.done = True
+        context.result.candidate_id = mapping.candidate_id
+        context.result.erased = True
         _erase(context, mapping.candidate)
 
 

@@ -60,9 +60,11 @@ class Withdrawn(_Outcome):
 
 @dataclass(frozen=True)
 class Erased:
-    """The person was deleted or anonymized in the ATS: their personal data goes here too."""
+    """The person (every application of theirs), or only the applications named, was deleted or
+    anonymized in the ATS: their personal data goes here too."""
 
-    candidate_id: str
+    candidate_id: str | None = None
+    application_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,26 @@ def ident(mapping, *path: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError(f"{'.'.join(path)}: not an id")
     return str(value)
+
+
+def idents(values, name: str) -> tuple[str, ...]:
+    """A list of ids (none when the list is missing); PayloadError naming the list for one that is not."""
+    if values is None:
+        return ()
+    if not isinstance(values, list) or any(
+        isinstance(v, bool) or not isinstance(v, str | int) for v in values
+    ):
+        raise PayloadError(f"{name}: not a list of ids")
+    return tuple(str(v) for v in values)
+
+
+def first_time(mapping, *names: str, default: dt.datetime | None = None) -> dt.datetime:
+    """The first of ``names`` (dotted paths) the mapping has as a time, else ``default`` (the time
+    the delivery was received, for a vendor that dates nothing); PayloadError when neither."""
+    for name in names:
+        value = field(mapping, *name.split("."), required=False)
+        if value is not None and value != "":
+            return parse_time(value, name)
+    if default is None:
+        raise PayloadError(f"{names[0]}: missing time")
+    return default

@@ -1,18 +1,27 @@
 """Greenhouse Harvest webhooks: ``{"action": ..., "payload": {...}}``, one event id per delivery in
-the ``Greenhouse-Event-ID`` header.
+the ``Greenhouse-Event-ID`` header. Read as Greenhouse documents them
+(https://developers.greenhouse.io/webhooks.html).
 
 Actions read: ``ping`` (sent when the webhook is created), ``new_candidate_application``,
 ``candidate_stage_change``, ``reject_candidate`` (a rejection whose reason type is "They rejected
-us" is a withdrawal), ``hire_candidate``, ``delete_candidate`` and ``merge_candidate``.
+us" is a withdrawal), ``hire_candidate`` (no dates of the application: the hire is when the offer
+was accepted, ``offer.resolved_at``, else when the delivery arrived), ``delete_candidate`` (the
+person, ``person.id``, and the applications deleted with them), ``merge_candidate`` (``person.id``
+merged into ``person.new_candidate_id``) and ``candidate_anonymized`` (when the name or the email
+addresses were anonymized: the person is erased here).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Mapping
 
 from feedback_sla.ats import events as ev
-from feedback_sla.ats.events import field, ident, parse_time
+from feedback_sla.ats.events import field, first_time, ident, idents, parse_time
+
+#: Anonymized fields that are personal data kept here: anonymizing one erases the person here.
+ANONYMIZED_HERE = frozenset({"full_name", "email_addresses"})
 
 
 def identify(payload: dict, headers: Mapping[str, str], body: bytes) -> tuple[str, str]:
@@ -21,9 +30,9 @@ def identify(payload: dict, headers: Mapping[str, str], body: bytes) -> tuple[st
     return event_id, str(payload.get("action") or "")
 
 
-def read(payload: dict, source) -> tuple[ev.AtsEvent, ...]:
+def read(payload: dict, received_at: dt.datetime, api=None) -> tuple[ev.AtsEvent, ...]:
     reader = _READERS.get(str(payload.get("action") or ""))
-    return tuple(reader(payload.get("payload") or {})) if reader else ()
+    return tuple(reader(payload.get("payload") or {}, received_at)) if reader else ()
 
 
 def _candidate_name(candidate: dict) -> str:
@@ -39,12 +48,13 @@ def _email(candidate: dict) -> str:
 
 
 def _hiring_manager(job: dict) -> str | None:
+    """The first hiring manager's email; Greenhouse may name them by user id only (no email)."""
     managers = field(job, "hiring_team", "hiring_managers", required=False) or []
-    emails = [m.get("email") for m in managers if m.get("email")]
-    return emails[0] if emails else None
+    emails = [m.get("email") for m in managers if isinstance(m, dict) and m.get("email")]
+    return str(emails[0]) if emails else None
 
 
-def _new_application(data: dict):
+def _new_application(data: dict, received_at: dt.datetime):
     application = field(data, "application")
     candidate = field(application, "candidate")
     jobs = application.get("jobs") or []
@@ -64,25 +74,15 @@ def _new_application(data: dict):
     )
 
 
-def _changed_at(application: dict):
-    return parse_time(
-        application.get("last_activity_at")
-        or application.get("rejected_at")
-        or application.get("applied_at"),
-        "application.last_activity_at",
-    )
-
-
-def _stage_change(data: dict):
+def _stage_change(data: dict, received_at: dt.datetime):
     application = field(data, "application")
-    yield ev.StageChanged(
-        ident(application, "id"), str(field(application, "current_stage", "name")), _changed_at(application)
-    )
+    at = first_time(application, "last_activity_at", default=received_at)
+    yield ev.StageChanged(ident(application, "id"), str(field(application, "current_stage", "name")), at)
 
 
-def _rejected(data: dict):
+def _rejected(data: dict, received_at: dt.datetime):
     application = field(data, "application")
-    at = parse_time(application.get("rejected_at") or application.get("last_activity_at"), "rejected_at")
+    at = first_time(application, "rejected_at", "last_activity_at", default=received_at)
     reason_type = field(application, "rejection_reason", "type", "name", required=False)
     if reason_type == "They rejected us":
         yield ev.Withdrawn(ident(application, "id"), at)
@@ -90,17 +90,32 @@ def _rejected(data: dict):
         yield ev.Rejected(ident(application, "id"), at)
 
 
-def _hired(data: dict):
+def _hired(data: dict, received_at: dt.datetime):
+    """Greenhouse's hire carries the offer, not the application's dates: the offer was accepted
+    (``offer.resolved_at``) when the candidate was hired."""
     application = field(data, "application")
-    yield ev.Hired(ident(application, "id"), _changed_at(application))
+    at = first_time(application, "offer.resolved_at", "last_activity_at", default=received_at)
+    yield ev.Hired(ident(application, "id"), at)
 
 
-def _deleted(data: dict):
-    yield ev.Erased(ident(data, "person_id"))
+def _deleted(data: dict, received_at: dt.datetime):
+    person = field(data, "person")
+    deleted = idents(person.get("deleted_application_ids"), "person.deleted_application_ids")
+    yield ev.Erased(ident(person, "id"), deleted)
 
 
-def _merged(data: dict):
-    yield ev.Merged(ident(data, "primary_candidate_id"), ident(data, "duplicate_candidate_id"))
+def _merged(data: dict, received_at: dt.datetime):
+    person = data.get("person")
+    if person is None and "primary_candidate_id" in data:  # ids at the top: kept while tests still send them
+        yield ev.Merged(ident(data, "primary_candidate_id"), ident(data, "duplicate_candidate_id"))
+        return
+    yield ev.Merged(ident(data, "person", "new_candidate_id"), ident(data, "person", "id"))
+
+
+def _anonymized(data: dict, received_at: dt.datetime):
+    fields = idents(data.get("anonymized_fields"), "anonymized_fields")
+    if ANONYMIZED_HERE.intersection(fields):
+        yield ev.Erased(ident(data, "candidate_id"))
 
 
 _READERS = {
@@ -110,4 +125,5 @@ _READERS = {
     "hire_candidate": _hired,
     "delete_candidate": _deleted,
     "merge_candidate": _merged,
+    "candidate_anonymized": _anonymized,
 }

@@ -1,4 +1,5 @@
-"""Lever webhooks: ``{"id", "event", "triggeredAt", "token", "signature", "data": {...}}``.
+"""Lever webhooks: ``{"id", "event", "triggeredAt", "token", "signature", "data": {...}}``, as Lever
+documents them (https://hire.lever.co/developer/documentation#webhooks).
 
 They carry ids only; the details come from Lever's API (``LEVER_API_BASE``, basic auth with the
 source's API key): ``GET /opportunities/{id}?expand=applications&expand=stage`` and ``GET
@@ -6,14 +7,16 @@ source's API key): ``GET /opportunities/{id}?expand=applications&expand=stage`` 
 ``{"data": {...}}``.
 
 Events read: ``applicationCreated``, ``candidateStageChange``, ``candidateArchiveChange`` (archived
-with a reason, read from ``GET /archive_reasons/{id}``: rejected, or withdrawn when its text says
-the candidate withdrew), ``candidateHired`` and
-``candidateDeleted``. A delivery is known by its ``id`` (its ``token`` when there is none).
+with a reason, read from ``GET /archive_reasons/{id}``: a reason of type "hired" is a hire; any
+other rejects, or is a withdrawal when its text says the candidate withdrew; at ``archivedAt``),
+``candidateHired`` and ``candidateDeleted`` (the opportunity deleted: its candidate is erased
+here). A delivery is known by its ``id`` (its ``token`` when there is none).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 import time
@@ -24,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from feedback_sla.ats import events as ev
-from feedback_sla.ats.events import field, ident, parse_time
+from feedback_sla.ats.events import field, first_time, ident, parse_time
 
 DEFAULT_API_BASE = "https://api.lever.co/v1"
 
@@ -63,7 +66,7 @@ def identify(payload: dict, headers: Mapping[str, str], body: bytes) -> tuple[st
     return str(payload.get("id") or payload.get("token") or ""), str(payload.get("event") or "")
 
 
-def read(payload: dict, api: LeverApi) -> tuple[ev.AtsEvent, ...]:
+def read(payload: dict, received_at: dt.datetime, api: LeverApi) -> tuple[ev.AtsEvent, ...]:
     reader = _READERS.get(str(payload.get("event") or ""))
     if reader is None:
         return ()
@@ -139,11 +142,14 @@ def _archived(data: dict, at, api: LeverApi):
     if not data.get("toArchived"):
         return
     opportunity_id = ident(data, "opportunityId")
+    at = first_time(data, "toArchived.archivedAt", default=at)
     reason_id = field(data, "toArchived", "reason", required=False)
-    reason = ""
+    reason: dict = {}
     if reason_id:
-        reason = str(api.get(f"/archive_reasons/{urllib.parse.quote(str(reason_id), safe='')}").get("text"))
-    if "withdr" in reason.lower():
+        reason = api.get(f"/archive_reasons/{urllib.parse.quote(str(reason_id), safe='')}")
+    if reason.get("type") == "hired":
+        yield ev.Hired(opportunity_id, at)
+    elif "withdr" in str(reason.get("text") or "").lower():
         yield ev.Withdrawn(opportunity_id, at)
     else:
         yield ev.Rejected(opportunity_id, at)
@@ -154,7 +160,8 @@ def _hired(data: dict, at, api: LeverApi):
 
 
 def _deleted(data: dict, at, api: LeverApi):
-    yield ev.Erased(str(data.get("contactId") or ident(data, "opportunityId")))
+    """Lever deletes an opportunity; the contact's other opportunities, if any, stay."""
+    yield ev.Erased(application_ids=(ident(data, "opportunityId"),))
 
 
 _READERS = {

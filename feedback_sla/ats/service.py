@@ -2,8 +2,9 @@
 (``receive``; the caller commits it), then processed in the same request when it can be
 (``process``; the caller commits again). A delivery whose processing broke off stays ``received``.
 
-One that cannot be processed now (the Lever API is down) stays ``failed`` with its reason, is shown
-to admins and is tried again by ``feedback-sla sources retry``. One about a person whose personal
+One that cannot be processed now (the Lever API is down, or the payload lacks what its mapping
+needs) stays ``failed`` with its reason, is shown to admins and is tried again, like one left
+``received``, by ``feedback-sla sources retry`` once the cause is mended. One about a person whose personal
 data was erased here is ``ignored`` and keeps no payload; its note says the person was erased.
 """
 
@@ -141,7 +142,8 @@ def process(
     try:
         payload = json.loads(delivery.body)
         with session.begin_nested():
-            events = VENDORS[Kind(source.kind)].read(payload, _context(source, lever_config))
+            vendor = VENDORS[Kind(source.kind)]
+            events = vendor.read(payload, delivery.received_at, _context(source, lever_config))
             if not events:
                 _finish(
                     delivery, DeliveryStatus.IGNORED, now, f"{delivery.event_type or 'this event'}: not read"
@@ -180,7 +182,8 @@ def retry(
     *,
     delivery_id: int | None = None,
 ) -> RetryResult:
-    """Process again every failed delivery (or the one given), oldest first."""
+    """Process again every failed delivery and every one left received (or the one given), oldest
+    first; each is dated by when it was received, not by the retry."""
     result = RetryResult()
     for delivery in sources.failed_deliveries(session, delivery_id=delivery_id):
         process(session, delivery, now, settings, lever_config)

@@ -1,17 +1,20 @@
 """Workable webhooks: ``{"id", "event_type", "fired_at", "resource_type", "data": {...}}``.
 
-Events read: ``candidate_created`` and ``candidate_moved`` (a move to another stage, or a
-disqualification: a rejection, or a withdrawal when its reason says the candidate withdrew).
+Events read (https://workable.readme.io/reference/webhook-subscriptions-candidates-employees):
+``candidate_created``, ``candidate_moved`` (a move to another stage; to "Hired", a hire at
+``hired_at``; or a disqualification: a rejection, or a withdrawal when its reason says the
+candidate withdrew) and ``candidate_deleted`` (the candidate is erased here).
 Workable names no hiring manager in the payload, so positions get the source's default manager.
 A delivery is known by its id with its event and the time it was fired.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from feedback_sla.ats import events as ev
-from feedback_sla.ats.events import field, ident, parse_time
+from feedback_sla.ats.events import field, first_time, ident, parse_time
 
 #: Our default stage names for Workable's built-in "hired" stage.
 HIRED_STAGES = frozenset({"hired"})
@@ -24,16 +27,16 @@ def identify(payload: dict, headers: Mapping[str, str], body: bytes) -> tuple[st
     return f"{event_type}:{payload_id}:{payload.get('fired_at') or ''}", event_type
 
 
-def read(payload: dict, source) -> tuple[ev.AtsEvent, ...]:
+def read(payload: dict, received_at: dt.datetime, api=None) -> tuple[ev.AtsEvent, ...]:
     reader = _READERS.get(str(payload.get("event_type") or ""))
-    return tuple(reader(payload.get("data") or {}, payload)) if reader else ()
+    return tuple(reader(payload.get("data") or {}, payload, received_at)) if reader else ()
 
 
 def _name(data: dict) -> str:
     return str(data.get("name") or " ".join(p for p in (data.get("firstname"), data.get("lastname")) if p))
 
 
-def _created(data: dict, payload: dict):
+def _created(data: dict, payload: dict, received_at: dt.datetime):
     job = field(data, "job")
     yield ev.NewApplication(
         application_id=ident(data, "id"),
@@ -48,8 +51,8 @@ def _created(data: dict, payload: dict):
     )
 
 
-def _moved(data: dict, payload: dict):
-    at = parse_time(data.get("updated_at") or payload.get("fired_at"), "fired_at")
+def _moved(data: dict, payload: dict, received_at: dt.datetime):
+    at = first_time(payload, "data.updated_at", "fired_at", default=received_at)
     application_id = ident(data, "id")
     if data.get("disqualified"):
         reason = str(data.get("disqualification_reason") or "").lower()
@@ -57,9 +60,13 @@ def _moved(data: dict, payload: dict):
         return
     stage = str(field(data, "stage"))
     if stage.lower() in HIRED_STAGES:
-        yield ev.Hired(application_id, at)
+        yield ev.Hired(application_id, first_time(data, "hired_at", default=at))
         return
     yield ev.StageChanged(application_id, stage, at)
 
 
-_READERS = {"candidate_created": _created, "candidate_moved": _moved}
+def _deleted(data: dict, payload: dict, received_at: dt.datetime):
+    yield ev.Erased(ident(data, "id"))
+
+
+_READERS = {"candidate_created": _created, "candidate_moved": _moved, "candidate_deleted": _deleted}
