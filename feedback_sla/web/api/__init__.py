@@ -18,6 +18,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import bearer_secret
+from feedback_sla.web.api.document import ClientFriendly
 from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
 
@@ -79,7 +80,7 @@ def _authenticate(endpoint, values):
 
 
 #: Writes whose path says everything: they take no body.
-WITHOUT_BODY = frozenset({"api.interview_held", "api.followed_up", "api.undo_email"})
+WITHOUT_BODY = frozenset({"api.record_interview", "api.record_follow_up", "api.undo_email"})
 
 
 @bp.before_request
@@ -147,5 +148,5 @@ def init_app(app: Flask) -> None:
     )
     from feedback_sla.web.api import actions, candidates, emails, positions, reports, waits  # noqa: F401
 
-    api = ProblemApi(app)
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [ClientFriendly()]})
     api.register_blueprint(bp)

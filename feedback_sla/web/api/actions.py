@@ -38,14 +38,14 @@ def _recorded(candidate_id: int, act) -> Event:
 
 @bp.post(f"{TIMELINE}/interview-held")
 @bp.response(201, EventSchema)
-def interview_held(candidate_id: int):
+def record_interview(candidate_id: int):
     """The interview took place: the candidate heard from us, and a decision is owed."""
     return _recorded(candidate_id, lambda c, now, s: service.interview_held(db.session, c, now, s, viewer()))
 
 
 @bp.post(f"{TIMELINE}/followed-up")
 @bp.response(201, EventSchema)
-def followed_up(candidate_id: int):
+def record_follow_up(candidate_id: int):
     """The candidate asked for news: counted on the open wait, or a reply is owed."""
     return _recorded(candidate_id, lambda c, now, s: service.followed_up(db.session, c, now, s, viewer()))
 
@@ -53,7 +53,7 @@ def followed_up(candidate_id: int):
 @bp.post(f"{TIMELINE}/contacts")
 @bp.arguments(ContactSchema)
 @bp.response(201, EventSchema)
-def contact_logged(data: dict, candidate_id: int):
+def log_contact(data: dict, candidate_id: int):
     """A call, meeting or outside email: the candidate heard from us, so the open wait closes."""
 
     def act(candidate, now, settings):
@@ -74,7 +74,7 @@ def contact_logged(data: dict, candidate_id: int):
 @bp.post(f"{TIMELINE}/notes")
 @bp.arguments(NoteSchema)
 @bp.response(201, EventSchema)
-def note(data: dict, candidate_id: int):
+def add_note(data: dict, candidate_id: int):
     """An internal note: the candidate hears nothing, and any open wait stays open."""
     return _recorded(
         candidate_id, lambda c, now, s: service.add_note(db.session, c, data["body"], now, viewer())
@@ -84,7 +84,7 @@ def note(data: dict, candidate_id: int):
 @bp.post(f"{TIMELINE}/stage")
 @bp.arguments(StageSchema)
 @bp.response(201, EventSchema)
-def stage_moved(data: dict, candidate_id: int):
+def move_stage(data: dict, candidate_id: int):
     """Move the candidate to a stage; internal, so any open wait stays open."""
     return _recorded(
         candidate_id, lambda c, now, s: service.move_stage(db.session, c, data["stage"], now, viewer())
@@ -94,7 +94,7 @@ def stage_moved(data: dict, candidate_id: int):
 @bp.post(f"{TIMELINE}/promise")
 @bp.arguments(PromiseSchema)
 @bp.response(201, EventSchema)
-def promise_set(data: dict, candidate_id: int):
+def set_promise(data: dict, candidate_id: int):
     """Set, move or clear the date the candidate was promised an answer by."""
 
     return _recorded(
@@ -108,7 +108,7 @@ def promise_set(data: dict, candidate_id: int):
 @bp.post(f"{TIMELINE}/withdrawal")
 @bp.arguments(WithdrawSchema)
 @bp.response(201, EventSchema)
-def withdrawn(data: dict, candidate_id: int):
+def withdraw(data: dict, candidate_id: int):
     """The candidate withdrew: nobody owes them an answer now."""
     return _recorded(
         candidate_id, lambda c, now, s: service.withdraw(db.session, c, now, viewer(), data["reason"])

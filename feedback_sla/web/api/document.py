@@ -1,0 +1,64 @@
+"""The API's OpenAPI document as client generators read it: named operations, typed nullable values.
+
+An apispec plugin, run after flask-smorest's own: every operation gets an ``operationId`` named
+after its view (``list_candidates``), so a generated client has methods a person would write; a
+value that may be null says its type (``nullable``, never a bare ``null`` in an enum or a
+``default: null`` on a field that is simply optional).
+"""
+
+from __future__ import annotations
+
+from apispec import BasePlugin
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+_NESTED = ("properties", "items", "additionalProperties", "allOf", "oneOf", "anyOf")
+
+
+class ClientFriendly(BasePlugin):
+    def schema_helper(self, name, definition, **kwargs) -> None:
+        _tidy(definition)
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        rule = kwargs.get("rule")
+        view = rule.endpoint.rsplit(".", 1)[-1] if rule is not None else None
+        methods = [method for method in _METHODS if method in (operations or {})]
+        for method in methods:
+            operation = operations[method]
+            if view is not None:
+                operation.setdefault("operationId", view if len(methods) == 1 else f"{method}_{view}")
+            for parameter in operation.get("parameters", ()):
+                if isinstance(parameter, dict):
+                    _tidy(parameter.get("schema"))
+            for body in _bodies(operation):
+                _tidy(body.get("schema"))
+
+
+def _bodies(operation: dict):
+    yield from operation.get("requestBody", {}).get("content", {}).values()
+    for response in operation.get("responses", {}).values():
+        if isinstance(response, dict):
+            yield from response.get("content", {}).values()
+
+
+def _tidy(schema) -> None:
+    """Null as ``nullable`` beside a type, in place, through nested schemas."""
+    if not isinstance(schema, dict):
+        return
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and None in enum:
+        schema["enum"] = [value for value in enum if value is not None]
+        schema["nullable"] = True
+    if "type" not in schema and schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
+        schema["type"] = "string"
+    for key in _NESTED:
+        nested = schema.get(key)
+        if isinstance(nested, list):
+            for item in nested:
+                _tidy(item)
+        elif key == "properties" and isinstance(nested, dict):
+            for item in nested.values():
+                _tidy(item)
+        else:
+            _tidy(nested)
