@@ -58,6 +58,10 @@ DEFAULTS: dict[str, object] = {
     "BOUNCE_ADDRESS": None,  # e.g. bounces@acme.example: envelope sender bounces+<token>@acme.example
     "REPLY_ADDRESS": None,  # e.g. replies@acme.example: a second Reply-To, replies+<token>@acme.example
     "INBOUND_MAX_BYTES": 10 * 1024 * 1024,  # a larger incoming message is refused
+    # DKIM signing of every outgoing message (all three, or none: then the mail server may sign).
+    "DKIM_KEY_FILE": None,  # e.g. /etc/feedback-sla/dkim.pem: an unencrypted PEM RSA key, 2048 bits
+    "DKIM_SELECTOR": None,  # e.g. fsla2026: the public key is the TXT record fsla2026._domainkey.<domain>
+    "DKIM_DOMAIN": None,  # e.g. acme.example: ORGANISATION_EMAIL's domain or a parent of it
     # Replies read from a mailbox by `feedback-sla inbound imap` (checked when the command starts).
     "INBOUND_IMAP_HOST": None,
     "INBOUND_IMAP_PORT": None,  # None: 993 for imaps, 143 for starttls and none

@@ -370,4 +370,4 @@ def test_a_long_digest_lists_the_25_most_urgent_greets_by_first_name_and_links_t
         assert "and 5 more on your triage page" in body
         assert f"{BASE_URL}/account/settings" in body
     assert "Candidate 29" in message.text_body and "Candidate 00" not in message.text_body
-    assert 'name="viewport"' in message.html_body and "max-width:560px" in message.html_body
+    assert 'name="viewport"' in message.html_body and "max-width: 560px" in message.html_body

@@ -490,7 +490,7 @@ def test_an_edited_message_is_sent_as_written(logged_in, candidate):
     [message] = outbox()
     assert message.subject == "Jane, let's talk"
     assert message.text_body == "Dear Jane,\n\nCould we call on Thursday about an offer?\n\nMaria"
-    assert "<p>Could we call on Thursday about an offer?</p>" in message.html_body
+    assert '">Could we call on Thursday about an offer?</p>' in message.html_body
     assert status_of(candidate.id) == Status.OFFERED
 
 

@@ -360,7 +360,7 @@ def test_a_customised_message_keeps_the_managers_words_and_its_html_is_escaped(s
     session.commit()
     assert message.subject == "About your application"
     assert message.text_body == "Dear Jane,\n\nThank you <b>so much</b>.\nMaria"
-    assert "<p>Thank you &lt;b&gt;so much&lt;/b&gt;.<br>\nMaria</p>" in message.html_body
+    assert '">Thank you &lt;b&gt;so much&lt;/b&gt;.<br>\nMaria</p>' in message.html_body
     with pytest.raises(HeaderError, match="the subject contains a line break"):
         queue(session, make_candidate(session), "rejection", subject="Hi\nBcc: x@example.com")
 

@@ -9,6 +9,7 @@ the queued message: concurrent and repeated runs never send twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import insert_unless_exists
 from feedback_sla.digest.models import DigestDay
-from feedback_sla.emails import queries, to_users
+from feedback_sla.emails import automatic, queries, to_users
+from feedback_sla.emails import html as mail_html
 from feedback_sla.emails.composing import RenderedEmail, first_name
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -117,6 +119,8 @@ class Digest:
     withdrew: tuple = ()
     #: Candidates autopilot has written to as often as it may, whose deadline is near or past.
     autopilot_capped: Capped = Capped()
+    #: The one-click link that turns this digest off (its page asks first); empty without a secret key.
+    unsubscribe_url: str = ""
 
     @property
     def shown(self) -> tuple[DigestItem, ...]:
@@ -295,9 +299,10 @@ def withdrew_since_last_digest(session: Session, manager_id: int, now: dt.dateti
 
 
 def render(digest: Digest) -> tuple[str, str]:
-    """Text and HTML bodies; the HTML escapes every name (autoescape)."""
+    """Text and HTML bodies; the HTML escapes every name (autoescape) and has its styles inlined."""
     context = {"digest": digest, "manager": digest.manager, "items": digest.items}
-    return (render_template("mail/digest.txt", **context), render_template("mail/digest.html", **context))
+    html = mail_html.finish(render_template("mail/digest.html", **context))
+    return render_template("mail/digest.txt", **context), html
 
 
 def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDay | None:
@@ -326,7 +331,9 @@ def queue(
         return None
     if not digest.items and not digest.autopilot_capped and not digest.manager.digest_empty:
         return day
-    text, html = render(digest)
+    base = digest.triage_url.rstrip("/")
+    link = automatic.unsubscribe_url(base, config.secret_key, digest.manager.id)
+    text, html = render(dataclasses.replace(digest, unsubscribe_url=link or ""))
     message = to_users.queue_to_user(
         session,
         digest.manager,

@@ -3,6 +3,7 @@
 Default templates are files (``templates/mail/<kind>.txt`` and ``.html``) rendered by Flask's Jinja
 with autoescaping on for HTML. An admin's edit is stored in the database and rendered in Jinja's
 sandbox, where only the documented placeholders exist: no configuration, no objects, no code.
+Either way the HTML part comes out with its styles inlined and a viewport (``emails.html``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
+from feedback_sla.emails import html as mail_html
 from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, EmailTemplate
 from feedback_sla.errors import DomainError
 
@@ -231,7 +233,9 @@ def _check_source(field: str, source: str) -> None:
     _check_constructs(field, tree)
     for sample in (SAMPLE, dict.fromkeys(PLACEHOLDERS, ""), WORST_CASE):
         try:
-            _bounded(field, template, sample)
+            rendered = _bounded(field, template, sample)
+            if field == "html":
+                mail_html.finish_edited(rendered)  # inlining its styles must stay bounded too
         except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
             raise TemplateError(field, f"cannot be rendered: {exc}") from None
 
@@ -307,7 +311,7 @@ def render(session: Session, kind: str | EmailKind, context: Mapping[str, str]) 
         return RenderedEmail(
             subject=_subject(_compiled("subject", DEFAULT_SUBJECTS[kind]).render(values)),
             text=env.get_template(f"mail/{kind.value}.txt").render(values),
-            html=env.get_template(f"mail/{kind.value}.html").render(values),
+            html=mail_html.finish(env.get_template(f"mail/{kind.value}.html").render(values)),
         )
     return _render_source(row.subject, row.text_body, row.html_body, values)
 
@@ -317,7 +321,7 @@ def _render_source(subject: str, text: str, html: str, values: Mapping[str, str]
         return RenderedEmail(
             subject=_subject(_bounded("subject", _compiled("subject", subject), values)),
             text=_bounded("text", _compiled("text", text), values),
-            html=_bounded("html", _compiled("html", html), values),
+            html=mail_html.finish_edited(_bounded("html", _compiled("html", html), values)),
         )
     except (jinja2.TemplateError, SecurityError, TypeError, ValueError) as exc:
         raise TemplateError("template", f"cannot be rendered ({exc}); fix or reset it") from None
@@ -364,14 +368,12 @@ def first_name(name: str) -> str:
 
 
 def text_to_html(text: str) -> Markup:
-    """A manager's plain-text message as HTML: escaped, paragraphs and line breaks kept."""
+    """A manager's plain-text message as HTML: escaped, paragraphs and line breaks kept, in the
+    shipped templates' frame with its styles inlined."""
     paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
     body = Markup("\n").join(
         Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n")))
         for p in paragraphs
     )
-    return Markup(
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n</head>\n'
-        '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5">\n'
-        "{}\n</body>\n</html>\n"
-    ).format(body)
+    # Every text in the body was escaped above; the frame is the module's own.
+    return Markup(mail_html.finish(mail_html.framed(body)))  # noqa: S704

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from feedback_sla.config import ENV_PREFIX, ConfigurationError
+from feedback_sla.emails.dkim_signing import DkimKey
 from feedback_sla.emails.headers import HeaderError, check_address
 
 BACKENDS = ("smtp", "file")
@@ -35,6 +36,10 @@ class EmailConfig:
     #: Whether candidate emails carry a status page link (the organisation setting, filled in by
     #: ``settings.service.email_config``); links also need ``base_url``.
     status_page: bool = False
+    #: Signs every outgoing message when the DKIM settings are set (``emails.dkim_signing``).
+    dkim: DkimKey | None = None
+    #: The app's SECRET_KEY: it signs the digest's one-click unsubscribe link (none without it).
+    secret_key: str | None = field(default=None, repr=False)
 
     @property
     def status_links(self) -> bool:
@@ -97,6 +102,8 @@ class EmailConfig:
             reply_address=_base_address(config, "REPLY_ADDRESS"),
             inbound_max_bytes=int(_number(config, "INBOUND_MAX_BYTES", 1024, 1024**3)),
             base_url=config.get("BASE_URL"),
+            dkim=DkimKey.from_mapping(config, email.rpartition("@")[2]),
+            secret_key=config.get("SECRET_KEY") or None,
         )
 
     @classmethod

@@ -34,6 +34,8 @@ ENVELOPE_COLUMNS = (
     _T.c.queued_at,
     _T.c.promised_date,
     _T.c.reply_token,
+    _T.c.autopilot,
+    _T.c.recipient_user_id,
 )
 
 
@@ -98,6 +100,8 @@ def envelope_of(row) -> Envelope:
         queued_at=row.queued_at,
         promised_date=row.promised_date,
         reply_token=row.reply_token,
+        autopilot=bool(row.autopilot),
+        recipient_user_id=row.recipient_user_id,
     )
 
 

@@ -20,7 +20,9 @@ from email.utils import format_datetime
 
 from flask import Flask
 
+from feedback_sla.emails.automatic import Verbatim, automatic_headers
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.dkim_signing import new_message
 from feedback_sla.emails.headers import HeaderError, check_headers
 
 # Messages are built with the standard library's email package; Flask-Mail holds the SMTP settings,
@@ -47,6 +49,8 @@ class Envelope:
     queued_at: dt.datetime
     promised_date: dt.date | None
     reply_token: str | None = None  # names the message in VERP and Reply-To addresses
+    autopilot: bool = False  # queued by autopilot, not by a person's click
+    recipient_user_id: int | None = None  # an email to a user of the app (the digest)
 
     @property
     def token(self) -> str | None:
@@ -246,7 +250,8 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
             "the Message-ID": envelope.message_id,
         }
     )
-    message = EmailMessage(policy=WIRE_POLICY)
+    # DKIM-signed as it becomes bytes, when configured.
+    message = new_message(config.dkim, WIRE_POLICY)
     message["From"] = _address(
         "the organisation's address", config.organisation_name, config.organisation_email
     )
@@ -262,6 +267,8 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
     message["Subject"] = envelope.subject
     message["Date"] = format_datetime(now.astimezone(dt.UTC))
     message["Message-ID"] = envelope.message_id
+    for name, value in automatic_headers(envelope, config):  # Auto-Submitted, List-Unsubscribe
+        message[name] = Verbatim(name, value)
     message.set_content(envelope.text)
     message.add_alternative(envelope.html, subtype="html")
     return message

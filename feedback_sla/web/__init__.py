@@ -90,6 +90,7 @@ def _feature_blueprints():
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
     from feedback_sla.web.calendar import bp as calendar_bp  # /calendar/<token>.ics: no login
     from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
+    from feedback_sla.web.digest import bp as digest_bp  # /digest/unsubscribe/<token>: no login
     from feedback_sla.web.emails.views import (
         bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
     )
@@ -112,6 +113,7 @@ def _feature_blueprints():
         hooks_bp,
         calendar_bp,
         status_bp,
+        digest_bp,
     ]
 
 
@@ -124,9 +126,9 @@ def _require_secret_key():
 
 
 #: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer,
-#: the calendar feed's owner and the candidate on their status page come from their token, never
-#: from a session.
-UNSESSIONED = frozenset({"ops", "api", "calendar", "status"})
+#: the calendar feed's owner, the candidate on their status page and the manager stopping their
+#: digest come from their token, never from a session.
+UNSESSIONED = frozenset({"ops", "api", "calendar", "status", "digest"})
 
 
 def _enforce_session_timeouts():
