@@ -16,7 +16,7 @@ has 10,000) and gives that manager an API token. Then:
   The two are timed in alternating batches, so both meet the same machine load. Prints deliveries
   per second, the floor's candidates per second and the ratio (for information: no target).
 
-    .venv/bin/python benchmarks/api.py [--candidates 100000] [--managers 200]
+    .venv-test/bin/python benchmarks/api.py [--candidates 100000] [--managers 200]
         [--manager-candidates 10000] [--deliveries 10000] [--jobs 5] [--runs 30]
         [--databases sqlite postgresql] [--database-url URL] [--statements]
 

@@ -12,7 +12,7 @@ the ratio to a floor measured in the same run: the same candidate with its open 
 (stdlib sqlite3, psycopg), rendered by a minimal Jinja template. Target: every ratio at most 2.5.
 Exits non-zero when one is missed, naming it.
 
-    .venv/bin/python benchmarks/candidate_page.py [--candidates 100000] [--managers 200]
+    .venv-test/bin/python benchmarks/candidate_page.py [--candidates 100000] [--managers 200]
         [--events 500] [--emails 50] [--runs 40] [--databases sqlite postgresql] [--database-url URL]
 """
 

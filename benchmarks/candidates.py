@@ -12,7 +12,7 @@ ratio to a floor measured in the same run: the same search by one raw SQL query 
 driver (stdlib sqlite3, psycopg), 50 rows and the total, rendered by a minimal Jinja table.
 Target: each search at most 2.5 times its floor, on each database. Exits non-zero when missed.
 
-    .venv/bin/python benchmarks/candidates.py [--candidates 100000] [--managers 200]
+    .venv-test/bin/python benchmarks/candidates.py [--candidates 100000] [--managers 200]
         [--manager-candidates 10000] [--runs 30] [--databases sqlite postgresql] [--database-url URL]
         [--statements]
 

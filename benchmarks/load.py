@@ -23,7 +23,7 @@ per kind of request too, and the ratios of the app to the floor.
 Targets: no 5xx; the app's throughput at least 40% of the floor's; its p95 at most 2.5 times the
 floor's. Exits non-zero when one is missed.
 
-    .venv/bin/python benchmarks/load.py [--database-url URL] [--duration 30] [--phases 3] [--clients 25]
+    .venv-test/bin/python benchmarks/load.py [--database-url URL] [--duration 30] [--phases 3] [--clients 25]
         [--workers 4] [--managers 200] [--waiting 100000] [--action-every 4]
 """
 

@@ -16,7 +16,7 @@ period (the last 12 weeks), three in five of them answered within a few days. Th
 
 Target: the metrics page at most 3 times its floor, on each database. Exits non-zero when missed.
 
-    .venv/bin/python benchmarks/metrics.py [--waits 100000] [--first 10000] [--runs 15]
+    .venv-test/bin/python benchmarks/metrics.py [--waits 100000] [--first 10000] [--runs 15]
         [--databases sqlite postgresql] [--database-url URL]
 """
 

@@ -33,7 +33,7 @@ run's size and wall time.
 Target: with autopilot on, every judged wait is answered by its deadline, at every answer share.
 Exits non-zero, naming the run, when it is missed (or when autopilot cannot run).
 
-    .venv/bin/python benchmarks/simulate.py [--managers 20] [--days 22] [--shares 30,60,90]
+    .venv-test/bin/python benchmarks/simulate.py [--managers 20] [--days 22] [--shares 30,60,90]
         [--applications 3] [--seed 14] [--autopilot off|on|both] [--max-per-wait N]
         [--databases sqlite postgresql] [--database-url URL]
 """

@@ -16,7 +16,7 @@ Targets: ratio at most 2.5 on every page, size and database; the same statement 
 and with 100,000 waiting candidates; an admin page under 150 KB. Exits non-zero when one is missed,
 naming it.
 
-    .venv/bin/python benchmarks/triage.py [--waiting 100000] [--managers 200] [--manager-waiting 10000]
+    .venv-test/bin/python benchmarks/triage.py [--waiting 100000] [--managers 200] [--manager-waiting 10000]
         [--small 100] [--runs 30] [--databases sqlite postgresql] [--database-url URL] [--statements]
 
 ``--statements`` lists each page's SQL statements with their time in one warm request.

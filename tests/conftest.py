@@ -5,11 +5,13 @@ The schema is built once per run through the migrations; each test starts from e
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import g
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -30,12 +32,51 @@ def _clean_environment() -> None:
 _clean_environment()
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--clock-ahead",
+        type=int,
+        default=0,
+        metavar="DAYS",
+        help="Run every test with the clock moved DAYS days ahead (still ticking), so that a test that "
+        "reads today's date without controlling it shows itself. A test's own time travel still wins.",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clock_ahead(request):
+    days = request.config.getoption("--clock-ahead")
+    if not days:
+        yield
+        return
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=days), tick=True):
+        yield
+
+
+def _worker_database(url: str) -> str:
+    """Each parallel worker (pytest-xdist) gets a database of its own beside the one named."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_uri(tmp_path_factory) -> str:
     if TEST_DATABASE_URL:
         from feedback_sla.config import database_uri
 
-        return database_uri(TEST_DATABASE_URL, "")
+        return _worker_database(database_uri(TEST_DATABASE_URL, ""))
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
 
 
