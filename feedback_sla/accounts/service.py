@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.errors import DomainError
 from feedback_sla.text import clean_line
@@ -124,17 +126,20 @@ def set_role(session: Session, user: User, role: Role | str) -> None:
     user.role = role
 
 
-def disable_user(session: Session, user: User, actor: User) -> None:
-    """Disable an account; every session it has ends at once."""
+def disable_user(session: Session, user: User, actor: User, now: dt.datetime) -> None:
+    """Disable an account; every session it has ends at once and its API tokens are revoked for good."""
 
     if user.id == actor.id:
         raise DomainError("you cannot disable your own account")
     _ensure_another_active_admin(session, user, "disabled")
     disable(user)
+    tokens.revoke_all(session, user, now)
 
 
-def enable_user(user: User) -> None:
-    """Allow logging in again; sessions from before the account was disabled stay ended."""
+def enable_user(session: Session, user: User, now: dt.datetime) -> None:
+    """Allow logging in again; sessions and API tokens from before the account was disabled stay
+    ended (a token still live here predates the rule that disabling revokes them)."""
+    tokens.revoke_all(session, user, now)
     user.active = True
 
 

@@ -58,6 +58,12 @@ def revoke(session: Session, token: ApiToken, now: dt.datetime) -> ApiToken:
     return token
 
 
+def revoke_all(session: Session, user: User, now: dt.datetime) -> None:
+    """Revoke every live token of the user: they stay revoked, whatever happens to the account."""
+    for token in tokens_of(session, user):
+        revoke(session, token, now)
+
+
 def authenticate(session: Session, secret: str, now: dt.datetime) -> ApiToken | None:
     """The live token of an active user for this secret, its last use noted; None otherwise."""
     if not secret.startswith(PREFIX) or len(secret) > 200:

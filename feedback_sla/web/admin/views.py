@@ -11,6 +11,7 @@ from feedback_sla.database import db
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import a_or_an
+from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import admin_required, viewer
 from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
@@ -97,14 +98,16 @@ def set_role(user_id: int):
 def disable_user(user_id: int):
     return _user_action(
         user_id,
-        lambda user: accounts.disable_user(db.session, user, viewer()),
+        lambda user: accounts.disable_user(db.session, user, viewer(), utcnow()),
         "{name} is disabled and logged out everywhere.",
     )
 
 
 @bp.post("/users/<int:user_id>/enable")
 def enable_user(user_id: int):
-    return _user_action(user_id, accounts.enable_user, "{name} can log in again.")
+    return _user_action(
+        user_id, lambda user: accounts.enable_user(db.session, user, utcnow()), "{name} can log in again."
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])
