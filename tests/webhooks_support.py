@@ -12,10 +12,27 @@ tests/webhooks/vendor/<vendor>/<event>.json are each vendor's own examples, post
   candidatehirewebhook and its siblings); the files are that envelope around the schema's fields
   and example values ("James", "test@ashbyhq.com", "First Designer", the "Offer" stage), ids made up
   where the schema gives none.
-- Lever (https://hire.lever.co/developer/documentation#webhooks) and Workable
-  (https://workable.readme.io/reference/webhook-subscriptions-candidates-employees): their
-  documented fields, with our own ids; Lever's ``triggeredAt`` and ``signature`` are filled in
-  when a test signs it.
+- Lever: https://hire.lever.co/developer/documentation, whose only example deliveries are the
+  "Example delivery" of ``candidateStageChange`` (``lever/candidate_stage_change.txt``, verbatim: as
+  published it is not valid JSON, a comma missing after ``toStageId`` and one too many after
+  ``fromStageId``, which ``lever_documented_stage_change`` mends and nothing else) and the test
+  request of the webhooks settings page (``lever/test_request.json``, ``candidateHired`` with empty
+  data). For its other events the page folds each event's data fields away ("Show child fields"):
+  ``candidate_hired``, ``candidate_archive_change`` and ``candidate_deleted`` are those documented
+  fields around the ids of the example delivery. Lever's API answers are the page's examples,
+  verbatim: ``opportunity`` (Retrieve a single opportunity), ``application`` (Retrieve a single
+  application), ``stages`` (List all stages), ``posting`` (Retrieve a single posting), ``user``
+  (Retrieve a single user), ``archive_reason`` and ``archive_reasons``. The page gives them
+  unexpanded; ``lever_opportunity`` and ``lever_posting`` expand them as ``expand`` does, an id
+  replaced by its documented object. The examples do not agree with one another (the opportunity
+  is 250d8f03-..., its documented application belongs to 3410c8b9-..., the example delivery's
+  opportunity; the application's posting is 6a1e4b79-..., the documented posting f2f01e16-...):
+  each is served at the path the other names. Lever signs inside the body, so every Lever test
+  sets ``triggeredAt`` to now and signs again (``lever_signed``).
+- Workable (https://workable.readme.io/reference/webhook-subscriptions-candidates-employees and
+  .../candidate-events): Workable documents the candidate events' fields in a table and publishes no
+  example body; the files are those fields with our own values (``GROOV005`` is the job shortcode
+  Workable's own examples use, e.g. https://workable.readme.io/docs/relocate-candidates).
 
 The older samples in tests/webhooks (built from the same formats, with our own names) stay for the
 tests that change one field at a time:
@@ -25,9 +42,10 @@ tests that change one field at a time:
   a webhook is created; Greenhouse documents no body for it);
 - ``ashby_application_submit.json``, ``ashby_candidate_stage_change.json``;
 - ``workable_candidate_created.json``, ``workable_candidate_moved.json``;
-- ``lever_application_created.json``, ``lever_candidate_stage_change.json``, and the Lever API
-  answers ``lever_opportunity.json`` and ``lever_posting.json`` to ``GET
-  /opportunities/{id}?expand=applications&expand=stage`` and ``GET /postings/{id}?expand=hiringManager``.
+- ``lever_application_created.json`` (Lever publishes no ``applicationCreated`` example; the tests
+  point it at the documented opportunity). ``lever_candidate_stage_change.json``,
+  ``lever_opportunity.json`` and ``lever_posting.json`` are no longer read: Lever's documented
+  examples replace them.
 """
 
 from __future__ import annotations
@@ -60,6 +78,35 @@ def documented(vendor: str, event: str) -> bytes:
 
 def documented_json(vendor: str, event: str) -> dict:
     return json.loads(documented(vendor, event))
+
+
+def lever_documented_stage_change() -> dict:
+    """Lever's example delivery, its two misplaced commas mended (see above), nothing else."""
+    text = (VENDOR / "lever" / "candidate_stage_change.txt").read_text()
+    mended = text.replace('"\n    "fromStageId"', '",\n    "fromStageId"').replace('",\n  },', '"\n  },')
+    return json.loads(mended)
+
+
+def lever_stage(text: str) -> dict:
+    """The stage of Lever's documented list (``GET /stages``) named ``text``."""
+    (stage,) = [s for s in documented_json("lever", "stages")["data"] if s["text"] == text]
+    return stage
+
+
+def lever_opportunity(stage: str = "New applicant") -> dict:
+    """Lever's documented opportunity as ``?expand=applications&expand=stage`` answers it: its
+    application and stage ids replaced by Lever's documented application and stage."""
+    opportunity = documented_json("lever", "opportunity")
+    opportunity["data"]["applications"] = [documented_json("lever", "application")["data"]]
+    opportunity["data"]["stage"] = lever_stage(stage)
+    return opportunity
+
+
+def lever_posting() -> dict:
+    """Lever's documented posting as ``?expand=hiringManager`` answers it: the documented user."""
+    posting = documented_json("lever", "posting")
+    posting["data"]["hiringManager"] = documented_json("lever", "user")["data"]
+    return posting
 
 
 def hex_hmac(secret: str, message: bytes) -> str:

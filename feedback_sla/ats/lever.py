@@ -10,7 +10,9 @@ Events read: ``applicationCreated``, ``candidateStageChange``, ``candidateArchiv
 with a reason, read from ``GET /archive_reasons/{id}``: a reason of type "hired" is a hire; any
 other rejects, or is a withdrawal when its text says the candidate withdrew; at ``archivedAt``),
 ``candidateHired`` and ``candidateDeleted`` (the opportunity deleted: its candidate is erased
-here). A delivery is known by its ``id`` (its ``token`` when there is none).
+here). A delivery is known by its ``id`` (its ``token`` when there is none). The request Lever
+sends from its webhooks settings page to test the URL is a ``candidateHired`` with empty data: it
+names no opportunity, and is ignored.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def identify(payload: dict, headers: Mapping[str, str], body: bytes) -> tuple[st
 def read(payload: dict, received_at: dt.datetime, api: LeverApi) -> tuple[ev.AtsEvent, ...]:
     reader = _READERS.get(str(payload.get("event") or ""))
     if reader is None:
+        return ()
+    if payload.get("data") == {}:  # Lever's test request: the URL and the signature work
         return ()
     data = payload.get("data") or {}
     at = parse_time(payload.get("triggeredAt"), "triggeredAt")
