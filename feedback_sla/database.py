@@ -29,13 +29,37 @@ db = SQLAlchemy(model_class=Base)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """SQLite: write-ahead log so readers never block the writer, and foreign keys enforced."""
+    """SQLite: write-ahead log so readers never block the writer, foreign keys enforced, and what a
+    statement deletes or overwrites zeroed in the file (an erasure leaves no copy in free space)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
+
+
+def checkpoint_after_commit(session: Session) -> None:
+    """On SQLite, once this session's transaction commits, copy the write-ahead log into the
+    database file and empty it: the log keeps the pages as they were before until a checkpoint,
+    so an erasure's overwritten values would otherwise stay on disk there."""
+    session.info["checkpoint"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint(session: Session) -> None:
+    if not session.info.pop("checkpoint", False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        with bind.connect() as conn:  # the session's own connection is done with its transaction
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@event.listens_for(Session, "after_rollback")
+def _no_checkpoint(session: Session) -> None:
+    session.info.pop("checkpoint", None)
 
 
 # --- PostgreSQL: reads outside a transaction, as PostgreSQL runs them inside one ----------------

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, StatusLink
+from feedback_sla.database import checkpoint_after_commit
 from feedback_sla.emails import outbox
 from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.waits import lifecycle, service
@@ -102,6 +103,7 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     goes to them.
     """
     former = Former(candidate.name, candidate.email)
+    checkpoint_after_commit(session)  # nothing of theirs left in SQLite's log once committed
     claimed = session.execute(
         update(Candidate)
         .where(Candidate.id == candidate.id, Candidate.erased_at.is_(None))
