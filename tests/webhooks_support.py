@@ -43,9 +43,7 @@ tests that change one field at a time:
 - ``ashby_application_submit.json``, ``ashby_candidate_stage_change.json``;
 - ``workable_candidate_created.json``, ``workable_candidate_moved.json``;
 - ``lever_application_created.json`` (Lever publishes no ``applicationCreated`` example; the tests
-  point it at the documented opportunity). ``lever_candidate_stage_change.json``,
-  ``lever_opportunity.json`` and ``lever_posting.json`` are no longer read: Lever's documented
-  examples replace them.
+  point it at the documented opportunity).
 """
 
 from __future__ import annotations
