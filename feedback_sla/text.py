@@ -44,10 +44,14 @@ def clean_text(value: str, field: str, max_length: int) -> str:
 
 def check_characters(value: str, field: str) -> None:
     """DomainError naming the field when the text holds a NUL or another control character (line
-    breaks and tabs are text)."""
+    breaks and tabs are text), or a lone surrogate (what invalid UTF-8 decodes to)."""
     for char in value:
         if (ord(char) < 32 and char not in "\n\r\t") or (127 <= ord(char) < 160 and char != "\x85"):
             raise DomainError(f"{field}: contains a control character ({_named(char)}); remove it")
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            raise DomainError(
+                f"{field}: contains {_named(char)}, half of a character that is not text; remove it"
+            )
 
 
 def printable(text: str, *, keep: str = "", replacement: str = "") -> str:

@@ -80,10 +80,29 @@ def validate_time_zone(name: str) -> str:
     return name
 
 
+#: The dates the app takes at any door (a form, a query string, a CSV file, the API, a webhook, a
+#: command's option): far wider than any hiring, and far enough from the calendar's ends (year 1,
+#: year 9999) that counting days, weeks and time zones from them never overflows.
+FIRST_DAY = dt.date(1970, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+
+
+def check_day(day: dt.date) -> dt.date:
+    """``day`` when it lies within FIRST_DAY..LAST_DAY; ValueError saying so otherwise."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"{day.isoformat()} is outside the dates this app takes ({FIRST_DAY.isoformat()} to "
+            f"{LAST_DAY.isoformat()})"
+        )
+    return day
+
+
 def parse_instant(text: str, default_zone: str) -> dt.datetime:
     """An ISO 8601 date or date-time; without an offset it is local time in ``default_zone``.
 
-    A bare date means the start of that day.
+    A bare date means the start of that day; one outside FIRST_DAY..LAST_DAY is refused.
     """
     text = text.strip()
     if not text:
@@ -92,16 +111,19 @@ def parse_instant(text: str, default_zone: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20 or 2026-11-20T14:30)") from None
+    check_day(value.date())
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(default_zone))
     return value.astimezone(UTC)
 
 
 def parse_date(text: str) -> dt.date:
+    """An ISO 8601 calendar day within FIRST_DAY..LAST_DAY."""
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO 8601 date (e.g. 2026-11-20)") from None
+    return check_day(day)
 
 
 def iso(value: dt.datetime | None, tz: str = "UTC") -> str:

@@ -24,16 +24,21 @@ def settings():
     user = current_user._get_current_object()
     form = PersonalSettingsForm(obj=user)
     if form.validate_on_submit():
-        accounts.update_preferences(
-            user,
-            accounts.Preferences(
-                name=form.name.data,
-                time_zone=form.time_zone.data,
-                digest_enabled=form.digest_enabled.data,
-                digest_hour=form.digest_hour.data,
-                digest_empty=form.digest_empty.data,
-            ),
-        )
+        try:
+            accounts.update_preferences(
+                user,
+                accounts.Preferences(
+                    name=form.name.data,
+                    time_zone=form.time_zone.data,
+                    digest_enabled=form.digest_enabled.data,
+                    digest_hour=form.digest_hour.data,
+                    digest_empty=form.digest_empty.data,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was saved: {exc}", "danger")
+            return _render(422, form=form)
         db.session.commit()
         flash("Your settings are saved.", "success")
         return redirect(url_for("account.settings"))

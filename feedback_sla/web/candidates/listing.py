@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from feedback_sla.candidates.models import PIPELINE, Status
 from feedback_sla.database import db
+from feedback_sla.text import printable
 from feedback_sla.waits.queries import CandidateSearch, CandidateSort, find_candidates
 from feedback_sla.web.access import position_choices, viewer
 from feedback_sla.web.candidates import bp
@@ -39,7 +40,8 @@ def _search_from(args, position_ids: set[int]) -> CandidateSearch:
     status = args.get("status") or None
     sort = args.get("sort") or CandidateSort.NAME.value
     return CandidateSearch(
-        text=(args.get("q") or "")[:MAX_SEARCH],
+        # Nobody searches for a control character (no column holds one; PostgreSQL refuses a NUL).
+        text=printable(args.get("q") or "")[:MAX_SEARCH],
         position_id=position if position in position_ids else None,
         stage=stage if stage in PIPELINE else None,
         status=Status(status) if status in {s.value for s in Status} else None,
