@@ -22,8 +22,9 @@ SKIPPED = {"static", "bootstrap.static"}
 #: Endpoints that answer machines, not people (probes, the Prometheus scrape, the JSON API and its
 #: document): no page to open.
 #: Not pages of a logged-in user: the operators' probes, the API, and the pages a private link opens
-#: (the candidate's status page, a manager's calendar feed), each tested with its token on its own.
-NOT_PAGES = ("ops.", "api.", "api-docs.", "status.", "calendar.")
+#: (the candidate's status page, a manager's calendar feed, the digest's unsubscribe link), each
+#: tested with its token on its own.
+NOT_PAGES = ("ops.", "api.", "api-docs.", "status.", "calendar.", "digest.")
 
 
 @pytest.mark.parametrize("who", ["admin", "manager"])
