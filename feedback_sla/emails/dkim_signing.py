@@ -9,6 +9,7 @@ what the server receives, however the transport serialises it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,8 +94,11 @@ def _labels(key: str, value: object) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=8)
 def _read_key(path: str) -> bytes:
-    """The PEM RSA private key at ``path`` (PKCS#1 or PKCS#8, unencrypted), checked."""
+    """The PEM RSA private key at ``path`` (PKCS#1 or PKCS#8, unencrypted), checked. Read once per
+    process (pages read the settings on every request): a new key takes a restart, as a new
+    setting does."""
     try:
         with open(path, "rb") as file:
             data = file.read(64 * 1024).replace(b"\r\n", b"\n")
