@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.inbound import service
+from feedback_sla.inbound import bounces, service
 from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, utcnow
@@ -103,10 +103,19 @@ LIST_COLUMNS = (
 
 @inbound.command("list")
 @click.option("--unmatched", is_flag=True, help="Only messages that matched no candidate.")
+@click.option(
+    "--unconfirmed",
+    is_flag=True,
+    help="Only delivery reports that named an email by its address alone, waiting for 'inbound apply'.",
+)
 @click.option("--format", "fmt", type=click.Choice(list(WRITERS)), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
-def list_command(unmatched: bool, fmt: str, limit: int):
+def list_command(unmatched: bool, unconfirmed: bool, fmt: str, limit: int):
     """List messages received, newest first, with what each did."""
+    if unconfirmed:
+        found = bounces.unconfirmed(db.session, limit)
+    else:
+        found = service.recent(db.session, limit, unmatched=unmatched)
     rows = [
         (
             m.id,
@@ -119,9 +128,33 @@ def list_command(unmatched: bool, fmt: str, limit: int):
             m.candidate_id,
             m.candidate.name if m.candidate else "",
         )
-        for m in service.recent(db.session, limit, unmatched=unmatched)
+        for m in found
     ]
     WRITERS[fmt](sys.stdout, LIST_COLUMNS, rows)
+
+
+@inbound.command("apply")
+@click.argument("inbound_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def apply_command(inbound_id: int, yes: bool):
+    """Apply a delivery report kept unconfirmed (it named the email by its address alone): the
+    email is marked bounced, the wait it answered opens again, the address is flagged."""
+    if not yes:
+        click.confirm(
+            f"Apply report {inbound_id}? Anyone who knows the address can send one; apply it only "
+            "when you know the address does not take mail",
+            abort=True,
+        )
+    try:
+        row = bounces.apply(db.session, inbound_id, utcnow(), None)
+        db.session.commit()
+    except bounces.NotApplicable as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    click.echo(f"inbound message {row.id} ({row.kind}): {row.outcome}")
 
 
 # --- inbound imap -------------------------------------------------------------------------------

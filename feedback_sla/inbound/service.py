@@ -3,9 +3,11 @@
 ``receive`` records every message once (by its IMAP key, its Message-ID or the SHA-256 of its bytes:
 the same message twice changes nothing), finds the email of ours it concerns, and hands what it
 means to the wait's door (``waits.service``, ``waits.answers``). It is matched, in this order, by the
-token in the address it was sent to (``bounces+<token>@…``, ``replies+<token>@…``), by its
-In-Reply-To and References (or a bounce's attached original) against our Message-IDs, and, for a
-bounce without either, by the failed address against the latest email sent to it within 30 days.
+token in the address it was sent to (``bounces+<token>@…``, ``replies+<token>@…``), by a bounce's
+returned headers (its attached original or ``text/rfc822-headers``) or In-Reply-To and References
+against our Message-IDs, and, for a bounce without either, by the failed address against the latest
+email sent to it within 30 days. Only the first two prove which email it is about: a bounce matched
+by address alone changes nothing and is kept unconfirmed for an admin to apply (``inbound.bounces``).
 What matches nothing is kept, with the reason, for an admin. Mail matched to a candidate whose
 personal data was erased keeps no sender, subject or Message-ID and changes nothing. The caller
 commits.
@@ -22,14 +24,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
-from feedback_sla.candidates.models import Event, Status
+from feedback_sla.candidates.models import Status
 from feedback_sla.emails.config import DELIMITER, EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.inbound import reading
+from feedback_sla.inbound import bounces, reading
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
 from feedback_sla.text import printable
-from feedback_sla.waits import answers, erasure
+from feedback_sla.waits import erasure
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
@@ -38,7 +40,7 @@ __all__ = ["TooLarge", "receive", "recent"]
 #: A token as ``emails.outbox`` makes it: 128 random bits in hexadecimal.
 TOKEN = re.compile(r"[0-9a-f]{32}")
 #: A bounce without a token or a Message-ID of ours names the latest email sent to its address
-#: within this long.
+#: within this long; it is kept unconfirmed (``inbound.bounces``).
 FAILED_RECIPIENT_WITHIN = dt.timedelta(days=30)
 #: Message-IDs of In-Reply-To and References looked up, the nearest first.
 MAX_ANSWERED = 50
@@ -52,6 +54,12 @@ class Match:
     message: OutboxMessage
     by: str  # "token", "Message-ID" or "failed recipient"
     via_reply_address: bool = False  # the token came through REPLY_ADDRESS (not the bounce address)
+
+    @property
+    def proven(self) -> bool:
+        """Whether the message names the email itself (a token or Message-ID of ours), rather than
+        only the address it was sent to, which anyone may know."""
+        return self.by != "failed recipient"
 
 
 def receive(
@@ -111,7 +119,7 @@ def recent(session: Session, limit: int, *, unmatched: bool = False) -> list[Inb
     candidate with ``unmatched``."""
     query = (
         select(InboundMessage)
-        .options(joinedload(InboundMessage.candidate))
+        .options(joinedload(InboundMessage.candidate), joinedload(InboundMessage.applied_by))
         .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
         .limit(limit)
     )
@@ -194,7 +202,9 @@ def _act(
     if message.candidate is not None and message.candidate.erased_at is not None:
         return _erased(row, message.candidate.id, message.candidate.email)
     if incoming.kind in (Kind.BOUNCE, Kind.DELAY):
-        return _bounced(session, row, incoming, message, now)
+        if not match.proven:
+            return bounces.keep_unconfirmed(row, incoming, message)
+        return bounces.bounced(session, row, incoming.kind, incoming.reason, message, now)
     candidate = message.candidate
     if candidate is None:
         return f"unmatched: it answers the {message.kind.label} to {message.to_address}; kept for an admin"
@@ -254,32 +264,6 @@ def _reply(
     if wait.follow_ups == 0:
         return f"follow-up from {candidate.name}: opened a reply wait{differs}"
     return f"follow-up from {candidate.name}: {wait.follow_ups} during this wait{differs}"
-
-
-def _bounced(
-    session: Session, row: InboundMessage, incoming: Incoming, message: OutboxMessage, now: dt.datetime
-) -> str:
-    permanent = incoming.kind == Kind.BOUNCE
-    reason = _printable(incoming.reason, 1_000) or "no reason given"
-    event = answers.email_bounced(session, message, permanent, reason, now)
-    row.candidate_id = message.candidate_id
-    what = f"the {message.kind.label} to {message.to_address} (email {message.id})"
-    if not permanent:
-        return f"delay warning for {what}: on the timeline only ({reason})"
-    if event is None or not event.data.get("marked"):
-        done = "marked bounced" if event is None else "recorded on the timeline only (it had bounced before)"
-        return f"bounce of {what}: {done} ({reason})"
-    return f"bounce of {what}: marked bounced ({reason}); " + _bounce_effects(event)
-
-
-def _bounce_effects(event: Event) -> str:
-    data = event.data
-    effects = ["the wait it answered is open again" if data.get("reopened_wait") else "no wait reopened"]
-    if data.get("status"):
-        effects.append(f"status back to {data['status']['to']}")
-    if data.get("address_flagged"):
-        effects.append("the address is flagged undeliverable")
-    return "; ".join(effects)
 
 
 def _unmatched_reason(incoming: Incoming) -> str:

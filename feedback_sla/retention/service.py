@@ -133,8 +133,9 @@ def candidate_by_id(session: Session, candidate_id: int) -> Candidate:
 
 def _forget_inbound(session: Session, candidate: Candidate, former: Former) -> None:
     """Messages that came from them (matched to them, or unmatched from their address) keep their
-    record (when, kind, size, what they matched) without who wrote, what about, or its Message-ID;
-    the sentence saying what each did keeps its words with their name and address replaced."""
+    record (when, kind, size, what they matched) without who wrote, what about, its Message-ID or
+    a bounce's reason (which may quote the address); the sentence saying what each did keeps its
+    words with their name and address replaced."""
     theirs = or_(
         InboundMessage.candidate_id == candidate.id,
         func.lower(InboundMessage.sender) == former.email.lower(),
@@ -152,6 +153,7 @@ def _forget_inbound(session: Session, candidate: Candidate, former: Former) -> N
                 "sender": candidate.email,
                 "subject": erasure.ERASED_TEXT,
                 "message_id": None,
+                "reason": None,
                 "outcome": ADDRESS.sub(erasure.ERASED_TEXT, pattern.sub(erasure.ERASED_NAME, outcome)),
             }
             for message_id, outcome in rows
