@@ -7,7 +7,10 @@ Each vendor module (``greenhouse``, ``lever``, ``ashby``, ``workable``) turns it
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
+
+from feedback_sla.timeutil import FIRST_DAY, LAST_DAY, check_day
 
 
 class PayloadError(ValueError):
@@ -79,18 +82,30 @@ AtsEvent = NewApplication | StageChanged | Rejected | Hired | Withdrawn | Erased
 
 
 def parse_time(value, field: str) -> dt.datetime:
-    """An ISO 8601 time (``Z`` or an offset) or epoch milliseconds, as UTC."""
+    """An ISO 8601 time (``Z`` or an offset) or epoch milliseconds, as UTC, within the dates the
+    app takes (``timeutil.check_day``): Infinity, 1e30 or year 9999 is a payload error."""
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not _EPOCH_MS_RANGE[0] <= value <= _EPOCH_MS_RANGE[1]:
+            raise PayloadError(f"{field}: not a time within {FIRST_DAY.year} to {LAST_DAY.year}: {value!r}")
         return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
     if not isinstance(value, str) or not value:
         raise PayloadError(f"{field}: missing time")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise PayloadError(f"{field}: not a time: {value[:40]!r}") from None
+        check_day(parsed)
+    except ValueError as exc:
+        raise PayloadError(f"{field}: not a time: {value[:40]!r} ({exc})") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)
+
+
+def _epoch_ms(day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000
+
+
+#: Epoch milliseconds of the first and the last day the app takes.
+_EPOCH_MS_RANGE = (_epoch_ms(FIRST_DAY), _epoch_ms(LAST_DAY))
 
 
 def field(mapping, *path: str, required: bool = True):
@@ -107,9 +122,15 @@ def field(mapping, *path: str, required: bool = True):
 
 def ident(mapping, *path: str) -> str:
     value = field(mapping, *path)
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int) or not _printable_id(value):
         raise PayloadError(f"{'.'.join(path)}: not an id")
     return str(value)
+
+
+def _printable_id(value: str | int) -> bool:
+    """An id is short printable text: no NUL, no control character, no half of a character."""
+    text = str(value)
+    return 0 < len(text) <= 255 and text.isprintable()
 
 
 def idents(values, name: str) -> tuple[str, ...]:
@@ -117,7 +138,7 @@ def idents(values, name: str) -> tuple[str, ...]:
     if values is None:
         return ()
     if not isinstance(values, list) or any(
-        isinstance(v, bool) or not isinstance(v, str | int) for v in values
+        isinstance(v, bool) or not isinstance(v, str | int) or not _printable_id(v) for v in values
     ):
         raise PayloadError(f"{name}: not a list of ids")
     return tuple(str(v) for v in values)

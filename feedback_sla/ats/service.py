@@ -25,6 +25,7 @@ from feedback_sla.ats.events import PayloadError, Unavailable
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind, Source
 from feedback_sla.ats.signatures import BadSignature, verify
 from feedback_sla.errors import DomainError
+from feedback_sla.text import printable
 from feedback_sla.waits.clock import OrgSettings
 
 __all__ = ["BadSignature", "Answer", "LeverConfig", "receive", "answer_code", "process", "retry"]
@@ -65,12 +66,11 @@ def receive(
     """BadSignature (nothing written) unless the source signed ``body``; otherwise the delivery,
     stored once, still to be processed (``received``), or None for a replay."""
     verify(source.kind, source.secret, headers, body, now)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
+    payload = _json(body)
     if isinstance(payload, dict):
         event_id, event_type = VENDORS[Kind(source.kind)].identify(payload, headers, body)
+        # What no column can hold (a NUL, a control character) is not part of a name.
+        event_id, event_type = printable(str(event_id)), printable(str(event_type))
     else:
         event_id, event_type = "", ""
     # An event without an id of its own is known by its body.
@@ -84,6 +84,14 @@ def receive(
     if not isinstance(payload, dict):
         _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
     return Answer(delivery)
+
+
+def _json(body: bytes):
+    """The body as JSON, or None when it is not JSON at all (or nested past the parser's depth)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def answer_code(answer: Answer) -> int:
@@ -102,7 +110,7 @@ def _store(
         event_id=event_id[:255],
         event_type=event_type[:100],
         received_at=now,
-        body=body.decode("utf-8", errors="replace"),
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
         status=DeliveryStatus.RECEIVED.value,
         attempts=0,
     )
@@ -139,8 +147,11 @@ def process(
     if delivery.event_type in PINGS:
         _finish(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
         return delivery
+    payload = _json(delivery.body)
+    if not isinstance(payload, dict):
+        _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
+        return delivery
     try:
-        payload = json.loads(delivery.body)
         with session.begin_nested():
             vendor = VENDORS[Kind(source.kind)]
             events = vendor.read(payload, delivery.received_at, _context(source, lever_config))
