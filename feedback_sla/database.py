@@ -16,6 +16,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
 
@@ -73,6 +74,8 @@ def _no_checkpoint(session: Session) -> None:
 # statement takes a fresh snapshot either way, and a plain SELECT takes no lock.
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
+#: Marks a connection this module put in autocommit for its reads (not one made for AUTOCOMMIT).
+_READING = "feedback_sla.reading"
 
 #: What makes a SELECT more than a read: it locks the rows until the transaction ends.
 _LOCKS = re.compile(r"\bFOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
@@ -90,24 +93,40 @@ def _read_in_autocommit(conn) -> None:
         dbapi_connection = conn.connection.dbapi_connection
         if not dbapi_connection.autocommit and dbapi_connection.info.transaction_status == _IDLE:
             dbapi_connection.autocommit = True
+            conn.info[_READING] = True  # an engine made for AUTOCOMMIT stays in it
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_at_first_write(conn, cursor, statement: str, *_args) -> None:
     if conn.dialect.driver == "psycopg":
         dbapi_connection = conn.connection.dbapi_connection
-        if dbapi_connection.autocommit and (
+        if conn.info.get(_READING) and (
             not _reads_only(statement) or isinstance(cursor, psycopg.ServerCursor)  # which needs one
         ):
+            del conn.info[_READING]
             dbapi_connection.autocommit = False  # psycopg sends BEGIN before this statement
 
 
 @event.listens_for(Pool, "checkin")
-def _transactions_by_default(dbapi_connection, _record) -> None:
+def _transactions_by_default(dbapi_connection, record) -> None:
     """A connection goes back to the pool as psycopg makes it: transactions on."""
-    if isinstance(dbapi_connection, psycopg.Connection) and dbapi_connection.autocommit:
-        if dbapi_connection.info.transaction_status == _IDLE:
-            dbapi_connection.autocommit = False
+    if record is not None and record.info.pop(_READING, False):
+        if isinstance(dbapi_connection, psycopg.Connection) and dbapi_connection.autocommit:
+            if dbapi_connection.info.transaction_status == _IDLE:
+                dbapi_connection.autocommit = False
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database cannot answer now but may in a moment, so the request is worth retrying: SQLite
+    busy past its timeout, or PostgreSQL out of reach (a connection lost mid-request, a restart,
+    a statement cancelled). A lost connection is invalidated with the rest of the pool, so the next
+    request opens a new one (and pool_pre_ping tests every connection it is handed)."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, psycopg.OperationalError):
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause).lower()
 
 
 def insert_unless_exists(session: Session, model: type[Base], *, conflict: list[str]):

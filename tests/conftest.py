@@ -23,9 +23,10 @@ TEST_DATABASE_URL = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL", "")
 
 
 def _clean_environment() -> None:
-    """The suite must not pick up an operator's FEEDBACK_SLA_* settings."""
+    """The suite must not pick up an operator's FEEDBACK_SLA_* settings. Its own database URL
+    stays: the parallel workers (pytest-xdist) inherit this environment and read it again."""
     for key in list(os.environ):
-        if key.startswith("FEEDBACK_SLA_"):
+        if key.startswith("FEEDBACK_SLA_") and key != "FEEDBACK_SLA_TEST_DATABASE_URL":
             del os.environ[key]
 
 

@@ -174,14 +174,21 @@ def _http_error(error: HTTPException):
     return render_template("errors/error.html", error=error), error.code
 
 
+#: Answers to a request the database could not serve now: busy, restarting, or a lost connection.
+RETRY_LATER = {"Retry-After": "5"}
+
+
 def _server_error(error: Exception):
     """Roll back whatever the request half wrote; show no trace."""
-    from flask import current_app
-    from sqlalchemy.exc import OperationalError
+    from flask import current_app, jsonify
+
+    from feedback_sla.database import unavailable
 
     db.session.rollback()
-    if isinstance(error, OperationalError) and "locked" in str(error).lower():
-        current_app.logger.warning("database busy: %s", error)
-        return render_template("errors/busy.html"), 503, {"Retry-After": "5"}
+    if unavailable(error):
+        current_app.logger.warning("database unavailable: %s", error)
+        if request.blueprint == "hooks":  # the vendor retries a delivery answered 5xx
+            return jsonify(error="the database is unavailable; try again"), 503, RETRY_LATER
+        return render_template("errors/busy.html"), 503, RETRY_LATER
     current_app.logger.exception("unhandled error")
     return render_template("errors/error.html", error=None), 500

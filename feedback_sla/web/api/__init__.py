@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, request
 from flask_smorest import Api, Blueprint
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound, UnprocessableEntity
 
 from feedback_sla.accounts import tokens
-from feedback_sla.database import db
+from feedback_sla.database import db, unavailable
 from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.timeutil import utcnow
@@ -125,10 +125,10 @@ def _taken(error: IntegrityError):
 @bp.errorhandler(Exception)
 def _server_problem(error: Exception):
     db.session.rollback()
-    if isinstance(error, OperationalError) and "locked" in str(error).lower():
-        return problem(
-            503, "Service Unavailable", "the database is busy; try again", headers={"Retry-After": "5"}
-        )
+    if unavailable(error):
+        current_app.logger.warning("database unavailable: %s", error)
+        detail = "the database is unavailable; try again"
+        return problem(503, "Service Unavailable", detail, headers={"Retry-After": "5"})
     current_app.logger.exception("unhandled API error")
     return problem(500, "Internal Server Error")
 
