@@ -4,22 +4,25 @@ Nothing here touches the database: ``read`` turns the raw bytes into an ``Incomi
 service matches to an email we sent. Bounce formats are flufl.bounce's (RFC 3464 delivery status
 reports and the home-grown reports of common servers); the quoted original of a reply is removed by
 mail-parser-reply. HTML from outside is never rendered: only its text is kept. Attachments are
-ignored.
+ignored. Only a bounded part of the message is parsed (``inbound.limits``), and each header and
+text is read bounded (``inbound.parts``), so a message costs no more than a page of text whatever its
+shape.
 """
 
 from __future__ import annotations
 
 import email
-import email.policy
 import enum
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parseaddr
-from html.parser import HTMLParser
 
 from flufl.bounce import all_failures
 from mailparser_reply import EmailReplyParser
+
+from feedback_sla.inbound import limits, parts
+from feedback_sla.inbound.parts import Headers, html_to_text
 
 #: The largest message read; a bigger one is refused before it is parsed.
 MAX_BYTES = 10 * 1024 * 1024
@@ -27,6 +30,12 @@ MAX_BYTES = 10 * 1024 * 1024
 #: The first lines of a reply kept on the timeline.
 KEPT_LINES = 12
 KEPT_CHARACTERS = 2_000
+#: What the reply parser reads to find where the quoted original starts: the text's first
+#: ``REPLY_WINDOW`` characters, blank lines run together, each line cut to ``PROBE_LINE``
+#: characters (its expressions take time that grows with the square of a line's length). A quote's
+#: opening line is short, and what is kept lies well inside the window.
+REPLY_WINDOW = 8 * 1024
+PROBE_LINE = 300
 
 #: Subjects of out-of-office and similar automatic answers, in the languages candidates write in.
 AUTO_SUBJECTS = re.compile(
@@ -36,6 +45,10 @@ AUTO_SUBJECTS = re.compile(
     re.IGNORECASE,
 )
 AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+#: Where a message says who it was delivered to, and how much of them is read.
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
+RECIPIENTS_READ = 8 * 1024
+MAX_RECIPIENTS = 100
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "pt", "sv"]
 
 
@@ -68,16 +81,18 @@ class Incoming:
 def read(raw: bytes, max_bytes: int = MAX_BYTES) -> Incoming:
     if len(raw) > max_bytes:
         raise TooLarge(f"the message is {len(raw):,} bytes; the limit is {max_bytes:,}")
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    subject = _one_line(str(message.get("Subject", "")))
+    raw = limits.parsed_part(raw)
+    message = email.message_from_bytes(raw)  # the classic API: headers stay text until read
+    headers = Headers(message)
+    subject = _one_line(headers.decoded("Subject"))
     base = {
-        "message_id": _message_id(message.get("Message-ID")),
-        "sender": parseaddr(str(message.get("From", "")))[1].lower(),
-        "recipients": _recipients(message),
+        "message_id": _message_id(headers.first("Message-ID")),
+        "sender": parseaddr(headers.first("From"))[1].lower(),
+        "recipients": _recipients(headers),
         "subject": subject,
-        "answers": _answers(message),
+        "answers": _answers(headers),
     }
-    temporary, permanent = _failures(raw)
+    temporary, permanent = _failures(limits.report_part(raw))
     if permanent or temporary or message.get_content_type() == "multipart/report":
         return Incoming(
             **base,
@@ -86,7 +101,7 @@ def read(raw: bytes, max_bytes: int = MAX_BYTES) -> Incoming:
             reason=_diagnostic(message),
             original_message_id=_original_message_id(message),
         )
-    if _automatic(message, subject):
+    if _automatic(headers, subject):
         return Incoming(**base, kind=Kind.AUTO_REPLY)
     return Incoming(**base, kind=Kind.REPLY, text=new_text(message))
 
@@ -102,16 +117,16 @@ def _message_id(value) -> str | None:
     return found.group(0) if found else None
 
 
-def _recipients(message: Message) -> tuple[str, ...]:
-    headers = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
-    values = [str(v) for name in headers for v in message.get_all(name, [])]
-    seen = dict.fromkeys(address.lower() for _, address in getaddresses(values) if "@" in address)
+def _recipients(headers: Headers) -> tuple[str, ...]:
+    values = headers.every(RECIPIENT_HEADERS, RECIPIENTS_READ)
+    found = [address for _, address in getaddresses(values) if "@" in address][:MAX_RECIPIENTS]
+    seen = dict.fromkeys(address.lower() for address in found)
     return tuple(seen)
 
 
-def _answers(message: Message) -> tuple[str, ...]:
-    ids = re.findall(r"<[^<>\s]+>", str(message.get("In-Reply-To", "")))
-    ids += reversed(re.findall(r"<[^<>\s]+>", str(message.get("References", ""))))
+def _answers(headers: Headers) -> tuple[str, ...]:
+    ids = re.findall(r"<[^<>\s]+>", headers.first("In-Reply-To"))
+    ids += reversed(re.findall(r"<[^<>\s]+>", headers.first("References")))
     return tuple(dict.fromkeys(ids))
 
 
@@ -126,14 +141,14 @@ def _failures(raw: bytes) -> tuple[set[str], set[str]]:
     return text(temporary), text(permanent)
 
 
-def _automatic(message: Message, subject: str) -> bool:
+def _automatic(headers: Headers, subject: str) -> bool:
     """RFC 3834's Auto-Submitted, the headers autoresponders add, and out-of-office subjects."""
-    submitted = str(message.get("Auto-Submitted", "no")).strip().lower()
+    submitted = (headers.first("Auto-Submitted") or "no").strip().lower()
     if submitted and submitted != "no":
         return True
-    if message.get("X-Autoreply") or message.get("X-Autorespond") or message.get("X-Auto-Response-Suppress"):
+    if any(headers.first(name) for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
         return True
-    if str(message.get("Precedence", "")).strip().lower() in AUTO_PRECEDENCE:
+    if headers.first("Precedence").strip().lower() in AUTO_PRECEDENCE:
         return True
     return bool(AUTO_SUBJECTS.match(subject))
 
@@ -144,80 +159,63 @@ def _diagnostic(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() == "message/delivery-status":
             for block in part.get_payload() or []:
-                code = block.get("Diagnostic-Code") or block.get("Status")
+                code = parts.decoded(
+                    "Diagnostic-Code", block.get("Diagnostic-Code") or block.get("Status") or ""
+                )
                 if code:
-                    return _one_line(str(code).split(";", 1)[-1])
-    body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
+                    return _one_line(code.split(";", 1)[-1])
+    body = parts.body(message, ("plain",))
     if body is not None:
-        lines = [line.strip() for line in _content(body).splitlines() if line.strip()]
+        lines = [line.strip() for line in parts.content(body).splitlines() if line.strip()]
         return _one_line(" ".join(lines[:4]))
     return ""
 
 
 def _original_message_id(message: Message) -> str | None:
+    """The Message-ID in the returned headers: those of the attached original (``message/rfc822``)
+    or of a ``text/rfc822-headers`` part."""
     for part in message.walk():
-        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload:
-                return _message_id(payload[0].get("Message-ID"))
-            if isinstance(payload, str):
-                found = re.search(r"^Message-ID:\s*(<[^<>\s]+>)", payload, re.IGNORECASE | re.MULTILINE)
-                if found:
-                    return found.group(1)
+        kind = part.get_content_type()
+        if kind == "message/rfc822" and part.is_multipart():
+            return _message_id(Headers(part.get_payload(0)).first("Message-ID"))
+        if kind == "text/rfc822-headers":
+            returned = parts.content(part)
+            found = re.search(r"^Message-ID:\s*(<[^<>\s]+>)", returned, re.IGNORECASE | re.MULTILINE)
+            if found:
+                return found.group(1)
     return None
 
 
 def new_text(message: Message) -> str:
     """The reply's own words: the plain part (or the HTML part's text), its quoted original removed,
     cut to its first lines."""
-    body = message.get_body(("plain", "html")) if isinstance(message, EmailMessage) else None
+    body = parts.body(message, ("plain", "html"))
     if body is None:
         return ""
-    content = _content(body)
+    content = parts.content(body)
     if body.get_content_type() == "text/html":
-        content = html_to_text(content)
-    reply = EmailReplyParser(languages=REPLY_LANGUAGES).parse_reply(text=content) or content
-    lines = [line.rstrip() for line in reply.strip().splitlines()]
+        content = limits.text_read(html_to_text(content))
+    lines = _window(content)
+    probe = "\n".join(line[:PROBE_LINE] for line in lines)
+    reply = EmailReplyParser(languages=REPLY_LANGUAGES).parse_reply(text=probe)
+    if reply:  # the lines the parser kept, whole again
+        start = probe.find(reply)
+        first = probe.count("\n", 0, start) if start >= 0 else 0
+        lines = lines[first : first + reply.count("\n") + 1] if start >= 0 else reply.splitlines()
     kept = "\n".join(lines[:KEPT_LINES]).strip()
     return kept[:KEPT_CHARACTERS]
 
 
-def _content(part) -> str:
-    try:
-        text = part.get_content()
-    except (LookupError, ValueError):  # an unknown charset: read it as Latin-1 rather than fail
-        text = (part.get_payload(decode=True) or b"").decode("latin-1")
-    return "".join(c for c in str(text) if c in "\n\t" or c >= " ")  # no NUL or control characters
-
-
-class _TextOnly(HTMLParser):
-    """The text of an HTML part, blocks on their own lines; scripts, styles and quoted originals
-    (``blockquote``) dropped."""
-
-    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3"}
-    SKIPPED = {"script", "style", "blockquote"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.SKIPPED:
-            self._skip += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self.SKIPPED and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextOnly()
-    parser.feed(html)
-    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
+def _window(text: str) -> list[str]:
+    """The first lines of the text, up to ``REPLY_WINDOW`` characters, each stripped, blank lines
+    run together."""
+    lines: list[str] = []
+    size = 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+            size += len(line) + 1
+            if size >= REPLY_WINDOW:
+                break
+    return lines
