@@ -72,7 +72,7 @@ def test_the_candidate_list_searches_like_the_page_and_pages_by_cursor(client, s
     manager, secret = manager_with_token(session)
     position, (ada, zoe) = hiring(session, manager, ("Ada Lovelace", "Zoë Quinn"))
     session.commit()
-    found = client.get("/api/v1/candidates?q=zoe", headers=bearer(secret)).json
+    found = client.post("/api/v1/candidates/search", json={"q": "zoe"}, headers=bearer(secret)).json
     assert [c["name"] for c in found["items"]] == ["Zoë Quinn"]
     first = client.get("/api/v1/candidates?limit=1", headers=bearer(secret)).json
     assert [c["id"] for c in first["items"]] == [ada.id] and first["next_cursor"]
@@ -303,8 +303,41 @@ def test_a_search_with_control_characters_finds_by_the_rest(client, session):
     manager, secret = manager_with_token(session)
     hiring(session, manager, ("Ada Lovelace",))
     session.commit()
-    found = client.get("/api/v1/candidates", query_string={"q": "lo\x00ve"}, headers=bearer(secret))
+    found = client.post("/api/v1/candidates/search", json={"q": "lo\x00ve"}, headers=bearer(secret))
     assert found.status_code == 200 and [c["name"] for c in found.json["items"]] == ["Ada Lovelace"]
+
+
+def test_a_search_takes_the_lists_filters_and_pages_in_its_body(client, session):
+    manager, secret = manager_with_token(session)
+    position, (ada, zoe, zora) = hiring(session, manager, ("Ada Lovelace", "Zoë Quinn", "Zora Neale"))
+    other, _ = hiring(session, manager, ("Zoltan Kodaly",))
+    session.commit()
+    search = {"q": "zo", "position_id": position.id, "limit": 1}
+    first = client.post("/api/v1/candidates/search", json=search, headers=bearer(secret)).json
+    assert [c["id"] for c in first["items"]] == [zoe.id] and first["next_cursor"]
+    search["cursor"] = first["next_cursor"]
+    second = client.post("/api/v1/candidates/search", json=search, headers=bearer(secret)).json
+    assert [c["id"] for c in second["items"]] == [zora.id] and second["next_cursor"] is None
+    everyone = client.post("/api/v1/candidates/search", json={}, headers=bearer(secret)).json
+    assert len(everyone["items"]) == 4
+    misspelt = client.post("/api/v1/candidates/search", json={"query": "zo"}, headers=bearer(secret))
+    assert misspelt.status_code == 422 and misspelt.json["errors"][0]["field"] == "query"
+    too_long = client.post("/api/v1/candidates/search", json={"q": "z" * 201}, headers=bearer(secret))
+    assert too_long.status_code == 422 and too_long.json["errors"][0]["field"] == "q"
+
+
+def test_a_search_in_the_query_string_is_refused_and_points_at_the_search(client, session):
+    """A name in a URL stays in access logs after the candidate is erased (RELIABILITY 41)."""
+    manager, secret = manager_with_token(session)
+    hiring(session, manager, ("Ada Lovelace",))
+    session.commit()
+    for query in ({"q": "ada"}, {"q": ""}, {"q": "ada", "limit": 5}):
+        response = client.get("/api/v1/candidates", query_string=query, headers=bearer(secret))
+        assert response.status_code == 422, query
+        assert response.mimetype == "application/problem+json"
+        (error,) = response.json["errors"]
+        assert error["field"] == "q" and error["location"] == "query"
+        assert "POST /api/v1/candidates/search" in response.json["detail"]
 
 
 def test_an_unknown_api_path_is_a_problem_too(client, session):

@@ -1,5 +1,6 @@
-"""Candidates: the list with the candidates page's search and filters, one candidate, adding and
-correcting one. Writes go through the wait's door, as on the pages."""
+"""Candidates: the list with the candidates page's filters, its search (in a body, so that no name
+is in a URL), one candidate, adding and correcting one. Writes go through the wait's door, as on
+the pages."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from feedback_sla.web.api.schemas import (
     CandidateChangeSchema,
     CandidatePageSchema,
     CandidateSchema,
+    CandidateSearchSchema,
     NewCandidateSchema,
 )
 
@@ -64,9 +66,22 @@ def _one(candidate_id: int) -> dict:
 @bp.get("/candidates")
 @bp.arguments(CandidateArgs, location="query", as_kwargs=True)
 @bp.response(200, CandidatePageSchema)
-def list_candidates(limit, cursor, q, position_id, stage, status):
-    """Every candidate the token's user may see, of any status, by id; ``q`` searches name and email
-    whatever the case or accents."""
+def list_candidates(**filters):
+    """Every candidate the token's user may see, of any status, by id. A search by name or email is
+    ``POST /candidates/search``: a ``q`` in the URL is refused, as access logs keep URLs."""
+    return _page(q="", **filters)
+
+
+@bp.post("/candidates/search")
+@bp.arguments(CandidateSearchSchema, as_kwargs=True)
+@bp.response(200, CandidatePageSchema)
+def search_candidates(**filters):
+    """The list, with ``q`` searching name and email whatever the case or accents; the same filters
+    and paging (``next_cursor`` goes back in the body). In a body, so no name is in a URL."""
+    return _page(**filters)
+
+
+def _page(limit, cursor, q, position_id, stage, status) -> dict:
     query = scope_positions(_ROWS.where(Candidate.id > decode(cursor)))
     text = printable(q).strip()  # nobody searches for control characters, and no column holds them
     if text:

@@ -36,13 +36,35 @@ class CandidateSchema(ma.Schema):
     due_at = ma.fields.AwareDateTime(allow_none=True, required=True)
 
 
-class CandidateArgs(PageArgs):
-    """The candidates page's search and filters."""
+class _CandidateFilters(PageArgs):
+    """The candidates page's filters, and the list's paging."""
 
-    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
     position_id = ma.fields.Integer(load_default=None, validate=_ID)
     stage = ma.fields.String(load_default=None, validate=ma.validate.OneOf(PIPELINE))
     status = ma.fields.Enum(Status, by_value=True, load_default=None)
+
+
+#: Why a search in the query string is refused, and where it goes instead.
+SEARCH_MOVED = (
+    "is not accepted in the URL (access logs would keep the name or address after an erasure); "
+    'POST /api/v1/candidates/search with {"q": ...} and the same filters'
+)
+
+
+class CandidateArgs(_CandidateFilters):
+    """The list's filters, in the query string: no search there."""
+
+    @ma.pre_load
+    def _no_search_in_the_url(self, data, **_kwargs):
+        if "q" in data:
+            raise ma.ValidationError(SEARCH_MOVED, field_name="q")
+        return data
+
+
+class CandidateSearchSchema(_CandidateFilters):
+    """The candidates page's search and filters, in a JSON body: ``q`` searches name and email."""
+
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 
 def _representable(value: dt.datetime) -> None:
