@@ -4,8 +4,9 @@ Delivery is at least once. A message is claimed (status sending, lease_until set
 committed before any SMTP traffic; a worker that stops mid-send loses its claim when the lease
 expires and the message is sent again with the Message-ID fixed when it was queued, so a resend
 can be recognised. Each step of the loop is its own transaction, committed by the loop itself:
-the claim; every failure, at once; accepted messages, in groups of ``RECORD_EVERY``; the release of
-what a stopping worker did not send.
+the claim; every failure, at once; every accepted message, before the next one is sent; the release
+of what a stopping worker did not send. So a worker killed at any moment repeats at most the one
+message the server had accepted and the database did not yet record.
 """
 
 from __future__ import annotations
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 
 MAX_ERROR = 1_000
-#: Sent messages recorded in one transaction (a crash before it commits resends at most these).
-RECORD_EVERY = 25
 
 
 @dataclass
@@ -84,8 +83,8 @@ def record_sent(
     """Mark sent messages sent, each at its own send time; each closes its candidate's wait.
 
     A message another worker already recorded (it took over after the lease ran out) is not
-    recorded twice. Several messages share the caller's transaction: a crash before it commits
-    resends them all, with their Message-IDs, which is the at-least-once promise.
+    recorded twice. The worker passes one message at a time, so a crash before the caller commits
+    resends that one message, with its Message-ID: the at-least-once promise, repeating at most one.
     """
     if not sent:
         return DeliveryReport()
@@ -204,7 +203,8 @@ def deliver_batch(
     rng: random.Random | None = None,
     settings: OrgSettings | None = None,
 ) -> DeliveryReport:
-    """Send claimed messages on one connection; failures are recorded at once, successes in groups.
+    """Send claimed messages on one connection; each failure and each success is recorded (and
+    committed) before the next message is sent.
 
     The sender's name is the company name as the admins set it when the batch starts.
     """
@@ -241,9 +241,8 @@ def deliver_batch(
                 run.commit_failure(envelope, str(exc), permanent=exc.permanent)
                 continue
             run.accepted.append((envelope, clock()))
+            run.commit_sent()  # before the next send: a crash repeats at most this one message
             _dispatched(message)
-            if len(run.accepted) >= RECORD_EVERY:
-                run.commit_sent()
         run.commit_sent()
     except Exception:
         run.commit_sent()  # what the server accepted is recorded whatever failed after it

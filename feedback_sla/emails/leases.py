@@ -107,12 +107,16 @@ def envelope_of(row) -> Envelope:
 
 def mark_sent(session: Session, sent: Sequence[tuple[Envelope, dt.datetime]]) -> set[int]:
     """Mark messages sent, each at its own time; the ids this call recorded (not another worker)."""
-    sent_at = {envelope.id: literal(at, UTCDateTime()) for envelope, at in sent}
+    ids = [envelope.id for envelope, _ in sent]
+    if len(sent) == 1:  # what the worker records: a plain value, a statement compiled once and cached
+        sent_at = sent[0][1]
+    else:
+        sent_at = case({e.id: literal(at, UTCDateTime()) for e, at in sent}, value=_T.c.id)
     return set(
         session.scalars(
             update(_T)
-            .where(_T.c.id.in_(list(sent_at)), _T.c.status == OutboxStatus.SENDING.value)
-            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=case(sent_at, value=_T.c.id))
+            .where(_T.c.id.in_(ids), _T.c.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=sent_at)
             .returning(_T.c.id)
         )
     )
