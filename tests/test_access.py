@@ -9,13 +9,23 @@ import sqlalchemy as sa
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.inbound.models import Confirmation, InboundMessage
 from feedback_sla.waits import answers, service
 from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 
 #: URL arguments that name an object, and how to find manager A's object of that kind.
-OBJECT_ARGUMENTS = ("candidate_id", "position_id", "user_id", "message_id", "template_id", "wait_id", "kind")
+OBJECT_ARGUMENTS = (
+    "candidate_id",
+    "position_id",
+    "user_id",
+    "message_id",
+    "template_id",
+    "wait_id",
+    "kind",
+    "inbound_id",
+)
 FORM = {
     "channel": "phone",
     "note": "hello",
@@ -63,6 +73,20 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
         promised_date=now.date() + dt.timedelta(days=7),
     )
     message = answers.queue_email(session, request, EmailConfig.from_app(app), settings)
+    report = InboundMessage(  # a delivery report about manager A's candidate, waiting for an admin
+        received_at=now,
+        source="pipe",
+        fingerprint="f" * 64,
+        sender="mailer-daemon@mx.example.net",
+        subject="Undelivered Mail Returned to Sender",
+        kind="bounce",
+        outcome="unconfirmed bounce",
+        candidate_id=candidate.id,
+        outbox_message_id=message.id,
+        size=2_000,
+        confirmation=Confirmation.UNCONFIRMED,
+    )
+    session.add(report)
     session.commit()
     ids = {
         "candidate_id": candidate.id,
@@ -70,6 +94,7 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
         "user_id": manager_a.id,
         "message_id": message.id,
         "kind": "rejection",
+        "inbound_id": report.id,
     }
 
     client.post("/login", data={"email": manager_b.email, "password": PASSWORD})
@@ -90,3 +115,4 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     assert any(e.startswith("positions.") for e in endpoints), checked
     emails_routes = {"emails.send", "emails.customize", "emails.undo", "emails.retry", "emails.edit_template"}
     assert emails_routes <= endpoints, checked
+    assert "admin.apply_bounce" in endpoints, checked
