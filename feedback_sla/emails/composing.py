@@ -25,6 +25,7 @@ from feedback_sla.emails import html as mail_html
 from feedback_sla.emails import sandbox
 from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, EmailTemplate
 from feedback_sla.errors import DomainError
+from feedback_sla.timeutil import long_date
 
 #: The placeholders a template may use, with what each holds (shown to admins on the edit page).
 PLACEHOLDERS: dict[str, str] = {
@@ -303,10 +304,8 @@ def _subject(rendered: str) -> str:
 
 
 def format_date(day: dt.date | None) -> str:
-    """A date as a candidate reads it: Friday, 27 November 2026."""
-    if day is None:
-        return ""
-    return f"{day:%A}, {day.day} {day:%B %Y}"
+    """A date as a candidate reads it (``long_date``); empty for none."""
+    return long_date(day) if day is not None else ""
 
 
 def first_name(name: str) -> str:
