@@ -57,12 +57,19 @@ def header_bomb() -> bytes:
     return b"From: z@example.net\r\nMessage-ID: <bomb@example.net>\r\n" + to + content_type + b"\r\nhello\r\n"
 
 
+def slow_charset() -> bytes:
+    """300 KB of text in punycode, whose decoding takes time that grows with its square."""
+    body = (b"1" * 1_000 + b"\r\n") * 300
+    return HEAD % b"punycode" + b"Content-Type: text/plain; charset=punycode\r\n\r\n" + body
+
+
 HOSTILE = {
     "one line of 9 MB": one_line,
     "100,000 parts": many_parts,
     "nested 1,000 deep": nested,
     "messages nested 1,000 deep": nested_messages,
     "a header of a megabyte": header_bomb,
+    "text in punycode": slow_charset,
 }
 
 

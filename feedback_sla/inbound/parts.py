@@ -9,6 +9,7 @@ its first ``limits.MAX_TEXT`` characters, without NUL or other control character
 
 from __future__ import annotations
 
+import codecs
 import email.policy
 import re
 from email.message import Message
@@ -18,6 +19,9 @@ from feedback_sla.inbound import limits
 
 #: The characters of one header's value that are read (Subject, From, References…).
 MAX_HEADER = 4 * 1024
+#: Charsets whose decoding takes time that grows with the square of the text (256 KB of punycode
+#: take seconds): a part that names one is read as Latin-1.
+SLOW_CHARSETS = frozenset({"punycode", "idna"})
 
 
 class Headers:
@@ -88,11 +92,14 @@ def _inline_parts(message: Message):
 
 def content(part: Message) -> str:
     """A part's text: its first ``limits.MAX_TEXT`` characters, in its charset (Latin-1 when that
-    is unknown), without NUL or other control characters."""
+    is unknown, no text encoding or slow to decode), without NUL or other control characters."""
     payload = part.get_payload(decode=True)
     payload = payload[: 4 * limits.MAX_TEXT] if isinstance(payload, bytes) else b""
     try:
-        text = payload.decode(part.get_content_charset() or "us-ascii", "replace")
+        charset = codecs.lookup(part.get_content_charset() or "us-ascii").name
+        if charset in SLOW_CHARSETS:
+            raise LookupError(charset)
+        text = payload.decode(charset, "replace")
     except (LookupError, ValueError):  # an unknown charset: read it as Latin-1 rather than fail
         text = payload.decode("latin-1")
     return "".join(c for c in limits.text_read(text) if c in "\n\t" or c >= " ")
