@@ -131,3 +131,33 @@ def test_the_api_refuses_half_a_character_and_names_the_field(client, session, p
     assert session.scalar(sa.select(sa.func.count()).select_from(Candidate)) == 1
     assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == events_before
     assert EventKind.NOTE not in {e.kind for e in session.scalars(sa.select(Event))}
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "message"),
+    [
+        ("x" * 140_000, "name", "line 2"),
+        ("0001-01-01", "applied_at", "line 2, column applied_at"),
+        ("9999-12-31T12:00", "applied_at", "line 2, column applied_at"),
+        ("Backend\x00Engineer", "position", "line 2, column position"),
+    ],
+    ids=["field-over-128-kb", "applied-year-1", "applied-year-9999", "nul-in-new-position-title"],
+)
+def test_a_csv_file_with_a_hostile_cell_imports_nothing_and_names_the_row(
+    runner, session, tmp_path, cell, column, message
+):
+    UserFactory(email="maria@example.com")
+    session.commit()
+    row = {"name": "Ana Okafor", "applied_at": "2026-11-16T09:00", "position": "Data Analyst", column: cell}
+    path = tmp_path / "candidates.csv"
+    path.write_text(
+        "name,email,position,manager_email,stage,applied_at\n"
+        f"{row['name']},ana@example.com,{row['position']},maria@example.com,applied,{row['applied_at']}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["candidates", "import", str(path)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    db.session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Candidate)) == 0

@@ -7,7 +7,6 @@ Each vendor module (``greenhouse``, ``lever``, ``ashby``, ``workable``) turns it
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 from feedback_sla.timeutil import FIRST_DAY, LAST_DAY, check_day
@@ -85,7 +84,8 @@ def parse_time(value, field: str) -> dt.datetime:
     """An ISO 8601 time (``Z`` or an offset) or epoch milliseconds, as UTC, within the dates the
     app takes (``timeutil.check_day``): Infinity, 1e30 or year 9999 is a payload error."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or not _EPOCH_MS_RANGE[0] <= value <= _EPOCH_MS_RANGE[1]:
+        # Compared as they are: an int past a float's range (10**400) is simply out of range.
+        if not _EPOCH_MS_RANGE[0] <= value <= _EPOCH_MS_RANGE[1]:  # NaN compares false: refused too
             raise PayloadError(f"{field}: not a time within {FIRST_DAY.year} to {LAST_DAY.year}: {value!r}")
         return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
     if not isinstance(value, str) or not value:
