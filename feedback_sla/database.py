@@ -8,6 +8,7 @@ database, load without the web stack.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sqlite3
 
@@ -41,6 +42,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+#: How long a checkpoint after an erasure waits for readers to leave the log.
+_CHECKPOINT_WAIT_MS = 1000
+
+
 def checkpoint_after_commit(session: Session) -> None:
     """On SQLite, once this session's transaction commits, copy the write-ahead log into the
     database file and empty it: the log keeps the pages as they were before until a checkpoint,
@@ -53,9 +58,22 @@ def _checkpoint(session: Session) -> None:
     if not session.info.pop("checkpoint", False):
         return
     bind = session.get_bind()
-    if bind.dialect.name == "sqlite":
+    if bind.dialect.name != "sqlite":
+        return
+    try:
         with bind.connect() as conn:  # the session's own connection is done with its transaction
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # It holds the write lock while it waits for readers: a second at most, not the full
+            # busy timeout, so a long read (an export) does not hold up every writer.
+            timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={min(int(timeout), _CHECKPOINT_WAIT_MS)}")
+            try:
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout)}")
+    except DBAPIError as exc:  # what was committed stays committed
+        busy = str(exc)
+    if busy:  # a reader still in the log: SQLite's next checkpoint empties it
+        logging.getLogger(__name__).warning("the write-ahead log was not emptied after an erasure: %s", busy)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -9,6 +9,7 @@ builds of SQLite, Debian's among them, turn it on by default; the app turns it o
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,24 @@ def test_an_erased_candidate_is_nowhere_in_the_database_file_or_its_log(sqlite_f
     assert session.connection().exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     for needle in NEEDLES + (EMAIL,):
         assert needle.encode() not in after, needle
+
+
+def test_an_erasure_commits_while_a_reader_holds_the_log(sqlite_file, runner, session, caplog):
+    """The checkpoint cannot empty a log another connection still reads: the erasure stands, and
+    the log is emptied by a later checkpoint."""
+    position = PositionFactory(manager=UserFactory())
+    applied = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    candidate = waits.add_candidate(session, position, NAME, EMAIL, applied, OrgSettings())
+    session.commit()
+    reader = sqlite3.connect(sqlite_file, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM candidates").fetchone()
+        result = runner.invoke(args=["candidates", "erase", str(candidate.id), "--yes"])
+    finally:
+        reader.rollback()
+        reader.close()
+    assert result.exit_code == 0, result.output
+    assert "write-ahead log was not emptied" in caplog.text
+    session.expire_all()
+    assert session.get(type(candidate), candidate.id).erased_at is not None
