@@ -95,6 +95,10 @@ class CandidateChangeSchema(Input):
 class ContactSchema(Input):
     channel = ma.fields.Enum(ContactChannel, by_value=True, required=True)
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    promised_date = ma.fields.Date(
+        load_default=None,
+        metadata={"description": "the date the candidate was told: the next wait is due on it"},
+    )
 
 
 class NoteSchema(Input):

@@ -9,7 +9,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from feedback_sla.candidates.models import PIPELINE, ContactChannel
-from feedback_sla.web.forms import ReturnForm, stripped, valid_email
+from feedback_sla.web.forms import PromiseForm, ReturnForm, stripped, valid_email
 
 NOTE_LIMIT = 5000
 REASON_LIMIT = 500
@@ -29,7 +29,9 @@ class StageForm(ReturnForm):
     stage = SelectField("Move to stage", choices=STAGE_CHOICES, validators=[DataRequired()])
 
 
-class ContactForm(ReturnForm):
+class ContactForm(PromiseForm):
+    """A logged contact; with a promised date (what the manager told them), the next wait is due on it."""
+
     channel = SelectField("How they heard from you", choices=CHANNEL_CHOICES, validators=[DataRequired()])
     note = TextAreaField(
         "What you told them (optional)",
