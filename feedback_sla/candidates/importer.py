@@ -83,8 +83,7 @@ def read_rows(
     parser = _RowParser(session, now, only_manager)
     rows: list[ImportRow] = []
     errors: list[RowError] = []
-    for record in reader:
-        line = reader.line_num
+    for line, record in _records(reader, errors):
         if len(rows) + len(errors) >= MAX_ROWS:
             errors.append(RowError(line, None, f"too many rows (at most {MAX_ROWS} per file)"))
             break
@@ -103,6 +102,22 @@ def read_rows(
     if not rows:
         raise CsvImportError([RowError(1, None, "the file has a header but no candidates")])
     return rows
+
+
+def _records(reader: csv.DictReader, errors: list[RowError]):
+    """(line, record) pairs; a line the csv module cannot read (a field past its 128 KB limit, a
+    stray NUL) ends the file with that line's error."""
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # The csv module counts the line it failed in only once it is read whole.
+            errors.append(RowError(reader.line_num + 1, None, f"cannot be read as CSV ({exc})"))
+            return
+        yield reader.line_num, record
 
 
 def _reader(raw: bytes | str) -> csv.DictReader:
@@ -153,6 +168,7 @@ class _RowParser:
                     values[column] = clean_line(values[column], column, limit)
                 except DomainError as exc:
                     bad(column, str(exc).removeprefix(f"{column}: "))
+                    values[column] = ""  # never looked up: a database may refuse it outright
         email = self._email(values, bad)
         manager = self._manager(values, bad)
         if values.get("stage") and values["stage"] not in PIPELINE:
