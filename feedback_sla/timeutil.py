@@ -87,6 +87,10 @@ FIRST_DAY = dt.date(1970, 1, 1)
 LAST_DAY = dt.date(2199, 12, 31)
 
 
+#: The furthest a promise to a candidate may reach: a date beyond is a typing mistake, not a promise.
+PROMISE_HORIZON = dt.timedelta(days=366)
+
+
 def check_day(day: dt.date) -> dt.date:
     """``day`` when it lies within FIRST_DAY..LAST_DAY; ValueError saying so otherwise."""
     if isinstance(day, dt.datetime):

@@ -280,6 +280,7 @@ def test_a_sent_update_opens_the_next_wait_due_on_its_date_even_past_the_policy(
     [
         ("rejection", dt.date(2026, 11, 20), "promised date: a rejection carries no promised date"),
         ("update", dt.date(2026, 11, 17), "promised date: 2026-11-17 is in the past"),
+        ("update", dt.date(2027, 11, 20), "promised date: 2027-11-20 is more than a year ahead"),
     ],
 )
 def test_a_promise_that_makes_no_sense_is_refused(session, kind, promised, reason):

@@ -22,7 +22,7 @@ from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage
 from feedback_sla.text import a_or_an, check_characters, normalize_newlines
-from feedback_sla.timeutil import local_date
+from feedback_sla.timeutil import PROMISE_HORIZON, local_date
 
 #: The statuses a candidate may have for each kind to be queued.
 ALLOWED_FROM: dict[EmailKind, frozenset[Status]] = {
@@ -142,6 +142,8 @@ def check_promise(request: EmailRequest, kind: EmailKind) -> None:
     today = local_date(request.now, candidate.position.time_zone)
     if promised_date < today:
         raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
+    if promised_date > today + PROMISE_HORIZON:
+        raise EmailError(f"promised date: {promised_date.isoformat()} is more than a year ahead")
     if not request.waiting:
         raise EmailError(
             f"promised date: {candidate.name} is not waiting for an answer, so there is nothing to promise"

@@ -29,7 +29,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_text, search_key
-from feedback_sla.timeutil import local_date
+from feedback_sla.timeutil import PROMISE_HORIZON, local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
@@ -38,8 +38,6 @@ from feedback_sla.waits.queries import WaitRow, open_wait_of
 #: The longest internal note or contact note, and the longest withdrawal reason.
 MAX_NOTE = 5_000
 MAX_REASON = 500
-#: The furthest a promise may reach: a date beyond is a typing mistake, not a promise.
-PROMISE_HORIZON = dt.timedelta(days=366)
 
 
 def record(
