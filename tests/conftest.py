@@ -22,11 +22,15 @@ from feedback_sla.database import db
 TEST_DATABASE_URL = os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL", "")
 
 
+#: The suite's own switches, kept: the database URL (the parallel workers, pytest-xdist, inherit this
+#: environment and read it again) and the one that rewrites the documentation's screenshots.
+SUITE_VARIABLES = {"FEEDBACK_SLA_TEST_DATABASE_URL", "FEEDBACK_SLA_WRITE_SCREENSHOTS"}
+
+
 def _clean_environment() -> None:
-    """The suite must not pick up an operator's FEEDBACK_SLA_* settings. Its own database URL
-    stays: the parallel workers (pytest-xdist) inherit this environment and read it again."""
+    """The suite must not pick up an operator's FEEDBACK_SLA_* settings; its own switches stay."""
     for key in list(os.environ):
-        if key.startswith("FEEDBACK_SLA_") and key != "FEEDBACK_SLA_TEST_DATABASE_URL":
+        if key.startswith("FEEDBACK_SLA_") and key not in SUITE_VARIABLES:
             del os.environ[key]
 
 

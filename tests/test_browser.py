@@ -8,7 +8,9 @@ overdue candidate by phone.
 Runs Debian's Chromium through Playwright: one browser and one demo server for the module, a fresh
 browser context (window size and login) per test. Outside CI, without Chromium, the tests skip with
 the reason; in CI (CI=true) a missing browser is a failure. Screenshots of the triage and candidate
-pages land in the screenshot test's temporary folder.
+pages land in the screenshot test's temporary folder; the documentation's (docs/img/triage.png and
+candidate.png, 1280 px) are rewritten only with FEEDBACK_SLA_WRITE_SCREENSHOTS=1, so a test run leaves
+the tree as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -55,6 +58,8 @@ SHOWN = "Rosa Patel"
 REJECTED = "Chloé Nakamura"
 #: The token of a status page link the shown candidate was given (the candidate's own page).
 STATUS_TOKEN = "browser-test-status-page-link-000000000000"
+#: Where the documentation's screenshots live (README and docs/ show them).
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
 def _browser_or_skip():
@@ -353,6 +358,17 @@ def test_the_triage_and_candidate_pages_are_photographed(visit, width, tmp_path)
         page = visit(MANAGER, width, path)
         page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
         assert (tmp_path / f"{name}-{width}.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_the_documentation_screenshots_are_taken_from_the_demo(visit, tmp_path):
+    """The triage and candidate pages at 1280 px, one window high, for docs/img."""
+    write = os.environ.get("FEEDBACK_SLA_WRITE_SCREENSHOTS") == "1"
+    folder = DOCS_IMAGES if write else tmp_path
+    for name, path in (("triage", "/"), ("candidate", "/candidates/{candidate}")):
+        page = visit(MANAGER, 1280, path)
+        page.screenshot(path=str(folder / f"{name}.png"))
+        assert (folder / f"{name}.png").stat().st_size > 10_000
 
 
 @pytest.mark.browser
