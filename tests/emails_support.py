@@ -110,7 +110,8 @@ class _CloseAfterMessage(SMTP):
 
 
 class SmtpSink:
-    """An aiosmtpd server on 127.0.0.1:``port`` for the duration of a ``with`` block."""
+    """An aiosmtpd server on 127.0.0.1:``port`` for the duration of a ``with`` block; with
+    ``smtputf8`` it offers SMTPUTF8 (RFC 6531), as Postfix does with ``smtputf8_enable``."""
 
     def __init__(
         self,
@@ -119,8 +120,10 @@ class SmtpSink:
         port: int | None = None,
         drop_on_quit=False,
         close_after_message=False,
+        smtputf8=False,
     ):
         self.handler = handler or Recorder()
+        self._smtputf8 = smtputf8
         self.port = port or free_port()
         self._drop_on_quit = drop_on_quit
         self._close_after_message = close_after_message
@@ -135,7 +138,9 @@ class SmtpSink:
             def factory(self):
                 return server_class(self.handler, **self.SMTP_kwargs)
 
-        self._controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self._smtputf8
+        )
         self._controller.start()
         return self.handler
 

@@ -174,7 +174,7 @@ def test_the_new_user_form_defaults_to_the_organisation_time_zone(client, sessio
     ("changes", "field", "reason"),
     [
         ({"password": "short"}, "password", "Field must be between 8 and 1024 characters long."),
-        ({"email": "not an address"}, "email", "invalid email 'not an address'"),
+        ({"email": "not an address"}, "email", "'not an address' is not a valid email address"),
         (
             {"time_zone": "Nowhere/City"},
             "time_zone",

@@ -320,7 +320,10 @@ def test_edit_refuses_a_duplicate_email_in_the_same_position(logged_in, session,
     ("form", "message"),
     [
         ({"name": "", "email": "ana@example.com"}, "Name: must not be empty"),
-        ({"name": "Ana", "email": "not-an-address"}, "invalid email"),
+        (
+            {"name": "Ana", "email": "not-an-address"},
+            "Email: &#39;not-an-address&#39; is not a valid email address",
+        ),
     ],
 )
 def test_edit_refuses_bad_input(logged_in, candidate, form, message):

@@ -169,7 +169,8 @@ def test_the_new_candidate_form_links_each_error_to_its_field(client, session, m
     )
     form = page_of(response, 422)
     assert_summary(
-        form, {"name": "Name: must not be empty", "email": "Email: invalid email 'not an address'"}
+        form,
+        {"name": "Name: must not be empty", "email": "Email: 'not an address' is not a valid email address"},
     )
     assert form.description("applied_at") == "In the position's time zone. Leave empty for now."
     assert "aria-invalid" not in form.controls["position"]

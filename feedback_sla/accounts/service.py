@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import Role, User
+from feedback_sla.addresses import comparable_address, normalize_address
 from feedback_sla.errors import DomainError
 from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
@@ -18,20 +19,8 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
 
-#: The longest name and address the users table holds.
+#: The longest name the users table holds (an address: ``addresses.MAX_ADDRESS``).
 MAX_NAME = User.__table__.c.name.type.length
-MAX_EMAIL = User.__table__.c.email.type.length
-
-
-def normalize_email(email: str) -> str:
-    """A syntactically valid address, lower-cased; DomainError names what is wrong."""
-    # Imported here: it builds its grammar on import, which commands that only read data skip.
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise DomainError(f"invalid email {email!r}: {exc}") from None
 
 
 def check_password(password: str) -> None:
@@ -59,7 +48,8 @@ def everyone(session: Session) -> list[User]:
 
 
 def find_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    """The user with this address, whatever its case or the form of its domain."""
+    return session.scalar(select(User).where(func.lower(User.email) == comparable_address(email)))
 
 
 def create_user(
@@ -72,7 +62,7 @@ def create_user(
     *,
     digest_hour: int = 8,
 ) -> User:
-    email = normalize_email(clean_line(email, "email", MAX_EMAIL))
+    email = normalize_address(email, "email")
     name = clean_line(name, "name", MAX_NAME)
     try:
         role = Role(role)

@@ -1,6 +1,6 @@
 """Reading a CSV file of candidates: the whole file is checked before anything is written.
 
-``waits.service.import_rows`` writes the rows it returns.
+``waits.importing.import_rows`` writes the rows it returns.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
-from feedback_sla.accounts.service import find_by_email, no_user_with, normalize_email
+from feedback_sla.accounts.service import find_by_email, no_user_with
+from feedback_sla.addresses import MAX_ADDRESS, InvalidAddress, comparable_address, normalize_address
 from feedback_sla.candidates.models import PIPELINE
-from feedback_sla.candidates.service import MAX_EMAIL, MAX_NAME, check_applied_at, email_taken
+from feedback_sla.candidates.service import MAX_NAME, check_applied_at, email_taken
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.positions.service import MAX_TITLE, find_position
@@ -25,8 +26,9 @@ from feedback_sla.timeutil import local_date, parse_date, parse_instant
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
 OPTIONAL = ("interview_at", "promised_by")
 MAX_ROWS = 50_000
-#: The free-text columns and their longest values, as the tables hold them.
-_ONE_LINE = {"name": MAX_NAME, "email": MAX_EMAIL, "position": MAX_TITLE, "manager_email": MAX_EMAIL}
+#: The free-text columns and their longest values, as the tables hold them (``email`` goes through
+#: the address rule, which checks the same).
+_ONE_LINE = {"name": MAX_NAME, "position": MAX_TITLE, "manager_email": MAX_ADDRESS}
 
 
 @dataclass(frozen=True)
@@ -197,15 +199,15 @@ class _RowParser:
         if not values.get("email"):
             return None
         try:
-            return normalize_email(values["email"])
-        except DomainError as exc:
-            bad("email", str(exc))
+            return normalize_address(values["email"], "email")
+        except InvalidAddress as exc:
+            bad("email", exc.reason)
             return None
 
     def _manager(self, values, bad) -> User | None:
         if not values.get("manager_email"):
             return None
-        key = values["manager_email"].lower()
+        key = comparable_address(values["manager_email"])
         if self.only_manager is not None and key != self.only_manager.email.lower():
             bad("manager_email", f"must be your own email, {self.only_manager.email}")
             return None

@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
-from feedback_sla.accounts.service import normalize_email
+from feedback_sla.addresses import comparable_address, normalize_address
 from feedback_sla.candidates.models import PIPELINE, Candidate, Event, Status
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
@@ -58,9 +58,10 @@ def check_applied_at(applied_at: dt.datetime, now: dt.datetime) -> None:
 def by_email(
     session: Session, position_id: int, email: str, *, except_id: int | None = None
 ) -> Candidate | None:
-    """The position's candidate with this email, whatever its case (another than ``except_id``)."""
+    """The position's candidate with this email, whatever its case or the form of its domain
+    (another than ``except_id``)."""
     query = select(Candidate).where(
-        Candidate.position_id == position_id, func.lower(Candidate.email) == email.strip().lower()
+        Candidate.position_id == position_id, func.lower(Candidate.email) == comparable_address(email)
     )
     if except_id is not None:
         query = query.where(Candidate.id != except_id)
@@ -74,7 +75,7 @@ def email_taken(session: Session, position_id: int, email: str, *, except_id: in
 
 def check_new_email(session: Session, position: Position, email: str, *, except_id: int | None = None) -> str:
     """The normalised address, unless the position already has a candidate with it."""
-    email = normalize_email(check_email_text(email))
+    email = check_email_text(email)
     check_not_taken(session, position, email, except_id=except_id)
     return email
 
@@ -87,9 +88,8 @@ def check_not_taken(
         raise DuplicateCandidate(f"{email.strip()} is already a candidate for {position.title}")
 
 
-#: The longest name and address the candidates table holds.
+#: The longest name the candidates table holds (an address: ``addresses.MAX_ADDRESS``).
 MAX_NAME = Candidate.__table__.c.name.type.length
-MAX_EMAIL = Candidate.__table__.c.email.type.length
 
 
 def check_name(name: str) -> str:
@@ -98,8 +98,9 @@ def check_name(name: str) -> str:
 
 
 def check_email_text(email: str) -> str:
-    """An address as typed, before it is checked as an address: one line, at most ``MAX_EMAIL``."""
-    return clean_line(email, "email", MAX_EMAIL)
+    """A candidate's address as typed, kept as the one rule keeps it (``addresses``); InvalidAddress
+    names the field ``email``."""
+    return normalize_address(email, "email")
 
 
 #: The timeline's order: newest first (the ``ix_events_candidate_time`` index read backwards).

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from email_validator import EmailNotValidError, validate_email
-
+from feedback_sla.addresses import InvalidAddress, normalize_address
 from feedback_sla.errors import DomainError
 
 
@@ -21,8 +20,9 @@ def check_headers(values: Mapping[str, str | None]) -> None:
 
 
 def check_address(label: str, address: str) -> None:
+    """The address by the one rule (``addresses.normalize_address``); HeaderError names ``label``."""
     check_headers({label: address})
     try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise HeaderError(f"{label} {address!r} is not a valid email address: {exc}") from None
+        normalize_address(address, label)
+    except InvalidAddress as exc:
+        raise HeaderError(str(exc)) from None

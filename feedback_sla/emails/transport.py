@@ -20,6 +20,7 @@ from email.utils import format_datetime
 
 from flask import Flask
 
+from feedback_sla.addresses import InvalidAddress, needs_smtputf8, wire_address
 from feedback_sla.emails.automatic import Verbatim, automatic_headers
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.dkim_signing import new_message
@@ -106,11 +107,18 @@ class SmtpTransport:
 
     def send(self, message: EmailMessage, envelope: Envelope, sender: str) -> None:
         data = message.as_bytes()
+        # The addresses only a server offering SMTPUTF8 takes (a UTF-8 message names at least one).
+        addresses = (envelope.to_address, envelope.reply_to_address, sender)
+        international = [a for a in addresses if a and needs_smtputf8(a)]
+        if message.policy.utf8 and not international:
+            international = ["the reply address"]
+        sender = _wire("the envelope sender", sender)
+        recipient = _wire("the recipient's address", envelope.to_address)
         reused = self._host is not None
         if not reused:
             self._host = self._connect()
         try:
-            self._sendmail(sender, envelope.to_address, data)
+            self._sendmail(sender, recipient, data, international)
         except _Disconnected:
             if not reused:
                 raise
@@ -118,11 +126,12 @@ class SmtpTransport:
             # messages per connection); this one was most likely not taken, so try once on a new
             # connection. Should it have been, the copy carries the same Message-ID.
             self._host = self._connect()
-            self._sendmail(sender, envelope.to_address, data)
+            self._sendmail(sender, recipient, data, international)
 
-    def _sendmail(self, sender: str, recipient: str, data: bytes) -> None:
+    def _sendmail(self, sender: str, recipient: str, data: bytes, international: list[str]) -> None:
         try:
-            self._host.sendmail(sender, [recipient], data)
+            options = self._smtputf8(international) if international else ()
+            self._host.sendmail(sender, [recipient], data, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _ in exc.recipients.values()]
@@ -138,6 +147,18 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise DeliveryError(_describe(exc)) from None
+
+    def _smtputf8(self, addresses: list[str]) -> tuple[str, ...]:
+        """The MAIL options of a message with a non-ASCII local part (RFC 6531); a permanent
+        DeliveryError naming the addresses when the server does not offer SMTPUTF8."""
+        self._host.ehlo_or_helo_if_needed()
+        if not self._host.has_extn("smtputf8"):
+            raise DeliveryError(
+                f"the mail server does not offer SMTPUTF8, which {', '.join(addresses)} needs "
+                "(non-ASCII characters before the @); nothing was sent",
+                permanent=True,
+            )
+        return ("SMTPUTF8", "BODY=8BITMIME") if self._host.has_extn("8bitmime") else ("SMTPUTF8",)
 
     def close(self) -> None:
         host, self._host = self._host, None
@@ -221,11 +242,23 @@ def backend_for(app: Flask, config: EmailConfig) -> SmtpBackend | FileBackend:
 #: (plain when it is ASCII in short lines, else quoted-printable or base64, whichever is shorter), so
 #: no line passes 78 characters (RFC 5321 allows 998) and a server without 8BITMIME takes it as is.
 WIRE_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+#: A message with a non-ASCII local part in an address: headers in UTF-8 (RFC 6532), bodies 7-bit
+#: as above; only a server offering SMTPUTF8 takes it.
+SMTPUTF8_POLICY = WIRE_POLICY.clone(utf8=True)
+
+
+def _wire(label: str, address: str) -> str:
+    """The address as SMTP carries it (its domain as A-labels); HeaderError names ``label``."""
+    try:
+        return wire_address(address, label)
+    except InvalidAddress as exc:
+        raise HeaderError(str(exc)) from None
 
 
 def _address(label: str, name: str | None, address: str) -> Address:
+    local, _, domain = _wire(label, address).rpartition("@")
     try:
-        return Address(name or "", addr_spec=address)
+        return Address(name or "", username=local, domain=domain)
     except (ValueError, IndexError, HeaderParseError):
         raise HeaderError(f"{label} {address!r} cannot go into an email header") from None
 
@@ -250,8 +283,10 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
             "the Message-ID": envelope.message_id,
         }
     )
+    ours = (config.organisation_email, config.reply_address, envelope.to_address, envelope.reply_to_address)
+    international = any(needs_smtputf8(address) for address in ours if address)
     # DKIM-signed as it becomes bytes, when configured.
-    message = new_message(config.dkim, WIRE_POLICY)
+    message = new_message(config.dkim, SMTPUTF8_POLICY if international else WIRE_POLICY)
     message["From"] = _address(
         "the organisation's address", config.organisation_name, config.organisation_email
     )

@@ -21,6 +21,7 @@ from email.utils import getaddresses, parseaddr
 from flufl.bounce import all_failures
 from mailparser_reply import EmailReplyParser
 
+from feedback_sla.addresses import comparable_address
 from feedback_sla.inbound import limits, parts
 from feedback_sla.inbound.parts import Headers, html_to_text
 
@@ -66,13 +67,13 @@ class Kind(enum.StrEnum):
 @dataclass(frozen=True)
 class Incoming:
     message_id: str | None
-    sender: str  # the From address, lower case
-    recipients: tuple[str, ...]  # every address the message was delivered to, lower case
+    sender: str  # the From address, as the address rule keeps addresses (lower case)
+    recipients: tuple[str, ...]  # every address the message was delivered to, likewise
     subject: str
     answers: tuple[str, ...]  # Message-IDs from In-Reply-To and References, nearest first
     kind: Kind
     text: str = ""  # a reply's new text, its quoted original removed
-    failed: tuple[str, ...] = ()  # a bounce's failed recipients
+    failed: tuple[str, ...] = ()  # a bounce's failed recipients, likewise
     reason: str = ""  # a bounce's diagnostic, in the server's words
     original_message_id: str | None = None  # the Message-ID of the bounced email, when attached
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -87,7 +88,7 @@ def read(raw: bytes, max_bytes: int = MAX_BYTES) -> Incoming:
     subject = _one_line(headers.decoded("Subject"))
     base = {
         "message_id": _message_id(headers.first("Message-ID")),
-        "sender": parseaddr(headers.first("From"))[1].lower(),
+        "sender": _address(parseaddr(headers.first("From"))[1]),
         "recipients": _recipients(headers),
         "subject": subject,
         "answers": _answers(headers),
@@ -120,8 +121,15 @@ def _message_id(value) -> str | None:
 def _recipients(headers: Headers) -> tuple[str, ...]:
     values = headers.every(RECIPIENT_HEADERS, RECIPIENTS_READ)
     found = [address for _, address in getaddresses(values) if "@" in address][:MAX_RECIPIENTS]
-    seen = dict.fromkeys(address.lower() for address in found)
+    seen = dict.fromkeys(_address(address) for address in found)
     return tuple(seen)
+
+
+def _address(value: str) -> str:
+    """An address from outside as the address rule keeps it, so it matches ours whatever its case
+    or the form of its domain. A header in UTF-8 (RFC 6532) is read back from the bytes the parser
+    kept as surrogates."""
+    return comparable_address(value.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
 def _answers(headers: Headers) -> tuple[str, ...]:
@@ -131,14 +139,29 @@ def _answers(headers: Headers) -> tuple[str, ...]:
 
 
 def _failures(raw: bytes) -> tuple[set[str], set[str]]:
-    legacy = email.message_from_bytes(raw)  # the detectors read the classic message API
-    temporary, permanent = all_failures(legacy)
+    temporary, permanent = all_failures(_legacy(raw))
 
     def text(addresses) -> set[str]:
         found = (a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in addresses)
-        return {a.strip().strip("<>").lower() for a in found if "@" in a}
+        return {_address(a.strip().strip("<>")) for a in found if "@" in a}
 
     return text(temporary), text(permanent)
+
+
+def _legacy(raw: bytes) -> Message:
+    """The message in the classic API the detectors read, its UTF-8 headers (RFC 6532, as from an
+    address with a non-ASCII local part) as text: the classic API hands such a header back as a
+    ``Header`` object, on which detectors fail."""
+    legacy = email.message_from_bytes(raw)
+    for part in legacy.walk():
+        headers = list(part.raw_items())
+        if all(value.isascii() for _, value in headers):
+            continue
+        for name in {name for name, _ in headers}:
+            del part[name]
+        for name, value in headers:  # every header again, in its order
+            part[name] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return legacy
 
 
 def _automatic(headers: Headers, subject: str) -> bool:

@@ -10,8 +10,7 @@ from wtforms import DateField, HiddenField
 from wtforms.fields import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
-from feedback_sla.accounts.service import normalize_email
-from feedback_sla.errors import DomainError
+from feedback_sla.addresses import InvalidAddress, normalize_address
 from feedback_sla.timeutil import validate_time_zone, zone_names
 
 
@@ -26,11 +25,12 @@ def errors_text(form: FlaskForm) -> str:
 
 
 def valid_email(_form, field) -> None:
-    """A syntactically valid address; the field keeps it normalised (lower case)."""
+    """An address by the one rule (``addresses.normalize_address``); the field keeps it as the rule
+    does (lower case), and an error says why without the field's name, which the label gives."""
     try:
-        field.data = normalize_email(field.data or "")
-    except DomainError as exc:
-        raise ValidationError(str(exc)) from None
+        field.data = normalize_address(field.data or "", field.name)
+    except InvalidAddress as exc:
+        raise ValidationError(exc.reason) from None
 
 
 def stripped(value):

@@ -18,7 +18,7 @@ ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, "Hiring manager"), SelectChoice
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254), valid_email])
+    email = EmailField("Email", validators=[DataRequired(), valid_email])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MANAGER.value)
     time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])

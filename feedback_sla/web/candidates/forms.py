@@ -63,7 +63,7 @@ class DetailsForm(FlaskForm):
     email = StringField(
         "Email",
         filters=[stripped],
-        validators=[DataRequired(message="Email: must not be empty"), Length(max=254), valid_email],
+        validators=[DataRequired(message="Email: must not be empty"), valid_email],
     )
 
 
