@@ -12,7 +12,6 @@ from wtforms.fields import SelectChoice
 from feedback_sla.candidates import importer
 from feedback_sla.candidates import service as candidates
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import UTC, utcnow, zone
@@ -20,6 +19,7 @@ from feedback_sla.waits import importing, service
 from feedback_sla.web.access import scope_positions, viewer
 from feedback_sla.web.candidates import bp
 from feedback_sla.web.candidates.forms import IMPORT_LIMIT_BYTES, ImportForm, NewCandidateForm
+from feedback_sla.web.transaction import Refused, one_transaction
 
 
 def _open_positions() -> list[Position]:
@@ -58,36 +58,32 @@ def new():
         if form.applied_at.data is not None:
             applied_at = form.applied_at.data.replace(tzinfo=zone(position.time_zone)).astimezone(UTC)
         try:
-            candidate = service.add_candidate(
-                db.session,
-                position,
-                form.name.data,
-                form.email.data,
-                applied_at,
-                settings_service.load(db.session),
-                viewer(),
-                stage=form.stage.data,
-                now=now,
+            added = one_transaction(
+                lambda: service.add_candidate(
+                    db.session,
+                    position,
+                    form.name.data,
+                    form.email.data,
+                    applied_at,
+                    settings_service.load(db.session),
+                    viewer(),
+                    stage=form.stage.data,
+                    now=now,
+                )
             )
-            db.session.commit()
-        except candidates.DuplicateCandidate as exc:
+        except IntegrityError:  # the same address, committed meanwhile by another request
             db.session.rollback()
-            form.email.errors.append(f"Email: {exc}")
-        except IntegrityError:
-            db.session.rollback()
-            form.email.errors.append(f"Email: {form.email.data} is already a candidate for this position")
-        except candidates.ImpossibleApplication as exc:
-            db.session.rollback()
-            form.applied_at.errors.append(f"Applied at: {str(exc).removeprefix('applied at: ')}")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Nothing was saved: {exc}", "danger")
+            taken = f"{form.email.data} is already a candidate for this position"
+            added = Refused(candidates.DuplicateCandidate(taken))
+        if not isinstance(added, Refused):
+            flash(f"Added {added.name} to {position.title}; their application wait is open.", "success")
+            return redirect(url_for("candidates.show", candidate_id=added.id))
+        if isinstance(added.error, candidates.DuplicateCandidate):
+            form.email.errors.append(f"Email: {added.reason}")
+        elif isinstance(added.error, candidates.ImpossibleApplication):
+            form.applied_at.errors.append(f"Applied at: {added.reason.removeprefix('applied at: ')}")
         else:
-            flash(
-                f"Added {candidate.name} to {position.title}; their application wait is open.",
-                "success",
-            )
-            return redirect(url_for("candidates.show", candidate_id=candidate.id))
+            flash(f"Nothing was saved: {added.reason}", "danger")
     return _render_new(form, positions), 422
 
 

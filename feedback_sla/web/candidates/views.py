@@ -17,7 +17,6 @@ from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Event, EventKind
 from feedback_sla.database import db
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, local_date, utcnow
 from feedback_sla.waits import clock, service, undo
@@ -39,6 +38,7 @@ from feedback_sla.web.candidates.page import Shown, render_candidate
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import PromiseForm, ReturnForm, errors_text
+from feedback_sla.web.transaction import Refused, added, one_transaction
 
 
 @bp.get("/<int:candidate_id>")
@@ -67,24 +67,30 @@ def _act(
     if not form.validate_on_submit():
         flash(f"Nothing was saved. {errors_text(form)}", "danger")
         return render_candidate(candidate, 422, **{form_name: form})
-    try:
-        done = action(candidate, utcnow(), settings_service.load(db.session))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was saved: {exc}", "danger")
+    done = one_transaction(
+        lambda: _worded(candidate_id, action(candidate, utcnow(), settings_service.load(db.session)))
+    )
+    if isinstance(done, Refused):
+        flash(f"Nothing was saved: {done.reason}", "danger")
         return render_candidate(candidate_or_404(candidate_id), 409, **{form_name: form})
-    undoable = None
-    if not isinstance(done, str):  # read before the commit expires the event: no second read
-        text, event = done
-        undo_url = url_for("candidates.undo_event", candidate_id=candidate_id, event_id=event.id)
-        undoable = text, undo_url, as_utc(event.recorded_at) + _undo_window()
-    db.session.commit()
+    text, undoable = done
     back = safe_next(form.back_to(candidate_id)) or url_for("candidates.show", candidate_id=candidate_id)
     if undoable is None:
-        flash(done, "success")
+        flash(text, "success")
     else:
-        flash_undoable(*undoable, back)
+        flash_undoable(text, *undoable, back)
     return redirect(back)
+
+
+def _worded(candidate_id: int, done: str | tuple[str, Event]) -> tuple[str, tuple[str, dt.datetime] | None]:
+    """What to say, with the Undo button (where it posts, until when) of an action that answered
+    with its event: read before the commit expires the event, so it is not read again."""
+    if isinstance(done, str):
+        return done, None
+    text, event = done
+    db.session.flush()  # the event's id and recorded time
+    undo_url = url_for("candidates.undo_event", candidate_id=candidate_id, event_id=event.id)
+    return text, (undo_url, as_utc(event.recorded_at) + _undo_window())
 
 
 def _undo_window() -> dt.timedelta:
@@ -139,8 +145,9 @@ def followed_up(candidate_id: int):
     form = ReturnForm()
 
     def act(candidate: Candidate, now: dt.datetime, settings: OrgSettings) -> tuple[str, Event]:
-        wait = service.followed_up(db.session, candidate, now, settings, viewer())
-        event = undo.latest(db.session, candidate, EventKind.FOLLOWED_UP)
+        with added(Event) as written:
+            wait = service.followed_up(db.session, candidate, now, settings, viewer())
+        event = written[0]
         if wait.follow_ups == 0:
             due = _due(wait, now, candidate, settings)
             return f"{candidate.name} asked for news. A reply is owed, {due}.", event
@@ -261,21 +268,20 @@ def edit(candidate_id: int):
         status = 422
         if form.validate_on_submit():
             try:
-                service.update_details(db.session, candidate, form.name.data, form.email.data)
-                db.session.commit()
-            except candidates.DuplicateCandidate as exc:
+                saved = one_transaction(
+                    lambda: service.update_details(db.session, candidate, form.name.data, form.email.data)
+                )
+            except IntegrityError:  # the same address, committed meanwhile by another request
                 db.session.rollback()
-                form.email.errors.append(f"Email: {exc}")
-                status = 409
-            except IntegrityError:
-                db.session.rollback()
-                form.email.errors.append(f"Email: {form.email.data} is already a candidate for this position")
-                status = 409
-            except DomainError as exc:
-                db.session.rollback()
-                flash(f"Nothing was saved: {exc}", "danger")
-            else:
+                taken = f"{form.email.data} is already a candidate for this position"
+                saved = Refused(candidates.DuplicateCandidate(taken))
+            if not isinstance(saved, Refused):
                 flash(f"Saved {candidate.name}'s details.", "success")
                 return redirect(url_for("candidates.show", candidate_id=candidate_id))
+            if isinstance(saved.error, candidates.DuplicateCandidate):
+                form.email.errors.append(f"Email: {saved.reason}")
+                status = 409
+            else:
+                flash(f"Nothing was saved: {saved.reason}", "danger")
         candidate = candidate_or_404(candidate_id)
     return render_template("candidates/edit.html", candidate=candidate, form=form), status
