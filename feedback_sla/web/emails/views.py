@@ -6,6 +6,8 @@ A message is reached through its candidate, so a manager can only touch their ow
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
@@ -16,7 +18,6 @@ from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.composing import RenderedEmail, TemplateError, TemplateSource
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date, utcnow
@@ -34,6 +35,7 @@ from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateFo
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import ReturnForm, errors_text
+from feedback_sla.web.transaction import Refused, attempt, one_transaction
 
 bp = Blueprint("emails", __name__)
 
@@ -67,14 +69,16 @@ def _back(form: ReturnForm, candidate_id: int):
     return redirect(back or url_for("candidates.show", candidate_id=candidate_id))
 
 
-def _answered(message: OutboxMessage, candidate: Candidate, form: ReturnForm):
-    """Commit the queued email, say what was queued, with its Undo while it lasts, and go back
-    where the manager came from: the triage row, or else the candidates list, where an answered
-    candidate stays to be found. What is said is read before the commit expires the rows."""
-    back = safe_next(form.back_to(candidate.id)) or url_for("candidates.index")
-    text, status, send_after = queued_message(message, candidate), message.status, message.send_after
+def _queued(message: OutboxMessage, candidate: Candidate) -> tuple[str, OutboxStatus, dt.datetime, str]:
+    """What is said of a queued email, read before the commit expires the rows."""
     undo_url = url_for("emails.undo", message_id=message.id)
-    db.session.commit()
+    return queued_message(message, candidate), message.status, message.send_after, undo_url
+
+
+def _answered(queued: tuple[str, OutboxStatus, dt.datetime, str], back: str):
+    """Say what was queued, with its Undo while it lasts, and go back where the manager came from:
+    the triage row, or else the candidates list, where an answered candidate stays to be found."""
+    text, status, send_after, undo_url = queued
     if status == OutboxStatus.CANCELLED:
         flash(text, "warning")
     elif status == OutboxStatus.PENDING:
@@ -133,13 +137,16 @@ def send(candidate_id: int, kind: str):
         promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
         default_promise=True,
     )
-    try:
-        message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was queued: {exc}", "danger")
+    back = safe_next(form.back_to(candidate.id)) or url_for("candidates.index")
+    queued = one_transaction(
+        lambda: _queued(
+            answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session)), candidate
+        )
+    )
+    if isinstance(queued, Refused):
+        flash(f"Nothing was queued: {queued.reason}", "danger")
         return _back(form, candidate_id)
-    return _answered(message, candidate, form)
+    return _answered(queued, back)
 
 
 @bp.post("/emails/<int:message_id>/undo")
@@ -148,13 +155,12 @@ def undo(message_id: int):
     message = message_or_404(message_id)
     form = MessageForm()
     candidate = message.candidate
-    try:
-        answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Not undone: {exc}.", "danger")
+    undone = one_transaction(
+        lambda: answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
+    )
+    if isinstance(undone, Refused):
+        flash(f"Not undone: {undone.reason}.", "danger")
         return _back(form, candidate.id)
-    db.session.commit()
     text = f"Undone: the {message.kind.label} to {candidate.name} will not be sent."
     if message.kind in STATUS_SET:
         text += f" {candidate.name} is {candidate.status.value} again."
@@ -170,13 +176,10 @@ def retry(message_id: int):
     message = message_or_404(message_id)
     form = MessageForm()
     candidate = message.candidate
-    try:
-        answers.retry_email(db.session, message, utcnow(), viewer())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Not retried: {exc}.", "danger")
+    retried = one_transaction(lambda: answers.retry_email(db.session, message, utcnow(), viewer()))
+    if isinstance(retried, Refused):
+        flash(f"Not retried: {retried.reason}.", "danger")
         return _back(form, candidate.id)
-    db.session.commit()
     flash(f"The {message.kind.label} to {candidate.name} is queued again and sent shortly.", "success")
     return _back(form, candidate.id)
 
@@ -205,20 +208,20 @@ def customize(candidate_id: int, kind: str):
     text_edited = fingerprint(text) != form.shown_text.data
     feedback = form.feedback.data if kind == EmailKind.REJECTION else None
     promised = form.promised_date.data if kind == EmailKind.UPDATE else None
-    try:
-        fresh = checks.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
-    except DomainError as exc:
-        form.form_errors.append(str(exc))
+    fresh = attempt(
+        lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
+    )
+    if isinstance(fresh, Refused):
+        form.form_errors.append(fresh.reason)
         return _render_customize(candidate, kind, form, None, 422)
 
     if request.form.get("action") != "queue":
         return _render_customize(
             candidate, kind, form, _preview(form, fresh, text, subject_edited, text_edited)
         )
-    try:
-        checks.check_feedback_kept(feedback, text if text_edited else None)
-    except DomainError as exc:
-        form.feedback.errors.append("Feedback: " + str(exc).removeprefix("feedback: "))
+    kept = attempt(lambda: checks.check_feedback_kept(feedback, text if text_edited else None))
+    if isinstance(kept, Refused):
+        form.feedback.errors.append("Feedback: " + kept.reason.removeprefix("feedback: "))
         return _render_customize(candidate, kind, form, None, 422)
     wanted = EmailRequest(
         candidate,
@@ -246,23 +249,22 @@ def _preview(form, fresh: RenderedEmail, text: str, subject_edited: bool, text_e
 
 
 def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
-    try:
-        message = answers.queue_email(db.session, wanted, config, org)
-    except DomainError as exc:
-        db.session.rollback()
-        form.form_errors.append(f"Nothing was queued: {exc}")
-        return _render_customize(candidate_or_404(candidate.id), kind, form, None, 409)
-    return _answered(message, candidate, form)
+    candidate_id = candidate.id
+    back = safe_next(form.back_to(candidate_id)) or url_for("candidates.index")
+    queued = one_transaction(lambda: _queued(answers.queue_email(db.session, wanted, config, org), candidate))
+    if isinstance(queued, Refused):
+        form.form_errors.append(f"Nothing was queued: {queued.reason}")
+        return _render_customize(candidate_or_404(candidate_id), kind, form, None, 409)
+    return _answered(queued, back)
 
 
 def _customize_start(candidate, kind, form, now, org, config):
     promised = None
     if kind == EmailKind.UPDATE:
         promised = waits_service.default_promise_date(db.session, candidate, now, org)
-    try:
-        rendered = checks.draft(db.session, candidate, kind, config, promised_date=promised)
-    except DomainError as exc:
-        form.form_errors.append(str(exc))
+    rendered = attempt(lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised))
+    if isinstance(rendered, Refused):
+        form.form_errors.append(rendered.reason)
         return _render_customize(candidate, kind, form, None, 409)
     form.nonce.data = new_nonce()
     form.next.data = safe_next(request.args.get("next")) or ""
