@@ -22,6 +22,7 @@ from feedback_sla.addresses import (
 )
 from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind
+from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.models import Candidate, Position, Role, User
 
@@ -222,6 +223,13 @@ def test_the_users_command_takes_an_internationalized_address_and_finds_it_in_an
     )
     assert listed.exit_code == 0, listed.output
     assert db.session.scalar(sa.select(Position.title)) == "Data Analyst"
+
+
+@pytest.mark.parametrize("address", BAD)
+def test_the_organisations_address_is_held_to_the_rule_when_the_app_starts(make_app, address):
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(ORGANISATION_EMAIL=address)
+    assert str(refused.value) == f"ORGANISATION_EMAIL (FEEDBACK_SLA_ORGANISATION_EMAIL): {reason(address)}"
 
 
 # --- the ATS --------------------------------------------------------------------------------------

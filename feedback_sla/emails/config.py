@@ -74,8 +74,10 @@ class EmailConfig:
         """The settings of an app's configuration; ConfigurationError names a bad key."""
         name = _text(config, "ORGANISATION_NAME")
         email = _text(config, "ORGANISATION_EMAIL")
-        if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise ConfigurationError(f"ORGANISATION_EMAIL: {email!r} is not an email address")
+        try:
+            check_address(f"ORGANISATION_EMAIL ({ENV_PREFIX}_ORGANISATION_EMAIL)", email)
+        except HeaderError as exc:
+            raise ConfigurationError(str(exc)) from None
         backend = config.get("MAIL_BACKEND") or ("smtp" if config.get("MAIL_SERVER") else "file")
         if backend not in BACKENDS:
             raise ConfigurationError(f"MAIL_BACKEND: {backend!r} is not one of {', '.join(BACKENDS)}")
