@@ -22,11 +22,13 @@ from feedback_sla import create_app
 from feedback_sla.autopilot import service as autopilot
 from feedback_sla.config import ConfigurationError
 from feedback_sla.digest import service as digest_service
-from feedback_sla.emails import automatic, composing
+from feedback_sla.emails import automatic, checks, composing
+from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.composing import TemplateError
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxMessage
 from feedback_sla.settings import service as settings_service
+from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
 from feedback_sla.worker import run_worker
 
@@ -40,6 +42,7 @@ NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
 #: Applied then, a wait is due (5 business days) at the end of NOW's day: autopilot writes to it.
 APPLIED = dt.datetime(2026, 11, 11, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=5)  # past every undo window
+NAME_WITH_ACCENTS = "Zoë Brontë"
 
 
 @pytest.fixture
@@ -342,3 +345,24 @@ def test_bad_dkim_settings_stop_the_app_with_the_setting_named(app_config, make_
     # A parent of the sender's domain aligns under DMARC's relaxed rule.
     parent = make_app(**good, ORGANISATION_EMAIL="jobs@mail.example.com")
     assert EmailConfig.from_app(parent).dkim.dns_name == "fsla2026._domainkey.example.com"
+
+
+def test_a_dkim_signed_email_to_an_internationalised_address_verifies_as_the_server_received_it(
+    make_app, session, port, rsa_key
+):
+    private, record = rsa_key
+    signing = make_app(DKIM_KEY_FILE=str(private), DKIM_SELECTOR="fsla2026", DKIM_DOMAIN="example.com")
+    with signing.app_context():
+        manager = UserFactory(name="Maria Lopez", email="maria@example.com")
+        position = PositionFactory(manager=manager, title="Backend Engineer", time_zone="UTC")
+        candidate = waits.add_candidate(
+            session, position, NAME_WITH_ACCENTS, "zoë@example.org", APPLIED, org(session)
+        )
+        request = EmailRequest(candidate, "rejection", checks.new_idempotency_key(), NOW, manager)
+        answers.queue_email(session, request, EmailConfig.from_app(signing), org(session))
+        session.commit()
+        with SmtpSink(port=port, smtputf8=True) as sink:
+            run_worker(signing, once=True, clock=lambda: LATER)
+    [raw] = sink.raw
+    assert "zoë@example.org".encode() in raw  # a UTF-8 header (RFC 6532), signed as sent
+    assert dkim.verify(raw, dnsfunc=dns_for("fsla2026._domainkey.example.com", record))
