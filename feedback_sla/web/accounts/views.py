@@ -11,9 +11,9 @@ from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import ApiToken
 from feedback_sla.calendar_feed import service as calendar_feed
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.accounts.forms import CalendarForm, PersonalSettingsForm, RevokeTokenForm, TokenForm
+from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -24,22 +24,17 @@ def settings():
     user = current_user._get_current_object()
     form = PersonalSettingsForm(obj=user)
     if form.validate_on_submit():
-        try:
-            accounts.update_preferences(
-                user,
-                accounts.Preferences(
-                    name=form.name.data,
-                    time_zone=form.time_zone.data,
-                    digest_enabled=form.digest_enabled.data,
-                    digest_hour=form.digest_hour.data,
-                    digest_empty=form.digest_empty.data,
-                ),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            flash(f"Nothing was saved: {exc}", "danger")
+        wanted = accounts.Preferences(
+            name=form.name.data,
+            time_zone=form.time_zone.data,
+            digest_enabled=form.digest_enabled.data,
+            digest_hour=form.digest_hour.data,
+            digest_empty=form.digest_empty.data,
+        )
+        saved = one_transaction(lambda: accounts.update_preferences(user, wanted))
+        if isinstance(saved, Refused):
+            flash(f"Nothing was saved: {saved.reason}", "danger")
             return _render(422, form=form)
-        db.session.commit()
         flash("Your settings are saved.", "success")
         return redirect(url_for("account.settings"))
     return _render(form=form)
@@ -65,15 +60,11 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return _render(422, token_form=form)
-    try:
-        new = tokens.create_token(
-            db.session, current_user._get_current_object(), form.token_name.data, utcnow()
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        form.token_name.errors.append(f"Token name: {exc}")
+    user = current_user._get_current_object()
+    new = one_transaction(lambda: tokens.create_token(db.session, user, form.token_name.data, utcnow()))
+    if isinstance(new, Refused):
+        form.token_name.errors.append(f"Token name: {new.reason}")
         return _render(422, token_form=form)
-    db.session.commit()
     return _render(201, new_token=new.secret)
 
 
@@ -93,13 +84,10 @@ def revoke_token(token_id: int):
 @login_required
 def create_calendar():
     """A new private feed link, shown on this one page; an earlier link stops working."""
-    try:
-        secret = calendar_feed.create_token(current_user._get_current_object())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"No calendar link was created: {exc}", "danger")
+    secret = one_transaction(lambda: calendar_feed.create_token(current_user._get_current_object()))
+    if isinstance(secret, Refused):
+        flash(f"No calendar link was created: {secret.reason}", "danger")
         return redirect(url_for("account.settings"))
-    db.session.commit()
     return _render(201, new_calendar_url=_calendar_url(secret))
 
 

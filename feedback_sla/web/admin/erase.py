@@ -11,12 +11,12 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.retention import service as retention
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import candidate_or_404, viewer
 from feedback_sla.web.admin.views import bp
 from feedback_sla.web.forms import stripped
+from feedback_sla.web.transaction import Refused, attempt
 
 
 class EraseForm(FlaskForm):
@@ -44,10 +44,11 @@ def erase_confirmed(candidate_id: int):
     form = EraseForm()
     if not form.validate_on_submit():
         return _page(candidate, form, 422)
-    try:
-        request = retention.request_by(f"admin {viewer().email}", form.reason.data or "", viewer())
-    except DomainError as exc:
-        form.reason.errors.append(str(exc))
+    request = attempt(
+        lambda: retention.request_by(f"admin {viewer().email}", form.reason.data or "", viewer())
+    )
+    if isinstance(request, Refused):
+        form.reason.errors.append(request.reason)
         return _page(candidate, form, 422)
     if retention.erase(db.session, candidate, utcnow(), request) is None:
         flash("This candidate's personal data was erased before.", "info")

@@ -14,10 +14,10 @@ from feedback_sla.accounts.models import User
 from feedback_sla.ats import service, sources
 from feedback_sla.ats.models import Delivery, Kind
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.admin.views import bp
+from feedback_sla.web.transaction import Refused, one_transaction
 
 #: Latest deliveries shown per source, and failed ones in all.
 SHOWN = 5
@@ -70,13 +70,10 @@ def create_source():
         form.manager.errors.append("choose a manager from the list")
         return _page(form, status=422)
     new = sources.NewSource(form.kind.data, form.name.data, manager, form.secret.data, form.api_key.data)
-    try:
-        source = sources.create_source(db.session, new, utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        form.form_errors.append(str(exc))
+    source = one_transaction(lambda: sources.create_source(db.session, new, utcnow()))
+    if isinstance(source, Refused):
+        form.form_errors.append(source.reason)
         return _page(form, status=422)
-    db.session.commit()
     # The secret is on this answer only: it is never shown again.
     return _page(SourceForm(formdata=None), created=source)
 

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts.models import User
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import a_or_an
 from feedback_sla.timeutil import utcnow
@@ -16,6 +15,7 @@ from feedback_sla.web.access import admin_required, viewer
 from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
 from feedback_sla.web.paging import requested_page
+from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -45,8 +45,8 @@ def new_user():
     if request.method == "GET":
         form.time_zone.data = settings_service.load(db.session).time_zone
     if form.validate_on_submit():
-        try:
-            user = accounts.create_user(
+        user = one_transaction(
+            lambda: accounts.create_user(
                 db.session,
                 form.email.data,
                 form.name.data,
@@ -54,11 +54,10 @@ def new_user():
                 form.time_zone.data,
                 form.password.data,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
+        )
+        if isinstance(user, Refused):
+            form.form_errors.append(user.reason)
         else:
-            db.session.commit()
             flash(f"{user.name} ({user.email}) can now log in.", "success")
             return redirect(url_for("admin.users"))
     status = 422 if form.errors else 200
@@ -68,13 +67,10 @@ def new_user():
 def _user_action(user_id: int, action, done: str):
     """Apply ``action(user)``, commit, and say what happened or why it was refused."""
     user = db.get_or_404(User, user_id)
-    try:
-        action(user)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Not changed: {exc}.", "danger")
+    changed = one_transaction(lambda: action(user))
+    if isinstance(changed, Refused):
+        flash(f"Not changed: {changed.reason}.", "danger")
     else:
-        db.session.commit()
         flash(done.format(name=user.name), "success")
     return redirect(url_for("admin.users"))
 

@@ -10,10 +10,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from feedback_sla.accounts import login as service
 from feedback_sla.accounts.service import end_all_sessions
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.extensions import limiter, login_manager
 from feedback_sla.web.access import safe_next, viewer
 from feedback_sla.web.auth.forms import ChangePasswordForm, LoginForm
+from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("auth", __name__)
 
@@ -95,15 +95,14 @@ def _password_page_key() -> str:
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            service.change_password(viewer(), form.current_password.data, form.new_password.data)
-        except DomainError as exc:
-            form.current_password.errors.append(str(exc))
+        changed = one_transaction(
+            lambda: service.change_password(viewer(), form.current_password.data, form.new_password.data)
+        )
+        if isinstance(changed, Refused):
+            form.current_password.errors.append(changed.reason)
             return render_template("auth/password.html", form=form), 401
-        else:
-            db.session.commit()
-            # Other sessions have ended; this one continues with the new version.
-            login_user(viewer())
-            flash("Password changed. Your other sessions have ended.", "success")
-            return redirect(url_for("triage.index"))
+        # Other sessions have ended; this one continues with the new version.
+        login_user(viewer())
+        flash("Password changed. Your other sessions have ended.", "success")
+        return redirect(url_for("triage.index"))
     return render_template("auth/password.html", form=form)

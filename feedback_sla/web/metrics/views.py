@@ -6,12 +6,12 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.metrics import charts, service
 from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.web.access import viewer
+from feedback_sla.web.transaction import Refused, attempt
 
 bp = Blueprint("metrics", __name__)
 
@@ -31,18 +31,22 @@ def index():
         "percent": charts.percent,
         "week_label": charts.week_label,
     }
-    try:
+
+    def figures():
         filters = service.parse_filters(
             request.args,
             today,
             own_manager_id=None if user.is_admin else user.id,
             manager_ids=[m.id for m in managers],
         )
-        result = service.metrics(db.session, now, settings, filters)
-    except service.FilterError as exc:
-        return render_template("metrics/index.html", error=exc, form=request.args, **page), 400
-    except DomainError as exc:  # stored data the figures cannot use, e.g. a position's time zone
-        return render_template("metrics/index.html", error=exc, form=request.args, **page), 409
+        return filters, service.metrics(db.session, now, settings, filters)
+
+    done = attempt(figures)
+    if isinstance(done, Refused):
+        # A filter in the address (400), or stored data the figures cannot use, e.g. a position's zone
+        status = 400 if isinstance(done.error, service.FilterError) else 409
+        return render_template("metrics/index.html", error=done.error, form=request.args, **page), status
+    filters, result = done
     form = {
         "since": filters.since.isoformat(),
         "until": filters.until.isoformat(),

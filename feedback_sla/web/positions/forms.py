@@ -7,9 +7,9 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from feedback_sla.errors import DomainError
 from feedback_sla.positions.service import REASONS, check_days
 from feedback_sla.web.forms import valid_time_zone, zone_choices
+from feedback_sla.web.transaction import Refused, attempt
 
 DAYS = {"inputmode": "numeric", "autocomplete": "off"}
 
@@ -26,10 +26,9 @@ def _position_zone(form, field) -> None:
 def _business_days(form, field) -> None:
     """Blank keeps the organisation default; anything else is 1 to 90 business days."""
     if (field.data or "").strip():
-        try:
-            check_days(field.name, field.data)
-        except DomainError as exc:
-            raise ValidationError(str(exc).removeprefix(f"{field.name}: ")) from None
+        checked = attempt(lambda: check_days(field.name, field.data))
+        if isinstance(checked, Refused):
+            raise ValidationError(checked.reason.removeprefix(f"{field.name}: "))
 
 
 class PositionForm(FlaskForm):

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from feedback_sla.accounts.models import User
 from feedback_sla.accounts.service import active_users
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.positions import service
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
@@ -19,6 +18,7 @@ from feedback_sla.web.access import position_or_404, scope_positions, viewer
 from feedback_sla.web.forms import moved_message
 from feedback_sla.web.paging import requested_page
 from feedback_sla.web.positions.forms import MANAGERS_ZONE, PositionForm
+from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("positions", __name__, url_prefix="/positions")
 
@@ -85,8 +85,8 @@ def new():
             form.manager_id.data = me.id
     if form.validate_on_submit():
         manager = _chosen_manager(form, me)
-        try:
-            position = service.create_position(
+        position = one_transaction(
+            lambda: service.create_position(
                 db.session,
                 form.title.data,
                 manager,
@@ -94,11 +94,10 @@ def new():
                 form.overrides(),
                 autopilot=form.autopilot.data,
             )
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
+        )
+        if isinstance(position, Refused):
+            form.form_errors.append(position.reason)
         else:
-            db.session.commit()
             flash(f"Position {position.title} created.", "success")
             return redirect(url_for("positions.index"))
     return _render_form(form, None)
@@ -116,23 +115,25 @@ def edit(position_id: int):
     if request.method == "GET":
         form.fill_overrides(position.policy_overrides or {})
     if form.validate_on_submit():
-        try:
-            change = service.PositionChange(
-                form.title.data,
-                _chosen_manager(form, position.manager),
-                form.time_zone.data,
-                form.overrides(),
-                autopilot=form.autopilot.data,
-            )
-            moved = waits.update_position(db.session, position, change, settings_service.load(db.session))
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
+        moved = one_transaction(lambda: _update(position, form))
+        if isinstance(moved, Refused):
+            form.form_errors.append(moved.reason)
         else:
-            db.session.commit()
             flash(moved_message(moved), "success")
             return redirect(url_for("positions.index", show="all"))
     return _render_form(form, position)
+
+
+def _update(position: Position, form: PositionForm) -> int:
+    """Change the position as the form says; how many of its open waits got new deadlines."""
+    change = service.PositionChange(
+        form.title.data,
+        _chosen_manager(form, position.manager),
+        form.time_zone.data,
+        form.overrides(),
+        autopilot=form.autopilot.data,
+    )
+    return waits.update_position(db.session, position, change, settings_service.load(db.session))
 
 
 @bp.post("/<int:position_id>/close")

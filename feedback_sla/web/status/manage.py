@@ -6,11 +6,11 @@ from flask import flash, redirect, url_for
 from flask_login import login_required
 
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.status_page import service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import candidate_or_404, viewer
 from feedback_sla.web.status import bp
+from feedback_sla.web.transaction import Refused, one_transaction
 
 
 @bp.post("/candidates/<int:candidate_id>/status-links/revoke")
@@ -18,13 +18,10 @@ from feedback_sla.web.status import bp
 def revoke(candidate_id: int):
     """Every link earlier emails carried stops opening the candidate's page."""
     candidate = candidate_or_404(candidate_id)
-    try:
-        count = service.revoke(db.session, candidate, utcnow(), viewer())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was revoked: {exc}.", "warning")
+    count = one_transaction(lambda: service.revoke(db.session, candidate, utcnow(), viewer()))
+    if isinstance(count, Refused):
+        flash(f"Nothing was revoked: {count.reason}.", "warning")
     else:
-        db.session.commit()
         links = "link" if count == 1 else f"{count} links"
         flash(f"Revoked {candidate.name}'s status page {links}: earlier emails no longer open it.", "success")
     return redirect(url_for("candidates.show", candidate_id=candidate_id))

@@ -12,13 +12,13 @@ from flask import current_app, redirect, render_template, request, url_for
 from feedback_sla.candidates.models import Status, StatusLink
 from feedback_sla.database import db
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.settings import service as settings_service
 from feedback_sla.status_page import service
 from feedback_sla.timeutil import long_date, utcnow
 from feedback_sla.web.status import bp
 from feedback_sla.web.status.form_tokens import check_form_token, form_token
+from feedback_sla.web.transaction import Refused, one_transaction
 
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", "Cache-Control": "no-store"}
 
@@ -113,15 +113,13 @@ def ask_for_news(token: str):
         return _gone()
     if not _form_ok(link, "news"):
         return _refused_form()
-    try:
-        service.ask_for_news(db.session, link, now, settings_service.load(db.session))
-    except service.LinkGone:
-        db.session.rollback()
-        return _gone()
-    except DomainError as exc:
-        db.session.rollback()
-        return _render(link, token, 409, refusal=str(exc))
-    db.session.commit()
+    asked = one_transaction(
+        lambda: service.ask_for_news(db.session, link, now, settings_service.load(db.session))
+    )
+    if isinstance(asked, Refused):
+        if isinstance(asked.error, service.LinkGone):
+            return _gone()
+        return _render(link, token, 409, refusal=asked.reason)
     return redirect(url_for("status.page", token=token, done="asked"), 303)
 
 
@@ -139,19 +137,14 @@ def withdraw(token: str):
     if request.method == "POST":
         if not _form_ok(link, "withdraw") or request.form.get("confirm") != "yes":
             return _refused_form()
-        try:
-            service.withdraw(db.session, link, now)
-        except service.LinkGone:
-            db.session.rollback()
-            return _gone()
-        except service.Decided:  # a second click, decided after the first one committed
-            db.session.rollback()
-            done = "withdrawn" if link.candidate.status == Status.WITHDRAWN else None
-            return redirect(url_for("status.page", token=token, done=done), 303)
-        except DomainError as exc:
-            db.session.rollback()
-            return _render(link, token, 409, refusal=str(exc))
-        db.session.commit()
+        withdrawn = one_transaction(lambda: service.withdraw(db.session, link, now))
+        if isinstance(withdrawn, Refused):
+            if isinstance(withdrawn.error, service.LinkGone):
+                return _gone()
+            if isinstance(withdrawn.error, service.Decided):  # a second click, after the first committed
+                done = "withdrawn" if link.candidate.status == Status.WITHDRAWN else None
+                return redirect(url_for("status.page", token=token, done=done), 303)
+            return _render(link, token, 409, refusal=withdrawn.reason)
         return redirect(url_for("status.page", token=token, done="withdrawn"), 303)
     company, _ = _company()
     return render_template(
