@@ -13,12 +13,11 @@ from flask import current_app
 from feedback_sla.candidates.models import Event, EventKind, Status
 from feedback_sla.database import db
 from feedback_sla.emails import checks, to_users
-from feedback_sla.emails import outbox as service
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import SmtpBackend
-from feedback_sla.waits import answers
+from feedback_sla.waits import answers, emailing
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.models import Wait
 from feedback_sla.worker import deliver_due, run_worker
@@ -285,7 +284,7 @@ def test_after_the_last_attempt_the_email_is_failed_shown_and_can_be_retried(app
     assert unfinished_by_candidate(session, [candidate.id]) == {candidate.id: [row]}
     assert session.get(type(candidate), candidate.id).status == Status.REJECTED
 
-    service.retry(session, row, at + dt.timedelta(hours=1))
+    emailing.retry(session, row, at + dt.timedelta(hours=1))
     session.commit()
     with SmtpSink(port=port) as sink:
         report = deliver(app, at + dt.timedelta(hours=1))

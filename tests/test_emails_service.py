@@ -9,11 +9,11 @@ from flask import current_app
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import db
 from feedback_sla.emails import checks, queries
-from feedback_sla.emails import outbox as service
+from feedback_sla.emails.checks import EmailRequest
+from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.emails.outbox import EmailError, EmailRequest
-from feedback_sla.waits import answers
+from feedback_sla.waits import answers, emailing
 from feedback_sla.waits import service as waits
 from feedback_sla.waits import service as waits_service
 from feedback_sla.worker import run_worker
@@ -295,7 +295,7 @@ def test_the_outbox_refuses_an_update_without_a_promised_date(session):
     candidate = make_candidate(session)
     wanted = EmailRequest(candidate, "update", "no-date", T0, waiting=True)
     with pytest.raises(EmailError, match="promised date: an update tells the candidate when they will hear"):
-        service.queue_email(session, wanted, email_config(current_app))
+        emailing.queue_email(session, wanted, email_config(current_app))
     session.rollback()
     assert count(session) == 0
 

@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates.models import Event
 from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.inbound.models import Confirmation, InboundMessage
@@ -43,23 +42,26 @@ def bounced(
     it did, in a sentence."""
     permanent = kind == Kind.BOUNCE
     reason = kept_reason(reason) or "no reason given"
-    event = answers.email_bounced(session, message, permanent, reason, now)
+    bounce = answers.email_bounced(session, message, permanent, reason, now)
     row.candidate_id = message.candidate_id
     what = f"the {message.kind.label} to {message.to_address} (email {message.id})"
     if not permanent:
         return f"delay warning for {what}: on the timeline only ({reason})"
-    if event is None or not event.data.get("marked"):
-        done = "marked bounced" if event is None else "recorded on the timeline only (it had bounced before)"
+    if bounce.event is None or not bounce.marked:
+        done = (
+            "marked bounced"
+            if bounce.event is None
+            else "recorded on the timeline only (it had bounced before)"
+        )
         return f"bounce of {what}: {done} ({reason})"
-    return f"bounce of {what}: marked bounced ({reason}); " + _effects(event)
+    return f"bounce of {what}: marked bounced ({reason}); " + _effects(bounce)
 
 
-def _effects(event: Event) -> str:
-    data = event.data
-    effects = ["the wait it answered is open again" if data.get("reopened_wait") else "no wait reopened"]
-    if data.get("status"):
-        effects.append(f"status back to {data['status']['to']}")
-    if data.get("address_flagged"):
+def _effects(bounce: answers.Bounce) -> str:
+    effects = ["the wait it answered is open again" if bounce.reopened is not None else "no wait reopened"]
+    if bounce.restored is not None:
+        effects.append(f"status back to {bounce.restored.value}")
+    if bounce.address_flagged:
         effects.append("the address is flagged undeliverable")
     return "; ".join(effects)
 

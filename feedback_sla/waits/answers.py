@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,10 +18,11 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
-from feedback_sla.emails import composing, leases, outbox
+from feedback_sla.emails import composing, leases
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.waits import emailing
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import open_wait_of
@@ -45,7 +47,7 @@ def queue_email(
     ):
         promised = promise_date_for(wait, candidate, request.now, settings)
     request = dataclasses.replace(request, promised_date=promised, waiting=wait is not None)
-    return outbox.queue_email(session, request, config).message
+    return emailing.queue_email(session, request, config).message
 
 
 def undo_email(
@@ -56,14 +58,14 @@ def undo_email(
     actor: User | None = None,
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
-    return outbox.undo(session, message, now, actor)
+    return emailing.undo(session, message, now, actor)
 
 
 def retry_email(
     session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
 ) -> OutboxMessage:
     """Send a failed email again; its wait is as the failure left it, open until it is sent."""
-    return outbox.retry(session, message, now, actor)
+    return emailing.retry(session, message, now, actor)
 
 
 def email_sent(
@@ -115,9 +117,24 @@ def email_failed(
     )
 
 
+@dataclass(frozen=True)
+class Bounce:
+    """What a returned email did. ``event`` is its timeline event (None for an email to a user);
+    ``marked`` when this report marked it bounced (False for a delay warning, or an email that had
+    bounced before or was never handed to a server); then ``reopened`` is the wait open again,
+    ``restored`` the status given back, and ``address_flagged`` whether the candidate's address is
+    now flagged undeliverable."""
+
+    event: Event | None
+    marked: bool = False
+    reopened: Wait | None = None
+    restored: Status | None = None
+    address_flagged: bool = False
+
+
 def email_bounced(
     session: Session, message: OutboxMessage, permanent: bool, reason: str, at: dt.datetime
-) -> Event | None:
+) -> Bounce:
     """A mail server returned a candidate email: the candidate never heard from us.
 
     A permanent bounce marks the email bounced with the server's reason, reopens the wait its
@@ -125,21 +142,22 @@ def email_bounced(
     opened, an update's, goes: its promise never arrived), gives back the status a rejection or an
     offer set, and flags the address as undeliverable until it is corrected. When the candidate is
     waiting for something newer meanwhile, that wait stays as it is. A temporary failure (a delay
-    warning) is only recorded. None for an email to a user (the digest): it is only marked.
+    warning) is only recorded. An email to a user (the digest) is only marked.
     """
     candidate = message.candidate
     data = {"email_kind": message.kind.value, "outbox_id": message.id}
     if not permanent:
         if candidate is None:
-            return None
-        return timeline.append(
+            return Bounce(None)
+        delayed = timeline.append(
             session, candidate, EventKind.EMAIL_DELAYED, at, body=reason or None, data=data
         )
+        return Bounce(delayed)
     was_sent = message.status == OutboxStatus.SENT
     marked = leases.mark_bounced(session, message.id, at, reason)
     session.refresh(message)
     if candidate is None:
-        return None
+        return Bounce(None, marked=marked)
 
     def bounced(**recorded) -> Event:
         return timeline.append(
@@ -147,7 +165,7 @@ def email_bounced(
         )
 
     if not marked:  # bounced before, or never handed to a server: the record is all
-        return bounced(marked=False)
+        return Bounce(bounced(marked=False))
     reopened = _reopen_wait_answered_by(session, candidate, message) if was_sent else None
     restored = None
     set_status = STATUS_SET.get(message.kind)
@@ -159,12 +177,13 @@ def email_bounced(
     flagged = message.to_address.lower() == candidate.email.lower()
     if flagged:
         candidate.email_undeliverable_at = at
-    return bounced(
+    event = bounced(
         marked=True,
         reopened_wait=reopened.id if reopened is not None else None,
         status={"from": set_status.value, "to": restored.value} if restored else None,
         address_flagged=flagged,
     )
+    return Bounce(event, marked=True, reopened=reopened, restored=restored, address_flagged=flagged)
 
 
 def _reopen_wait_answered_by(session: Session, candidate: Candidate, message: OutboxMessage) -> Wait | None:

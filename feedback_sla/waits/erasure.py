@@ -41,9 +41,8 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, StatusLink
 from feedback_sla.database import checkpoint_after_commit
-from feedback_sla.emails import outbox
 from feedback_sla.emails.models import OutboxMessage
-from feedback_sla.waits import lifecycle, service
+from feedback_sla.waits import emailing, lifecycle, service
 
 #: What an erased candidate's name becomes, and what replaces a text that named them.
 ERASED_NAME = "Erased candidate"
@@ -113,7 +112,7 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     session.refresh(candidate, ["erased_at"])
     if claimed.rowcount == 1 and candidate.status in IN_PROCESS:
         _withdraw(session, candidate, at, request)
-    outbox.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN)
+    emailing.cancel_contradicted(session, candidate, at, status=Status.WITHDRAWN)
     _neutral_candidate(candidate)
     done = {
         "events": _clear_events(session, candidate, former),

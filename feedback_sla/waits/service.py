@@ -30,7 +30,7 @@ from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_text, search_key
 from feedback_sla.timeutil import PROMISE_HORIZON, local_date
-from feedback_sla.waits import lifecycle
+from feedback_sla.waits import emailing, lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
 from feedback_sla.waits.queries import WaitRow, open_wait_of
@@ -109,7 +109,7 @@ def move_stage(
         data={"from": candidate.stage, "to": stage},
     )
     candidate.stage = stage
-    return outbox.cancel_contradicted(session, candidate, at, stage=stage, actor=actor)
+    return emailing.cancel_contradicted(session, candidate, at, stage=stage, actor=actor)
 
 
 def add_note(
@@ -331,7 +331,7 @@ def close_with_status(
     candidate.status = status
     candidate.decided_at = at
     lifecycle.close_open_wait(session, candidate, event, at)
-    outbox.cancel_contradicted(session, candidate, at, status=status, actor=actor)
+    emailing.cancel_contradicted(session, candidate, at, status=status, actor=actor)
     return event
 
 
