@@ -11,6 +11,8 @@ import functools
 import logging
 import re
 import sqlite3
+from collections.abc import Sequence
+from typing import TypeVar
 
 import psycopg
 from flask_sqlalchemy import SQLAlchemy
@@ -27,6 +29,8 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+_Row = TypeVar("_Row", bound=Base)
 
 
 @event.listens_for(Engine, "connect")
@@ -147,13 +151,17 @@ def unavailable(error: BaseException) -> bool:
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause).lower()
 
 
-def insert_unless_exists(session: Session, model: type[Base], *, conflict: list[str]):
-    """An INSERT of ``model`` that does nothing when a row with the same ``conflict`` key exists.
+def insert_once(
+    session: Session, model: type[_Row], values: dict, *, conflict: Sequence[str] | None = None
+) -> _Row | None:
+    """Insert a row of ``model`` once: the new row, or None when a row with the same key exists.
 
-    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit and then does
-    nothing, on PostgreSQL and SQLite alike, without a savepoint (with Python's sqlite3 a
-    SAVEPOINT opened first in a transaction commits on release, which would break atomicity).
-    Chain ``.values(...)`` and ``.returning(...)`` onto it.
+    The key is the ``conflict`` columns (a unique constraint of ``model``), or with None any of its
+    unique constraints. ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to
+    commit and then does nothing, on PostgreSQL and SQLite alike: of two callers inserting the same
+    key at once, one gets the row and the other None (it reads the winner's row after). No
+    savepoint is needed (with Python's sqlite3 a SAVEPOINT opened first in a transaction commits on
+    release, which would break atomicity), and the caller's transaction stays usable.
     """
     dialect = session.get_bind(mapper=model.__mapper__).dialect.name
     if dialect == "postgresql":
@@ -162,4 +170,7 @@ def insert_unless_exists(session: Session, model: type[Base], *, conflict: list[
         statement = sqlite.insert(model)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
-    return statement.on_conflict_do_nothing(index_elements=conflict)
+    statement = statement.values(**values).on_conflict_do_nothing(
+        index_elements=list(conflict) if conflict is not None else None
+    )
+    return session.scalars(statement.returning(model)).one_or_none()

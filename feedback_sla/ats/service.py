@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedback_sla.ats import apply, ashby, greenhouse, lever, sources, workable
 from feedback_sla.ats.events import PayloadError, Unavailable
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind, Source
 from feedback_sla.ats.signatures import BadSignature, verify
+from feedback_sla.database import insert_once
 from feedback_sla.errors import DomainError
 from feedback_sla.text import printable
 from feedback_sla.waits.clock import OrgSettings
@@ -105,21 +105,17 @@ def _store(
     session: Session, source: Source, event_id: str, event_type: str, body: bytes, now: dt.datetime
 ) -> Delivery | None:
     """The new delivery, or None when a concurrent request stored this event id first."""
-    delivery = Delivery(
-        source=source,
-        event_id=event_id[:255],
-        event_type=event_type[:100],
-        received_at=now,
-        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-        status=DeliveryStatus.RECEIVED.value,
-        attempts=0,
-    )
-    try:
-        with session.begin_nested():  # the same event delivered twice at once: one row wins
-            session.add(delivery)
-    except IntegrityError:
-        return None
-    return delivery
+    values = {
+        "source_id": source.id,
+        "event_id": event_id[:255],
+        "event_type": event_type[:100],
+        "received_at": now,
+        "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "status": DeliveryStatus.RECEIVED.value,
+        "attempts": 0,
+    }
+    # The same event delivered twice at once: one row wins.
+    return insert_once(session, Delivery, values, conflict=["source_id", "event_id"])
 
 
 def _existing(session: Session, source: Source, event_id: str) -> Delivery | None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
-from feedback_sla.database import insert_unless_exists
+from feedback_sla.database import insert_once
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails import automatic, queries, to_users
 from feedback_sla.emails import html as mail_html
@@ -307,12 +307,8 @@ def render(digest: Digest) -> tuple[str, str]:
 
 def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDay | None:
     """Claim the manager's day; None when another run already has it (nothing is written)."""
-    statement = (
-        insert_unless_exists(session, DigestDay, conflict=["user_id", "local_date"])
-        .values(user_id=manager.id, local_date=day, items=items, created_at=utcnow())
-        .returning(DigestDay)
-    )
-    return session.scalars(statement).one_or_none()
+    values = {"user_id": manager.id, "local_date": day, "items": items, "created_at": utcnow()}
+    return insert_once(session, DigestDay, values, conflict=["user_id", "local_date"])
 
 
 def queue(

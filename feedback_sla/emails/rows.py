@@ -8,7 +8,7 @@ from email.utils import make_msgid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedback_sla.database import insert_unless_exists
+from feedback_sla import database
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
@@ -32,9 +32,10 @@ def insert_once(
 
     ``values`` are the columns that differ between a candidate's email and a user's.
     """
-    statement = (
-        insert_unless_exists(session, OutboxMessage, conflict=["idempotency_key"])
-        .values(
+    return database.insert_once(
+        session,
+        OutboxMessage,
+        dict(
             subject=rendered.subject,
             text_body=rendered.text,
             html_body=rendered.html,
@@ -46,7 +47,6 @@ def insert_once(
             next_attempt_at=send_after,
             attempts=0,
             **values,
-        )
-        .returning(OutboxMessage)
+        ),
+        conflict=["idempotency_key"],
     )
-    return session.scalars(statement).one_or_none()

@@ -21,10 +21,10 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.candidates.models import Status
+from feedback_sla.database import insert_once
 from feedback_sla.emails.config import DELIMITER, EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.inbound import bounces, reading
@@ -311,10 +311,7 @@ def _known(
 def _claim(session: Session, **values) -> InboundMessage | None:
     """Insert the row unless one with the same Message-ID, IMAP key or fingerprint exists (then
     None): the database decides, so two processes receiving the same message record it once."""
-    dialect = session.get_bind(mapper=InboundMessage.__mapper__).dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboundMessage).values(**values).on_conflict_do_nothing().returning(InboundMessage)
-    return session.scalars(statement).one_or_none()
+    return insert_once(session, InboundMessage, values)
 
 
 def _unreadable(
