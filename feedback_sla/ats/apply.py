@@ -78,21 +78,20 @@ def _candidate(context: Context, application_id: str) -> Candidate | None:
         context.result.notes.append(f"application {application_id}: not known here (created before?)")
         return None
     context.result.candidate_id = mapping.candidate_id
-    if _refused(context, mapping.candidate):
+    if mapping.candidate.erased_at is not None:
+        _note_erased(context, mapping.candidate)
         return None
     return mapping.candidate
 
 
-def _refused(context: Context, candidate: Candidate) -> bool:
-    """True when the candidate's personal data was erased here: the event is ignored, and says so."""
-    if candidate.erased_at is None:
-        return False
+def _note_erased(context: Context, candidate: Candidate) -> None:
+    """Record in the result that the event is about a candidate whose personal data was erased
+    here: it is ignored, nothing recorded, and no payload kept."""
     context.result.erased = True
     context.result.candidate_id = candidate.id
     note = f"candidate {candidate.id}: their personal data was erased here; ignored, nothing recorded"
     if note not in context.result.notes:
         context.result.notes.append(note)
-    return True
 
 
 def _manager(session: Session, source: Source, email: str | None) -> User:
@@ -158,7 +157,10 @@ def _erased_person(context: Context, known: ExternalId | None, ats_candidate_id:
     """True when the application, or another of the same ATS person, is a candidate erased here."""
     mappings = [known] if known is not None else []
     mappings += _applications_of(context, ats_candidate_id) if ats_candidate_id else []
-    return any(m.candidate is not None and _refused(context, m.candidate) for m in mappings)
+    erased = [m.candidate for m in mappings if m.candidate is not None and m.candidate.erased_at is not None]
+    if erased:
+        _note_erased(context, erased[0])
+    return bool(erased)
 
 
 def _stage_changed(context: Context, event: ev.StageChanged) -> None:
@@ -248,7 +250,9 @@ def _erased(context: Context, event: ev.Erased) -> None:
     for mapping in mappings:
         if mapping.candidate is None:
             continue
-        if not _refused(context, mapping.candidate):  # erased here before: cleared again, nothing new
+        if mapping.candidate.erased_at is not None:  # erased here before: cleared again, nothing new
+            _note_erased(context, mapping.candidate)
+        else:
             context.result.done = True
         context.result.candidate_id = mapping.candidate_id
         context.result.erased = True
@@ -261,9 +265,10 @@ def _merged(context: Context, event: ev.Merged) -> None:
     found = [m.candidate for m in _applications_of(context, event.kept_id) if m.candidate is not None]
     kept = [candidate for candidate in found if candidate.erased_at is None]
     if found and not kept:
-        _refused(context, found[0])
+        _note_erased(context, found[0])
     for mapping in _applications_of(context, event.merged_id):
-        if mapping.candidate is not None and _refused(context, mapping.candidate):
+        if mapping.candidate is not None and mapping.candidate.erased_at is not None:
+            _note_erased(context, mapping.candidate)
             continue
         mapping.ats_candidate_id = event.kept_id
         context.result.done = True
