@@ -9,8 +9,8 @@ from flask.cli import AppGroup
 from feedback_sla.accounts.models import Role
 from feedback_sla.accounts.service import create_user, everyone, find_by_email, no_user_with
 from feedback_sla.calendar_feed import service as calendar_feed
+from feedback_sla.cli.common import committed
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 
 users = AppGroup("users", help="Create and list users; their calendar links.")
@@ -35,12 +35,9 @@ def create_command(email, name, role, time_zone, digest_hour, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        user = create_user(db.session, email, name, role, time_zone, password, digest_hour=digest_hour)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+    user = committed(
+        lambda: create_user(db.session, email, name, role, time_zone, password, digest_hour=digest_hour)
+    )
     click.echo(f"created {user.role.value} {user.email} (id {user.id})")
 
 
@@ -70,11 +67,7 @@ def calendar_command(email, revoke):
         done = f"revoked the calendar link of {user.email}" if had else f"{user.email} had no calendar link"
         click.echo(done)
         return
-    try:
-        secret = calendar_feed.create_token(user)
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
-    db.session.commit()
+    secret = committed(lambda: calendar_feed.create_token(user))
     base = current_app.config.get("BASE_URL")
     path = f"/calendar/{secret}.ics"
     click.echo(f"calendar link for {user.email}; it is shown once:", err=True)

@@ -8,9 +8,8 @@ from flask.cli import AppGroup
 
 from feedback_sla.candidates import importer
 from feedback_sla.candidates.models import Status
-from feedback_sla.cli.common import user_named_by
+from feedback_sla.cli.common import refusing, user_named_by
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.retention import service as retention
 from feedback_sla.settings import service as settings_service
@@ -102,11 +101,8 @@ def list_command(overdue: bool, manager_email: str | None, fmt: str):
 def erase_command(candidate_id: int, yes: bool, reason: str):
     """Erase one candidate's personal data (name, address, notes, feedback, emails' texts, status
     links); the waits stay, so reports still count them."""
-    try:
-        candidate = retention.candidate_by_id(db.session, candidate_id)
-        request = retention.request_by("command line", reason)
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
+    candidate = refusing(lambda: retention.candidate_by_id(db.session, candidate_id))
+    request = refusing(lambda: retention.request_by("command line", reason))
     if candidate.erased_at is not None:
         click.echo(f"candidate {candidate_id} was erased on {iso(candidate.erased_at)}: nothing to do")
         return

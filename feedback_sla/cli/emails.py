@@ -13,14 +13,13 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from feedback_sla.candidates.models import Candidate
-from feedback_sla.cli.common import user_named_by
+from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.emails import checks, composing, queries
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxStatus
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, parse_date, utcnow
@@ -67,11 +66,6 @@ def worker(once: bool):
 emails = AppGroup("emails", help="Queue, undo and inspect candidate emails; edit their templates.")
 
 
-def _fail(exc: DomainError):
-    db.session.rollback()
-    raise click.ClickException(str(exc)) from None
-
-
 def _config() -> EmailConfig:
     """The email settings, with the company name the admins set."""
     try:
@@ -115,25 +109,23 @@ def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, t
         promised = parse_date(promised_by) if promised_by else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--promised-by'") from None
-    now = utcnow()
-    try:
-        wanted = EmailRequest(
-            candidate,
-            kind,
-            key or checks.new_idempotency_key(),
-            now,
-            _actor(actor_email),
-            promised_date=promised,
-            feedback=feedback,
-            reasons=tuple(reasons),
-            subject=subject,
-            text=text_file.read_text(encoding="utf-8") if text_file else None,
-            default_promise=True,
-        )
-        message = answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session))
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
+    wanted = EmailRequest(
+        candidate,
+        kind,
+        key or checks.new_idempotency_key(),
+        utcnow(),
+        _actor(actor_email),
+        promised_date=promised,
+        feedback=feedback,
+        reasons=tuple(reasons),
+        subject=subject,
+        text=text_file.read_text(encoding="utf-8") if text_file else None,
+        default_promise=True,
+    )
+    config = _config()
+    message = committed(
+        lambda: answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
+    )
     click.echo(
         f"email {message.id} ({message.kind.value}) to {message.to_address} queued; "
         f"sent after {iso(message.send_after)} unless undone: feedback-sla emails undo {message.id}"
@@ -160,11 +152,7 @@ def retry_command(message_id):
 
 def _on_message(action, message_id: int, done: str) -> None:
     """Apply ``action`` (undo, retry) to one message and commit, or exit 1 with the reason."""
-    try:
-        message = action(db.session, queries.get_message(db.session, message_id), utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
+    message = committed(lambda: action(db.session, queries.get_message(db.session, message_id), utcnow()))
     click.echo(f"email {message.id} {done}")
 
 
@@ -215,10 +203,7 @@ def list_command(candidate_id, status, fmt, limit):
 @click.argument("message_id", type=int)
 def show_command(message_id):
     """Show one email as it was (or will be) sent, with its delivery state."""
-    try:
-        m = queries.get_message(db.session, message_id)
-    except DomainError as exc:
-        _fail(exc)
+    m = refusing(lambda: queries.get_message(db.session, message_id))
     lines = [
         f"Message-ID: {m.message_id}",
         f"To: {m.to_name} <{m.to_address}>",
@@ -262,8 +247,8 @@ def template_show(kind, part):
 def template_set(kind, subject, text_file, html_file, actor_email):
     """Store an edited template; it is checked first and refused with the reason."""
     current = composing.source_of(db.session, kind)
-    try:
-        composing.save_template(
+    committed(
+        lambda: composing.save_template(
             db.session,
             kind,
             subject if subject is not None else current.subject,
@@ -272,9 +257,7 @@ def template_set(kind, subject, text_file, html_file, actor_email):
             _actor(actor_email),
             utcnow(),
         )
-        db.session.commit()
-    except DomainError as exc:
-        _fail(exc)
+    )
     click.echo(f"{kind} template saved")
 
 

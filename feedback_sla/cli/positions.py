@@ -7,9 +7,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from feedback_sla.cli.common import user_named_by
+from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.positions.models import Position
 from feedback_sla.positions.service import create_position, parse_overrides, set_autopilot
@@ -38,13 +37,10 @@ positions = AppGroup("positions", help="Create and list positions.")
 def create_command(title, manager_email, time_zone, policies, autopilot):
     """Create a position for a hiring manager."""
     manager = user_named_by(manager_email, "--manager")
-    try:
-        overrides = parse_overrides(policies)
-        position = create_position(db.session, title, manager, time_zone, overrides, autopilot=autopilot)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+    overrides = refusing(lambda: parse_overrides(policies))
+    position = committed(
+        lambda: create_position(db.session, title, manager, time_zone, overrides, autopilot=autopilot)
+    )
     click.echo(
         f"created position {position.id} {position.title!r} for {manager.email} ({position.time_zone})"
     )

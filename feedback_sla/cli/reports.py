@@ -14,9 +14,8 @@ from typing import TextIO
 import click
 
 from feedback_sla.cli.appcontext import with_data_app
-from feedback_sla.cli.common import user_named_by
+from feedback_sla.cli.common import refusing, user_named_by
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS as TABLE_WRITERS
 from feedback_sla.positions.models import Position
 from feedback_sla.reports import export as export_module
@@ -142,15 +141,17 @@ def response_times_command(fmt, since, until, manager_email, position_id, status
     )
     settings = settings_service.load(db.session)
     _check_period(since, until, settings.time_zone)
-    try:
-        with _destination(output) as out:
+
+    def write() -> None:
+        with _destination(output) as out:  # a refused export leaves no file behind
             parts.write_export_in_parts(
                 out, fmt, db.session, utcnow(), settings, filters, pii=not no_pii, jobs=jobs
             )
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
+
+    try:
+        refusing(write)
     finally:
-        db.session.rollback()
+        db.session.rollback()  # an export writes nothing
 
 
 def _report_rows(groups: list[GroupSummary], by: GroupBy) -> tuple[tuple[str, ...], list[tuple]]:
@@ -192,10 +193,8 @@ def report_command(since, until, by, fmt):
     settings = settings_service.load(db.session)
     _check_period(since, until, settings.time_zone)
     try:
-        groups = summarize(db.session, utcnow(), settings, since, until, group_by)
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from None
+        groups = refusing(lambda: summarize(db.session, utcnow(), settings, since, until, group_by))
     finally:
-        db.session.rollback()
+        db.session.rollback()  # a report writes nothing
     names, rows = _report_rows(groups, group_by)
     TABLE_WRITERS[fmt](sys.stdout, names, rows)

@@ -11,9 +11,8 @@ from flask.cli import AppGroup
 
 from feedback_sla.ats import service, sources
 from feedback_sla.ats.models import Kind
-from feedback_sla.cli.common import user_named_by
+from feedback_sla.cli.common import committed, user_named_by
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, utcnow
@@ -47,12 +46,7 @@ def create_command(kind, name, manager_email, secret, api_key, stages):
             raise click.BadParameter(f"{item!r}: expected ATS_NAME=STAGE", param_hint="'--stage'")
         stage_map[ats_name] = stage.strip()
     new = sources.NewSource(kind, name, manager, secret, api_key, stage_map)
-    try:
-        source = sources.create_source(db.session, new, utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+    source = committed(lambda: sources.create_source(db.session, new, utcnow()))
     click.echo(f"created source {source.id} {source.name!r} ({source.kind})")
     click.echo(f"webhook URL: {_url(source)}")
     click.echo(f"secret: {source.secret}")

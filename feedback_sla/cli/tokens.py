@@ -10,8 +10,8 @@ from flask.cli import AppGroup
 from feedback_sla.accounts import tokens as api_tokens
 from feedback_sla.accounts.models import ApiToken
 from feedback_sla.accounts.service import find_by_email, no_user_with
+from feedback_sla.cli.common import committed
 from feedback_sla.database import db
-from feedback_sla.errors import DomainError
 from feedback_sla.output import WRITERS
 from feedback_sla.timeutil import iso, utcnow
 
@@ -30,12 +30,8 @@ def _user(email: str):
 @click.option("--name", default="API token", show_default=True, help="What the token is for.")
 def create_command(email, name):
     """Create a token for a user and print it: it is shown this once and never again."""
-    try:
-        new = api_tokens.create_token(db.session, _user(email), name, utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
+    user = _user(email)
+    new = committed(lambda: api_tokens.create_token(db.session, user, name, utcnow()))
     click.echo(f"created token {new.token.id} {new.token.name!r} for {email}; it is shown once:", err=True)
     click.echo(new.secret)
 
