@@ -34,9 +34,9 @@ from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits.models import Wait, WaitReason
 from feedback_sla.waits.queries import Filters, waiting_query
-from tests.bulk import NewWait, open_waits_bulk
 
 TIME_ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo")
 POSITIONS = 50

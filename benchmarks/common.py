@@ -36,9 +36,9 @@ from feedback_sla.config import database_uri
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.text import search_key
 from feedback_sla.waits.models import WaitReason
-from tests.bulk import NewWait, open_waits_bulk
 
 TEST_DATABASE_ENV = "FEEDBACK_SLA_TEST_DATABASE_URL"
 PASSWORD = "benchmark passphrase"  # noqa: S105  (throwaway accounts in a throwaway database)

@@ -41,8 +41,8 @@ from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits.models import WaitReason
-from tests.bulk import NewWait, open_waits_bulk
 
 ZONES = ("America/New_York", "Europe/Berlin", "America/Chicago", "UTC", "Europe/London")
 #: A Wednesday at 18:00 UTC: past the 08:00 digest hour, the same day, in every zone above.

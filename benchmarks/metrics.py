@@ -58,8 +58,8 @@ from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
 from feedback_sla.settings import service as settings_service
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits.models import Wait, WaitReason
-from tests.bulk import NewWait, open_waits_bulk
 
 TARGET_RATIO = 3.0
 MANAGERS = 200

@@ -35,7 +35,7 @@ Exits non-zero, naming the run, when it is missed (or when autopilot cannot run)
 
     .venv-test/bin/python benchmarks/simulate.py [--managers 20] [--days 22] [--shares 30,60,90]
         [--applications 3] [--seed 14] [--autopilot off|on|both] [--max-per-wait N]
-        [--databases sqlite postgresql] [--database-url URL]
+        [--databases sqlite postgresql] [--database-url URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ import argparse
 import datetime as dt
 import heapq
 import importlib
+import json
 import logging
 import random
 import statistics
@@ -572,7 +573,23 @@ def app_settings(database_uri: str, mail_dir: str) -> dict:
     }
 
 
-def one_database(kind: str, server: str | None, plans: list[Plan]) -> list[str]:
+def figures(result: Result) -> dict:
+    """A run's figures as JSON (``--json``): what ``tests/test_simulate.py`` checks."""
+    return {
+        "autopilot": result.plan.autopilot,
+        "share": result.plan.share,
+        "candidates": result.candidates,
+        "judged": result.judged,
+        "missed": result.missed,
+        "by_autopilot": result.by_autopilot,
+        "longest_silence": max(result.silences, default=0),
+        "refused": dict(result.refused),
+    }
+
+
+def one_database(
+    kind: str, server: str | None, plans: list[Plan], runs: list[dict] | None = None
+) -> list[str]:
     missed = []
     print(HEADER, flush=True)
     for plan in plans:
@@ -585,6 +602,8 @@ def one_database(kind: str, server: str | None, plans: list[Plan]) -> list[str]:
                 db.engine.dispose()
         print(row_text(result), flush=True)
         print(detail_text(result), flush=True)
+        if runs is not None:
+            runs.append({"database": kind, **figures(result)})
         if plan.autopilot and result.missed:
             missed.append(
                 f"{kind}, {plan.label}: {result.missed} of {result.judged} waits passed their deadline"
@@ -605,6 +624,7 @@ def main() -> int:
     parser.add_argument(
         "--max-per-wait", type=int, help="autopilot updates per wait (default: the setting's default, 2)"
     )
+    parser.add_argument("--json", metavar="FILE", help="also write each run's figures to FILE")
     add_database_options(parser)
     args = parser.parse_args()
     server, kinds = database_kinds(parser, args)
@@ -629,7 +649,11 @@ def main() -> int:
             f"autopilot.max_per_wait {cap}"
         )
 
-    code = each_database(kinds, lambda kind: one_database(kind, server, plans), note)
+    runs: list[dict] = []
+    code = each_database(kinds, lambda kind: one_database(kind, server, plans, runs), note)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(runs, out, indent=2)
     if problem:
         print(f"MISSED autopilot on: not measured, {problem}")
         return 1

@@ -13,9 +13,9 @@ from feedback_sla.database import db
 from feedback_sla.digest import service as digest_service
 from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.settings import service as settings_service
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits.models import Wait, WaitReason
 
-from .bulk import NewWait, open_waits_bulk
 from .factories import CandidateFactory, PositionFactory, UserFactory
 
 BASE_URL = "https://feedback.example.com"

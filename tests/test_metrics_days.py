@@ -19,10 +19,10 @@ from feedback_sla.errors import DomainError
 from feedback_sla.metrics import figures
 from feedback_sla.metrics.local_days import offset_changes
 from feedback_sla.reports.summary import GroupBy, summarize
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
 
-from .bulk import NewWait, open_waits_bulk
 from .factories import CandidateFactory, PositionFactory, UserFactory
 
 ZONES = (

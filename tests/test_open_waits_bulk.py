@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from feedback_sla.models import WaitReason
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 
-from .bulk import NewWait, open_waits_bulk
 from .factories import CandidateFactory, PositionFactory
 
 SETTINGS = OrgSettings(holiday_calendar="US")

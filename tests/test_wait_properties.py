@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 from feedback_sla.models import Status
 from feedback_sla.reports.export import COLUMNS, export_rows
+from feedback_sla.testing.bulk import NewWait, open_waits_bulk
 from feedback_sla.timeutil import UTC, as_utc
 from feedback_sla.waits import clock, lifecycle, queries
 from feedback_sla.waits.clock import BusinessDays, OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
 
-from .bulk import NewWait, open_waits_bulk
 from .factories import CandidateFactory, PositionFactory, UserFactory
 
 ONE_DAY = dt.timedelta(days=1)
