@@ -7,6 +7,9 @@ header alone, before Flask-Login could read a session, and a token in the query 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Flask, current_app, g, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy.exc import IntegrityError
@@ -21,10 +24,22 @@ from feedback_sla.web.access import bearer_secret
 from feedback_sla.web.api.document import ClientFriendly
 from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
+from feedback_sla.web.transaction import Refused, one_transaction
 
 PREFIX = "/api/v1"
 #: 401 answers name the scheme (RFC 6750).
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="feedback-sla"'}
+
+T = TypeVar("T")
+
+
+def committed(door: Callable[[], T]) -> T:
+    """Run ``door`` as the request's one transaction and hand back its result; a refusal is rolled
+    back and answered 409 problem+json with its reason (``_refused``)."""
+    outcome = one_transaction(door)
+    if isinstance(outcome, Refused):
+        raise outcome.error
+    return outcome
 
 
 class ProblemApi(Api):

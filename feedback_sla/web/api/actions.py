@@ -12,7 +12,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import service
 from feedback_sla.web.access import candidate_or_404, viewer
-from feedback_sla.web.api import bp
+from feedback_sla.web.api import bp, committed
 from feedback_sla.web.api.paging import PageArgs, decode, page_of
 from feedback_sla.web.api.schemas import (
     ContactSchema,
@@ -23,17 +23,22 @@ from feedback_sla.web.api.schemas import (
     StageSchema,
     WithdrawSchema,
 )
+from feedback_sla.web.transaction import added
 
 TIMELINE = "/candidates/<int:candidate_id>/timeline"
 
 
 def _recorded(candidate_id: int, act) -> Event:
-    """Run one action on a candidate the viewer may see, commit, answer with its newest event."""
+    """Run one action on a candidate the viewer may see, in one transaction; answer with the event
+    it wrote (not the newest one, which a queued email it cancelled or another request may own)."""
     candidate = candidate_or_404(candidate_id)
-    act(candidate, utcnow(), settings_service.load(db.session))
-    db.session.commit()
-    newest = select(Event).where(Event.candidate_id == candidate_id).order_by(Event.id.desc()).limit(1)
-    return db.session.scalar(newest)
+
+    def door() -> Event:
+        with added(Event) as written:
+            act(candidate, utcnow(), settings_service.load(db.session))
+        return written[0]
+
+    return committed(door)
 
 
 @bp.post(f"{TIMELINE}/interview-held")

@@ -12,7 +12,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
 from feedback_sla.web.access import candidate_or_404, message_or_404, viewer
-from feedback_sla.web.api import bp
+from feedback_sla.web.api import bp, committed
 from feedback_sla.web.api.schemas import EmailSchema, IdempotencyHeader, NewEmailSchema
 
 
@@ -36,9 +36,9 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
         default_promise=True,
     )
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
-    message = answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
-    db.session.commit()
-    return message
+    return committed(
+        lambda: answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
+    )
 
 
 @bp.get("/emails/<int:message_id>")
@@ -52,6 +52,7 @@ def get_email(message_id: int):
 def undo_email(message_id: int):
     """Cancel an email before its send time; what queueing it changed is restored."""
     message = message_or_404(message_id)
-    answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
-    db.session.commit()
+    committed(
+        lambda: answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
+    )
     return message
