@@ -422,7 +422,7 @@ def triage_floor_rows(
     return rows, html
 
 
-#: The candidates page: ``waits.queries.find_candidates`` by hand, the page of rows and, in the
+#: The candidates page: ``waits.search.find_candidates`` by hand, the page of rows and, in the
 #: same statement, the total (an uncorrelated subquery: counted once, as the page counts it).
 SEARCH_SQL = """
 SELECT c.id, c.name, c.email, p.title, u.name, c.stage, c.status,

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy import Row, Select, bindparam, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import service as candidates
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.positions.models import Position
-from feedback_sla.text import search_key
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait, WaitReason
@@ -217,169 +214,10 @@ def waits_of(session: Session, candidate_id: int, events: int) -> list[WaitRow]:
     return [WaitRow._make(row) for row in rows]
 
 
-# --- every candidate, for the candidates page ----------------------------------------------------
-
-#: Rows a page of the candidates list shows.
+#: Rows a page of a list shows (the candidates, the triage list).
 PAGE_SIZE = 50
-
-
-class CandidateSort(enum.StrEnum):
-    NAME = "name"
-    POSITION = "position"
-    STAGE = "stage"
-    STATUS = "status"
-    APPLIED = "applied"
-    DUE = "due"
-
-
-@dataclass(frozen=True)
-class CandidateSearch:
-    """What the candidates page asks for; ``manager_id`` limits it to that manager's positions."""
-
-    text: str = ""
-    position_id: int | None = None
-    stage: str | None = None
-    status: Status | None = None
-    manager_id: int | None = None
-    sort: CandidateSort = CandidateSort.NAME
-    descending: bool = False
-    page: int = 1
-
-
-class CandidateRow(NamedTuple):
-    id: int
-    name: str
-    email: str
-    position: str
-    manager: str
-    stage: str
-    status: Status
-    applied_at: dt.datetime | None
-    due_at: dt.datetime | None  # the open wait's deadline; None when nobody owes them an answer
-
-
-@dataclass(frozen=True)
-class CandidatePage:
-    rows: list[CandidateRow]
-    total: int
-    page: int
-
-    @property
-    def pages(self) -> int:
-        return pages_for(self.total)
 
 
 def pages_for(total: int) -> int:
     """Pages of ``PAGE_SIZE`` rows; one, empty, when nothing matches."""
     return max(1, -(-total // PAGE_SIZE))
-
-
-def find_candidates(session: Session, search: CandidateSearch) -> CandidatePage:
-    """One page of every candidate of any status: searched by name or email whatever the case or
-    accents, filtered, sorted; the total counts every match.
-
-    One statement: the page of rows, each with the total (an uncorrelated subquery, counted
-    once). Only a page past the last, which finds no rows, costs another two: the count alone,
-    then the last page.
-    """
-    listed, counted = _search_statements(_SearchShape.of(search))
-    values = _search_values(search)
-    connection = session.connection()
-    page = max(1, search.page)
-    rows = connection.execute(listed, {**values, "offset": (page - 1) * PAGE_SIZE}).all()
-    if rows:
-        total = rows[0].total
-    else:
-        total = connection.execute(counted, values).scalar_one()
-        if page > pages_for(total):
-            page = pages_for(total)
-            rows = connection.execute(listed, {**values, "offset": (page - 1) * PAGE_SIZE}).all()
-    return CandidatePage([CandidateRow._make(row[:-1]) for row in rows], total, page)
-
-
-class _SearchShape(NamedTuple):
-    """Which of a search's filters are given (not their values), and its order."""
-
-    text: bool
-    position: bool
-    stage: bool
-    status: bool
-    manager: bool
-    sort: CandidateSort
-    descending: bool
-
-    @classmethod
-    def of(cls, search: CandidateSearch) -> _SearchShape:
-        given = (search.position_id, search.stage or None, search.status, search.manager_id)
-        return cls(bool(search.text.strip()), *(v is not None for v in given), search.sort, search.descending)
-
-
-def _search_values(search: CandidateSearch) -> dict:
-    key = search_key(search.text.strip())
-    return {
-        "pattern": "%" + key.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%",
-        "position_id": search.position_id,
-        "stage": search.stage,
-        "status": search.status,
-        "manager_id": search.manager_id,
-    }
-
-
-@functools.lru_cache(maxsize=512)
-def _search_statements(shape: _SearchShape) -> tuple[Select, Select]:
-    """The page of rows with the total, and the total alone, for one shape of search: built once,
-    bound at each execution (building them cost about as much as running them)."""
-    first = aliased(Wait)  # the first wait opened when the application arrived
-    applied = (
-        select(func.min(first.opened_at))
-        .where(first.candidate_id == Candidate.id)
-        .correlate(Candidate)
-        .scalar_subquery()
-    )
-    counted = _matching(select(func.count(Candidate.id)), shape)
-    total = counted.correlate(None).scalar_subquery()  # on its own: not one count per row
-    query = _matching(
-        select(
-            Candidate.id,
-            Candidate.name,
-            Candidate.email,
-            Position.title,
-            User.name,
-            Candidate.stage,
-            Candidate.status,
-            applied.label("applied_at"),
-            Wait.due_at,
-            total.label("total"),
-        ),
-        shape,
-    ).outerjoin(Wait, (Wait.candidate_id == Candidate.id) & Wait.closed_at.is_(None))
-    order = {
-        CandidateSort.NAME: func.lower(Candidate.name),
-        CandidateSort.POSITION: func.lower(Position.title),
-        CandidateSort.STAGE: Candidate.stage,
-        CandidateSort.STATUS: Candidate.status,
-        CandidateSort.APPLIED: applied,
-        CandidateSort.DUE: Wait.due_at,
-    }[shape.sort]
-    order = order.desc() if shape.descending else order.asc()
-    listed = query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset(bindparam("offset"))
-    return listed, counted
-
-
-def _matching(query: Select, shape: _SearchShape) -> Select:
-    query = (
-        query.select_from(Candidate)
-        .join(Position, Candidate.position_id == Position.id)
-        .join(User, Position.manager_id == User.id)
-    )
-    if shape.text:
-        query = query.where(Candidate.search_key.like(bindparam("pattern"), escape="/"))
-    if shape.position:
-        query = query.where(Candidate.position_id == bindparam("position_id"))
-    if shape.stage:
-        query = query.where(Candidate.stage == bindparam("stage"))
-    if shape.status:
-        query = query.where(Candidate.status == bindparam("status"))
-    if shape.manager:
-        query = query.where(Position.manager_id == bindparam("manager_id"))
-    return query

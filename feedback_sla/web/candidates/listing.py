@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from feedback_sla.candidates.models import PIPELINE, Status
 from feedback_sla.database import db
 from feedback_sla.text import printable
-from feedback_sla.waits.queries import CandidateSearch, CandidateSort, find_candidates
+from feedback_sla.waits.search import CandidateSearch, CandidateSort, find_candidates
 from feedback_sla.web.access import position_choices, viewer
 from feedback_sla.web.candidates import bp
 
