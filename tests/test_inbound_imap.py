@@ -24,7 +24,8 @@ from feedback_sla.emails.checks import EmailRequest, new_idempotency_key
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxStatus
 from feedback_sla.inbound import imap
-from feedback_sla.inbound.imap import ImapError, ImapSettings, TryLater, poll_once
+from feedback_sla.inbound.imap import ImapError, TryLater, poll_once
+from feedback_sla.inbound.imap_settings import ImapSettings
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow

@@ -17,6 +17,7 @@ from feedback_sla.database import db
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.inbound import imap as imap_poller
 from feedback_sla.inbound import service
+from feedback_sla.inbound.imap_settings import ImapSettings
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 
@@ -39,7 +40,7 @@ def imap(once: bool):
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        settings = imap_poller.ImapSettings.from_mapping(current_app.config)
+        settings = ImapSettings.from_mapping(current_app.config)
         config = EmailConfig.from_app(current_app)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
