@@ -318,7 +318,8 @@ def _greenhouse_application(client, session, name: tuple[str, str], email: str, 
     source = session.scalar(sa.select(Source))
     response = post(client, source, body, greenhouse_headers(SECRET, body, event_id))
     assert response.status_code == 200, response.get_data(as_text=True)
-    return session.scalar(sa.select(Candidate).where(Candidate.email == email))
+    # Addresses are kept as the address rule writes them (lower case): found whatever the case.
+    return session.scalar(sa.select(Candidate).where(Candidate.email == email.lower()))
 
 
 def _reply(message: OutboxMessage, name: str, address: str, *, token: bool = True) -> bytes:
