@@ -9,6 +9,7 @@ import threading
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 from werkzeug.serving import make_server
@@ -111,13 +112,21 @@ def test_sequences_of_calls_keep_to_the_document(live_api):
         def get_call_kwargs(self, case):
             return {"base_url": base_url, "headers": {"Authorization": f"Bearer {secret}"}}
 
-    run_state_machine_as_test(
-        Workflow,
-        settings=settings(
-            max_examples=15,
-            stateful_step_count=6,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        ),
+    runs = settings(
+        max_examples=15,
+        stateful_step_count=6,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
     )
+    # The server keeps what earlier examples created, and the links draw ids from its answers, so
+    # a replayed example can draw differently from its first run: Hypothesis then stops with
+    # FlakyStrategyDefinition, about the tool and not about the API (about 1 run in 15). Such a run
+    # is run again with fresh examples; a fault of the API fails every time.
+    for attempt in range(3):
+        try:
+            run_state_machine_as_test(Workflow, settings=runs)
+            return
+        except FlakyStrategyDefinition:
+            if attempt == 2:
+                raise
