@@ -4,7 +4,7 @@ for an admin and changes nothing until applied.
 
 A report proves itself by our token in the address it came to (VERP), or by our Message-ID in its
 returned headers (the attached original or its ``text/rfc822-headers``) or its In-Reply-To and
-References (``service.find_match``). Anyone who knows a candidate's address can mail a delivery
+References (``matching.find_match``). Anyone who knows a candidate's address can mail a delivery
 report to the bounce address; taken on its word, it would reopen the candidate's wait and stop
 every email to them. So such a report is recorded ``unconfirmed``, with the email it names and its
 reason, and shown to admins (the inbound page, ``inbound list --unconfirmed``), who may apply it

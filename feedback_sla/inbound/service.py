@@ -1,33 +1,31 @@
 """What a message that came back does: a candidate's reply, an automatic reply, a bounce, a stranger's.
 
 ``receive`` records every message once (by its IMAP key, its Message-ID or the SHA-256 of its bytes:
-the same message twice changes nothing), finds the email of ours it concerns, and hands what it
-means to the wait's door (``waits.service``, ``waits.answers``). It is matched, in this order, by the
-token in the address it was sent to (``bounces+<token>@…``, ``replies+<token>@…``), by a bounce's
-returned headers (its attached original or ``text/rfc822-headers``) or In-Reply-To and References
-against our Message-IDs, and, for a bounce without either, by the failed address against the latest
-email sent to it within 30 days. Only the first two prove which email it is about: a bounce matched
-by address alone changes nothing and is kept unconfirmed for an admin to apply (``inbound.bounces``).
-What matches nothing is kept, with the reason, for an admin. Mail matched to a candidate whose
-personal data was erased keeps no sender, subject or Message-ID and changes nothing. The caller
-commits.
+the same message twice changes nothing), finds the email of ours it concerns (``inbound.matching``),
+and hands what it means to the wait's door (``waits.service``, ``waits.answers``). It is matched,
+in this order, by the token in the address it was sent to (``bounces+<token>@…``,
+``replies+<token>@…``), by a bounce's returned headers (its attached original or
+``text/rfc822-headers``) or In-Reply-To and References against our Message-IDs, and, for a bounce
+without either, by the failed address against the latest email sent to it within 30 days. Only the
+first two prove which email it is about: a bounce matched by address alone changes nothing and is
+kept unconfirmed for an admin to apply (``inbound.bounces``). What matches nothing is kept, with
+the reason, for an admin. Mail matched to a candidate whose personal data was erased keeps no
+sender, subject or Message-ID and changes nothing. The caller commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.candidates.models import Status
 from feedback_sla.database import insert_once
-from feedback_sla.emails.config import DELIMITER, EmailConfig
-from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.config import EmailConfig
 from feedback_sla.inbound import bounces, reading
+from feedback_sla.inbound.matching import FAILED_RECIPIENT_WITHIN, Match, find_match
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
 from feedback_sla.text import printable
@@ -37,29 +35,7 @@ from feedback_sla.waits.clock import OrgSettings
 
 __all__ = ["TooLarge", "receive", "recent"]
 
-#: A token as ``emails.outbox`` makes it: 128 random bits in hexadecimal.
-TOKEN = re.compile(r"[0-9a-f]{32}")
-#: A bounce without a token or a Message-ID of ours names the latest email sent to its address
-#: within this long; it is kept unconfirmed (``inbound.bounces``).
-FAILED_RECIPIENT_WITHIN = dt.timedelta(days=30)
-#: Message-IDs of In-Reply-To and References looked up, the nearest first.
-MAX_ANSWERED = 50
 UNREADABLE = "unreadable"
-
-
-@dataclass(frozen=True)
-class Match:
-    """The email of ours a message concerns, and how it was found."""
-
-    message: OutboxMessage
-    by: str  # "token", "Message-ID" or "failed recipient"
-    via_reply_address: bool = False  # the token came through REPLY_ADDRESS (not the bounce address)
-
-    @property
-    def proven(self) -> bool:
-        """Whether the message names the email itself (a token or Message-ID of ours), rather than
-        only the address it was sent to, which anyone may know."""
-        return self.by != "failed recipient"
 
 
 def receive(
@@ -126,62 +102,6 @@ def recent(session: Session, limit: int, *, unmatched: bool = False) -> list[Inb
     if unmatched:
         query = query.where(InboundMessage.candidate_id.is_(None))
     return list(session.scalars(query))
-
-
-# --- matching -----------------------------------------------------------------------------------
-
-
-def find_match(session: Session, incoming: Incoming, config: EmailConfig, now: dt.datetime) -> Match | None:
-    """The email of ours the message concerns: by token, by Message-ID, by failed recipient."""
-    for token, via_reply in tokens_in(incoming.recipients, config):
-        message = session.scalar(select(OutboxMessage).where(OutboxMessage.reply_token == token))
-        if message is not None:
-            return Match(message, "token", via_reply)
-    ids = list(incoming.answers[:MAX_ANSWERED])
-    if incoming.original_message_id:
-        ids.insert(0, incoming.original_message_id)
-    if ids:
-        found = {
-            m.message_id: m
-            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.message_id.in_(ids)))
-        }
-        for message_id in ids:
-            if message_id in found:
-                return Match(found[message_id], "Message-ID")
-    if incoming.kind in (Kind.BOUNCE, Kind.DELAY) and incoming.failed:
-        message = session.scalar(
-            select(OutboxMessage)
-            .where(
-                func.lower(OutboxMessage.to_address).in_(list(incoming.failed)),
-                OutboxMessage.candidate_id.is_not(None),
-                OutboxMessage.status.in_([OutboxStatus.SENT, OutboxStatus.BOUNCED]),
-                OutboxMessage.sent_at >= now - FAILED_RECIPIENT_WITHIN,
-                OutboxMessage.sent_at <= now,
-            )
-            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
-            .limit(1)
-        )
-        if message is not None:
-            return Match(message, "failed recipient")
-    return None
-
-
-def tokens_in(recipients: tuple[str, ...], config: EmailConfig) -> list[tuple[str, bool]]:
-    """The tokens in addresses of the form ``bounces+<token>@…`` or ``replies+<token>@…`` (the
-    configured addresses, whatever the case), each with whether it came through the reply address."""
-    bases = {}
-    if config.bounce_address:
-        bases[config.bounce_address.lower()] = False
-    if config.reply_address:
-        bases[config.reply_address.lower()] = True
-    found = []
-    for address in recipients:
-        local, _, domain = address.lower().rpartition("@")
-        base, delimiter, token = local.partition(DELIMITER)
-        via_reply = bases.get(f"{base}@{domain}")
-        if delimiter and via_reply is not None and TOKEN.fullmatch(token):
-            found.append((token, via_reply))
-    return found
 
 
 # --- what it does -------------------------------------------------------------------------------
