@@ -27,9 +27,8 @@ from feedback_sla.models import (
     Role,
     Status,
 )
-from feedback_sla.waits import answers
+from feedback_sla.waits import answers, promises
 from feedback_sla.waits import service as candidates
-from feedback_sla.waits import service as waits_service
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
 from feedback_sla.worker import run_worker
@@ -397,7 +396,7 @@ def test_moving_back_to_interview_cancels_a_queued_rejection(
 def test_update_promises_the_date_the_manager_picks(logged_in, candidate):
     profile = get(logged_in, f"/candidates/{candidate.id}")
     form = next(f for f in Page(profile).forms if (f["action"] or "").endswith("/emails/update"))
-    suggested = waits_service.default_promise_date(db.session, candidate, MONDAY, SETTINGS)
+    suggested = promises.default_promise_date(db.session, candidate, MONDAY, SETTINGS)
     assert suggested == dt.date(2026, 11, 23)
     assert ("promised_date", "2026-11-23") in form["fields"]
 

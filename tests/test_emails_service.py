@@ -13,9 +13,8 @@ from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import HeaderError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
-from feedback_sla.waits import answers, emailing
+from feedback_sla.waits import answers, emailing, promises
 from feedback_sla.waits import service as waits
-from feedback_sla.waits import service as waits_service
 from feedback_sla.worker import run_worker
 
 from .emails_support import ORG, T0, email_config, make_candidate, unfinished_by_candidate
@@ -302,7 +301,7 @@ def test_the_outbox_refuses_an_update_without_a_promised_date(session):
 
 def test_a_one_click_update_without_a_date_promises_the_date_the_pages_offer(session):
     candidate = make_candidate(session)
-    offered = waits_service.default_promise_date(session, candidate, T0, ORG)
+    offered = promises.default_promise_date(session, candidate, T0, ORG)
     message = queue(session, candidate, "update", default_promise=True)
     assert message.promised_date == offered
 
@@ -320,13 +319,13 @@ def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(se
 
 def test_the_update_date_offered_is_the_existing_promise_while_it_is_ahead(session):
     candidate = make_candidate(session)
-    policy = waits_service.default_promise_date(session, candidate, T0, ORG)
+    policy = promises.default_promise_date(session, candidate, T0, ORG)
     waits.set_promise(session, candidate, dt.date(2026, 11, 30), T0, ORG)
     session.commit()
-    assert waits_service.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 30)
+    assert promises.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 30)
     # Once the promised day has passed, the policy's next deadline again.
     later = T0 + dt.timedelta(days=13)
-    assert waits_service.default_promise_date(session, candidate, later, ORG) > dt.date(2026, 11, 30)
+    assert promises.default_promise_date(session, candidate, later, ORG) > dt.date(2026, 11, 30)
     assert policy != dt.date(2026, 11, 30)
 
 
@@ -394,7 +393,7 @@ def test_a_candidate_who_withdraws_gets_no_pending_email(session):
 def test_the_suggested_promise_is_the_deadline_a_fresh_wait_would_have(session):
     candidate = make_candidate(session)  # application wait: 5 business days
     # Wednesday 18 November + 5 business days = Wednesday 25 November.
-    assert waits_service.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
+    assert promises.default_promise_date(session, candidate, T0, ORG) == dt.date(2026, 11, 25)
 
 
 def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session):

@@ -25,8 +25,9 @@ from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, Out
 from feedback_sla.waits import emailing
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
+from feedback_sla.waits.promises import promise_date_for, wait_on_promise
 from feedback_sla.waits.queries import open_wait_of
-from feedback_sla.waits.service import promise_date_for, record, wait_on_promise
+from feedback_sla.waits.service import record
 
 
 def queue_email(

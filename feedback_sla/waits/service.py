@@ -29,11 +29,10 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_text, search_key
-from feedback_sla.timeutil import PROMISE_HORIZON, local_date
-from feedback_sla.waits import emailing, lifecycle
+from feedback_sla.waits import emailing, lifecycle, promises
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
-from feedback_sla.waits.queries import WaitRow, open_wait_of
+from feedback_sla.waits.queries import open_wait_of
 
 #: The longest internal note or contact note, and the longest withdrawal reason.
 MAX_NOTE = 5_000
@@ -141,7 +140,7 @@ def log_contact(
     """
     candidates.check_not_erased(candidate, "no contact can be logged")
     if promised is not None:
-        check_promise(promised, at, candidate.position.time_zone)
+        promises.check_promise(promised, at, candidate.position.time_zone)
     closed = open_wait_of(session, candidate) if promised is not None else None
     event = record(
         session,
@@ -154,26 +153,8 @@ def log_contact(
         data={"promised_date": promised.isoformat()} if promised is not None else None,
     )
     if closed is not None:
-        wait_on_promise(session, candidate, closed, event, promised, settings)
+        promises.wait_on_promise(session, candidate, closed, event, promised, settings)
     return event
-
-
-def wait_on_promise(
-    session: Session,
-    candidate: Candidate,
-    answered: Wait,
-    event: Event,
-    promised: dt.date,
-    settings: OrgSettings,
-) -> Wait | None:
-    """The candidate was told when they will hear next: the wait ``event`` answered is followed by
-    one of the same kind, due on the promised date. None when the candidate is no longer in the
-    process or something else is already owed."""
-    if candidate.status not in (Status.ACTIVE, Status.OFFERED) or open_wait_of(session, candidate):
-        return None
-    return lifecycle.open_wait(
-        session, candidate, answered.reason, event.occurred_at, settings, promised_date=promised, event=event
-    )
 
 
 def interview_held(
@@ -263,7 +244,7 @@ def set_promise(
     if wait is None:
         raise DomainError(f"{candidate.name} is not waiting for an answer")
     if promised is not None:
-        check_promise(promised, at, candidate.position.time_zone)
+        promises.check_promise(promised, at, candidate.position.time_zone)
     record(
         session,
         candidate,
@@ -275,15 +256,6 @@ def set_promise(
     wait.promised_date = promised
     lifecycle.recompute(wait, candidate.position, settings)
     return wait
-
-
-def check_promise(promised: dt.date, at: dt.datetime, time_zone: str) -> None:
-    """A promise lies between the day of ``at`` in ``time_zone`` and a year ahead."""
-    today = local_date(at, time_zone)
-    if promised < today:
-        raise DomainError(f"promised date: {promised.isoformat()} is in the past")
-    if promised > today + PROMISE_HORIZON:
-        raise DomainError(f"promised date: {promised.isoformat()} is more than a year ahead")
 
 
 def withdraw(
@@ -364,24 +336,3 @@ def update_position(
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def default_promise_date(
-    session: Session, candidate: Candidate, now: dt.datetime, settings: OrgSettings
-) -> dt.date:
-    """The default date of an update: the date already promised, while it is still ahead; otherwise
-    the deadline a fresh wait of the same kind would have."""
-    return promise_date_for(open_wait_of(session, candidate), candidate, now, settings)
-
-
-def promise_date_for(
-    wait: Wait | WaitRow | None, candidate: Candidate, now: dt.datetime, settings: OrgSettings
-) -> dt.date:
-    """``default_promise_date`` with the candidate's open wait (None: there is none) already read."""
-    position = candidate.position
-    if wait is not None and wait.promised_date is not None:
-        if wait.promised_date >= local_date(now, position.time_zone):
-            return wait.promised_date
-    reason = wait.reason if wait is not None else WaitReason.DECISION
-    due_at = lifecycle.deadlines_for(reason, now, position, settings).times.due_at
-    return local_date(due_at, position.time_zone)

@@ -20,7 +20,7 @@ from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxStatus
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date
-from feedback_sla.waits import service as waits_service
+from feedback_sla.waits import promises
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.queries import WaitRow
 from feedback_sla.web.forms import PromiseForm
@@ -97,7 +97,7 @@ def candidate_emails(
     candidate's open wait (None: nobody is waiting), read by the caller."""
     found = queries.history(db.session, candidate.id, limit + 1, unfinished=True)
     waiting = wait is not None
-    suggested = waits_service.promise_date_for(wait, candidate, now, org) if waiting else None
+    suggested = promises.promise_date_for(wait, candidate, now, org) if waiting else None
     return CandidateEmails(
         history=found[:limit],
         more=len(found) > limit,

@@ -21,8 +21,7 @@ from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, O
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date, utcnow
-from feedback_sla.waits import answers
-from feedback_sla.waits import service as waits_service
+from feedback_sla.waits import answers, promises
 from feedback_sla.web.access import admin_required, candidate_or_404, message_or_404, safe_next, viewer
 from feedback_sla.web.email_parts import (
     SENDABLE,
@@ -261,7 +260,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
 def _customize_start(candidate, kind, form, now, org, config):
     promised = None
     if kind == EmailKind.UPDATE:
-        promised = waits_service.default_promise_date(db.session, candidate, now, org)
+        promised = promises.default_promise_date(db.session, candidate, now, org)
     rendered = attempt(lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised))
     if isinstance(rendered, Refused):
         form.form_errors.append(rendered.reason)
