@@ -12,6 +12,8 @@ local part needs a server offering SMTPUTF8.
 
 from __future__ import annotations
 
+import functools
+
 from feedback_sla.errors import DomainError
 from feedback_sla.text import clean_line
 
@@ -71,7 +73,10 @@ def wire_address(address: str, field: str = "email") -> str:
     return f"{checked.local_part}@{checked.ascii_domain}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _validated(address: str):
+    """Cached: the worker checks the same few addresses (the organisation's, each manager's) for
+    every message it sends. A refusal raises, and is never cached."""
     # Imported here: it builds its grammar on import, which commands that only read data skip.
     from email_validator import validate_email
 
