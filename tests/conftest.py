@@ -48,8 +48,10 @@ def pytest_addoption(parser) -> None:
     )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _clock_ahead(request):
+    """For the whole run, so the module-wide demo of the browser tests is seeded on the moved clock
+    too; a test's own travel nests inside it."""
     days = request.config.getoption("--clock-ahead")
     if not days:
         yield

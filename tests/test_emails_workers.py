@@ -16,7 +16,6 @@ from feedback_sla.candidates.models import Event, EventKind
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
-from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
 from feedback_sla.worker import start_background_worker
@@ -25,6 +24,9 @@ from .emails_support import ORG, Recorder, SmtpSink, free_port
 from .factories import PositionFactory, UserFactory
 
 FEEDBACK_SLA = str(Path(sys.executable).with_name("feedback-sla"))
+#: When the messages of the worker processes' tests are queued: a fixed past time, so they are due
+#: whatever clock the worker process runs on (the machine's), and the test's own may be moved.
+QUEUED_AT = dt.datetime(2025, 6, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def queue_many(app, session, count: int, at: dt.datetime) -> list[OutboxMessage]:
@@ -52,7 +54,7 @@ def worker_env(app, tmp_path, **settings) -> dict[str, str]:
 
 def test_two_worker_processes_deliver_each_of_200_messages_exactly_once(app, session, tmp_path):
     port = free_port()
-    messages = queue_many(app, session, 200, utcnow() - dt.timedelta(minutes=2))
+    messages = queue_many(app, session, 200, QUEUED_AT)
     recorder = Recorder()
     recorder.rendezvous = 2  # no message is accepted before both workers are connected
     recorder.delay = 0.002
@@ -101,7 +103,7 @@ def test_the_worker_runs_until_sigterm_and_then_stops_cleanly(app, session, tmp_
     )
     try:
         assert "outbox worker delivering by file" in worker.stdout.readline()
-        queue_many(app, session, 1, utcnow() - dt.timedelta(minutes=2))
+        queue_many(app, session, 1, QUEUED_AT)
         deadline = time.monotonic() + 20
         while not (mail_dir.exists() and any(mail_dir.glob("*.eml"))) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -118,7 +120,7 @@ def test_the_worker_runs_until_sigterm_and_then_stops_cleanly(app, session, tmp_
 
 def test_the_background_worker_delivers_queued_mail_in_this_process(app, session, tmp_path):
     app.config.update(OUTBOX_MAIL_DIR=str(tmp_path / "mail"), OUTBOX_POLL_SECONDS=0.05)
-    [message] = queue_many(app, session, 1, utcnow() - dt.timedelta(minutes=2))
+    [message] = queue_many(app, session, 1, QUEUED_AT)
     worker = start_background_worker(app)
     try:
         deadline = time.monotonic() + 10
