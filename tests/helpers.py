@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import threading
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
+from werkzeug.serving import make_server
 
 from feedback_sla.database import db
 
@@ -16,6 +18,19 @@ from .factories import PASSWORD
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@contextmanager
+def served(app):
+    """The app served on a free loopback port from a thread, for a browser or an HTTP client; its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def ny(*parts: int) -> dt.datetime:

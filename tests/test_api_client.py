@@ -12,23 +12,18 @@ import datetime as dt
 import importlib
 import subprocess
 import sys
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from .api_support import manager_with_token
 from .factories import PositionFactory
+from .helpers import served
 
 
 @pytest.fixture
-def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+def live_api(app):
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -96,14 +91,14 @@ def test_every_operation_is_named_and_every_nullable_value_typed(client):
     assert list(untyped_nulls(document, "document")) == []
 
 
-def test_a_generated_client_lists_pages_and_creates_candidates(session, served, generated):
+def test_a_generated_client_lists_pages_and_creates_candidates(session, live_api, generated):
     manager, secret = manager_with_token(session, email="maria@example.com")
     position = PositionFactory(manager=manager, title="Backend Engineer")
     session.commit()
     from feedback_sla_client.api.api import create_candidate, get_candidate, list_candidates
     from feedback_sla_client.models import NewCandidate
 
-    api = generated.AuthenticatedClient(base_url=served, token=secret)
+    api = generated.AuthenticatedClient(base_url=live_api, token=secret)
     applied = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
     made = []
     for name, address in (("Zoë Quinn", "zoe@example.org"), ("José Ñúñez", "jose@example.org")):

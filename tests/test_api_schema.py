@@ -4,7 +4,6 @@ response matches the document (status, content type, headers, body)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import schemathesis
@@ -12,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition
 from hypothesis.stateful import run_state_machine_as_test
-from werkzeug.serving import make_server
 
 from feedback_sla.addresses import InvalidAddress, normalize_address
 from feedback_sla.emails.checks import EmailRequest
@@ -21,6 +19,7 @@ from feedback_sla.waits import answers, service
 from feedback_sla.waits.clock import OrgSettings
 
 from .api_support import hiring, manager_with_token
+from .helpers import served
 
 
 def _accepted(address: str) -> bool:
@@ -64,14 +63,8 @@ def _seed(app, session) -> str:
 def live_api(app, session):
     """The app served on a loopback port from a thread, with the seeded organisation's token."""
     secret = _seed(app, session)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}", secret
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with served(app) as url:
+        yield url, secret
 
 
 def _schema(base_url: str):

@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from feedback_sla import create_app, demo
 from feedback_sla.candidates import status_links
@@ -36,6 +33,8 @@ from feedback_sla.emails.models import EmailKind
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import answers
+
+from .helpers import served
 
 CHROMIUM = os.environ.get("FEEDBACK_SLA_TEST_CHROMIUM", "/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -80,20 +79,8 @@ def _browser_or_skip():
 @pytest.fixture
 def live_server(app):
     """The test's own app served on a free port (for a test that seeds its own data)."""
-    with _serve(app) as url:
+    with served(app) as url:
         yield url
-
-
-@contextmanager
-def _serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 # --- one browser, one demo server, one login per account ------------------------------------------
@@ -130,7 +117,7 @@ def site(chromium, _schema, tmp_path_factory):
         app = create_app(config)
     with app.app_context():
         shown_id, rejected_id = _seed(app)
-    with _serve(app) as url:
+    with served(app) as url:
         logins = {email: _log_in(chromium, url, email) for email in (MANAGER, ADMIN)}
         yield Site(url, shown_id, rejected_id, logins)
     with app.app_context():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from feedback_sla.models import Role
 from feedback_sla.timeutil import utcnow
@@ -17,7 +15,7 @@ from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PositionFactory, UserFactory
-from .helpers import logged_in
+from .helpers import logged_in, served
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 #: Every template with a form a person fills in: each shows the error summary.
@@ -322,12 +320,8 @@ CHROMIUM = os.environ.get("FEEDBACK_SLA_TEST_CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.mark.browser

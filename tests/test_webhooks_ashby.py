@@ -18,13 +18,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, ExternalId, Kind
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.waits.models import Wait, WaitReason
 
 from .factories import UserFactory
-from .webhooks_support import ashby_headers, body_of, count, documented, documented_json, post
+from .webhooks_support import ashby_headers, body_of, connected, count, documented, documented_json, post
 
 #: Ashby's examples are dated August 2022.
 NOW = dt.datetime(2022, 9, 1, 12, 0, tzinfo=dt.UTC)
@@ -40,11 +39,7 @@ def _clock():
 
 @pytest.fixture
 def ashby(session):
-    dora = UserFactory(email="dora@example.com", name="Dora Default")
-    session.commit()
-    source = sources.create_source(session, sources.NewSource(Kind.ASHBY, "Ashby", dora, SECRET), NOW)
-    session.commit()
-    return source
+    return connected(session, Kind.ASHBY, SECRET, NOW)
 
 
 def send(client, source, body: bytes):

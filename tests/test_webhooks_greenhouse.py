@@ -15,13 +15,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, ExternalId, Kind
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.waits.models import Wait, WaitReason
 
 from .factories import UserFactory
-from .webhooks_support import body_of, documented, documented_json, greenhouse_headers, post
+from .webhooks_support import body_of, connected, documented, documented_json, greenhouse_headers, post
 
 #: Greenhouse's examples are dated 2013 to 2017; the app takes dates up to ten years back.
 NOW = dt.datetime(2018, 1, 8, 12, 0, tzinfo=dt.UTC)
@@ -37,13 +36,7 @@ def _clock():
 @pytest.fixture
 def greenhouse(session):
     UserFactory(email="grace@example.com", name="Grace Hopper")
-    dora = UserFactory(email="dora@example.com", name="Dora Default")
-    session.commit()
-    source = sources.create_source(
-        session, sources.NewSource(Kind.GREENHOUSE, "Greenhouse", dora, SECRET), NOW
-    )
-    session.commit()
-    return source
+    return connected(session, Kind.GREENHOUSE, SECRET, NOW)
 
 
 def send(client, source, body: bytes, event_id: str):

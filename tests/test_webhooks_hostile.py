@@ -15,14 +15,12 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.positions.models import Position
 
-from .factories import UserFactory
-from .webhooks_support import body_of, documented_json, greenhouse_headers, post
+from .webhooks_support import body_of, connected, documented_json, greenhouse_headers, post
 
 NOW = dt.datetime(2018, 1, 8, 12, 0, tzinfo=dt.UTC)
 SECRET = "greenhouse-secret-key-0123456789abcdef"
@@ -36,13 +34,7 @@ def _clock():
 
 @pytest.fixture
 def greenhouse(session):
-    dora = UserFactory(email="dora@example.com", name="Dora Default")
-    session.commit()
-    source = sources.create_source(
-        session, sources.NewSource(Kind.GREENHOUSE, "Greenhouse", dora, SECRET), NOW
-    )
-    session.commit()
-    return source
+    return connected(session, Kind.GREENHOUSE, SECRET, NOW)
 
 
 def application(change) -> bytes:

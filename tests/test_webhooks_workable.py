@@ -12,13 +12,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from feedback_sla.ats import sources
 from feedback_sla.ats.models import Delivery, DeliveryStatus, Kind
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.waits.models import Wait
 
-from .factories import UserFactory
-from .webhooks_support import body_of, documented, post, sample, workable_headers
+from .webhooks_support import body_of, connected, documented, post, sample, workable_headers
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 SECRET = "workable-subscription-token-0123456789"
@@ -32,11 +30,7 @@ def _clock():
 
 @pytest.fixture
 def workable(session):
-    dora = UserFactory(email="dora@example.com", name="Dora Default")
-    session.commit()
-    source = sources.create_source(session, sources.NewSource(Kind.WORKABLE, "Workable", dora, SECRET), NOW)
-    session.commit()
-    return source
+    return connected(session, Kind.WORKABLE, SECRET, NOW)
 
 
 def send(client, source, body: bytes):

@@ -60,6 +60,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from feedback_sla.ats import sources
+from feedback_sla.ats.models import Kind, Source
+
+from .factories import UserFactory
 
 SAMPLES = Path(__file__).parent / "webhooks"
 VENDOR = SAMPLES / "vendor"
@@ -105,6 +108,15 @@ def lever_posting() -> dict:
     posting = documented_json("lever", "posting")
     posting["data"]["hiringManager"] = documented_json("lever", "user")["data"]
     return posting
+
+
+def connected(session, kind: Kind, secret: str, at: dt.datetime) -> Source:
+    """A source of ``kind`` as an admin connects it, its jobs' default manager Dora Default."""
+    dora = UserFactory(email="dora@example.com", name="Dora Default")
+    session.commit()
+    source = sources.create_source(session, sources.NewSource(kind, kind.value.title(), dora, secret), at)
+    session.commit()
+    return source
 
 
 def hex_hmac(secret: str, message: bytes) -> str:
