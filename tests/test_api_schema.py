@@ -8,37 +8,17 @@ import datetime as dt
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition
 from hypothesis.stateful import run_state_machine_as_test
 
-from feedback_sla.addresses import InvalidAddress, normalize_address
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.waits import answers, service
 from feedback_sla.waits.clock import OrgSettings
 
+from . import schemathesis_hooks  # noqa: F401 (the addresses the API takes)
 from .api_support import hiring, manager_with_token
 from .helpers import served
-
-
-def _accepted(address: str) -> bool:
-    try:
-        normalize_address(address)
-    except InvalidAddress:
-        return False
-    return True
-
-
-# The document's addresses are ``idn-email`` narrowed by the address rule (no quoted local part, IP
-# literal or reserved domain such as .test): what a client may send, internationalized ones too.
-schemathesis.openapi.format(
-    "idn-email",
-    st.one_of(
-        st.emails(),
-        st.sampled_from(["chloé.nakamura2@example.com", "jonas@münchen.de", "用户@例子.广告"]),
-    ).filter(_accepted),
-)
 
 
 def _seed(app, session) -> str:

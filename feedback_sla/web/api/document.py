@@ -2,8 +2,8 @@
 
 An apispec plugin, run after flask-smorest's own: every operation gets an ``operationId`` named
 after its view (``list_candidates``), so a generated client has methods a person would write; a
-value that may be null says its type (``nullable``, never a bare ``null`` in an enum or a
-``default: null`` on a field that is simply optional).
+value that may be null says its type beside ``nullable`` (an enum keeps ``null`` among its values,
+as OpenAPI 3.0 asks), and a field that is simply optional carries no ``default: null``.
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ def _tidy(schema) -> None:
         del schema["default"]
     enum = schema.get("enum")
     if isinstance(enum, list) and None in enum:
-        schema["enum"] = [value for value in enum if value is not None]
+        # OpenAPI 3.0: a nullable enum lists null among its values, or null is not one of them.
         schema["nullable"] = True
-    if "type" not in schema and schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
+    values = [value for value in enum or () if value is not None]
+    if "type" not in schema and values and all(isinstance(value, str) for value in values):
         schema["type"] = "string"
     for key in _NESTED:
         nested = schema.get(key)
