@@ -60,6 +60,12 @@ def printable(text: str, *, keep: str = "", replacement: str = "") -> str:
     return "".join(char if char.isprintable() or char in keep else replacement for char in text)
 
 
+def one_line(text: str | None, limit: int) -> str:
+    """Text from outside on one line, its runs of spaces, line breaks and control characters (a NUL
+    included) made one space, cut to ``limit``."""
+    return " ".join(printable(text or "", replacement=" ").split())[:limit]
+
+
 def _named(char: str) -> str:
     return "NUL" if char == "\0" else f"U+{ord(char):04X}"
 

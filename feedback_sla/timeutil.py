@@ -91,6 +91,14 @@ LAST_DAY = dt.date(2199, 12, 31)
 PROMISE_HORIZON = dt.timedelta(days=366)
 
 
+def check_promised_day(promised: dt.date, today: dt.date) -> None:
+    """ValueError unless a promise made ``today`` for ``promised`` lies between today and a year ahead."""
+    if promised < today:
+        raise ValueError(f"{promised.isoformat()} is in the past")
+    if promised > today + PROMISE_HORIZON:
+        raise ValueError(f"{promised.isoformat()} is more than a year ahead")
+
+
 def check_day(day: dt.date) -> dt.date:
     """``day`` when it lies within FIRST_DAY..LAST_DAY; ValueError saying so otherwise."""
     if isinstance(day, dt.datetime):

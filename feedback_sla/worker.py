@@ -21,7 +21,6 @@ from email.message import EmailMessage
 
 from flask import Flask, current_app
 from flask_mail import email_dispatched
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
@@ -29,7 +28,6 @@ from feedback_sla.database import db
 from feedback_sla.emails import leases
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.headers import HeaderError
-from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.emails.transport import (
     ConnectError,
     DeliveryError,
@@ -78,42 +76,28 @@ class DeliveryReport:
 
 
 def record_sent(
-    session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], settings: OrgSettings
+    session: Session, envelope: Envelope, at: dt.datetime, settings: OrgSettings
 ) -> DeliveryReport:
-    """Mark sent messages sent, each at its own send time; each closes its candidate's wait.
+    """Mark a sent message sent at ``at``; a candidate's email closes their wait.
 
     A message another worker already recorded (it took over after the lease ran out) is not
-    recorded twice. The worker passes one message at a time, so a crash before the caller commits
-    resends that one message, with its Message-ID: the at-least-once promise, repeating at most one.
+    recorded twice. The worker records each message before it sends the next, so a crash before the
+    caller commits resends that one message, with its Message-ID: the at-least-once promise,
+    repeating at most one.
     """
-    if not sent:
-        return DeliveryReport()
-    recorded = leases.mark_sent(session, sent)
-    answered = [(e, at) for e, at in sent if e.id in recorded and e.candidate_id is not None]
-    ids = {e.candidate_id for e, _ in answered}
-    candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
-    by_autopilot = _autopilot_ids(session, [e.id for e, _ in answered if e.promised_date])
-    for envelope, at in answered:
+    if leases.mark_sent(session, envelope, at) and envelope.candidate_id is not None:
         answers.email_sent(
             session,
-            candidates[envelope.candidate_id],
+            session.get(Candidate, envelope.candidate_id),
             at,
             settings,
             kind=envelope.kind,
             message_id=envelope.message_id,
             outbox_id=envelope.id,
             promised_date=envelope.promised_date,
-            autopilot=envelope.id in by_autopilot,
+            autopilot=envelope.autopilot,
         )
-    return DeliveryReport(sent=len(sent), message_ids=[e.message_id for e, _ in sent])
-
-
-def _autopilot_ids(session: Session, ids: list[int]) -> set[int]:
-    """Which of these updates autopilot queued (one statement, none without an update)."""
-    if not ids:
-        return set()
-    query = select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), OutboxMessage.autopilot.is_(True))
-    return set(session.scalars(query))
+    return DeliveryReport(sent=1, message_ids=[envelope.message_id])
 
 
 def record_failure(
@@ -156,21 +140,17 @@ def record_failure(
 
 
 class _Batch:
-    """One batch on one connection: what the server accepted and is not recorded yet, and the
-    report. Every method that writes ends its own transaction, so the loop reads as its steps."""
+    """One batch on one connection and its report. Every method that writes ends its own
+    transaction, so the loop reads as its steps."""
 
     def __init__(self, session, config, settings, rng, clock):
         self.session, self.config, self.settings, self.rng, self.clock = session, config, settings, rng, clock
-        self.accepted: list[tuple[Envelope, dt.datetime]] = []
         self.report = DeliveryReport()
 
-    def commit_sent(self) -> None:
-        """Step: record what the server accepted, in one transaction (none: nothing to commit)."""
-        if not self.accepted:
-            return
-        self.report += record_sent(self.session, self.accepted, self.settings)
+    def commit_sent(self, envelope: Envelope, at: dt.datetime) -> None:
+        """Step: record what the server accepted, in one transaction, before the next send."""
+        self.report += record_sent(self.session, envelope, at, self.settings)
         self.session.commit()
-        self.accepted.clear()
 
     def commit_failure(self, envelope: Envelope, error: str, *, permanent: bool = False) -> None:
         """Step: a failure is recorded at once, in its own transaction."""
@@ -222,7 +202,6 @@ def deliver_batch(
     try:
         for index, envelope in enumerate(batch):
             if index and ((stop is not None and stop.is_set()) or clock() >= envelope.lease_until - margin):
-                run.commit_sent()
                 run.commit_release(batch[index:])
                 break
             if envelope.attempts > config.max_attempts:
@@ -240,13 +219,8 @@ def deliver_batch(
             except DeliveryError as exc:
                 run.commit_failure(envelope, str(exc), permanent=exc.permanent)
                 continue
-            run.accepted.append((envelope, clock()))
-            run.commit_sent()  # before the next send: a crash repeats at most this one message
+            run.commit_sent(envelope, clock())  # before the next send: a crash repeats at most this one
             _dispatched(message)
-        run.commit_sent()
-    except Exception:
-        run.commit_sent()  # what the server accepted is recorded whatever failed after it
-        raise
     finally:
         transport.close()
     return run.report

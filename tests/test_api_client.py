@@ -14,10 +14,20 @@ import subprocess
 import sys
 
 import pytest
+import time_machine
 
 from .api_support import manager_with_token
 from .factories import PositionFactory
 from .helpers import served
+
+#: The clock of these tests (ticking, for the served app's thread and the token alike).
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -99,7 +109,7 @@ def test_a_generated_client_lists_pages_and_creates_candidates(session, live_api
     from feedback_sla_client.models import NewCandidate
 
     api = generated.AuthenticatedClient(base_url=live_api, token=secret)
-    applied = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    applied = NOW - dt.timedelta(days=1)
     made = []
     for name, address in (("Zoë Quinn", "zoe@example.org"), ("José Ñúñez", "jose@example.org")):
         body = NewCandidate(position_id=position.id, name=name, email=address, applied_at=applied)

@@ -205,7 +205,7 @@ def test_an_update_a_person_undid_is_not_queued_again(runner, session, maria, ba
     ann = add(session, backend, "Ann Lee", DUE_TODAY)
     autopilot(runner, NOW)
     (message,) = autopilot_messages(session)
-    answers.undo_email(session, message, NOW + dt.timedelta(seconds=5), settings(session), maria)
+    answers.undo_email(session, message, NOW + dt.timedelta(seconds=5), maria)
     session.commit()
 
     again = autopilot(runner, NOW + dt.timedelta(minutes=15))

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+import time_machine
+
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import ApiToken, Role, User
 
 from .api_support import bearer, manager_with_token
 from .factories import UserFactory
 from .helpers import logged_in
+
+#: The clock of these tests, ticking (requests, tokens and the served app read it alike).
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def test_a_disabled_users_tokens_stay_revoked_when_they_are_enabled_again(client, session):
@@ -46,6 +58,6 @@ def test_a_token_left_live_on_a_disabled_account_is_revoked_when_it_is_enabled(c
     assert client.post(f"/admin/users/{manager.id}/enable").status_code == 302
     assert client.get("/api/v1/positions", headers=bearer(secret)).status_code == 401
     # A token made after the account is enabled again works.
-    new = tokens.create_token(session, session.get(User, manager.id), "new", dt.datetime.now(dt.UTC))
+    new = tokens.create_token(session, session.get(User, manager.id), "new", NOW)
     session.commit()
     assert client.get("/api/v1/positions", headers=bearer(new.secret)).status_code == 200

@@ -310,7 +310,7 @@ def test_a_line_break_smuggled_into_a_stored_header_is_refused_before_the_messag
 
 def test_undo_inside_the_window_means_the_server_never_sees_the_message(app, session, port):
     message = queue(session, make_candidate(session))
-    answers.undo_email(session, message, T0 + dt.timedelta(seconds=30), ORG)
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=30))
     session.commit()
     with SmtpSink(port=port) as sink:
         report = deliver(app, T0 + dt.timedelta(days=1))

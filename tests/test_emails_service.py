@@ -138,7 +138,7 @@ def test_undo_inside_the_window_cancels_and_restores_and_nothing_is_ever_sent(ap
     message = queue(session, candidate, "rejection")
     session.commit()
 
-    answers.undo_email(session, message, T0 + dt.timedelta(seconds=59), ORG, candidate.position.manager)
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=59), candidate.position.manager)
     session.commit()
     assert message.status == OutboxStatus.CANCELLED and message.cancelled_at == T0 + dt.timedelta(seconds=59)
     assert session.get(Candidate, candidate.id).status == Status.ACTIVE
@@ -151,7 +151,7 @@ def test_undo_inside_the_window_cancels_and_restores_and_nothing_is_ever_sent(ap
     assert not (tmp_path / "mail").exists() or list((tmp_path / "mail").iterdir()) == []
     assert waits.open_wait_of(session, candidate) is not None
     with pytest.raises(EmailError, match="already cancelled"):
-        answers.undo_email(session, message, T0 + dt.timedelta(seconds=61), ORG)
+        answers.undo_email(session, message, T0 + dt.timedelta(seconds=61))
 
 
 def test_undo_after_the_send_time_is_refused(session):
@@ -159,7 +159,7 @@ def test_undo_after_the_send_time_is_refused(session):
     message = queue(session, candidate, "rejection")
     session.commit()
     with pytest.raises(EmailError, match="too late to undo"):
-        answers.undo_email(session, message, T0 + dt.timedelta(seconds=60), ORG)
+        answers.undo_email(session, message, T0 + dt.timedelta(seconds=60))
     session.rollback()
     assert session.get(OutboxMessage, message.id).status == OutboxStatus.PENDING
     assert session.get(Candidate, candidate.id).status == Status.REJECTED
@@ -172,7 +172,7 @@ def test_with_no_undo_window_the_email_is_due_at_once_and_cannot_be_undone(app, 
     session.commit()
     assert message.send_after == T0
     with pytest.raises(EmailError, match="too late to undo"):
-        answers.undo_email(session, message, T0, ORG)
+        answers.undo_email(session, message, T0)
 
 
 def test_moving_a_candidate_back_to_interview_cancels_a_queued_rejection(session):
@@ -225,7 +225,7 @@ def test_an_offer_queued_after_a_queued_rejection_cancels_it_and_vice_versa(sess
         "Cancelled: a rejection was queued after this offer",
     ]
     # Undoing the last one brings the candidate back to where they were before any of it.
-    answers.undo_email(session, rejection_again, T0 + dt.timedelta(seconds=30), ORG)
+    answers.undo_email(session, rejection_again, T0 + dt.timedelta(seconds=30))
     session.commit()
     assert session.get(Candidate, candidate.id).status == Status.ACTIVE
 
@@ -254,7 +254,7 @@ def test_an_update_keeps_the_deadline_until_it_is_sent_and_undo_leaves_the_wait_
     assert "by Thursday, 19 November 2026" in message.text_body
     assert events(session, candidate, EventKind.PROMISE_SET) == []
 
-    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5), ORG)
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5))
     session.commit()
     assert waits.open_wait_of(session, candidate) == wait and wait.due_at == due_before
 
@@ -309,7 +309,7 @@ def test_a_one_click_update_without_a_date_promises_the_date_the_pages_offer(ses
 def test_the_timeline_tells_an_update_and_its_undo_in_the_order_they_happened(session):
     candidate = make_candidate(session)
     message = queue(session, candidate, "update", promised_date=dt.date(2026, 11, 20))
-    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5), ORG)
+    answers.undo_email(session, message, T0 + dt.timedelta(seconds=5))
     session.commit()
     kinds = session.scalars(
         sa.select(Event.kind).where(Event.candidate_id == candidate.id).order_by(Event.id)
@@ -400,7 +400,7 @@ def test_unfinished_emails_are_grouped_by_candidate_for_the_triage_rows(session)
     first, second = make_candidate(session), make_candidate(session)
     pending = queue(session, first, "rejection")
     cancelled = queue(session, second, "next_step")
-    answers.undo_email(session, cancelled, T0, ORG)
+    answers.undo_email(session, cancelled, T0)
     session.commit()
     grouped = unfinished_by_candidate(session, [first.id, second.id])
     assert grouped == {first.id: [pending]}

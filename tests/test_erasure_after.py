@@ -199,11 +199,12 @@ def test_a_merge_gives_an_erased_candidate_no_details_and_takes_none_from_one(cl
     }
     erase(session, erased, DAY + dt.timedelta(days=1))
 
-    into_bob = {"action": "merge_candidate", "payload": {}}
-    into_bob["payload"].update(primary_candidate_id=ids[kept.id], duplicate_candidate_id=ids[erased.id])
+    # Greenhouse's merge names the person merged away (person.id) and the one kept (new_candidate_id).
+    into_bob = {"action": "merge_candidate", "payload": {"person": {"id": ids[erased.id]}}}
+    into_bob["payload"]["person"]["new_candidate_id"] = ids[kept.id]
     assert deliver(client, session, into_bob, "gh-3").status == DeliveryStatus.IGNORED
-    into_erased = {"action": "merge_candidate", "payload": {}}
-    into_erased["payload"].update(primary_candidate_id=ids[erased.id], duplicate_candidate_id=ids[kept.id])
+    into_erased = {"action": "merge_candidate", "payload": {"person": {"id": ids[kept.id]}}}
+    into_erased["payload"]["person"]["new_candidate_id"] = ids[erased.id]
     deliver(client, session, into_erased, "gh-4")
 
     assert session.get(Candidate, erased.id).name == "Erased candidate"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
@@ -26,6 +27,16 @@ EMAIL = "w.quarternoxe.5521@example.org"
 NOTE = "Plays the zanfaraphone in a band called Thixotropic; " * 25
 #: What would name them, as bytes on disk (the search key holds the name folded to lower case).
 NEEDLES = ("Quarternoxe", "quarternoxe", "Wilhelmina", "wilhelmina", "zanfaraphone", "Thixotropic")
+
+
+#: The clock of these tests, ticking (requests, tokens and the served app read it alike).
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -45,7 +56,7 @@ def on_disk(path: Path) -> bytes:
 def test_an_erased_candidate_is_nowhere_in_the_database_file_or_its_log(sqlite_file, runner, session):
     manager = UserFactory()
     position = PositionFactory(manager=manager)
-    applied = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    applied = NOW - dt.timedelta(days=3)
     candidate = waits.add_candidate(session, position, NAME, EMAIL, applied, OrgSettings())
     waits.add_note(session, candidate, NOTE, applied + dt.timedelta(days=1), manager)
     session.commit()
@@ -65,7 +76,7 @@ def test_an_erasure_commits_while_a_reader_holds_the_log(sqlite_file, runner, se
     """The checkpoint cannot empty a log another connection still reads: the erasure stands, and
     the log is emptied by a later checkpoint."""
     position = PositionFactory(manager=UserFactory())
-    applied = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    applied = NOW - dt.timedelta(days=3)
     candidate = waits.add_candidate(session, position, NAME, EMAIL, applied, OrgSettings())
     session.commit()
     reader = sqlite3.connect(sqlite_file, isolation_level=None)

@@ -16,6 +16,7 @@ import sqlite3
 import psycopg
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlalchemy import event
 
 from feedback_sla.ats import sources
@@ -36,6 +37,16 @@ STILL_THERE = """
     SELECT count(*) FROM pg_stat_activity
     WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
+
+
+#: The clock of these tests, ticking (requests, tokens and the served app read it alike).
+NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture
@@ -130,9 +141,7 @@ def test_a_write_whose_connection_is_lost_mid_transaction_answers_503_and_can_be
 def test_a_webhook_answers_503_so_the_vendor_retries_and_the_retry_is_taken(server, client, session):
     owner, _ = manager_with_token(session)
     session.commit()
-    source = sources.create_source(
-        session, sources.NewSource(Kind.GREENHOUSE, "gh", owner, SECRET), dt.datetime.now(dt.UTC)
-    )
+    source = sources.create_source(session, sources.NewSource(Kind.GREENHOUSE, "gh", owner, SECRET), NOW)
     session.commit()
     body = body_of(sample("greenhouse_new_candidate_application"))
     headers = greenhouse_headers(SECRET, body, "lost-connection-1")

@@ -157,7 +157,7 @@ def test_the_api_lists_the_wait_due_on_the_promised_date(app, client, runner, se
     promised = seven_business_days_after(policy_deadline(candidate))
     send_update(app, runner, candidate, promised)
     with time_machine.travel(berlin(2026, 12, 9, 12, 0), tick=False):
-        secret = tokens.create_token(session, manager, "script", dt.datetime.now(dt.UTC)).secret
+        secret = tokens.create_token(session, manager, "script", berlin(2026, 12, 9, 12, 0)).secret
         session.commit()
         listed = client.get("/api/v1/waits", headers=bearer(secret)).get_json()
     [item] = listed["items"]

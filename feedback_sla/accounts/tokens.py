@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.accounts.models import ApiToken, User
@@ -60,8 +60,12 @@ def revoke(session: Session, token: ApiToken, now: dt.datetime) -> ApiToken:
 
 def revoke_all(session: Session, user: User, now: dt.datetime) -> None:
     """Revoke every live token of the user: they stay revoked, whatever happens to the account."""
-    for token in tokens_of(session, user):
-        revoke(session, token, now)
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def authenticate(session: Session, secret: str, now: dt.datetime) -> ApiToken | None:

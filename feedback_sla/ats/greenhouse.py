@@ -105,10 +105,6 @@ def _deleted(data: dict, received_at: dt.datetime):
 
 
 def _merged(data: dict, received_at: dt.datetime):
-    person = data.get("person")
-    if person is None and "primary_candidate_id" in data:  # ids at the top: kept while tests still send them
-        yield ev.Merged(ident(data, "primary_candidate_id"), ident(data, "duplicate_candidate_id"))
-        return
     yield ev.Merged(ident(data, "person", "new_candidate_id"), ident(data, "person", "id"))
 
 

@@ -140,7 +140,7 @@ def undo_command(message_id):
 
 
 def _undo(session, message, now):
-    return answers.undo_email(session, message, now, settings_service.load(session))
+    return answers.undo_email(session, message, now)
 
 
 @emails.command("retry")

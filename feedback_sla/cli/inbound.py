@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from feedback_sla.cli.common import committed
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
 from feedback_sla.emails.config import EmailConfig
@@ -145,15 +146,7 @@ def apply_command(inbound_id: int, yes: bool):
             "when you know the address does not take mail",
             abort=True,
         )
-    try:
-        row = bounces.apply(db.session, inbound_id, utcnow(), None)
-        db.session.commit()
-    except bounces.NotApplicable as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from None
-    except BaseException:
-        db.session.rollback()
-        raise
+    row = committed(lambda: bounces.apply(db.session, inbound_id, utcnow(), None))
     click.echo(f"inbound message {row.id} ({row.kind}): {row.outcome}")
 
 

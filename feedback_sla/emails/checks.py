@@ -22,7 +22,7 @@ from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.headers import check_address, check_headers
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage
 from feedback_sla.text import a_or_an, check_characters, normalize_newlines
-from feedback_sla.timeutil import PROMISE_HORIZON, local_date
+from feedback_sla.timeutil import check_promised_day, local_date
 
 #: The statuses a candidate may have for each kind to be queued.
 ALLOWED_FROM: dict[EmailKind, frozenset[Status]] = {
@@ -139,11 +139,10 @@ def check_promise(request: EmailRequest, kind: EmailKind) -> None:
         return
     if kind in STATUS_SET:
         raise EmailError(f"promised date: {a_or_an(kind.label)} carries no promised date")
-    today = local_date(request.now, candidate.position.time_zone)
-    if promised_date < today:
-        raise EmailError(f"promised date: {promised_date.isoformat()} is in the past")
-    if promised_date > today + PROMISE_HORIZON:
-        raise EmailError(f"promised date: {promised_date.isoformat()} is more than a year ahead")
+    try:
+        check_promised_day(promised_date, local_date(request.now, candidate.position.time_zone))
+    except ValueError as exc:
+        raise EmailError(f"promised date: {exc}") from None
     if not request.waiting:
         raise EmailError(
             f"promised date: {candidate.name} is not waiting for an answer, so there is nothing to promise"

@@ -7,13 +7,12 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import Envelope
-from feedback_sla.types import UTCDateTime
 
 _T = OutboxMessage.__table__
 #: What the worker reads of a claimed message: its envelope.
@@ -105,21 +104,15 @@ def envelope_of(row) -> Envelope:
     )
 
 
-def mark_sent(session: Session, sent: Sequence[tuple[Envelope, dt.datetime]]) -> set[int]:
-    """Mark messages sent, each at its own time; the ids this call recorded (not another worker)."""
-    ids = [envelope.id for envelope, _ in sent]
-    if len(sent) == 1:  # what the worker records: a plain value, a statement compiled once and cached
-        sent_at = sent[0][1]
-    else:
-        sent_at = case({e.id: literal(at, UTCDateTime()) for e, at in sent}, value=_T.c.id)
-    return set(
-        session.scalars(
-            update(_T)
-            .where(_T.c.id.in_(ids), _T.c.status == OutboxStatus.SENDING.value)
-            .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=sent_at)
-            .returning(_T.c.id)
-        )
+def mark_sent(session: Session, envelope: Envelope, at: dt.datetime) -> bool:
+    """Mark a message sent at ``at``; False when it was no longer this worker's (another one took it
+    over after the lease ran out and recorded it)."""
+    result = session.execute(
+        update(_T)
+        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=at)
     )
+    return result.rowcount == 1
 
 
 def mark_failed(

@@ -23,7 +23,7 @@ from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.inbound.models import Confirmation, InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind
-from feedback_sla.text import printable
+from feedback_sla.text import one_line
 from feedback_sla.waits import answers
 
 #: The longest reason kept, in the server's words.
@@ -123,4 +123,4 @@ def apply(session: Session, inbound_id: int, now: dt.datetime, actor: User | Non
 def kept_reason(text: str) -> str:
     """The server's words on one line, without NUL or other control characters, cut to
     ``MAX_REASON``."""
-    return " ".join(printable(text or "", replacement=" ").split())[:MAX_REASON]
+    return one_line(text, MAX_REASON)

@@ -28,7 +28,7 @@ from feedback_sla.inbound import bounces, reading
 from feedback_sla.inbound.matching import FAILED_RECIPIENT_WITHIN, Match, find_match
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.inbound.reading import Incoming, Kind, TooLarge
-from feedback_sla.text import printable
+from feedback_sla.text import one_line, printable
 from feedback_sla.waits import erasure
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
@@ -76,8 +76,8 @@ def receive(
         source=source,
         imap_key=imap_key,
         fingerprint=fingerprint,
-        sender=_printable(incoming.sender, 254),
-        subject=_printable(incoming.subject, 500),
+        sender=one_line(incoming.sender, 254),
+        subject=one_line(incoming.subject, 500),
         kind=incoming.kind.value,
         outcome="",
         size=len(raw),
@@ -171,7 +171,7 @@ def _reply(
     row.candidate_id = candidate.id
     note = "" if theirs else f"Sent from {sender}, not the candidate's address {candidate.email}."
     text = printable(incoming.text, keep="\n\t", replacement=" ")
-    body = "\n\n".join(part for part in (_printable(incoming.subject, 500), text, note) if part)
+    body = "\n\n".join(part for part in (one_line(incoming.subject, 500), text, note) if part)
     data = {**_data(row, match), "sender": sender, "sender_differs": not theirs}
     differs = f"; the sender ({sender}) differs from the candidate's address" if note else ""
     if candidate.status != Status.ACTIVE:
@@ -253,7 +253,7 @@ def _unreadable(
         sender="",
         subject="",
         kind=UNREADABLE,
-        outcome=_printable(
+        outcome=one_line(
             f"unmatched: the message could not be read ({type(error).__name__}: {error})", 1_000
         ),
         size=len(raw),
@@ -265,11 +265,5 @@ def _stored_id(message_id: str | None) -> str | None:
     """The Message-ID as stored; one too long for the column is left out (the fingerprint stays)."""
     if not message_id:
         return None
-    message_id = _printable(message_id, 10_000)
+    message_id = one_line(message_id, 10_000)
     return message_id if len(message_id) <= 255 else None
-
-
-def _printable(text: str, limit: int) -> str:
-    """Text from outside on one line, without NUL or other control characters, cut to ``limit``."""
-    kept = printable(text or "", replacement=" ")
-    return " ".join(kept.split())[:limit]

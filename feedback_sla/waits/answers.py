@@ -52,11 +52,7 @@ def queue_email(
 
 
 def undo_email(
-    session: Session,
-    message: OutboxMessage,
-    now: dt.datetime,
-    settings: OrgSettings,
-    actor: User | None = None,
+    session: Session, message: OutboxMessage, now: dt.datetime, actor: User | None = None
 ) -> OutboxMessage:
     """Cancel a message before its send time and restore what queueing it changed."""
     return emailing.undo(session, message, now, actor)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event, Status
 from feedback_sla.errors import DomainError
-from feedback_sla.timeutil import PROMISE_HORIZON, local_date
+from feedback_sla.timeutil import check_promised_day, local_date
 from feedback_sla.waits import lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
@@ -36,11 +36,10 @@ def wait_on_promise(
 
 def check_promise(promised: dt.date, at: dt.datetime, time_zone: str) -> None:
     """A promise lies between the day of ``at`` in ``time_zone`` and a year ahead."""
-    today = local_date(at, time_zone)
-    if promised < today:
-        raise DomainError(f"promised date: {promised.isoformat()} is in the past")
-    if promised > today + PROMISE_HORIZON:
-        raise DomainError(f"promised date: {promised.isoformat()} is more than a year ahead")
+    try:
+        check_promised_day(promised, local_date(at, time_zone))
+    except ValueError as exc:
+        raise DomainError(f"promised date: {exc}") from None
 
 
 def default_promise_date(

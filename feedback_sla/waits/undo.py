@@ -97,10 +97,3 @@ def _uncount_follow_up(session: Session, candidate: Candidate, event: Event) -> 
     if as_utc(wait.opened_at) > as_utc(event.occurred_at):
         raise NotUndoable(f"{candidate.name} has been answered since this follow-up")
     wait.follow_ups -= 1
-
-
-def latest(session: Session, candidate: Candidate, kind: EventKind) -> Event:
-    """The candidate's newest event of this kind: the one just recorded, for its Undo button."""
-    session.flush()
-    query = select(Event).where(Event.candidate_id == candidate.id, Event.kind == kind)
-    return session.scalars(query.order_by(Event.id.desc()).limit(1)).one()

@@ -14,6 +14,7 @@ from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import viewer
 from feedback_sla.web.admin.views import bp
+from feedback_sla.web.transaction import Refused, one_transaction
 
 #: Messages the page lists, and unconfirmed reports above them.
 SHOWN = 50
@@ -33,12 +34,9 @@ def inbound():
 def apply_bounce(inbound_id: int):
     """Apply a delivery report that named the email only by its address, as a proven one."""
     db.get_or_404(InboundMessage, inbound_id)
-    try:
-        row = bounces.apply(db.session, inbound_id, utcnow(), viewer())
-    except bounces.NotApplicable as exc:
-        db.session.rollback()
-        flash(f"Not applied: {exc}.", "danger")
+    row = one_transaction(lambda: bounces.apply(db.session, inbound_id, utcnow(), viewer()))
+    if isinstance(row, Refused):
+        flash(f"Not applied: {row.reason}.", "danger")
     else:
-        db.session.commit()
         flash(f"Applied: {row.outcome}.", "success")
     return redirect(url_for("admin.inbound"))

@@ -24,7 +24,6 @@ from feedback_sla.web.access import bearer_secret
 from feedback_sla.web.api.document import ClientFriendly
 from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
-from feedback_sla.web.transaction import Refused, one_transaction
 
 PREFIX = "/api/v1"
 #: 401 answers name the scheme (RFC 6750).
@@ -34,12 +33,11 @@ T = TypeVar("T")
 
 
 def committed(door: Callable[[], T]) -> T:
-    """Run ``door`` as the request's one transaction and hand back its result; a refusal is rolled
-    back and answered 409 problem+json with its reason (``_refused``)."""
-    outcome = one_transaction(door)
-    if isinstance(outcome, Refused):
-        raise outcome.error
-    return outcome
+    """Run ``door`` as the request's one transaction and hand back its result; a refusal propagates
+    to ``_refused``, which rolls back and answers 409 problem+json with its reason."""
+    result = door()
+    db.session.commit()
+    return result
 
 
 class ProblemApi(Api):

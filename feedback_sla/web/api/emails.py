@@ -52,7 +52,5 @@ def get_email(message_id: int):
 def undo_email(message_id: int):
     """Cancel an email before its send time; what queueing it changed is restored."""
     message = message_or_404(message_id)
-    committed(
-        lambda: answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
-    )
+    committed(lambda: answers.undo_email(db.session, message, utcnow(), viewer()))
     return message

@@ -27,10 +27,10 @@ def unsubscribe_page(token: str):
     if user is None:
         abort(404)
     if request.method == "GET":
-        return render_template("digest/unsubscribe.html", user=user, done=None), 200, HEADERS
+        return render_template("digest/unsubscribe.html", user=user, done=None)
     result = unsubscribe.turn_off(db.session, user)
     db.session.commit()
-    return render_template("digest/unsubscribe.html", user=user, done=result.outcome), 200, HEADERS
+    return render_template("digest/unsubscribe.html", user=user, done=result.outcome)
 
 
 @bp.after_request

@@ -154,9 +154,7 @@ def undo(message_id: int):
     message = message_or_404(message_id)
     form = MessageForm()
     candidate = message.candidate
-    undone = one_transaction(
-        lambda: answers.undo_email(db.session, message, utcnow(), settings_service.load(db.session), viewer())
-    )
+    undone = one_transaction(lambda: answers.undo_email(db.session, message, utcnow(), viewer()))
     if isinstance(undone, Refused):
         flash(f"Not undone: {undone.reason}.", "danger")
         return _back(form, candidate.id)
