@@ -40,7 +40,7 @@ STILL_THERE = """
 
 
 #: The clock of these tests, ticking (requests, tokens and the served app read it alike).
-NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)  # after the sample application of 23 November
 
 
 @pytest.fixture(autouse=True)
