@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback_sla.database import db
@@ -53,6 +53,11 @@ class Wait(db.Model):
     #: means the others did not get through): autopilot stops at the organisation's cap.
     autopilot_updates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The candidate's status is active: kept by the database itself (triggers of migration
+    #: 0012_organisation_scale, on every insert and reopening of a wait and every change of a
+    #: candidate's status), so that the organisation's triage counts and lists its open waits
+    #: from one index, without reading a million candidates. Never written by the app.
+    candidate_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     opened_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     closed_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
@@ -82,4 +87,14 @@ class Wait(db.Model):
             postgresql_where=text("closed_at IS NULL"),
         ),
         Index("ix_waits_opened_at", "opened_at"),
+        # The organisation's triage: its waiting candidates by deadline, with what their state
+        # needs, counted and paged from the index alone (PostgreSQL reads no table row).
+        Index(
+            "ix_waits_listed_due",
+            "due_at",
+            "id",
+            sqlite_where=text("closed_at IS NULL AND candidate_active"),
+            postgresql_where=text("closed_at IS NULL AND candidate_active"),
+            postgresql_include=["follow_ups", "warn_at", "escalate_at", "candidate_id"],
+        ),
     )
