@@ -40,5 +40,10 @@ def set_command(key, value):
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
     click.echo(f"{key} = {value.strip()}")
-    if key in service.DEADLINE_KEYS:
-        click.echo(f"{update.moved or 0} open wait(s) recomputed")
+    if update.recomputed is not None:
+        done = update.recomputed
+        click.echo(
+            f"{done.changed} open wait(s) recomputed: {done.due} new deadline(s), "
+            f"{done.warn_only} due soon at a new time with the same deadline, "
+            f"{done.escalate} escalating at a new time"
+        )

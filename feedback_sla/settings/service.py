@@ -21,6 +21,7 @@ from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
 from feedback_sla.waits import clock, lifecycle
 from feedback_sla.waits.clock import OrgSettings
+from feedback_sla.waits.models import WaitReason
 
 
 class SettingError(ValueError):
@@ -284,7 +285,9 @@ def store(session: Session, key: str, value: str) -> object:
     return parsed
 
 
-#: Keys whose change moves the deadlines of open waits.
+POLICY = "policy."
+#: Keys whose change can move the deadlines of open waits: their due date, the time they become
+#: due soon (``warning_business_days`` moves only that) or escalate (``escalate_after_days``).
 DEADLINE_KEYS = frozenset(
     {
         "holiday_calendar",
@@ -331,11 +334,16 @@ def store_all(
 
 @dataclass(frozen=True)
 class SettingsUpdate:
-    """What a change of settings did: the keys that changed, and how many open waits got new
-    deadlines (None when no changed key moves deadlines)."""
+    """What a change of settings did: the keys that changed, and what the recompute of the open
+    waits moved (None when no changed key can move a wait's deadlines)."""
 
     changed: frozenset[str]
-    moved: int | None
+    recomputed: lifecycle.Recomputed | None
+
+    @property
+    def moved(self) -> int | None:
+        """How many open waits were rewritten; None when none was recomputed."""
+        return None if self.recomputed is None else self.recomputed.changed
 
 
 def update(
@@ -347,15 +355,31 @@ def update(
 ) -> SettingsUpdate:
     """Store the changed settings and recompute the open waits they move (the caller commits).
 
-    ``recompute`` recomputes the open waits even when no deadline setting changed (after an
+    ``recompute`` recomputes every open wait even when no deadline setting changed (after an
     upgrade brings a new holiday calendar); ``config`` is the app's configuration, which gives
     the company name's default. Nothing is stored when any value is refused: an unknown key
     raises SettingError, SettingsInvalid names each bad value.
+
+    The settings and the waits they move are written in the caller's one transaction; the waits
+    are recomputed a batch at a time (``lifecycle.recompute_waits``), so memory stays flat.
     """
     for key in values:
         definition_of(key)
     changed = store_all(session, values, config)
-    if not (recompute or changed & DEADLINE_KEYS):
+    moving = changed & DEADLINE_KEYS
+    if not (recompute or moving):
         return SettingsUpdate(changed, None)
     session.flush()
-    return SettingsUpdate(changed, lifecycle.recompute_open_waits(session, load(session)))
+    reasons = None if recompute else _reasons_moved(moving)
+    return SettingsUpdate(changed, lifecycle.recompute_waits(session, load(session), reasons=reasons))
+
+
+def _reasons_moved(keys: frozenset[str]) -> frozenset[WaitReason] | None:
+    """The reasons of the waits a change of ``keys`` can move; None for every reason.
+
+    A reason's business days (``policy.<reason>``) move only the waits of that reason; the
+    others (calendar, hours, warning, escalation) move any wait.
+    """
+    if not all(key.startswith(POLICY) for key in keys):
+        return None
+    return frozenset(WaitReason(key.removeprefix(POLICY)) for key in keys)

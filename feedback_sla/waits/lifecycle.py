@@ -6,10 +6,11 @@ These are the wait's own mechanics; outside signals reach them through ``waits.s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import astuple, dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
@@ -107,8 +108,67 @@ def recompute(wait: Wait, position: Position, settings: OrgSettings) -> bool:
     return True
 
 
+#: Open waits read and rewritten per statement by ``recompute_waits``: a few thousand rows at a
+#: time keeps its memory flat however many waits are open, and its statements few.
+RECOMPUTE_BATCH = 4_000
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """What a recompute of open waits moved, counted in waits.
+
+    ``changed`` counts every wait rewritten (a promised wait may change its policy days only);
+    ``due`` those whose deadline moved; ``warn_only`` those that become due soon at a new time
+    while their deadline stays; ``escalate`` those that escalate at a new time.
+    """
+
+    changed: int = 0
+    due: int = 0
+    warn_only: int = 0
+    escalate: int = 0
+
+    def __add__(self, other: Recomputed) -> Recomputed:
+        return Recomputed(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
 def recompute_open_waits(session: Session, settings: OrgSettings, *, position_id: int | None = None) -> int:
-    """Recompute every open wait (of one position, if given); returns how many moved."""
+    """Recompute every open wait (of one position, if given); returns how many changed."""
+    return recompute_waits(session, settings, position_id=position_id).changed
+
+
+def recompute_waits(
+    session: Session,
+    settings: OrgSettings,
+    *,
+    position_id: int | None = None,
+    reasons: Collection[WaitReason] | None = None,
+    batch: int | None = None,
+) -> Recomputed:
+    """Recompute the open waits (of one position, of some reasons, if given) in the caller's
+    transaction; the caller commits, so the change that moved them lands with them or not at all.
+
+    The waits are read ``batch`` (default ``RECOMPUTE_BATCH``) at a time in id order (keyset:
+    each batch starts after the last id of the one before), and each batch's moved waits are
+    written by one executemany UPDATE by primary key. No ORM object is loaded, so nothing piles
+    up in the session.
+    """
+    batch = batch or RECOMPUTE_BATCH
+    query = _open_waits(position_id, reasons).limit(batch)
+    total, after = Recomputed(), 0
+    while rows := session.execute(query.where(Wait.id > after)).all():
+        changes, moved = _changes(rows, settings)
+        if changes:
+            session.execute(update(Wait), changes)
+        total += moved
+        if len(rows) < batch:
+            break
+        after = rows[-1].id
+    if total.changed:
+        session.expire_all()  # waits this session had loaded read their new deadlines again
+    return total
+
+
+def _open_waits(position_id: int | None, reasons: Collection[WaitReason] | None) -> Select:
     query = (
         select(
             Wait.id,
@@ -125,15 +185,26 @@ def recompute_open_waits(session: Session, settings: OrgSettings, *, position_id
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
         .where(Wait.closed_at.is_(None))
+        .order_by(Wait.id)
     )
     if position_id is not None:
         query = query.where(Position.id == position_id)
+    if reasons is not None:
+        query = query.where(Wait.reason.in_(list(reasons)))
+    return query
+
+
+def _changes(rows: Sequence[Row], settings: OrgSettings) -> tuple[list[dict], Recomputed]:
+    """The new columns of the waits among ``rows`` that moved, and what moved."""
     changes = []
-    for row in session.execute(query):
+    due = warn_only = escalate = 0
+    for row in rows:
         schedule = deadlines_for(row.reason, row.opened_at, row, settings, row.promised_date)
-        if _moved(row, schedule):
-            changes.append({"id": row.id, **schedule.columns()})
-    if changes:
-        session.execute(update(Wait), changes)
-        session.expire_all()
-    return len(changes)
+        if not _moved(row, schedule):
+            continue
+        times = schedule.times
+        changes.append({"id": row.id, **schedule.columns()})
+        due += times.due_at != row.due_at
+        warn_only += times.due_at == row.due_at and times.warn_at != row.warn_at
+        escalate += times.escalate_at != row.escalate_at
+    return changes, Recomputed(len(changes), due, warn_only, escalate)

@@ -122,8 +122,29 @@ def settings():
             if not update.changed:
                 flash("Nothing changed.", "info")
             else:
-                flash(moved_message(update.moved) if update.moved is not None else "Saved.", "success")
+                flash(_saved(update), "success")
             return redirect(url_for("admin.settings"))
     status = 422 if form.errors else 200
     form.offer_current_calendar()
     return render_template("admin/settings.html", form=form), status
+
+
+def _saved(update: settings_service.SettingsUpdate) -> str:
+    """What a saved change of settings did to the open waits: a new warning window or escalation
+    period moves no deadline, and the message does not say it did."""
+    recomputed = update.recomputed
+    if recomputed is None:
+        return "Saved."
+    said = [moved_message(recomputed.due)]
+    if recomputed.warn_only:
+        other = "other " if recomputed.due else ""
+        said.append(_waits(recomputed.warn_only, other, "becomes", "become") + " due soon at a new time.")
+    if recomputed.escalate:
+        said.append(_waits(recomputed.escalate, "", "escalates", "escalate") + " at a new time.")
+    return " ".join(said)
+
+
+def _waits(count: int, other: str, one: str, many: str) -> str:
+    if count == 1:
+        return f"1 {other}open wait {one}"
+    return f"{count} {other}open waits {many}"
