@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import time_machine
 
 from feedback_sla.cli import cli
-from feedback_sla.models import ContactChannel, EventKind, Position
+from feedback_sla.models import Candidate, ContactChannel, Event, EventKind, Position, Wait
 from feedback_sla.reports import parts
 from feedback_sla.reports.export import COLUMNS, ExportFilters, export_rows
 from feedback_sla.reports.utc_text import LocalClock, text_of
@@ -508,6 +508,55 @@ def test_closed_by_falls_back_to_the_kind_of_event_that_closed_the_wait(runner, 
     assert rows[("Fay", "application")]["closed_by"] == "email"
     assert rows[("Gil", "application")]["closed_by"] == "status_changed"
     assert rows[("Gil", "application")]["outcome"] == "met"
+
+
+def open_wait_ids(session) -> dict[str, int]:
+    """The open waits of the sample, by candidate name."""
+    query = sa.select(Candidate.name, Wait.id).join(Candidate, Wait.candidate_id == Candidate.id)
+    return dict(session.execute(query.where(Wait.closed_at.is_(None))).all())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_a_wait_closed_without_a_closing_event_exports_with_closed_by_empty(runner, session, org, fmt):
+    """The schema lets a wait be closed with no event named as closing it, or by a logged contact
+    with no channel: both export, with how the candidate heard left empty."""
+    waits = open_wait_ids(session)
+    session.execute(
+        sa.update(Wait).where(Wait.id == waits["Cara Diaz"]).values(closed_at=ny(2026, 11, 30, 9))
+    )
+    eve = session.scalars(sa.select(Candidate).where(Candidate.name == "Eve Moreau")).one()
+    contact = Event(
+        candidate_id=eve.id,
+        kind=EventKind.CONTACT_LOGGED,
+        channel=None,
+        occurred_at=ny(2026, 12, 2, 15),
+        recorded_at=ny(2026, 12, 2, 15),
+    )
+    session.add(contact)
+    session.flush()
+    closing = {"closed_at": contact.occurred_at, "closed_by_event_id": contact.id}
+    session.execute(sa.update(Wait).where(Wait.id == waits["Eve Moreau"]).values(**closing))
+    session.commit()
+
+    result = run_export(runner, "--format", fmt, "--status", "closed")
+
+    assert result.exit_code == 0, result.output
+    if fmt == "csv":
+        rows, empty = csv_rows(result.output), ""
+    else:
+        text = result.output
+        rows = json.loads(text) if fmt == "json" else [json.loads(line) for line in text.splitlines()]
+        empty = None
+    exported = by_wait(rows)
+    assert len(rows) == 5
+    cara, eve = exported[("Cara Diaz", "application")], exported[("Eve Moreau", "application")]
+    assert (cara["closed_at"], cara["closed_by"], cara["outcome"]) == (
+        "2026-11-30T09:00:00-05:00",
+        empty,
+        "met",
+    )
+    assert (eve["closed_at"], eve["closed_by"], eve["outcome"]) == ("2026-12-02T15:00:00-05:00", empty, "met")
+    assert exported[("Ana Okafor", "application")]["closed_by"] == "phone"
 
 
 def test_rows_stream_in_batches_with_the_same_result(session, org):

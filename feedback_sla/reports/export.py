@@ -142,13 +142,23 @@ def outcome_expression(now: dt.datetime, settings: OrgSettings):
 
 
 def export_query(
-    now: dt.datetime, settings: OrgSettings, filters: ExportFilters = ExportFilters(), *, dialect: str
+    now: dt.datetime,
+    settings: OrgSettings,
+    filters: ExportFilters = ExportFilters(),
+    *,
+    dialect: str,
+    empty: str | None = None,
 ) -> Select:
     """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
 
     Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect.
     The position's title, manager and zone are not repeated on every row: ``rows.positions_query``.
+    A closed wait that names no closing event (the schema allows it), or was closed by a contact
+    logged without a channel, has ``empty`` for how the candidate heard.
     """
+    closed_by = closed_by_expression()
+    if empty is not None:
+        closed_by = func.coalesce(closed_by, literal(empty))
     query = select(
         Wait.id,
         Candidate.id,
@@ -160,7 +170,7 @@ def export_query(
         utc_text(Wait.due_at, dialect),
         date_text(Wait.promised_date, dialect),
         utc_text(Wait.closed_at, dialect),
-        closed_by_expression(),
+        closed_by,
         hours_between(Wait.opened_at, func.coalesce(Wait.closed_at, now), dialect),
         outcome_expression(now, settings),
     ).join(Candidate, Wait.candidate_id == Candidate.id)
@@ -214,7 +224,7 @@ def export_rows(
     dialect = connection.dialect.name
     formatter = RowFormatter(connection, now, settings.holiday_calendar)
     result = connection.execute(
-        export_query(now, settings, filters, dialect=dialect),
+        export_query(now, settings, filters, dialect=dialect, empty=empty),
         execution_options=stream_options(dialect, batch_size),
     )
     rows = formatter.rows(result, empty)
