@@ -163,6 +163,26 @@ def insert_once(
     savepoint is needed (with Python's sqlite3 a SAVEPOINT opened first in a transaction commits on
     release, which would break atomicity), and the caller's transaction stays usable.
     """
+    statement = _insert_unless_key_exists(session, model, conflict).values(**values)
+    return session.scalars(statement.returning(model)).one_or_none()
+
+
+def insert_many_once(
+    session: Session, model: type[_Row], rows: Sequence[dict], *, conflict: Sequence[str]
+) -> list[_Row]:
+    """``insert_once`` for many rows in one statement (the driver may split a very long one): the
+    rows inserted, in no particular order; a row whose key exists is left out.
+
+    Every row gives the same columns. The rows left out are the caller's to read again by key.
+    """
+    if not rows:
+        return []
+    statement = _insert_unless_key_exists(session, model, conflict)
+    return list(session.scalars(statement.returning(model), list(rows)))
+
+
+def _insert_unless_key_exists(session: Session, model: type[_Row], conflict: Sequence[str] | None):
+    """INSERT … ON CONFLICT DO NOTHING for the session's database (the one dialect switch)."""
     dialect = session.get_bind(mapper=model.__mapper__).dialect.name
     if dialect == "postgresql":
         statement = postgresql.insert(model)
@@ -170,7 +190,4 @@ def insert_once(
         statement = sqlite.insert(model)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
-    statement = statement.values(**values).on_conflict_do_nothing(
-        index_elements=list(conflict) if conflict is not None else None
-    )
-    return session.scalars(statement.returning(model)).one_or_none()
+    return statement.on_conflict_do_nothing(index_elements=list(conflict) if conflict is not None else None)

@@ -9,20 +9,26 @@ on the wait. Once sent, the update answers the wait and its promise opens the ne
 autopilot keeps in its turn. A wait already written to ``autopilot.max_per_wait`` times (its
 updates failed or were cancelled) gets nothing more: the digest tells its manager and the admins.
 
-Safe on several hosts at once: each wait is claimed by an UPDATE that re-checks, under the row's
-lock, that it is still open, unanswered and at the count the run read; a run that loses the race
-skips the wait, and the idempotency key (the wait and its update number) queues one message
-whatever happens. Each wait is queued inside its own savepoint, committed per batch: one wait's
-failure is reported and the rest go on.
+Set-based: a batch of waits costs a few statements, not a few per wait. One UPDATE claims the
+batch, then the wait's door (``answers.queue_emails``) checks and renders each update and writes
+the outbox rows, their status page links and their timeline events an INSERT each; the batch is
+committed.
+
+Safe on several hosts at once: the claim re-checks, under the rows' locks, that each wait is still
+open, unanswered and at the count the run read; a run that loses the race skips the wait, and the
+idempotency key (the wait and its update number) queues one message whatever happens. One wait's
+failure (a template that cannot be rendered for that candidate, an address the rules refuse) is
+reported, its count given back, and the rest go on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,6 +36,7 @@ from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import Refused
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
@@ -37,7 +44,7 @@ from feedback_sla.timeutil import local_date
 from feedback_sla.waits import answers, lifecycle
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
-from feedback_sla.waits.models import Wait
+from feedback_sla.waits.models import Wait, WaitReason
 
 #: Waits queued and committed together.
 BATCH = 200
@@ -60,7 +67,7 @@ class Limits:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owed:
     """One wait autopilot writes to, as the run found it."""
 
@@ -73,7 +80,7 @@ class Owed:
     updates: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sent:
     owed: Owed
     outbox_id: int
@@ -87,8 +94,11 @@ class Outcome:
     queued: list[Sent] = field(default_factory=list)
     skipped: list[Owed] = field(default_factory=list)
     failed: list[tuple[Owed, str]] = field(default_factory=list)
-    #: Dry run: what it would queue.
-    owed: list[Owed] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.queued += other.queued
+        self.skipped += other.skipped
+        self.failed += other.failed
 
 
 # --- which waits ----------------------------------------------------------------------------------
@@ -148,6 +158,20 @@ def owed(session: Session, now: dt.datetime, settings: OrgSettings, limits: Limi
 # --- queueing ------------------------------------------------------------------------------------
 
 
+def would_queue(
+    session: Session, now: dt.datetime, settings: OrgSettings, *, limits: Limits | None = None
+) -> Iterator[Owed]:
+    """What ``run`` would queue now, read as it goes (a dry run holds no list of every owed wait);
+    writes nothing."""
+    limits = limits or Limits.load(session)
+    query = owed_query(session, now, settings, limits).execution_options(yield_per=1_000)
+    try:
+        for row in session.execute(query):
+            yield Owed(*row)
+    finally:
+        session.rollback()
+
+
 def run(
     session: Session,
     now: dt.datetime,
@@ -155,27 +179,78 @@ def run(
     config: EmailConfig,
     *,
     limits: Limits | None = None,
-    dry_run: bool = False,
 ) -> Outcome:
-    """Queue an update for every wait autopilot owes one; commits per batch. ``dry_run``: read only."""
+    """Queue an update for every wait autopilot owes one, ``BATCH`` waits at a time, each batch in a
+    few statements and committed. Should a batch fail as a whole (a candidate changed by someone
+    else between the checks and the writes), its waits are queued again one by one, so only the
+    one that fails is reported."""
     limits = limits or Limits.load(session)
     found = owed(session, now, settings, limits)
-    outcome = Outcome()
-    if dry_run:
-        outcome.owed = found
-        session.rollback()
-        return outcome
     session.commit()  # the run's reads end here; each wait is claimed afresh
+    outcome, promises = Outcome(), Promises(now, settings)
     for start in range(0, len(found), BATCH):
         batch = found[start : start + BATCH]
-        waits = _load(session, [o.wait_id for o in batch])
-        for item in batch:
-            wait = waits.get(item.wait_id)
-            if wait is None:  # gone since the run read it (the candidate was erased)
-                outcome.skipped.append(item)
-                continue
-            _queue_one(session, item, wait, now, settings, config, outcome)
-        session.commit()
+        try:
+            done = _queue_batch(session, batch, now, settings, config, promises)
+            session.commit()
+        except DomainError:
+            session.rollback()
+            done = _queue_one_by_one(session, batch, now, settings, config, promises)
+        outcome.add(done)
+    return outcome
+
+
+def _queue_one_by_one(
+    session: Session,
+    batch: list[Owed],
+    now: dt.datetime,
+    settings: OrgSettings,
+    config: EmailConfig,
+    promises: Promises,
+) -> Outcome:
+    """The batch again, each wait claimed, queued and committed on its own."""
+    outcome = Outcome()
+    for item in batch:
+        try:
+            outcome.add(_queue_batch(session, [item], now, settings, config, promises))
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            outcome.failed.append((item, str(exc)))
+    return outcome
+
+
+def _queue_batch(
+    session: Session,
+    batch: list[Owed],
+    now: dt.datetime,
+    settings: OrgSettings,
+    config: EmailConfig,
+    promises: Promises,
+) -> Outcome:
+    """Claim the batch's waits in one statement, queue an update to each one claimed through the
+    wait's door, and give back the claim of those the checks refused (the caller commits)."""
+    outcome = Outcome()
+    waits = _load(session, [item.wait_id for item in batch])
+    claimed = _claim(session, [item for item in batch if item.wait_id in waits])
+    owed_now: list[tuple[Owed, dt.date]] = []
+    for item in batch:
+        if item.wait_id not in claimed:  # answered, gone or handled by another run since the read
+            outcome.skipped.append(item)
+            continue
+        wait = waits[item.wait_id]
+        set_committed_value(wait, "autopilot_updates", item.updates + 1)
+        owed_now.append((item, promises.next_for(wait)))
+    requests = [_request(waits[item.wait_id], item, promised, now) for item, promised in owed_now]
+    results = answers.queue_emails(session, requests, config, settings)
+    refused: list[Owed] = []
+    for (item, promised), result in zip(owed_now, results, strict=True):
+        if isinstance(result, Refused):
+            outcome.failed.append((item, str(result.error)))
+            refused.append(item)
+        else:
+            outcome.queued.append(Sent(item, result.message.id, promised))
+    _unclaim(session, refused, waits)
     return outcome
 
 
@@ -191,54 +266,70 @@ def _load(session: Session, wait_ids: list[int]) -> dict[int, Wait]:
     return {wait.id: wait for wait in session.scalars(query).unique()}
 
 
-def _queue_one(
-    session: Session,
-    item: Owed,
-    wait: Wait,
-    now: dt.datetime,
-    settings: OrgSettings,
-    config: EmailConfig,
-    outcome: Outcome,
-) -> None:
-    savepoint = session.begin_nested()
-    try:
-        if not _claim(session, item):
-            savepoint.rollback()
-            outcome.skipped.append(item)
-            return
-        set_committed_value(wait, "autopilot_updates", item.updates + 1)
-        promised = next_promise(wait, now, settings)
-        message = answers.queue_email(session, _request(wait, item, promised, now), config, settings)
-        savepoint.commit()
-    except DomainError as exc:  # EmailError among them: this wait only
-        savepoint.rollback()
-        outcome.failed.append((item, str(exc)))
-        return
-    outcome.queued.append(Sent(item, message.id, promised))
-
-
-def _claim(session: Session, item: Owed) -> bool:
-    """Count the update on the wait if it is still as the run found it: open, at the same count,
-    unanswered. Waits for a concurrent run's claim to commit, then sees its count."""
+def _claim(session: Session, batch: list[Owed]) -> set[int]:
+    """Count the update on each wait still as the run found it (open, at the same count,
+    unanswered), in one statement: the waits claimed. Waits for a concurrent run's claim of the
+    same waits to commit, then sees its counts."""
+    if not batch:
+        return set()
     claimed = session.connection().execute(
-        _claim_statement(), {"wait_id": item.wait_id, "seen": item.updates}
+        _claim_statement(),
+        {"ids": [item.wait_id for item in batch], "seen": [(item.wait_id, item.updates) for item in batch]},
     )
-    return claimed.rowcount == 1
+    return set(claimed.scalars())
 
 
 @functools.cache
 def _claim_statement():
-    """``_claim``'s UPDATE, built once (building it costs more than running it)."""
+    """``_claim``'s UPDATE, built once (building it costs more than running it). The waits are
+    locked in the order of their ids first, so two runs claiming the same batch never deadlock
+    (SQLite, which locks the whole database, ignores FOR UPDATE)."""
+    locked = (
+        select(Wait.id)
+        .where(Wait.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Wait.id)
+        .with_for_update()
+    )
     return (
         update(Wait.__table__)
         .where(
-            Wait.id == bindparam("wait_id"),
+            Wait.id.in_(locked),
+            tuple_(Wait.id, Wait.autopilot_updates).in_(bindparam("seen", expanding=True)),
             Wait.closed_at.is_(None),
-            Wait.autopilot_updates == bindparam("seen"),
             unanswered(),
         )
         .values(autopilot_updates=Wait.autopilot_updates + 1)
+        .returning(Wait.id)
     )
+
+
+def _unclaim(session: Session, refused: list[Owed], waits: dict[int, Wait]) -> None:
+    """The waits whose update the checks refused keep the count they had."""
+    if not refused:
+        return
+    session.execute(
+        update(Wait.__table__)
+        .where(Wait.id.in_([item.wait_id for item in refused]))
+        .values(autopilot_updates=Wait.autopilot_updates - 1)
+    )
+    for item in refused:
+        set_committed_value(waits[item.wait_id], "autopilot_updates", item.updates)
+
+
+class Promises:
+    """The date an autopilot update promises: the deadline a wait of the same kind opened now would
+    have, by the position's policy; worked out once per position and kind of wait in a run."""
+
+    def __init__(self, now: dt.datetime, settings: OrgSettings) -> None:
+        self.now, self.settings = now, settings
+        self._dates: dict[tuple[int, WaitReason], dt.date] = {}
+
+    def next_for(self, wait: Wait) -> dt.date:
+        position = wait.candidate.position
+        key = (position.id, wait.reason)
+        if key not in self._dates:
+            self._dates[key] = next_promise(wait, self.now, self.settings)
+        return self._dates[key]
 
 
 def next_promise(wait: Wait, now: dt.datetime, settings: OrgSettings) -> dt.date:

@@ -35,12 +35,14 @@ def run_command(now_text: str | None, dry_run: bool):
     # The company name the admins set, and the status page link, as in every candidate email.
     config = settings_service.email_config(db.session, configured)
     settings = settings_service.load(db.session)
-    outcome = service.run(db.session, now, settings, config, dry_run=dry_run)
     if dry_run:
-        for item in outcome.owed:
+        count = 0  # counted as it goes: the owed waits are never all held at once
+        for item in service.would_queue(db.session, now, settings):
             click.echo(f"would queue: {_named(item)}, update {item.updates + 1}")
-        click.echo(f"dry run: {len(outcome.owed)} update(s) to queue; nothing written")
+            count += 1
+        click.echo(f"dry run: {count} update(s) to queue; nothing written")
         return
+    outcome = service.run(db.session, now, settings, config)
     for sent in outcome.queued:
         click.echo(f"queued: {_named(sent.owed)}, promising {sent.promised_date.isoformat()}")
     for item in outcome.skipped:

@@ -150,18 +150,16 @@ def check_promise(request: EmailRequest, kind: EmailKind) -> None:
 
 
 def render_for(
-    session: Session,
+    render: composing.Renderer,
     candidate: Candidate,
-    kind: EmailKind,
     config: EmailConfig,
     promised_date: dt.date | None,
     feedback: str | None,
     status_url: str = "",
 ) -> RenderedEmail:
+    """The template (``render``, read once per batch) with this candidate's values."""
     position = candidate.position
-    return composing.render(
-        session,
-        kind,
+    return render(
         {
             "candidate_first_name": composing.first_name(candidate.name),
             "candidate_name": candidate.name,
@@ -176,9 +174,8 @@ def render_for(
 
 
 def message_text(
-    session: Session,
+    render: composing.Renderer,
     candidate: Candidate,
-    kind: EmailKind,
     config: EmailConfig,
     promised_date: dt.date | None,
     feedback: str | None,
@@ -188,7 +185,7 @@ def message_text(
 ) -> RenderedEmail:
     """The rendered template, or the manager's customised subject and text (its status link mark
     replaced by ``status_url``)."""
-    rendered = render_for(session, candidate, kind, config, promised_date, feedback, status_url)
+    rendered = render_for(render, candidate, config, promised_date, feedback, status_url)
     if subject is not None:
         subject = subject.strip()
         check_characters(subject, "subject")
@@ -245,7 +242,8 @@ def draft(
     """The message a one-click send would queue, for "Customize" to show and edit."""
     kind = composing.check_kind(kind)
     mark = STATUS_LINK_MARK if config.status_links else ""
-    return render_for(session, candidate, kind, config, promised_date, check_feedback(feedback), mark)
+    render = composing.renderer(session, kind)
+    return render_for(render, candidate, config, promised_date, check_feedback(feedback), mark)
 
 
 @dataclass(frozen=True)
@@ -263,9 +261,23 @@ class Checked:
     status_token: str | None = None
 
 
-def validate(
-    session: Session, request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig
-) -> Checked:
+@dataclass(frozen=True)
+class Reads:
+    """What the checks of a batch read, once for all its requests: each candidate's pending emails
+    (those a new one may contradict) and each kind's template."""
+
+    pending: dict[int, list[OutboxMessage]]
+    renderers: dict[EmailKind, composing.Renderer]
+
+
+def read_for(session: Session, requests: Sequence[tuple[EmailRequest, EmailKind]]) -> Reads:
+    """The reads of ``validate`` for a batch, in a statement or two whatever its size."""
+    pending = queries.pending_by_candidate(session, {request.candidate.id for request, _ in requests})
+    kinds = dict.fromkeys(kind for _, kind in requests)
+    return Reads(pending, {kind: composing.renderer(session, kind) for kind in kinds})
+
+
+def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig, reads: Reads) -> Checked:
     """Every check of a new email, before anything is written; EmailError names the field.
 
     With status links on, the message gets a fresh link (stored by the outbox with the message)."""
@@ -274,7 +286,7 @@ def validate(
     check_feedback_kept(feedback, request.text)
     reasons = check_reasons(kind, request.reasons)
     check_promise(request, kind)
-    conflicting = [m for m in queries.pending_messages(session, candidate.id) if conflict(m.kind, kind)]
+    conflicting = [m for m in reads.pending.get(candidate.id, ()) if conflict(m.kind, kind)]
     status_before = status_once_cancelled(candidate, conflicting)
     token = status_links.new_token() if config.status_links else None
     status_url = config.status_url(token)
@@ -283,9 +295,8 @@ def validate(
             f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
         )
     rendered = message_text(
-        session,
+        reads.renderers[kind],
         candidate,
-        kind,
         config,
         request.promised_date,
         feedback,

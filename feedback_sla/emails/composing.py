@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import jinja2
@@ -244,17 +244,35 @@ def reset_template(session: Session, kind: str | EmailKind) -> bool:
 
 def render(session: Session, kind: str | EmailKind, context: Mapping[str, str]) -> RenderedEmail:
     """Render the template in use for ``kind`` with placeholder values."""
+    return renderer(session, kind)(context)
+
+
+#: A template in use, read and compiled: placeholder values in, the message out.
+Renderer = Callable[[Mapping[str, str]], RenderedEmail]
+
+
+def renderer(session: Session, kind: str | EmailKind) -> Renderer:
+    """The template in use for ``kind`` (an admin's edit, or the shipped default), read once: a
+    batch of messages renders each with no further statement."""
     kind = check_kind(kind)
-    values = _values(context)
     row = session.get(EmailTemplate, kind)
     if row is None:
         env = current_app.jinja_env
-        return RenderedEmail(
-            subject=_subject(_compiled("subject", DEFAULT_SUBJECTS[kind]).render(values)),
-            text=env.get_template(f"mail/{kind.value}.txt").render(values),
-            html=mail_html.finish(env.get_template(f"mail/{kind.value}.html").render(values)),
-        )
-    return _render_source(row.subject, row.text_body, row.html_body, values)
+        subject = _compiled("subject", DEFAULT_SUBJECTS[kind])
+        text = env.get_template(f"mail/{kind.value}.txt")
+        html = env.get_template(f"mail/{kind.value}.html")
+
+        def default(context: Mapping[str, str]) -> RenderedEmail:
+            values = _values(context)
+            return RenderedEmail(
+                subject=_subject(subject.render(values)),
+                text=text.render(values),
+                html=mail_html.finish(html.render(values)),
+            )
+
+        return default
+    source = (row.subject, row.text_body, row.html_body)
+    return lambda context: _render_source(*source, _values(context))
 
 
 def _render_source(subject: str, text: str, html: str, values: Mapping[str, str]) -> RenderedEmail:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -23,6 +24,7 @@ from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.errors import DomainError
 from feedback_sla.text import a_or_an
 
 
@@ -39,53 +41,109 @@ class Queued:
         return self.checked is not None
 
 
-def queue_email(session: Session, request: EmailRequest, config: EmailConfig) -> Queued:
-    """Check a candidate email and insert its row once per idempotency key.
+@dataclass(frozen=True)
+class Refused:
+    """A request the checks refused: ``error`` says why (it names the field); nothing was written."""
 
-    The same idempotency key twice (a double click, two concurrent posts) returns the first
-    message and writes nothing. A new message that carries a status page link stores the link.
-    The caller (``waits.emailing``) then cancels what it contradicts and records it.
+    error: DomainError
+
+
+def queue_emails(
+    session: Session, requests: Sequence[EmailRequest], config: EmailConfig
+) -> list[Queued | Refused]:
+    """Check candidate emails and insert each row once per idempotency key: one result per request,
+    in order, in a few statements whatever their number.
+
+    A key used before (a double click, two concurrent posts, the same key twice in the batch) gives
+    the first message and writes nothing. A refused request is reported and the others go on. A new
+    message that carries a status page link stores the link. The caller (``waits.emailing``) then
+    cancels what each contradicts and records it.
     """
-    kind = composing.check_kind(request.kind)
-    key = checks.check_key(request.idempotency_key)
-    existing = rows.by_key(session, key)
-    if existing is not None:
-        return Queued(_same_request(existing, request.candidate, kind), None)
-    checked = checks.validate(session, request, kind, key, config)
-    message = _insert(session, request, checked, config)
-    if message is None:  # the same key was queued concurrently and committed first
-        return Queued(_same_request(rows.by_key(session, key), request.candidate, kind), None)
-    if checked.status_token:  # the message carries a link to the candidate's status page
-        status_links.create(session, request.candidate.id, checked.status_token, request.now)
-    return Queued(message, checked)
+    results: list[Queued | Refused | None] = [None] * len(requests)
+    wanted: dict[int, tuple[EmailKind, str]] = {}
+    for i, request in enumerate(requests):
+        try:
+            wanted[i] = (composing.check_kind(request.kind), checks.check_key(request.idempotency_key))
+        except DomainError as exc:
+            results[i] = Refused(exc)
+    existing = rows.by_keys(session, {key for _, key in wanted.values()})
+    first: dict[str, int] = {}  # each new key's first request; a repeat gets what that one got
+    for i, (_, key) in wanted.items():
+        if key not in existing:
+            first.setdefault(key, i)
+    checked = _check(session, [(i, requests[i], *wanted[i]) for i in first.values()], config, results)
+    inserted = rows.insert_many_once(
+        session, [_row(requests[i], c, config) for i, c in checked.items()], config
+    )
+    # A key missing was queued concurrently and committed first: its message is read like the others.
+    existing.update(rows.by_keys(session, {c.key for c in checked.values() if c.key not in inserted}))
+    for i, done in checked.items():
+        message = inserted.get(done.key)
+        if message is not None:
+            results[i] = Queued(message, done)
+            if done.status_token:  # the message carries a link to the candidate's status page
+                status_links.create(session, requests[i].candidate.id, done.status_token, requests[i].now)
+    for i, (kind, key) in wanted.items():
+        if results[i] is None:
+            earlier = results[first[key]] if key in first else None
+            results[i] = _again(requests[i], kind, existing.get(key), earlier)
+    return results
 
 
-def _insert(
-    session: Session, request: EmailRequest, checked: checks.Checked, config: EmailConfig
-) -> OutboxMessage | None:
+def _check(
+    session: Session,
+    wanted: list[tuple[int, EmailRequest, EmailKind, str]],
+    config: EmailConfig,
+    results: list,
+) -> dict[int, checks.Checked]:
+    """The checks of each new request, their reads done once for all; a refusal goes to ``results``."""
+    reads = checks.read_for(session, [(request, kind) for _, request, kind, _ in wanted])
+    checked: dict[int, checks.Checked] = {}
+    for i, request, kind, key in wanted:
+        try:
+            checked[i] = checks.validate(request, kind, key, config, reads)
+        except DomainError as exc:
+            results[i] = Refused(exc)
+    return checked
+
+
+def _again(
+    request: EmailRequest, kind: EmailKind, existing: OutboxMessage | None, first: Queued | Refused | None
+) -> Queued | Refused:
+    """A key used before: the message it queued, if it is this same email."""
+    if existing is None and isinstance(first, Refused):
+        return first
+    message = existing if existing is not None else first.message
+    try:
+        return Queued(_same_request(message, request.candidate, kind), None)
+    except EmailError as exc:
+        return Refused(exc)
+
+
+def _row(request: EmailRequest, checked: checks.Checked, config: EmailConfig) -> rows.NewRow:
     candidate, manager = request.candidate, request.candidate.position.manager
-    return rows.insert_once(
-        session,
+    return rows.NewRow(
         checked.key,
         checked.rendered,
-        config,
         request.now,
-        send_after=request.now + dt.timedelta(seconds=config.undo_seconds),
-        candidate_id=candidate.id,
-        kind=checked.kind,
-        to_name=candidate.name,
-        to_address=candidate.email,
-        reply_to_name=manager.name,
-        reply_to_address=manager.email,
-        previous_status=checked.status_before.value,
-        promised_date=request.promised_date,
-        feedback=checked.feedback,
-        reasons=checked.reasons,
-        queued_by_id=request.actor.id if request.actor else None,
-        autopilot=request.autopilot,
-        # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
-        # because some mail servers lower the case of an address's local part.
-        reply_token=secrets.token_hex(16),
+        request.now + dt.timedelta(seconds=config.undo_seconds),
+        dict(
+            candidate_id=candidate.id,
+            kind=checked.kind,
+            to_name=candidate.name,
+            to_address=candidate.email,
+            reply_to_name=manager.name,
+            reply_to_address=manager.email,
+            previous_status=checked.status_before.value,
+            promised_date=request.promised_date,
+            feedback=checked.feedback,
+            reasons=checked.reasons,
+            queued_by_id=request.actor.id if request.actor else None,
+            autopilot=request.autopilot,
+            # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
+            # because some mail servers lower the case of an address's local part.
+            reply_token=secrets.token_hex(16),
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -200,16 +201,26 @@ def history(
 
 
 def pending_messages(session: Session, candidate_id: int) -> list[OutboxMessage]:
-    return list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.candidate_id == candidate_id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-            )
-            .order_by(OutboxMessage.queued_at, OutboxMessage.id)
+    """A candidate's emails still queued, oldest first."""
+    return pending_by_candidate(session, [candidate_id]).get(candidate_id, [])
+
+
+def pending_by_candidate(session: Session, candidate_ids: Collection[int]) -> dict[int, list[OutboxMessage]]:
+    """``pending_messages`` of many candidates in one statement; a candidate with none is left out."""
+    found: dict[int, list[OutboxMessage]] = {}
+    if not candidate_ids:
+        return found
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.candidate_id.in_(sorted(candidate_ids)),
+            OutboxMessage.status == OutboxStatus.PENDING,
         )
+        .order_by(OutboxMessage.queued_at, OutboxMessage.id)
     )
+    for message in session.scalars(query):
+        found.setdefault(message.candidate_id, []).append(message)
+    return found
 
 
 def pending_status_email(session: Session, candidate) -> OutboxMessage | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from email.utils import make_msgid
 
 from sqlalchemy import select
@@ -16,6 +18,14 @@ from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 
 def by_key(session: Session, key: str) -> OutboxMessage | None:
     return session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+
+
+def by_keys(session: Session, keys: Collection[str]) -> dict[str, OutboxMessage]:
+    """The messages of those keys that exist, by key (one statement)."""
+    if not keys:
+        return {}
+    query = select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(sorted(keys)))
+    return {message.idempotency_key: message for message in session.scalars(query)}
 
 
 def insert_once(
@@ -32,21 +42,44 @@ def insert_once(
 
     ``values`` are the columns that differ between a candidate's email and a user's.
     """
-    return database.insert_once(
-        session,
-        OutboxMessage,
-        dict(
-            subject=rendered.subject,
-            text_body=rendered.text,
-            html_body=rendered.html,
+    row = NewRow(key, rendered, queued_at, send_after, values)
+    return database.insert_once(session, OutboxMessage, row.columns(config), conflict=["idempotency_key"])
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """One message to insert; ``values`` are the columns that differ between a candidate's email
+    and a user's."""
+
+    key: str
+    rendered: RenderedEmail
+    queued_at: dt.datetime
+    send_after: dt.datetime
+    values: dict = field(default_factory=dict)
+
+    def columns(self, config: EmailConfig) -> dict:
+        """Every column of the row, with a fresh Message-ID."""
+        return dict(
+            subject=self.rendered.subject,
+            text_body=self.rendered.text,
+            html_body=self.rendered.html,
             message_id=make_msgid(domain=config.domain),
-            idempotency_key=key,
+            idempotency_key=self.key,
             status=OutboxStatus.PENDING,
-            queued_at=queued_at,
-            send_after=send_after,
-            next_attempt_at=send_after,
+            queued_at=self.queued_at,
+            send_after=self.send_after,
+            next_attempt_at=self.send_after,
             attempts=0,
-            **values,
-        ),
-        conflict=["idempotency_key"],
+            **self.values,
+        )
+
+
+def insert_many_once(
+    session: Session, rows: Sequence[NewRow], config: EmailConfig
+) -> dict[str, OutboxMessage]:
+    """``insert_once`` for many messages in one statement: the new messages by key; a key that
+    exists (queued before, or concurrently and committed first) is left out."""
+    inserted = database.insert_many_once(
+        session, OutboxMessage, [row.columns(config) for row in rows], conflict=["idempotency_key"]
     )
+    return {message.idempotency_key: message for message in inserted}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -22,6 +23,8 @@ from feedback_sla.emails import composing, leases
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.outbox import Queued, Refused
+from feedback_sla.errors import DomainError
 from feedback_sla.waits import emailing
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
@@ -33,22 +36,48 @@ from feedback_sla.waits.service import record
 def queue_email(
     session: Session, request: EmailRequest, config: EmailConfig, settings: OrgSettings
 ) -> OutboxMessage:
-    """Queue a one-click or customised email; an update also sets the promised date it names.
+    """Queue a one-click or customised email; an update also sets the promised date it names
+    (``queue_emails`` for one: the reason it was refused is raised).
 
     With ``request.default_promise`` an update without a date promises the deadline a fresh wait
     of the same kind would have: the date the candidate page offers.
     """
-    candidate = request.candidate
-    wait = open_wait_of(session, candidate)
-    promised = request.promised_date
-    if (
-        promised is None
-        and request.default_promise
-        and composing.check_kind(request.kind) == EmailKind.UPDATE
-    ):
-        promised = promise_date_for(wait, candidate, request.now, settings)
-    request = dataclasses.replace(request, promised_date=promised, waiting=wait is not None)
-    return emailing.queue_email(session, request, config).message
+    (result,) = queue_emails(session, [request], config, settings)
+    if isinstance(result, Refused):
+        raise result.error
+    return result.message
+
+
+def queue_emails(
+    session: Session, requests: Sequence[EmailRequest], config: EmailConfig, settings: OrgSettings
+) -> list[Queued | Refused]:
+    """Queue many emails through the one door, in a few statements whatever their number: one
+    result per request, in order; a refused one says why and the others go on (``emailing``)."""
+    waits = _open_waits(session, {request.candidate.id for request in requests})
+    ready = []
+    for request in requests:
+        candidate = request.candidate
+        wait = waits.get(candidate.id)
+        promised = request.promised_date
+        if promised is None and request.default_promise and _is_update(request.kind):
+            promised = promise_date_for(wait, candidate, request.now, settings)
+        ready.append(dataclasses.replace(request, promised_date=promised, waiting=wait is not None))
+    return emailing.queue_emails(session, ready, config)
+
+
+def _is_update(kind: str | EmailKind) -> bool:
+    try:
+        return composing.check_kind(kind) == EmailKind.UPDATE
+    except DomainError:  # the checks refuse it, naming the kinds
+        return False
+
+
+def _open_waits(session: Session, candidate_ids: set[int]) -> dict[int, Wait]:
+    """The candidates' open waits, by candidate (one statement)."""
+    if not candidate_ids:
+        return {}
+    query = select(Wait).where(Wait.candidate_id.in_(sorted(candidate_ids)), Wait.closed_at.is_(None))
+    return {wait.candidate_id: wait for wait in session.scalars(query)}
 
 
 def undo_email(

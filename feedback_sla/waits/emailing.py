@@ -9,6 +9,7 @@ why on the timeline. What a sent or bounced email does to the wait is ``waits.an
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates import timeline
 from feedback_sla.candidates.models import Candidate, EventKind, Status
 from feedback_sla.emails import outbox
-from feedback_sla.emails.checks import EmailRequest
+from feedback_sla.emails.checks import Checked, EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.models import STATUS_SET, OutboxMessage
@@ -26,17 +27,39 @@ from feedback_sla.emails.queries import pending_messages
 
 
 def queue_email(session: Session, request: EmailRequest, config: EmailConfig) -> outbox.Queued:
-    """Queue an email to a candidate with its status change and its timeline event.
+    """Queue an email to a candidate with its status change and its timeline event (``queue_emails``
+    for one); the reason it was refused is raised."""
+    (result,) = queue_emails(session, [request], config)
+    if isinstance(result, outbox.Refused):
+        raise result.error
+    return result
+
+
+def queue_emails(
+    session: Session, requests: Sequence[EmailRequest], config: EmailConfig
+) -> list[outbox.Queued | outbox.Refused]:
+    """Queue emails to candidates, each with its status change and its timeline event: one result
+    per request, in a few statements whatever their number (the events go in one INSERT at the
+    next flush).
 
     The same idempotency key twice (a double click, two concurrent posts) returns the first
-    message and changes nothing else. A pending email this one contradicts is cancelled. The wait
-    stays open, with its deadline, until the message is really sent: a promised date counts from
-    the moment the candidate can read it.
+    message and changes nothing else. A request the checks refuse is reported and the others go
+    on. A pending email a new one contradicts is cancelled, and a rejection or an offer sets the
+    status, one candidate at a time: should someone else change that candidate meanwhile, the
+    EmailError is raised for the whole batch (the caller rolls back). The wait stays open, with
+    its deadline, until the message is really sent: a promised date counts from the moment the
+    candidate can read it.
     """
-    queued = outbox.queue_email(session, request, config)
-    checked, message = queued.checked, queued.message
-    if checked is None:
-        return queued
+    results = outbox.queue_emails(session, requests, config)
+    for request, queued in zip(requests, results, strict=True):
+        if isinstance(queued, outbox.Queued) and queued.checked is not None:
+            _record(session, request, queued.message, queued.checked)
+    return results
+
+
+def _record(session: Session, request: EmailRequest, message: OutboxMessage, checked: Checked) -> None:
+    """What a new email does to its candidate: contradicted emails cancelled, the status a
+    rejection or an offer sets, and its timeline event."""
     candidate, kind, now = request.candidate, checked.kind, request.now
     for other in checked.conflicting:
         _cancel(session, other, now, request.actor, outbox.superseded_reason(kind, other.kind))
@@ -59,7 +82,6 @@ def queue_email(session: Session, request: EmailRequest, config: EmailConfig) ->
             else None,
         },
     )
-    return queued
 
 
 def undo(
