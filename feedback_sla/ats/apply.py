@@ -11,10 +11,11 @@ giving them details) changes nothing either: ``erased`` tells the caller to keep
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts.models import User
@@ -64,16 +65,57 @@ def apply(
     return context.result
 
 
-def _mapping(session: Session, source: Source, kind: str, external_id: str) -> ExternalId | None:
-    return session.scalar(
-        select(ExternalId).where(
-            ExternalId.source_id == source.id, ExternalId.kind == kind, ExternalId.external_id == external_id
-        )
+@dataclass(frozen=True)
+class _Found:
+    """The source's mappings an event names, read together (``_mappings``)."""
+
+    rows: list[ExternalId]
+
+    def application(self, application_id: str) -> ExternalId | None:
+        return self._one(APPLICATION, application_id)
+
+    def job(self, job_id: str) -> ExternalId | None:
+        return self._one(JOB, job_id)
+
+    def of_person(self, ats_candidate_id: str) -> list[ExternalId]:
+        """The ATS person's applications, oldest mapping first."""
+        return [m for m in self.rows if m.kind == APPLICATION and m.ats_candidate_id == ats_candidate_id]
+
+    def _one(self, kind: str, external_id: str) -> ExternalId | None:
+        return next((m for m in self.rows if m.kind == kind and m.external_id == external_id), None)
+
+
+def _mappings(
+    context: Context,
+    *,
+    applications: Iterable[str] = (),
+    people: Iterable[str] = (),
+    jobs: Iterable[str] = (),
+) -> _Found:
+    """In one statement, with their candidates and positions: the mappings of these application
+    ids, the applications of these ATS people and the mappings of these jobs."""
+    applications, people, jobs = sorted(set(applications)), sorted(set(people) - {""}), sorted(set(jobs))
+    wanted = [
+        and_(ExternalId.kind == APPLICATION, ExternalId.external_id.in_(applications))
+        if applications
+        else None,
+        and_(ExternalId.kind == APPLICATION, ExternalId.ats_candidate_id.in_(people)) if people else None,
+        and_(ExternalId.kind == JOB, ExternalId.external_id.in_(jobs)) if jobs else None,
+    ]
+    wanted = [and_(ExternalId.source_id == context.source.id, term) for term in wanted if term is not None]
+    if not wanted:
+        return _Found([])
+    statement = (
+        select(ExternalId)
+        .options(joinedload(ExternalId.candidate), joinedload(ExternalId.position))
+        .where(or_(*wanted))
+        .order_by(ExternalId.id)
     )
+    return _Found(list(context.session.scalars(statement)))
 
 
 def _candidate(context: Context, application_id: str) -> Candidate | None:
-    mapping = _mapping(context.session, context.source, APPLICATION, application_id)
+    mapping = _mappings(context, applications=[application_id]).application(application_id)
     if mapping is None or mapping.candidate is None:
         context.result.notes.append(f"application {application_id}: not known here (created before?)")
         return None
@@ -100,9 +142,8 @@ def _manager(session: Session, source: Source, email: str | None) -> User:
     return user if user is not None and user.active else source.default_manager
 
 
-def _position(context: Context, event: ev.NewApplication) -> Position:
-    """The position of the ATS job: created on first sight."""
-    mapping = _mapping(context.session, context.source, JOB, event.job_id)
+def _position(context: Context, event: ev.NewApplication, mapping: ExternalId | None) -> Position:
+    """The position of the ATS job (``mapping``): created on first sight."""
     if mapping is not None and mapping.position is not None:
         return mapping.position
     manager = _manager(context.session, context.source, event.manager_email)
@@ -115,14 +156,17 @@ def _position(context: Context, event: ev.NewApplication) -> Position:
 
 def _new_application(context: Context, event: ev.NewApplication) -> None:
     session = context.session
-    known = _mapping(session, context.source, APPLICATION, event.application_id)
-    if _erased_person(context, known, event.candidate_id):
+    found = _mappings(
+        context, applications=[event.application_id], people=[event.candidate_id], jobs=[event.job_id]
+    )
+    known = found.application(event.application_id)
+    if _erased_person(context, known, found.of_person(event.candidate_id) if event.candidate_id else []):
         return
     if known is not None:
         context.result.notes.append(f"application {event.application_id}: already here")
         context.result.candidate_id = known.candidate_id
         return
-    position = _position(context, event)
+    position = _position(context, event, found.job(event.job_id))
     name = event.name.strip() or event.email.partition("@")[0]
     stage = our_stage(context.source, event.stage_name) or "applied"
     try:
@@ -153,10 +197,9 @@ def _new_application(context: Context, event: ev.NewApplication) -> None:
     context.result.candidate_id = candidate.id
 
 
-def _erased_person(context: Context, known: ExternalId | None, ats_candidate_id: str) -> bool:
+def _erased_person(context: Context, known: ExternalId | None, persons: list[ExternalId]) -> bool:
     """True when the application, or another of the same ATS person, is a candidate erased here."""
-    mappings = [known] if known is not None else []
-    mappings += _applications_of(context, ats_candidate_id) if ats_candidate_id else []
+    mappings = ([known] if known is not None else []) + persons
     erased = [m.candidate for m in mappings if m.candidate is not None and m.candidate.erased_at is not None]
     if erased:
         _note_erased(context, erased[0])
@@ -210,18 +253,6 @@ def _withdrawn(context: Context, event: ev.Withdrawn) -> None:
     context.result.done = True
 
 
-def _applications_of(context: Context, ats_candidate_id: str) -> list[ExternalId]:
-    return list(
-        context.session.scalars(
-            select(ExternalId).where(
-                ExternalId.source_id == context.source.id,
-                ExternalId.kind == APPLICATION,
-                ExternalId.ats_candidate_id == ats_candidate_id,
-            )
-        )
-    )
-
-
 def _erase(context: Context, candidate: Candidate) -> None:
     external.erase(context.session, candidate, context.now)
     forget_deliveries(context.session, candidate.id)
@@ -237,9 +268,11 @@ def forget_deliveries(session: Session, candidate_id: int) -> int:
 def _erased(context: Context, event: ev.Erased) -> None:
     """The person's applications, and the applications named, are erased here; the delivery that
     said so keeps no payload (``erased``)."""
-    mappings = _applications_of(context, event.candidate_id) if event.candidate_id else []
+    people = [event.candidate_id] if event.candidate_id else []
+    found = _mappings(context, applications=event.application_ids, people=people)
+    mappings = found.of_person(event.candidate_id) if event.candidate_id else []
     for application_id in event.application_ids:
-        mapping = _mapping(context.session, context.source, APPLICATION, application_id)
+        mapping = found.application(application_id)
         if mapping is not None and mapping not in mappings:
             mappings.append(mapping)
     if not mappings:
@@ -262,11 +295,12 @@ def _erased(context: Context, event: ev.Erased) -> None:
 def _merged(context: Context, event: ev.Merged) -> None:
     """The merged person's applications are the kept person's, with the kept person's details.
     A candidate erased here keeps their ids and gets no details; an erased kept person gives none."""
-    found = [m.candidate for m in _applications_of(context, event.kept_id) if m.candidate is not None]
+    both = _mappings(context, people=[event.kept_id, event.merged_id])
+    found = [m.candidate for m in both.of_person(event.kept_id) if m.candidate is not None]
     kept = [candidate for candidate in found if candidate.erased_at is None]
     if found and not kept:
         _note_erased(context, found[0])
-    for mapping in _applications_of(context, event.merged_id):
+    for mapping in both.of_person(event.merged_id):
         if mapping.candidate is not None and mapping.candidate.erased_at is not None:
             _note_erased(context, mapping.candidate)
             continue

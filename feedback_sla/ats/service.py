@@ -50,10 +50,21 @@ class LeverConfig:
 @dataclass(frozen=True)
 class Answer:
     """A delivery as received: the new one, or on a replay the one stored before (``answer_code``
-    says what the webhook answers)."""
+    says what the webhook answers). ``payload`` is the new one's body as read at the door, so
+    processing it in the same request does not read the stored copy again."""
 
     delivery: Delivery | None
     replay: bool = False
+    payload: dict | None = None
+
+    @property
+    def to_process(self) -> bool:
+        """A new delivery, still to be processed."""
+        return (
+            self.delivery is not None
+            and not self.replay
+            and self.delivery.status == DeliveryStatus.RECEIVED.value
+        )
 
 
 def receive(
@@ -64,7 +75,7 @@ def receive(
     now: dt.datetime,
 ) -> Answer:
     """BadSignature (nothing written) unless the source signed ``body``; otherwise the delivery,
-    stored once, still to be processed (``received``), or None for a replay."""
+    stored once, still to be processed (``received``), or on a replay the one stored before."""
     verify(source.kind, source.secret, headers, body, now)
     payload = _json(body)
     if isinstance(payload, dict):
@@ -75,15 +86,13 @@ def receive(
         event_id, event_type = "", ""
     # An event without an id of its own is known by its body.
     key = event_id or hashlib.sha256(body).hexdigest()
-    existing = _existing(session, source, key)
-    if existing is not None:
-        return Answer(existing, replay=True)
     delivery = _store(session, source, key, event_type, body, now)
-    if delivery is None:  # the same event stored concurrently, committed first
+    if delivery is None:  # the same event stored before (or concurrently, committed first)
         return Answer(_existing(session, source, key), replay=True)
     if not isinstance(payload, dict):
         _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
-    return Answer(delivery)
+        return Answer(delivery)
+    return Answer(delivery, payload=payload)
 
 
 def _json(body: bytes):
@@ -136,36 +145,40 @@ def process(
     now: dt.datetime,
     settings: OrgSettings,
     lever_config: LeverConfig = LeverConfig(),
+    payload: dict | None = None,
 ) -> Delivery:
-    """Apply what the delivery means; everything it wrote is undone when it fails."""
+    """Apply what the delivery means (its ``payload`` as read at the door, else its stored body);
+    everything it wrote is undone when it fails. When it breaks off (an error no vendor's payload
+    explains), the delivery is left as it was: still to be processed."""
     source = delivery.source
-    delivery.attempts += 1
     if delivery.event_type in PINGS:
-        _finish(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
-        return delivery
-    payload = _json(delivery.body)
+        return _tried(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
+    payload = payload if payload is not None else _json(delivery.body)
     if not isinstance(payload, dict):
-        _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
-        return delivery
+        return _tried(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
     try:
         with session.begin_nested():
             vendor = VENDORS[Kind(source.kind)]
             events = vendor.read(payload, delivery.received_at, _context(source, lever_config))
             if not events:
-                _finish(
-                    delivery, DeliveryStatus.IGNORED, now, f"{delivery.event_type or 'this event'}: not read"
-                )
-                return delivery
+                not_read = f"{delivery.event_type or 'this event'}: not read"
+                return _tried(delivery, DeliveryStatus.IGNORED, now, not_read)
             result = apply.apply(session, source, events, settings, now)
     except (PayloadError, Unavailable, DomainError, ValueError) as exc:
-        _finish(delivery, DeliveryStatus.FAILED, now, str(exc) or type(exc).__name__)
-        return delivery
+        return _tried(delivery, DeliveryStatus.FAILED, now, str(exc) or type(exc).__name__)
     if result.candidate_id is not None:
         delivery.candidate_id = result.candidate_id
     if result.erased:  # about a person erased here: no copy of what the ATS said about them
         delivery.body = "{}"
     status = DeliveryStatus.PROCESSED if result.done else DeliveryStatus.IGNORED
-    _finish(delivery, status, now, "; ".join(result.notes) or None)
+    return _tried(delivery, status, now, "; ".join(result.notes) or None)
+
+
+def _tried(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, note: str | None) -> Delivery:
+    """One attempt more, and how it ended. Counted once processing has ended either way, so that
+    the counting is written with the outcome, in one statement."""
+    delivery.attempts += 1
+    _finish(delivery, status, now, note)
     return delivery
 
 

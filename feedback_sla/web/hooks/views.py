@@ -1,5 +1,8 @@
 """The webhook door: the raw body and headers handed to ``ats.service.receive``, the delivery
-committed, then processed (``ats.service.process``) and committed again.
+stored, then processed (``ats.service.process``) in the same transaction, committed once. When
+processing breaks off, what it wrote is undone and the delivery is committed alone, still to be
+processed; when the database itself is lost, nothing is kept and the vendor's retry brings the
+delivery again (a 5xx answer).
 
 Answers: 401 for a bad or missing signature (nothing written), 200 once processed (or a replay,
 or a ping), 202 when stored but not processed yet (retried by ``feedback-sla sources retry``),
@@ -12,9 +15,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from feedback_sla.ats import service
-from feedback_sla.ats.models import DeliveryStatus
 from feedback_sla.ats.sources import find_source
-from feedback_sla.database import db
+from feedback_sla.database import db, unavailable
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
@@ -55,14 +57,24 @@ def receive(kind: str, public_id: str):
     except service.BadSignature as exc:
         db.session.rollback()
         return jsonify(error=str(exc)), 401
-    db.session.commit()  # stored first: whatever happens next, the delivery is not lost
+    if answer.to_process:
+        _process(answer, now)
     delivery = answer.delivery
-    if delivery is not None and not answer.replay and delivery.status == DeliveryStatus.RECEIVED:
+    # Read before the commit, which expires what the session holds.
+    status = "replay" if answer.replay else (delivery.status if delivery else "ignored")
+    reply = jsonify(status=status, delivery=delivery.id if delivery else None), service.answer_code(answer)
+    db.session.commit()
+    return reply
+
+
+def _process(answer: service.Answer, now) -> None:
+    """Process the new delivery; when that breaks off, commit the delivery alone before the error
+    is answered, so ``feedback-sla sources retry`` finds it."""
+    try:
         settings = settings_service.load(db.session)
         lever_config = service.LeverConfig.from_config(current_app.config)
-        service.process(db.session, delivery, now, settings, lever_config)
-        db.session.commit()
-    return jsonify(
-        status="replay" if answer.replay else (delivery.status if delivery else "ignored"),
-        delivery=delivery.id if delivery else None,
-    ), service.answer_code(answer)
+        service.process(db.session, answer.delivery, now, settings, lever_config, answer.payload)
+    except Exception as exc:
+        if not unavailable(exc):  # a lost database keeps nothing: answered 503, the vendor retries
+            db.session.commit()
+        raise
