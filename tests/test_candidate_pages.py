@@ -1150,4 +1150,24 @@ def test_an_admin_sees_every_manager_and_can_pick_one(client, session, manager, 
         assert len(triage_ids(everyone)) == 7 and "Zed" in everyone
         mine = page(client, f"/?manager={manager.id}")
         assert len(triage_ids(mine)) == 6 and "Zed" not in mine
-        assert f'<option value="{manager.id}" selected>' in mine
+        assert f'name="manager" type="search"' in mine and f'value="{manager.email}"' in mine
+
+
+def test_an_admin_picks_a_manager_by_typing_a_name_or_an_address(client, session, manager, board):
+    """The filter is a field, not a menu of every user: a name or an address (any case, or a
+    part of either naming one person) chooses; several are offered; nobody is said so."""
+    admin = UserFactory(role=Role.ADMIN, name="Ada Admin")
+    UserFactory(name="Maria Other", email="maria.other@example.com")
+    session.commit()
+    with time_machine.travel(WEDNESDAY, tick=False):
+        login(client, admin)
+        by_address = page(client, f"/?manager={manager.email.upper()}")
+        assert len(triage_ids(by_address)) == 6 and "Zed" not in by_address
+        by_name = page(client, f"/?manager={manager.name}")
+        assert triage_ids(by_name) == triage_ids(by_address)
+        several = page(client, "/?manager=example.com")
+        assert "Several people match" in several and f"manager={manager.id}" in several
+        assert len(triage_ids(several)) == 7  # nobody chosen yet: everyone's
+        nobody = page(client, "/?manager=nobody%20at%20all")
+        assert "Hiring manager: nobody is named or addressed" in nobody and 'aria-invalid="true"' in nobody
+        assert len(triage_ids(nobody)) == 7

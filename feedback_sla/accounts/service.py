@@ -42,6 +42,36 @@ def active_users(session: Session) -> list[User]:
     )
 
 
+@dataclass(frozen=True)
+class Found:
+    """The users a picker's text names: ``exact`` when one of them is the name or address typed."""
+
+    users: list[User]
+    exact: User | None
+    more: bool  # more matched than ``users`` lists
+
+
+def find_users(session: Session, text: str, limit: int = 20) -> Found:
+    """Users by name or address, as typed in a picker (any case; a part of either will do): the
+    one whose name or address it is, if any, and the first ``limit`` matches, the active first."""
+    wanted = " ".join(text.split()).lower()
+    if not wanted:
+        return Found([], None, False)
+    pattern = "%" + wanted.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    exact = (func.lower(User.name) == wanted) | (func.lower(User.email) == wanted)
+    query = (
+        select(User)
+        .where(
+            func.lower(User.name).like(pattern, escape="/") | func.lower(User.email).like(pattern, escape="/")
+        )
+        .order_by(exact.desc(), User.active.desc(), func.lower(User.name), User.id)
+        .limit(limit + 1)
+    )
+    users = list(session.scalars(query))
+    named = [u for u in users if wanted in (u.name.lower(), u.email.lower())]
+    return Found(users[:limit], named[0] if len(named) == 1 else None, len(users) > limit)
+
+
 def everyone(session: Session) -> list[User]:
     """Every account, the active ones first, by name: disabled managers may still have candidates."""
     return list(session.scalars(select(User).order_by(User.active.desc(), func.lower(User.name), User.id)))

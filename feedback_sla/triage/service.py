@@ -3,15 +3,23 @@
 A page costs two statements whatever the number of waiting candidates: the counts per state (over
 every row the filters match, before the state filter; ``state_counts``, which the operators'
 figures read too) and the page's rows.
+
+The whole organisation's list (no manager, position or stage chosen: an admin's first view) reads
+its open waits from one index (``ix_waits_listed_due``: the waiting candidates' open waits by
+deadline, with what their state needs), counts them without reading a candidate, and finds a
+page's rows state by state: the counts say which states the page spans and where in each it
+starts, and each state's rows are in deadline order in the index. Only the page's rows are then
+joined to their candidates, positions and managers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Select, bindparam, func
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
@@ -22,6 +30,7 @@ from feedback_sla.waits.queries import (
     PAGE_SIZE,
     Filters,
     WaitingRow,
+    listed,
     pages_for,
     urgency_of,
     waiting_row_maker,
@@ -107,6 +116,67 @@ def _placeholders(filters: Filters) -> Filters:
     )
 
 
+#: No filter: the whole organisation.
+EVERYONE = Filters()
+
+
+def _organisation_wide(filters: Filters) -> bool:
+    return filters == EVERYONE
+
+
+#: The organisation's counts per state, from the index alone.
+_ALL_COUNTED = select(_URGENCY, func.count()).where(Wait.closed_at.is_(None), listed()).group_by(_URGENCY)
+
+
+def _slice(urgency: int | None, sort: TriageSort, n: int | str = "") -> Select:
+    """A slice of the organisation's open waits (of one state if given) in the order of ``sort``:
+    ``limit{n}`` ids from ``offset{n}`` on."""
+    query = select(Wait.id).where(Wait.closed_at.is_(None), listed())
+    if urgency is not None:
+        query = query.where(_URGENCY == urgency)
+    order = (Wait.opened_at, Wait.id) if sort == TriageSort.WAITED else (Wait.due_at, Wait.id)
+    return query.order_by(*order).limit(bindparam(f"limit{n}")).offset(bindparam(f"offset{n}"))
+
+
+@functools.cache
+def _organisation_rows(sort: TriageSort, one_state: bool) -> Select:
+    """The rows of a page of the organisation's list: its waits' ids are found in the index, then
+    only those are joined. By urgency, a slice of each state (an empty one for the states the page
+    does not reach); in another order, one slice (of the chosen state, if any)."""
+    if sort == TriageSort.URGENCY:
+        slices = [_slice(s.urgency, sort, s.urgency).subquery() for s in BY_URGENCY]
+        ids = union_all(*(select(slice_.c.id) for slice_ in slices))
+    else:
+        ids = select(_slice(bindparam("state") if one_state else None, sort).subquery().c.id)
+    query = waiting_select(_NOW, _FOLLOWUPS, EVERYONE).where(Wait.id.in_(ids))
+    return query.order_by(None).order_by(*_order(sort, _URGENCY))
+
+
+def _slice_values(counts: dict[State, int], state: State | None, offset: int) -> dict[str, int]:
+    """Where the page starting at ``offset`` lies in each state (``offset{u}``, ``limit{u}``): the
+    states follow each other in the urgency order, each by deadline."""
+    values, start = {}, 0
+    for s in BY_URGENCY:
+        shown = counts[s] if state in (None, s) else 0
+        low, high = max(offset, start), min(offset + PAGE_SIZE, start + shown)
+        values[f"offset{s.urgency}"] = max(0, low - start)
+        values[f"limit{s.urgency}"] = max(0, high - low)
+        start += shown
+    return values
+
+
+def _organisation_page(
+    session: Session, parameters: dict, counts: dict[State, int], state, sort: TriageSort, offset: int
+) -> list:
+    """The rows of one page of the whole organisation's list, in one statement."""
+    if sort == TriageSort.URGENCY:
+        values = _slice_values(counts, state, offset)
+    else:
+        values = {"offset": offset, "limit": PAGE_SIZE, "state": None if state is None else state.urgency}
+    query = _organisation_rows(sort, state is not None)
+    return session.connection().execute(query, {**parameters, **values}).all()
+
+
 def _build(filters: Filters, state: State | None, sort: TriageSort) -> tuple[Select, Select]:
     counted = waiting_select(_NOW, _FOLLOWUPS, filters)
     counted = counted.with_only_columns(_URGENCY, func.count()).group_by(_URGENCY).order_by(None)
@@ -126,15 +196,13 @@ def _parameters(now: dt.datetime, settings: OrgSettings, filters: Filters) -> di
     }
 
 
-#: No filter: the whole organisation.
-EVERYONE = Filters()
-
-
 def state_counts(
     session: Session, now: dt.datetime, settings: OrgSettings, filters: Filters = EVERYONE
 ) -> dict[State, int]:
     """The waiting candidates the filters match, counted by state, in one grouped statement."""
-    counted, _ = _statements(filters, None, TriageSort.URGENCY)
+    counted = (
+        _ALL_COUNTED if _organisation_wide(filters) else _statements(filters, None, TriageSort.URGENCY)[0]
+    )
     counts = {s: 0 for s in State}
     for value, count in session.connection().execute(counted, _parameters(now, settings, filters)):
         counts[BY_URGENCY[value]] = count
@@ -153,12 +221,16 @@ def triage(
 ) -> Triage:
     """One page of rows; a page past the last shows the last (rows leave as they are answered)."""
     counts = state_counts(session, now, settings, filters)
-    _, listed = _statements(filters, state, sort)
     parameters = _parameters(now, settings, filters)
     total = sum(counts.values())
     shown = total if state is None else counts[state]
     page = min(max(1, page), pages_for(shown))
-    rows = session.connection().execute(listed, {**parameters, "offset": (page - 1) * PAGE_SIZE}).all()
+    offset = (page - 1) * PAGE_SIZE
+    if _organisation_wide(filters) and sort != TriageSort.NAME:
+        rows = _organisation_page(session, parameters, counts, state, sort, offset)
+    else:
+        _, listed_rows = _statements(filters, state, sort)
+        rows = session.connection().execute(listed_rows, {**parameters, "offset": offset}).all()
     return Triage(
         rows=list(map(waiting_row_maker(now, settings), rows)),
         counts=counts,

@@ -110,7 +110,7 @@ def waiting_select(now, followups, filters: Filters) -> Select:
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
         .join(User, Position.manager_id == User.id)
-        .where(Wait.closed_at.is_(None), Candidate.status == Status.ACTIVE)
+        .where(Wait.closed_at.is_(None), listed())
     )
     if filters.manager_id is not None:
         query = query.where(Position.manager_id == filters.manager_id)
@@ -125,6 +125,12 @@ def waiting_select(now, followups, filters: Filters) -> Select:
     if filters.states:
         query = query.where(urgency.in_([s.urgency for s in filters.states]))
     return query.order_by(urgency, Wait.due_at, Candidate.id)
+
+
+def listed():
+    """The open wait's candidate is active (``Wait.candidate_active``, which the database keeps
+    equal to the candidate's status): the waits the triage and the digest list."""
+    return Wait.candidate_active
 
 
 def waiting(

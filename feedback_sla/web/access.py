@@ -5,6 +5,7 @@ Anything else answers 404, so a manager cannot even learn that another's object 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -44,16 +45,47 @@ def scope_positions(query: Select) -> Select:
     return query.where(Position.manager_id == current_user.id)
 
 
-def position_choices(manager_id: int | None = None) -> list:
-    """(id, title, is_open) of the positions the viewer may filter by, of one manager if given."""
+#: The most positions a filter menu lists; an organisation with more narrows them by manager first.
+MAX_CHOICES = 200
+
+
+@dataclass(frozen=True)
+class PositionMenu:
+    """(id, title, is_open) of the positions the viewer may filter by; ``complete`` is False when
+    there are more than ``MAX_CHOICES`` (none are listed then: choose a manager first)."""
+
+    choices: list
+    complete: bool = True
+
+    def allows(self, position_id: int | None, manager_id: int | None = None) -> int | None:
+        """``position_id`` if the viewer may filter by it (of ``manager_id``'s, if given), else None."""
+        if position_id is None:
+            return None
+        if self.complete:
+            return position_id if position_id in {p.id for p in self.choices} else None
+        found = db.session.get(Position, position_id)
+        mine = current_user.is_admin or (found is not None and found.manager_id == current_user.id)
+        chosen = manager_id is None or (found is not None and found.manager_id == manager_id)
+        return position_id if found is not None and mine and chosen else None
+
+
+def position_choices(manager_id: int | None = None) -> PositionMenu:
+    """The positions the viewer may filter by, of one manager if given."""
     mine = not current_user.is_admin
     query = _POSITION_CHOICES[mine, manager_id is not None]
-    values = {"viewer": current_user.id if mine else None, "manager_id": manager_id}
-    return list(db.session.connection().execute(query, values).all())
+    values = {"viewer": current_user.id if mine else None, "manager_id": manager_id, "most": MAX_CHOICES + 1}
+    rows = list(db.session.connection().execute(query, values).all())
+    if len(rows) > MAX_CHOICES:
+        return PositionMenu([], complete=False)
+    return PositionMenu(rows)
 
 
 def _position_choices(mine: bool, one_manager: bool) -> Select:
-    query = select(Position.id, Position.title, Position.is_open).order_by(Position.title)
+    query = (
+        select(Position.id, Position.title, Position.is_open)
+        .order_by(Position.title)
+        .limit(bindparam("most"))
+    )
     if mine:
         query = query.where(Position.manager_id == bindparam("viewer"))
     if one_manager:

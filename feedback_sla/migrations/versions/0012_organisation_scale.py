@@ -129,5 +129,6 @@ def downgrade():
     op.drop_index("ix_waits_listed_due", table_name="waits")
     for statement in _DROP[dialect]:
         op.execute(statement)
-    with op.batch_alter_table("waits") as batch_op:
+    # SQLite copies the table; the tables its keys refer to are not reflected.
+    with op.batch_alter_table("waits", reflect_kwargs={"resolve_fks": False}) as batch_op:
         batch_op.drop_column("candidate_active")

@@ -9,7 +9,7 @@ from feedback_sla.candidates.models import PIPELINE, Status
 from feedback_sla.database import db
 from feedback_sla.text import printable
 from feedback_sla.waits.search import CandidateSearch, CandidateSort, find_candidates
-from feedback_sla.web.access import position_choices, viewer
+from feedback_sla.web.access import PositionMenu, position_choices, viewer
 from feedback_sla.web.candidates import bp
 
 #: The longest search a person types; more is cut, never refused.
@@ -20,7 +20,7 @@ MAX_SEARCH = 200
 @login_required
 def index():
     positions = position_choices()
-    search = _search_from(request.args, {p.id for p in positions})
+    search = _search_from(request.args, positions)
     found = find_candidates(db.session, search)
     return render_template(
         "candidates/index.html",
@@ -33,7 +33,7 @@ def index():
     )
 
 
-def _search_from(args, position_ids: set[int]) -> CandidateSearch:
+def _search_from(args, positions: PositionMenu) -> CandidateSearch:
     """The page's query arguments as a search; anything unknown is ignored, never an error."""
     position = _int(args.get("position"))
     stage = args.get("stage") or None
@@ -42,7 +42,7 @@ def _search_from(args, position_ids: set[int]) -> CandidateSearch:
     return CandidateSearch(
         # Nobody searches for a control character (no column holds one; PostgreSQL refuses a NUL).
         text=printable(args.get("q") or "")[:MAX_SEARCH],
-        position_id=position if position in position_ids else None,
+        position_id=positions.allows(position),
         stage=stage if stage in PIPELINE else None,
         status=Status(status) if status in {s.value for s in Status} else None,
         manager_id=None if current_user.is_admin else viewer().id,

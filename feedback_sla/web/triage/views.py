@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
-from feedback_sla.accounts.service import everyone
+from feedback_sla.accounts.models import User
+from feedback_sla.accounts.service import find_users
+from feedback_sla.addresses import MAX_ADDRESS
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
 from feedback_sla.emails.queries import TriageEmail, for_triage
 from feedback_sla.settings import service as settings_service
+from feedback_sla.text import printable
 from feedback_sla.timeutil import utcnow
 from feedback_sla.triage.service import TriageSort, triage
 from feedback_sla.waits.clock import State
@@ -33,30 +37,51 @@ def _choice(name: str, choices: type[State] | type[TriageSort]):
     return choices(value) if value in {c.value for c in choices} else None
 
 
-def _manager_filter() -> tuple[int | None, list]:
-    """An admin sees everyone (or the manager they chose); a manager sees their own candidates."""
+@dataclass(frozen=True)
+class ManagerPicker:
+    """The admin's hiring manager filter: what the field shows, whom it chose (None: everyone),
+    the people it might mean when it names several, or why it names nobody."""
+
+    text: str = ""
+    chosen: int | None = None
+    matches: tuple = ()
+    more: bool = False
+    error: str | None = None
+
+
+def _manager_filter() -> tuple[int | None, ManagerPicker | None]:
+    """An admin sees everyone, or the manager typed (a name or an address, or their id from a
+    link); a manager sees their own candidates."""
     if not current_user.is_admin:
-        return current_user.id, []
-    managers = everyone(db.session)  # disabled managers too: their candidates may still be waiting
-    chosen = _int_arg("manager")
-    if chosen is not None and chosen not in {m.id for m in managers}:
-        abort(404)
-    return chosen, managers
+        return current_user.id, None
+    typed = " ".join(printable(request.args.get("manager") or "").split())[:MAX_ADDRESS]
+    if not typed:
+        return None, ManagerPicker()
+    if typed.isdigit() and len(typed) < 10:
+        user = db.session.get(User, int(typed))
+        if user is None:
+            abort(404)
+        return user.id, ManagerPicker(user.email, user.id)
+    found = find_users(db.session, typed)
+    chosen = found.exact or (found.users[0] if len(found.users) == 1 else None)
+    if chosen is not None:
+        return chosen.id, ManagerPicker(chosen.email, chosen.id)
+    if not found.users:
+        return None, ManagerPicker(typed, error=f"Hiring manager: nobody is named or addressed “{typed}”.")
+    return None, ManagerPicker(typed, matches=tuple(found.users), more=found.more)
 
 
 @bp.get("/")
 @login_required
 def index():
-    manager_id, managers = _manager_filter()
+    manager_id, picker = _manager_filter()
     stage = request.args.get("stage") or None
     if stage not in PIPELINE:
         stage = None
     state = _choice("state", State)
     sort = _choice("sort", TriageSort) or TriageSort.URGENCY
     positions = position_choices(manager_id)
-    position_id = _int_arg("position")
-    if position_id not in {p.id for p in positions}:
-        position_id = None
+    position_id = positions.allows(_int_arg("position"), manager_id)
 
     settings = settings_service.load(db.session)
     now = utcnow()
@@ -80,7 +105,7 @@ def index():
         email_nonce=new_nonce(),
         now=now,
         positions=positions,
-        managers=managers,
+        picker=picker,
         stages=PIPELINE,
         states=list(State),
         sorts=list(TriageSort),
