@@ -93,6 +93,9 @@ Index(
     postgresql_ops={"search_key": "gin_trgm_ops"},
 ).ddl_if(dialect="postgresql")
 
+# The candidates page's order, by name: a page is the index's next fifty entries.
+Index("ix_candidates_name", func.lower(Candidate.name), Candidate.id)
+
 # One candidate per email and position, whatever the case of the address.
 Index("uq_candidates_position_email", Candidate.position_id, func.lower(Candidate.email), unique=True)
 

@@ -128,7 +128,7 @@ def _search_statements(shape: _SearchShape) -> tuple[Select, Select]:
         .correlate(Candidate)
         .scalar_subquery()
     )
-    counted = _matching(select(func.count(Candidate.id)), shape)
+    counted = _matching(select(func.count(Candidate.id)), shape, named=False)
     total = counted.correlate(None).scalar_subquery()  # on its own: not one count per row
     query = _matching(
         select(
@@ -153,17 +153,22 @@ def _search_statements(shape: _SearchShape) -> tuple[Select, Select]:
         CandidateSort.APPLIED: applied,
         CandidateSort.DUE: Wait.due_at,
     }[shape.sort]
-    order = order.desc() if shape.descending else order.asc()
-    listed = query.order_by(order.nulls_last(), Candidate.id).limit(PAGE_SIZE).offset(bindparam("offset"))
+    if shape.sort == CandidateSort.NAME:  # never empty: in the order of ix_candidates_name
+        ordered = (order.desc(), Candidate.id.desc()) if shape.descending else (order, Candidate.id)
+    else:
+        ordered = ((order.desc() if shape.descending else order.asc()).nulls_last(), Candidate.id)
+    listed = query.order_by(*ordered).limit(PAGE_SIZE).offset(bindparam("offset"))
     return listed, counted
 
 
-def _matching(query: Select, shape: _SearchShape) -> Select:
-    query = (
-        query.select_from(Candidate)
-        .join(Position, Candidate.position_id == Position.id)
-        .join(User, Position.manager_id == User.id)
-    )
+def _matching(query: Select, shape: _SearchShape, *, named: bool = True) -> Select:
+    """``query`` over the candidates the search matches; ``named``: with their position and its
+    manager joined (a count needs the position only to limit it to a manager's)."""
+    query = query.select_from(Candidate)
+    if named or shape.manager:
+        query = query.join(Position, Candidate.position_id == Position.id)
+    if named:
+        query = query.join(User, Position.manager_id == User.id)
     if shape.text:
         query = query.where(Candidate.search_key.like(bindparam("pattern"), escape="/"))
     if shape.position:
