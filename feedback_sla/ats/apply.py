@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedback_sla.accounts import service as accounts
@@ -85,6 +85,30 @@ class _Found:
         return next((m for m in self.rows if m.kind == kind and m.external_id == external_id), None)
 
 
+def _wanted(kind: str, column, name: str):
+    return and_(
+        ExternalId.source_id == bindparam("source"), ExternalId.kind == kind, column.in_(bindparam(name))
+    )
+
+
+#: The mappings of some application ids, of some ATS people's applications and of some jobs, with
+#: their candidates and positions. Built once: SQLAlchemy computes a new statement's cache key
+#: on every execution, which cost more than the query itself on every webhook. An empty list
+#: matches nothing.
+_MAPPINGS = (
+    select(ExternalId)
+    .options(joinedload(ExternalId.candidate), joinedload(ExternalId.position))
+    .where(
+        or_(
+            _wanted(APPLICATION, ExternalId.external_id, "applications"),
+            _wanted(APPLICATION, ExternalId.ats_candidate_id, "people"),
+            _wanted(JOB, ExternalId.external_id, "jobs"),
+        )
+    )
+    .order_by(ExternalId.id)
+)
+
+
 def _mappings(
     context: Context,
     *,
@@ -92,26 +116,16 @@ def _mappings(
     people: Iterable[str] = (),
     jobs: Iterable[str] = (),
 ) -> _Found:
-    """In one statement, with their candidates and positions: the mappings of these application
-    ids, the applications of these ATS people and the mappings of these jobs."""
-    applications, people, jobs = sorted(set(applications)), sorted(set(people) - {""}), sorted(set(jobs))
-    wanted = [
-        and_(ExternalId.kind == APPLICATION, ExternalId.external_id.in_(applications))
-        if applications
-        else None,
-        and_(ExternalId.kind == APPLICATION, ExternalId.ats_candidate_id.in_(people)) if people else None,
-        and_(ExternalId.kind == JOB, ExternalId.external_id.in_(jobs)) if jobs else None,
-    ]
-    wanted = [and_(ExternalId.source_id == context.source.id, term) for term in wanted if term is not None]
-    if not wanted:
+    """In one statement: the mappings of these application ids, the applications of these ATS
+    people and the mappings of these jobs."""
+    values = {
+        "applications": sorted(set(applications)),
+        "people": sorted(set(people) - {""}),
+        "jobs": sorted(set(jobs)),
+    }
+    if not any(values.values()):
         return _Found([])
-    statement = (
-        select(ExternalId)
-        .options(joinedload(ExternalId.candidate), joinedload(ExternalId.position))
-        .where(or_(*wanted))
-        .order_by(ExternalId.id)
-    )
-    return _Found(list(context.session.scalars(statement)))
+    return _Found(list(context.session.scalars(_MAPPINGS, {"source": context.source.id, **values})))
 
 
 def _candidate(context: Context, application_id: str) -> Candidate | None:
@@ -192,7 +206,6 @@ def _new_application(context: Context, event: ev.NewApplication) -> None:
             candidate=candidate,
         )
     )
-    session.flush()
     context.result.done = True
     context.result.candidate_id = candidate.id
 

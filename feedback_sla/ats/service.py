@@ -163,15 +163,20 @@ def process(
             if not events:
                 not_read = f"{delivery.event_type or 'this event'}: not read"
                 return _tried(delivery, DeliveryStatus.IGNORED, now, not_read)
-            result = apply.apply(session, source, events, settings, now)
+            # Inside the savepoint: the outcome is written with what the events wrote, in one flush.
+            _applied(delivery, apply.apply(session, source, events, settings, now), now)
     except (PayloadError, Unavailable, DomainError, ValueError) as exc:
         return _tried(delivery, DeliveryStatus.FAILED, now, str(exc) or type(exc).__name__)
+    return delivery
+
+
+def _applied(delivery: Delivery, result: apply.Applied, now: dt.datetime) -> None:
     if result.candidate_id is not None:
         delivery.candidate_id = result.candidate_id
     if result.erased:  # about a person erased here: no copy of what the ATS said about them
         delivery.body = "{}"
     status = DeliveryStatus.PROCESSED if result.done else DeliveryStatus.IGNORED
-    return _tried(delivery, status, now, "; ".join(result.notes) or None)
+    _tried(delivery, status, now, "; ".join(result.notes) or None)
 
 
 def _tried(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, note: str | None) -> Delivery:
