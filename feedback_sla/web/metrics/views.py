@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
@@ -11,7 +13,7 @@ from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.web.access import viewer
-from feedback_sla.web.transaction import Refused, attempt
+from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("metrics", __name__)
 
@@ -23,9 +25,8 @@ def index():
     settings = settings_service.load(db.session)
     now = utcnow()
     today = local_date(now, settings.time_zone)
-    managers = service.managers(db.session) if user.is_admin else []
+    typed = (request.args.get("manager") or "").strip() if user.is_admin else ""
     page = {
-        "managers": managers,
         "org_zone": settings.time_zone,
         "group_by": list(GroupBy),
         "percent": charts.percent,
@@ -37,23 +38,35 @@ def index():
             request.args,
             today,
             own_manager_id=None if user.is_admin else user.id,
-            manager_ids=[m.id for m in managers],
+            find_manager=functools.partial(service.find_manager, db.session),
         )
         return filters, service.metrics(db.session, now, settings, filters)
 
-    done = attempt(figures)
+    # One transaction: the rollup is counted again here if the settings it was counted with changed.
+    done = one_transaction(figures)
     if isinstance(done, Refused):
         # A filter in the address (400), or stored data the figures cannot use, e.g. a position's zone
-        status = 400 if isinstance(done.error, service.FilterError) else 409
-        return render_template("metrics/index.html", error=done.error, form=request.args, **page), status
+        error = done.error
+        status = 400 if isinstance(error, service.FilterError) else 409
+        choices = getattr(error, "choices", ())
+        managers = list(choices) or (service.managers_matching(db.session, typed) if user.is_admin else [])
+        form = request.args
+        return render_template(
+            "metrics/index.html", error=error, form=form, managers=managers, **page
+        ), status
     filters, result = done
+    chosen = None
+    if user.is_admin and filters.manager_id is not None:
+        chosen = service.manager_by_id(db.session, filters.manager_id)
     form = {
         "since": filters.since.isoformat(),
         "until": filters.until.isoformat(),
         "by": filters.by.value,
-        "manager": "" if filters.manager_id is None or not user.is_admin else str(filters.manager_id),
+        "manager": chosen.email if chosen is not None else "",
     }
-    chosen = next((m for m in managers if m.id == filters.manager_id), None)
+    # The picker's suggestions: those the field's text starts, or the first by name (a few of
+    # many; typing more of a name and showing finds any).
+    managers = service.managers_matching(db.session, form["manager"]) if user.is_admin else []
     return render_template(
         "metrics/index.html",
         error=None,
@@ -61,5 +74,6 @@ def index():
         metrics=result,
         charts=charts.build(result),
         chosen=chosen,
+        managers=managers,
         **page,
     )
