@@ -169,25 +169,28 @@ def insert_once(
 
 def insert_many_once(
     session: Session, model: type[_Row], rows: Sequence[dict], *, conflict: Sequence[str]
-) -> list[_Row]:
-    """``insert_once`` for many rows in one statement (the driver may split a very long one): the
-    rows inserted, in no particular order; a row whose key exists is left out.
-
-    Every row gives the same columns. The rows left out are the caller's to read again by key.
+) -> None:
+    """``insert_once`` for many rows: one statement executed for all of them (the driver sends them
+    together), a row whose key exists left out. It returns nothing: RETURNING would make the
+    database plan one statement with every row's parameters, many times slower than the insert.
+    The caller reads the rows back by key and tells its own by a value only it wrote (a random
+    token, a Message-ID). Every row gives the same columns.
     """
-    if not rows:
-        return []
-    statement = _insert_unless_key_exists(session, model, conflict)
-    return list(session.scalars(statement.returning(model), list(rows)))
+    if rows:
+        session.execute(_insert_unless_key_exists(session, model, conflict, table=True), list(rows))
 
 
-def _insert_unless_key_exists(session: Session, model: type[_Row], conflict: Sequence[str] | None):
-    """INSERT … ON CONFLICT DO NOTHING for the session's database (the one dialect switch)."""
+def _insert_unless_key_exists(
+    session: Session, model: type[_Row], conflict: Sequence[str] | None, *, table: bool = False
+):
+    """INSERT … ON CONFLICT DO NOTHING into ``model`` (or, with ``table``, its table: plain rows, no
+    objects), for the session's database (the one dialect switch)."""
     dialect = session.get_bind(mapper=model.__mapper__).dialect.name
+    into = model.__table__ if table else model
     if dialect == "postgresql":
-        statement = postgresql.insert(model)
+        statement = postgresql.insert(into)
     elif dialect == "sqlite":
-        statement = sqlite.insert(model)
+        statement = sqlite.insert(into)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
     return statement.on_conflict_do_nothing(index_elements=list(conflict) if conflict is not None else None)

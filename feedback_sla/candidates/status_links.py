@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.tokens import digest as hash_token
@@ -36,6 +37,16 @@ def create(session: Session, candidate_id: int, token: str, now: dt.datetime) ->
     link = StatusLink(candidate_id=candidate_id, token_hash=hash_token(token), created_at=now)
     session.add(link)
     return link
+
+
+def create_many(session: Session, links: Iterable[tuple[int, str, dt.datetime]]) -> None:
+    """``create`` for many links (candidate id, token, time) in one INSERT, without loading them."""
+    rows = [
+        {"candidate_id": candidate_id, "token_hash": hash_token(token), "created_at": at}
+        for candidate_id, token, at in links
+    ]
+    if rows:
+        session.execute(insert(StatusLink.__table__), rows)
 
 
 def dead_after(candidate: Candidate, days_after_decision: int) -> dt.datetime | None:

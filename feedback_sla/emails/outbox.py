@@ -75,14 +75,15 @@ def queue_emails(
     inserted = rows.insert_many_once(
         session, [_row(requests[i], c, config) for i, c in checked.items()], config
     )
-    # A key missing was queued concurrently and committed first: its message is read like the others.
-    existing.update(rows.by_keys(session, {c.key for c in checked.values() if c.key not in inserted}))
+    existing.update(inserted.taken)  # queued concurrently and committed first: as if queued before
+    links = []
     for i, done in checked.items():
-        message = inserted.get(done.key)
+        message = inserted.new.get(done.key)
         if message is not None:
             results[i] = Queued(message, done)
             if done.status_token:  # the message carries a link to the candidate's status page
-                status_links.create(session, requests[i].candidate.id, done.status_token, requests[i].now)
+                links.append((requests[i].candidate.id, done.status_token, requests[i].now))
+    status_links.create_many(session, links)
     for i, (kind, key) in wanted.items():
         if results[i] is None:
             earlier = results[first[key]] if key in first else None

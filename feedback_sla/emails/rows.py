@@ -74,12 +74,21 @@ class NewRow:
         )
 
 
-def insert_many_once(
-    session: Session, rows: Sequence[NewRow], config: EmailConfig
-) -> dict[str, OutboxMessage]:
-    """``insert_once`` for many messages in one statement: the new messages by key; a key that
-    exists (queued before, or concurrently and committed first) is left out."""
-    inserted = database.insert_many_once(
-        session, OutboxMessage, [row.columns(config) for row in rows], conflict=["idempotency_key"]
-    )
-    return {message.idempotency_key: message for message in inserted}
+@dataclass(frozen=True)
+class Inserted:
+    """What ``insert_many_once`` found, by key: the messages it inserted, and those of keys that
+    were queued concurrently and committed first."""
+
+    new: dict[str, OutboxMessage]
+    taken: dict[str, OutboxMessage]
+
+
+def insert_many_once(session: Session, rows: Sequence[NewRow], config: EmailConfig) -> Inserted:
+    """``insert_once`` for many messages: one INSERT, then one SELECT that reads them back (each
+    new one known by its fresh Message-ID)."""
+    values = [row.columns(config) for row in rows]
+    database.insert_many_once(session, OutboxMessage, values, conflict=["idempotency_key"])
+    ours = {value["idempotency_key"]: value["message_id"] for value in values}
+    found = by_keys(session, ours)
+    new = {key: message for key, message in found.items() if message.message_id == ours[key]}
+    return Inserted(new, {key: message for key, message in found.items() if key not in new})

@@ -51,28 +51,30 @@ def queue_emails(
     candidate can read it.
     """
     results = outbox.queue_emails(session, requests, config)
-    for request, queued in zip(requests, results, strict=True):
-        if isinstance(queued, outbox.Queued) and queued.checked is not None:
-            _record(session, request, queued.message, queued.checked)
+    events = [
+        _record(session, request, queued.message, queued.checked)
+        for request, queued in zip(requests, results, strict=True)
+        if isinstance(queued, outbox.Queued) and queued.checked is not None
+    ]
+    timeline.append_all(session, events)
     return results
 
 
-def _record(session: Session, request: EmailRequest, message: OutboxMessage, checked: Checked) -> None:
-    """What a new email does to its candidate: contradicted emails cancelled, the status a
-    rejection or an offer sets, and its timeline event."""
+def _record(session: Session, request: EmailRequest, message: OutboxMessage, checked: Checked) -> dict:
+    """What a new email does to its candidate: contradicted emails cancelled and the status a
+    rejection or an offer sets; its timeline event, returned to be written with the batch's."""
     candidate, kind, now = request.candidate, checked.kind, request.now
     for other in checked.conflicting:
         _cancel(session, other, now, request.actor, outbox.superseded_reason(kind, other.kind))
     if kind in STATUS_SET:
         _change_status(session, candidate, candidate.status, STATUS_SET[kind], now)
-    timeline.append(
-        session,
-        candidate,
-        EventKind.EMAIL_QUEUED,
-        now,
-        request.actor,
-        body=checked.rendered.subject,
-        data={
+    return {
+        "candidate_id": candidate.id,
+        "kind": EventKind.EMAIL_QUEUED,
+        "occurred_at": now,
+        "actor_id": request.actor.id if request.actor else None,
+        "body": checked.rendered.subject,
+        "data": {
             "email_kind": kind.value,
             "outbox_id": message.id,
             "send_after": message.send_after.isoformat(),
@@ -81,7 +83,7 @@ def _record(session: Session, request: EmailRequest, message: OutboxMessage, che
             if kind in STATUS_SET
             else None,
         },
-    )
+    }
 
 
 def undo(
