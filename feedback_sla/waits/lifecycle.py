@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import astuple, dataclass
 from typing import Protocol
 
-from sqlalchemy import Row, Select, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
@@ -149,16 +149,21 @@ def recompute_waits(
 
     The waits are read ``batch`` (default ``RECOMPUTE_BATCH``) at a time in id order (keyset:
     each batch starts after the last id of the one before), and each batch's moved waits are
-    written by one executemany UPDATE by primary key. No ORM object is loaded, so nothing piles
-    up in the session.
+    written by one executemany UPDATE by primary key, both through the session's connection: no
+    ORM object is loaded, so nothing piles up in the session. Positions are read once each, as
+    their waits come: memory grows with the positions, never with the waits.
     """
     batch = batch or RECOMPUTE_BATCH
+    session.flush()  # the change that moves them (a position's time zone) is read as it is now
+    connection = session.connection()
     query = _open_waits(position_id, reasons).limit(batch)
+    positions: dict[int, Policy] = {}
     total, after = Recomputed(), 0
-    while rows := session.execute(query.where(Wait.id > after)).all():
-        changes, moved = _changes(rows, settings)
+    while rows := connection.execute(query.where(Wait.id > after)).all():
+        _read_positions(connection, positions, {row.position_id for row in rows})
+        changes, moved = _changes(rows, positions, settings)
         if changes:
-            session.execute(update(Wait), changes)
+            connection.execute(_SET_DEADLINES, changes)
         total += moved
         if len(rows) < batch:
             break
@@ -179,32 +184,59 @@ def _open_waits(position_id: int | None, reasons: Collection[WaitReason] | None)
             Wait.warn_at,
             Wait.due_at,
             Wait.escalate_at,
-            Position.time_zone,
-            Position.policy_overrides,
+            Candidate.position_id,
         )
         .join(Candidate, Wait.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
         .where(Wait.closed_at.is_(None))
         .order_by(Wait.id)
     )
     if position_id is not None:
-        query = query.where(Position.id == position_id)
+        query = query.where(Candidate.position_id == position_id)
     if reasons is not None:
         query = query.where(Wait.reason.in_(list(reasons)))
     return query
 
 
-def _changes(rows: Sequence[Row], settings: OrgSettings) -> tuple[list[dict], Recomputed]:
-    """The new columns of the waits among ``rows`` that moved, and what moved."""
-    changes = []
-    due = warn_only = escalate = 0
-    for row in rows:
-        schedule = deadlines_for(row.reason, row.opened_at, row, settings, row.promised_date)
-        if not _moved(row, schedule):
+_POSITIONS = select(Position.id, Position.time_zone, Position.policy_overrides).where(
+    Position.id.in_(bindparam("ids", expanding=True))
+)
+
+#: One wait's new deadlines by its id; the columns set are the keys of each row given.
+_SET_DEADLINES = update(Wait.__table__).where(Wait.__table__.c.id == bindparam("wait_id"))
+
+
+def _read_positions(connection: Connection, positions: dict[int, Policy], ids: set[int]) -> None:
+    """Add the positions among ``ids`` not read yet to ``positions``: each one's time zone and
+    overrides (read once, not decoded again with every wait)."""
+    missing = ids - positions.keys()
+    if missing:
+        positions.update((row.id, row) for row in connection.execute(_POSITIONS, {"ids": list(missing)}))
+
+
+#: The columns a recompute may move, in the order ``_changes`` keeps them.
+_DEADLINE_COLUMNS = ("policy_days", "warn_at", "due_at", "escalate_at")
+
+
+def _changes(
+    rows: Sequence[Row], positions: dict[int, Policy], settings: OrgSettings
+) -> tuple[list[dict], Recomputed]:
+    """The waits among ``rows`` that moved, each with the columns that moved in any of them (a
+    new warning window rewrites ``warn_at`` alone), and what moved."""
+    moved = []
+    days_moved = warn_moved = due_moved = escalate_moved = warn_only = 0
+    for wait_id, reason, opened_at, promised, days, warn_at, due_at, escalate_at, position_id in rows:
+        schedule = deadlines_for(reason, opened_at, positions[position_id], settings, promised)
+        new = schedule.times
+        values = (schedule.policy_days, new.warn_at, new.due_at, new.escalate_at)
+        if values == (days, warn_at, due_at, escalate_at):
             continue
-        times = schedule.times
-        changes.append({"id": row.id, **schedule.columns()})
-        due += times.due_at != row.due_at
-        warn_only += times.due_at == row.due_at and times.warn_at != row.warn_at
-        escalate += times.escalate_at != row.escalate_at
-    return changes, Recomputed(len(changes), due, warn_only, escalate)
+        moved.append((wait_id, values))
+        days_moved += values[0] != days
+        warn_moved += values[1] != warn_at
+        due_moved += values[2] != due_at
+        escalate_moved += values[3] != escalate_at
+        warn_only += values[2] == due_at and values[1] != warn_at
+    counts = (days_moved, warn_moved, due_moved, escalate_moved)
+    columns = [(i, name) for i, name in enumerate(_DEADLINE_COLUMNS) if counts[i]]
+    changes = [{"wait_id": wait_id, **{name: values[i] for i, name in columns}} for wait_id, values in moved]
+    return changes, Recomputed(len(moved), due_moved, warn_only, escalate_moved)
