@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.triage.service import EVERYONE, TriageSort, triage
@@ -21,7 +23,7 @@ from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import PAGE_SIZE, Filters
 
-from .factories import PositionFactory, UserFactory
+from .factories import PASSWORD, PositionFactory, UserFactory
 
 NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)  # a Wednesday
 
@@ -133,3 +135,48 @@ def test_a_wait_opened_for_a_candidate_who_is_not_active_is_not_listed(session, 
         is False
     )
     assert triage(session, NOW, OrgSettings(), EVERYONE).total == 139
+
+
+def test_next_and_previous_pages_from_a_cursor_are_the_numbered_pages(session, organisation):
+    """Deep pages are read from where the last page ended, not counted through from the first:
+    following Next from page 1 and Previous from the last gives the numbered pages exactly."""
+    settings = OrgSettings()
+    for state in (None, State.ESCALATED):
+        first = triage(session, NOW, settings, EVERYONE, state)
+        numbered = [first] + [
+            triage(session, NOW, settings, EVERYONE, state, page=p) for p in range(2, first.pages + 1)
+        ]
+        page = first
+        for expected in numbered[1:]:
+            page = triage(session, NOW, settings, EVERYONE, state, page=page.page + 1, after=page.next_cursor)
+            assert [r.wait_id for r in page.rows] == [r.wait_id for r in expected.rows]
+        for expected in reversed(numbered[:-1]):
+            page = triage(
+                session, NOW, settings, EVERYONE, state, page=page.page - 1, before=page.previous_cursor
+            )
+            assert page.page == expected.page
+            assert [r.wait_id for r in page.rows] == [r.wait_id for r in expected.rows]
+
+
+def test_the_pages_links_carry_the_cursor_and_a_forged_one_is_ignored(client, session, organisation):
+    admin = UserFactory(role="admin")
+    session.commit()
+    with time_machine.travel(NOW, tick=False):
+        client.post("/login", data={"email": admin.email, "password": PASSWORD})
+        first = client.get("/").get_data(as_text=True)
+        following = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+        assert "after=" in following and "page=2" in following
+        second = client.get(following).get_data(as_text=True)
+        expected = triage(session, NOW, OrgSettings(), EVERYONE, page=2).rows
+        assert _ids(second) == [r.candidate_id for r in expected]
+        back = re.search(r'rel="prev" href="([^"]+)"', second).group(1).replace("&amp;", "&")
+        assert "before=" in back and "after=" not in back
+        assert _ids(client.get(back).get_data(as_text=True)) == _ids(first)
+        for forged in ("9.1.1", "0.99999999999999999999.1", "x", "1.-5.2", "0.1.99999999999"):
+            response = client.get(f"/?page=2&after={forged}")
+            assert response.status_code == 200
+            assert _ids(response.get_data(as_text=True)) == [r.candidate_id for r in expected]
+
+
+def _ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-candidate-id="(\d+)"', html)]

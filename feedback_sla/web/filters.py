@@ -30,8 +30,15 @@ def local_date(value: dt.date | None) -> str:
     return value.strftime("%a %d %b %Y") if value else ""
 
 
+#: Where a page of a list read from a cursor starts: it belongs to that page only.
+PAGE_CURSORS = ("after", "before")
+
+
 def combine_args(args: dict, **changes) -> dict:
-    """Query arguments with some replaced, for links that keep the other filters."""
+    """Query arguments with some replaced, for links that keep the other filters; a link to
+    another page drops the cursor of this one unless it gives its own."""
+    if "page" in changes:
+        changes = {**dict.fromkeys(PAGE_CURSORS), **changes}
     return {**args, **changes}
 
 

@@ -17,7 +17,7 @@ from feedback_sla.emails.queries import TriageEmail, for_triage
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import printable
 from feedback_sla.timeutil import utcnow
-from feedback_sla.triage.service import TriageSort, triage
+from feedback_sla.triage.service import Cursor, TriageSort, triage
 from feedback_sla.waits.clock import State
 from feedback_sla.waits.queries import Filters, WaitingRow
 from feedback_sla.waits.wording import DueWords
@@ -93,6 +93,8 @@ def index():
         state,
         sort=sort,
         page=_int_arg("page") or 1,
+        after=Cursor.parse(request.args.get("after")),
+        before=Cursor.parse(request.args.get("before")),
     )
     # The rows' queued and failed emails, and the emails to check: two queries, whatever the
     # number of rows.
