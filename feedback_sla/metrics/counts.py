@@ -2,7 +2,7 @@
 
 What a request reads does not grow with the organisation: the totals come from the rollup's
 rows per day (``AnsweredByDay``: a few thousand a year) and one count of the open waits by state
-and week; the summary's lines come a page of groups at a time (``PAGE_SIZE``, sorted by name as
+and week; the summary's lines come a page of groups at a time (``GROUPS_PER_PAGE``, sorted by name as
 the report sorts them), each group's figures read from its positions' rows and open waits only.
 The figures mean what ``reports.summary`` says; ``figures`` counts the same from the waits.
 """
@@ -28,8 +28,10 @@ from feedback_sla.reports.summary import GroupBy, GroupSummary, summary_line
 from feedback_sla.timeutil import as_utc
 from feedback_sla.waits.clock import OrgSettings, State
 from feedback_sla.waits.models import Wait
-from feedback_sla.waits.queries import PAGE_SIZE, pages_for, state_expression
+from feedback_sla.waits.queries import PAGE_SIZE, state_expression
 
+#: Lines of the summary a page shows, as the other paged lists.
+GROUPS_PER_PAGE = PAGE_SIZE
 #: Up to this many open waits opened in the period, the groups that have one are found from those
 #: waits; beyond it, group by group (most groups then have an answer in the period already, and
 #: are found by that first).
@@ -184,23 +186,27 @@ def group_page(
     page: int,
     open_in_period: int,
 ) -> GroupPage:
-    """The summary's lines of page ``page`` (kept within 1..pages), sorted by the group's name."""
+    """The summary's lines of page ``page`` (the last one beyond it), sorted by the group's name."""
     listed = _groups(session, period, by, manager_id, open_in_period)
 
     def rows_of(page: int) -> list:
-        return session.execute(listed.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        return session.execute(listed.limit(GROUPS_PER_PAGE).offset((page - 1) * GROUPS_PER_PAGE)).all()
 
     page = max(1, page)
     found = rows_of(page)
     if not found and page > 1:  # past the last page: the last one
-        page = pages_for(session.scalar(select(func.count()).select_from(listed.subquery())))
+        page = _pages(session.scalar(select(func.count()).select_from(listed.subquery())))
         found = rows_of(page)
     if not found:
         return GroupPage([], 0, 1, 1)
     total = found[0][-1]
     return GroupPage(
-        _lines(session, now, period, by, [row[:-1] for row in found]), total, page, pages_for(total)
+        _lines(session, now, period, by, [row[:-1] for row in found]), total, page, _pages(total)
     )
+
+
+def _pages(groups: int) -> int:
+    return max(1, -(-groups // GROUPS_PER_PAGE))
 
 
 def _groups(session: Session, period: Period, by: GroupBy, manager_id: int | None, open_in_period: int):
