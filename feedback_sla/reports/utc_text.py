@@ -59,15 +59,20 @@ def instant(text: str) -> dt.datetime:
 
 #: ":00" to ":59", for local minutes shifted by a zone's half or quarter hour.
 _MINUTES = tuple(f":{m:02d}" for m in range(60))
-_LOCAL_HOURS = tuple(f"T{h:02d}" for h in range(24))
 _UTC_HOURS = tuple(f" {h:02d}" for h in range(24))
+#: For a day whose UTC midnight is local hour ``h``: each of its 25 hours from then on, as which of
+#: three local dates it falls on and its ``THH`` (so a day's entries are filled without arithmetic).
+_LOCAL_DAY = tuple(tuple((i // 24, f"T{i % 24:02d}") for i in range(h, h + 25)) for h in range(24))
+
+#: An entry of ``LocalClock.hours``: see the class.
+Entry = tuple[str, str, int, str, object, object]
 
 
 class LocalClock:
     """Local ISO 8601 text (seconds, with offset) for UTC text, in one zone.
 
     Remembers one entry per UTC hour, filled a whole UTC day at a time (exports are sparse: a
-    few waits an hour). ``limit`` bounds that memory (about 2.5 MB for a year of hours): beyond it
+    few waits an hour). ``limit`` bounds that memory (about 3 MB for a year of hours): beyond it
     everything is forgotten at once. Exports read waits in the order they opened, so the hours in
     use are the recent ones, and they come back in one fill per day.
 
@@ -75,38 +80,39 @@ class LocalClock:
     ``BusinessDays.number``), ``local`` also answers the number of the local day.
 
     An entry, ``hours[text[:13]]``, holds the local ``YYYY-MM-DDTHH`` at the start of the UTC hour
-    and one hour later, the minutes local time is ahead of the hour (30 in India), the offset text
-    and the day number of the local date at the start of the hour; None when the offset changes
-    within the hour or has seconds (some historical times). With no minutes ahead, the local text
-    of any instant in the hour is ``entry[0] + text[13:19] + entry[3]`` and its day ``entry[4]``.
+    and one hour later, the minutes local time is ahead of the hour (30 in India), the offset text,
+    and the day numbers of the local dates at the start of the hour and one hour later; None when
+    the offset changes within the hour or has seconds (some historical times). With no minutes
+    ahead, the local text of any instant in the hour is ``entry[0] + text[13:19] + entry[3]`` and
+    its day ``entry[4]``.
     """
 
     def __init__(self, tz: ZoneInfo, day_number: Callable[[str], object] = str, limit: int = 24 * 366):
         self.tz = tz
         self.day_number = day_number
         self.limit = limit
-        self.hours: dict[str, tuple[str, str, int, str, object] | None] = {}
+        self.hours: dict[str, Entry | None] = {}
 
     def iso(self, text: str) -> str:
+        return self.local(text)[0]
+
+    def local(self, text: str) -> tuple[str, object]:
+        """The local text of ``text`` and the number of its local day."""
         hour = self.hours.get(text[:13], _MISSING)
         if hour is _MISSING:
             hour = self._fill(text[:13])
         if hour is None:
-            return instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
-        local_hour, next_hour, shift, offset, _ = hour
+            local = instant(text).replace(tzinfo=UTC).astimezone(self.tz).isoformat(timespec="seconds")
+            return local, self.day_number(local[:10])
+        shift = hour[2]
         if not shift:
-            return local_hour + text[13:19] + offset
+            return hour[0] + text[13:19] + hour[3], hour[4]
         minute = int(text[14:16]) + shift
         if minute < 60:
-            return local_hour + _MINUTES[minute] + text[16:19] + offset
-        return next_hour + _MINUTES[minute - 60] + text[16:19] + offset
+            return hour[0] + _MINUTES[minute] + text[16:19] + hour[3], hour[4]
+        return hour[1] + _MINUTES[minute - 60] + text[16:19] + hour[3], hour[5]
 
-    def local(self, text: str) -> tuple[str, object]:
-        """The local text of ``text`` and the number of its local day."""
-        local = self.iso(text)
-        return local, self.day_number(local[:10])
-
-    def _fill(self, key: str) -> tuple[str, str, int, str, object] | None:
+    def _fill(self, key: str) -> Entry | None:
         """Remember the 24 hours of ``key``'s UTC day; the entry for ``key`` (``YYYY-MM-DD HH``)."""
         if len(self.hours) >= self.limit - 24:
             self.hours.clear()
@@ -118,21 +124,18 @@ class LocalClock:
         offsets = {(start + ONE_HOUR * h).astimezone(self.tz).utcoffset() for h in (6, 12, 18)}
         offsets.add((start + ONE_DAY - ONE_MICROSECOND).astimezone(self.tz).utcoffset())
         if offsets == {offset} and not offset % ONE_MINUTE:
-            # The usual day: one offset throughout; local hours written by hand (isoformat is slow).
-            local = first.replace(tzinfo=None)
-            dates = [(local.date() + ONE_DAY * i).isoformat() for i in range(3)]
+            # The usual day: one offset throughout; its 25 local hours from a table (isoformat and
+            # date arithmetic per hour are slow), the entries made by zip.
+            local = first.replace(tzinfo=None).date()
+            dates = [(local + ONE_DAY * i).isoformat() for i in range(3)]
             numbers = [self.day_number(date) for date in dates]
-            hours = range(local.hour, local.hour + 25)
-            texts = [dates[h // 24] + _LOCAL_HOURS[h % 24] for h in hours]
+            hours = _LOCAL_DAY[first.hour]
+            texts = [dates[i] + hour for i, hour in hours]
+            days = [numbers[i] for i, _ in hours]
             offset_text = first.isoformat(timespec="seconds")[19:]
-            for h in range(24):
-                self.hours[day + _UTC_HOURS[h]] = (
-                    texts[h],
-                    texts[h + 1],
-                    local.minute,
-                    offset_text,
-                    numbers[(local.hour + h) // 24],
-                )
+            shifts, offsets_text = [first.minute] * 24, [offset_text] * 24
+            entries = zip(texts[:-1], texts[1:], shifts, offsets_text, days[:-1], days[1:], strict=True)
+            self.hours.update(zip([day + hour for hour in _UTC_HOURS], entries, strict=True))
         else:
             for h in range(24):
                 self.hours[day + _UTC_HOURS[h]] = self._hour(start + ONE_HOUR * h)
@@ -140,7 +143,7 @@ class LocalClock:
             self.hours[key] = self._hour(dt.datetime.fromisoformat(key + ":00").replace(tzinfo=UTC))
         return self.hours[key]
 
-    def _hour(self, start: dt.datetime) -> tuple[str, str, int, str, object] | None:
+    def _hour(self, start: dt.datetime) -> Entry | None:
         offset = start.astimezone(self.tz).utcoffset()
         if offset != (start + ONE_HOUR - ONE_MICROSECOND).astimezone(self.tz).utcoffset() or (
             offset % ONE_MINUTE
@@ -149,4 +152,5 @@ class LocalClock:
         local = start.astimezone(self.tz)
         text = local.isoformat(timespec="seconds")
         next_hour = (local.replace(tzinfo=None) + ONE_HOUR).isoformat(timespec="seconds")
-        return (text[:13], next_hour[:13], local.minute, text[19:], self.day_number(text[:10]))
+        numbers = self.day_number(text[:10]), self.day_number(next_hour[:10])
+        return (text[:13], next_hour[:13], local.minute, text[19:], *numbers)
