@@ -47,7 +47,7 @@ from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
 from feedback_sla.waits.models import Wait, WaitReason
 
 #: Waits queued and committed together.
-BATCH = 200
+BATCH = 500
 #: The statuses of a candidate who is still owed news.
 WAITING = (Status.ACTIVE, Status.OFFERED)
 
@@ -242,7 +242,8 @@ def _queue_batch(
         set_committed_value(wait, "autopilot_updates", item.updates + 1)
         owed_now.append((item, promises.next_for(wait)))
     requests = [_request(waits[item.wait_id], item, promised, now) for item, promised in owed_now]
-    results = answers.queue_emails(session, requests, config, settings)
+    claimed_waits = {waits[item.wait_id].candidate_id: waits[item.wait_id] for item, _ in owed_now}
+    results = answers.queue_emails(session, requests, config, settings, open_waits=claimed_waits)
     refused: list[Owed] = []
     for (item, promised), result in zip(owed_now, results, strict=True):
         if isinstance(result, Refused):

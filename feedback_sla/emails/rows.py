@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from email.utils import make_msgid
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from feedback_sla import database
 from feedback_sla.emails.composing import RenderedEmail
@@ -21,11 +21,26 @@ def by_key(session: Session, key: str) -> OutboxMessage | None:
 
 
 def by_keys(session: Session, keys: Collection[str]) -> dict[str, OutboxMessage]:
-    """The messages of those keys that exist, by key (one statement)."""
+    """The messages of those keys that exist, by key (one statement). Only what tells a message
+    and its request apart is read; the rest (the bodies above all) loads if it is read."""
     if not keys:
         return {}
-    query = select(OutboxMessage).where(OutboxMessage.idempotency_key.in_(sorted(keys)))
+    query = (
+        select(OutboxMessage)
+        .options(load_only(*_KEY_COLUMNS))
+        .where(OutboxMessage.idempotency_key.in_(sorted(keys)))
+    )
     return {message.idempotency_key: message for message in session.scalars(query)}
+
+
+_KEY_COLUMNS = (
+    OutboxMessage.idempotency_key,
+    OutboxMessage.message_id,
+    OutboxMessage.candidate_id,
+    OutboxMessage.kind,
+    OutboxMessage.status,
+    OutboxMessage.send_after,
+)
 
 
 def insert_once(

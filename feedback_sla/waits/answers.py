@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -49,15 +49,25 @@ def queue_email(
 
 
 def queue_emails(
-    session: Session, requests: Sequence[EmailRequest], config: EmailConfig, settings: OrgSettings
+    session: Session,
+    requests: Sequence[EmailRequest],
+    config: EmailConfig,
+    settings: OrgSettings,
+    *,
+    open_waits: Mapping[int, Wait] | None = None,
 ) -> list[Queued | Refused]:
     """Queue many emails through the one door, in a few statements whatever their number: one
-    result per request, in order; a refused one says why and the others go on (``emailing``)."""
-    waits = _open_waits(session, {request.candidate.id for request in requests})
+    result per request, in order; a refused one says why and the others go on (``emailing``).
+
+    ``open_waits``: the candidates' open waits by candidate id, when the caller holds them locked
+    (autopilot's claim); otherwise they are read here.
+    """
+    if open_waits is None:
+        open_waits = _open_waits(session, {request.candidate.id for request in requests})
     ready = []
     for request in requests:
         candidate = request.candidate
-        wait = waits.get(candidate.id)
+        wait = open_waits.get(candidate.id)
         promised = request.promised_date
         if promised is None and request.default_promise and _is_update(request.kind):
             promised = promise_date_for(wait, candidate, request.now, settings)
