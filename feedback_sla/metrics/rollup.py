@@ -301,18 +301,22 @@ def _changed(obj, names: Sequence[str]) -> bool:
     return any(attrs[name].history.has_changes() for name in names)
 
 
+def _answered_or_unknown(wait: Wait) -> bool:
+    """The wait is answered, as far as the session knows (not loaded: it may be)."""
+    return inspect(wait).dict.get("closed_at", True) is not None
+
+
 def _maybe_answered(wait: Wait) -> bool:
     """A change of the wait may change what it counts: it is (or was, or may be) answered."""
     if _changed(wait, ("closed_at", "closed_by_event_id")):
         return True
-    loaded = inspect(wait).dict
-    return _changed(wait, COUNTED) and loaded.get("closed_at", True) is not None
+    return _changed(wait, COUNTED) and _answered_or_unknown(wait)
 
 
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context, _instances) -> None:
     changing = [w for w in session.dirty if isinstance(w, Wait) and _maybe_answered(w)]
-    changing += [w for w in session.deleted if isinstance(w, Wait)]
+    changing += [w for w in session.deleted if isinstance(w, Wait) and _answered_or_unknown(w)]
     new = [w for w in session.new if isinstance(w, Wait) and w.closed_at is not None]
     moved = [p for p in session.dirty if isinstance(p, Position) and _changed(p, ("time_zone",))]
     if not (changing or new or moved):
