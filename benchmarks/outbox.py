@@ -2,7 +2,10 @@
 
     python benchmarks/outbox.py [--count 2000] [--database-url postgresql://...]
 
-Queues COUNT one-click emails (no undo window) for COUNT candidates, then measures, in the same run:
+Queues COUNT emails (no undo window) for COUNT candidates, a tenth one at a time through the one-click
+door and the rest through the batch door (``waits.answers.queue_emails``, 500 a batch), and reports
+both rates of queueing (messages queued per second: checks, rendering, outbox row, timeline event);
+then measures, in the same run:
   * smtplib: the same messages (same headers, text and HTML) each built with the standard library's
              email package and sent on one SMTP connection: what a plain sender does;
   * wire:    the worker's own message bytes, prepared beforehand, sent by smtplib on one connection:
@@ -64,7 +67,13 @@ def _wait_for(received, count: int) -> None:
         raise SystemExit(f"the sink received {received.value} of {count} messages")
 
 
-def _prepare(app, count: int, now: dt.datetime) -> None:
+#: Queued through the batch door this many at a time (as autopilot does).
+QUEUE_BATCH = 500
+
+
+def _prepare(app, count: int, now: dt.datetime) -> tuple[int, float, int, float]:
+    """COUNT candidates, each with one email queued: the first tenth one at a time through the
+    one-click door, the rest through the batch door. How many went each way, and their seconds."""
     from benchmarks.common import migrate
     from feedback_sla.accounts.models import Role
     from feedback_sla.accounts.service import create_user
@@ -84,15 +93,28 @@ def _prepare(app, count: int, now: dt.datetime) -> None:
         session, "maria@example.com", "Maria Lopez", Role.MANAGER, "UTC", "benchmark-passphrase"
     )
     position = create_position(session, "Backend Engineer", manager, "UTC")
+    requests = []
     for i in range(count):
         candidate = waits.add_candidate(
             session, position, f"Candidate {i}", f"candidate{i}@example.com", now - dt.timedelta(days=2), org
         )
-        request = EmailRequest(candidate, "next_step", f"benchmark-{i}", now, manager)
-        answers.queue_email(session, request, config, org)
+        requests.append(EmailRequest(candidate, "next_step", f"benchmark-{i}", now, manager))
         if i % 500 == 499:
             session.commit()
     session.commit()
+    alone, batched = requests[: max(1, count // 10)], requests[max(1, count // 10) :]
+    started = time.perf_counter()
+    for request in alone:
+        answers.queue_email(session, request, config, org)
+        session.commit()
+    one_by_one = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, len(batched), QUEUE_BATCH):
+        results = answers.queue_emails(session, batched[start : start + QUEUE_BATCH], config, org)
+        if any(not getattr(result, "new", False) for result in results):
+            raise SystemExit(f"the batch door did not queue every email: {results[0]}")
+        session.commit()
+    return len(alone), one_by_one, len(batched), time.perf_counter() - started
 
 
 def _envelopes(app):
@@ -176,9 +198,7 @@ def main() -> None:
                 with db.engine.begin() as conn:
                     conn.execute(text("DROP SCHEMA public CASCADE"))
                     conn.execute(text("CREATE SCHEMA public"))
-            started = time.perf_counter()
-            _prepare(app, args.count, now)
-            queued = time.perf_counter() - started
+            alone, one_by_one, batched, batch_seconds = _prepare(app, args.count, now)
             messages = _messages(app, now)
             envelopes = _envelopes(app)
             from feedback_sla.emails.config import EmailConfig
@@ -210,7 +230,12 @@ def main() -> None:
     sink.terminate()
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{args.count} messages, {database}, batches of {args.batch_size}")
-    print(f"queueing (status change, timeline event, outbox row): {args.count / queued:8.0f} messages/s")
+    alone_rate, batch_rate = alone / one_by_one, batched / batch_seconds
+    print(f"queueing one at a time (the one-click door), {alone:>5} emails: {alone_rate:8.0f} messages/s")
+    print(
+        f"queueing through the batch door, {QUEUE_BATCH} a batch, {batched:>5}: {batch_rate:8.0f} messages/s"
+    )
+    print(f"ratio batch door / one at a time: {batch_rate / alone_rate:.1f}")
     print(f"plain smtplib, stdlib-built messages, one connection: {args.count / plain:8.0f} messages/s")
     print(f"smtplib, prepared bytes only (SMTP alone):            {args.count / wire:8.0f} messages/s")
     print(f"outbox worker:                                        {args.count / worker:8.0f} messages/s")
