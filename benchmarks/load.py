@@ -1,8 +1,14 @@
 """The app under load: gunicorn, PostgreSQL, 25 managers at once, against a floor app.
 
 Builds a PostgreSQL database of its own (on the server FEEDBACK_SLA_TEST_DATABASE_URL or
-``--database-url`` names; dropped afterwards) with 200 managers and 100,000 waiting candidates,
-500 each. Then it serves, side by side,
+``--database-url`` names; dropped afterwards) with 200 managers and 100,000 waiting candidates:
+one manager in five has about 1,800 waiting, the others about 180. With ``--scale WAITS`` it runs
+on the organisation of that many waits ``benchmarks/scale_data.py`` builds once and keeps
+(``--scale 1000000``: 2,000 managers, 400,000 waiting, most with about 170 waiting, one in fifty
+with about 1,700), on a copy made for the run (``CREATE DATABASE ... TEMPLATE``, dropped
+afterwards: the one-click actions write), both servers on the clock of its build
+(``benchmarks/load_clock.py``); a fifth of the clients are its busiest managers, the others
+spread over the rest. Then it serves, side by side,
 
   * the app: ``gunicorn -w 4 'feedback_sla:create_app()'``, configured by FEEDBACK_SLA_* variables
     (undo window of a day, so nothing is sent; a login limit per address the 25 managers, all on
@@ -13,24 +19,25 @@ Builds a PostgreSQL database of its own (on the server FEEDBACK_SLA_TEST_DATABAS
 
 and drives each in turn (``--phases`` turns of ``--duration / --phases`` seconds, the order swapped
 every turn, so both meet the same load from the rest of the machine) with 25 threads, one
-logged-in manager each, with its own cookies. A thread loads
-its triage page, another page of it, one of its candidates' pages and a search of the candidates
-page, over and over; every ``--action-every`` rounds it also posts a one-click action from the
-triage page (a follow-up or an update email, in turn, with the page's CSRF token and nonce) and
-follows the redirect back. It prints requests per second, p50/p95/p99 latency and errors of each,
-per kind of request too, and the ratios of the app to the floor.
+logged-in manager each, with its own cookies. A thread loads its triage page, another page of it
+(any of its manager's, as many as its waiting fill), one of its candidates' pages and a search of
+the candidates page, over and over; every ``--action-every`` rounds it also posts a one-click
+action from the triage page (a follow-up or an update email, in turn, with the page's CSRF token
+and nonce) and follows the redirect back. It prints requests per second, p50/p95/p99 latency and
+errors of each, per kind of request too, and the ratios of the app to the floor.
 
 Targets: no 5xx; the app's throughput at least 40% of the floor's; its p95 at most 2.5 times the
 floor's. Exits non-zero when one is missed.
 
     .venv-test/bin/python benchmarks/load.py [--database-url URL] [--duration 30] [--phases 3] [--clients 25]
-        [--workers 4] [--managers 200] [--waiting 100000] [--action-every 4]
+        [--workers 4] [--managers 200] [--waiting 100000] [--action-every 4] [--scale WAITS]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import http.client
 import itertools
 import math
@@ -51,7 +58,9 @@ from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
+import sqlalchemy as sa
 
+from benchmarks import load_clock, scale_data
 from benchmarks.common import (
     CSRF_PATTERN,
     NONCE_PATTERN,
@@ -62,7 +71,6 @@ from benchmarks.common import (
     migrate,
     report_misses,
     server_url,
-    spread,
     surnames,
     use_temporary_instance_folder,
 )
@@ -152,7 +160,11 @@ class Browser:
             raise RuntimeError(f"login as {email}: {answer and answer[0]}")
 
 
-def browse(browser: Browser, rng: random.Random, pages: int, terms: list[str], action_every: int) -> None:
+#: The number of waiting candidates the triage page shows in its heading.
+TOTAL = re.compile(r'data-total="(\d+)"')
+
+
+def browse(browser: Browser, rng: random.Random, terms: list[str], action_every: int) -> None:
     """Rounds of a manager's work until the time is up."""
     while time.perf_counter() < browser.deadline[0]:
         answer = browser.request("triage page 1", "GET", "/")
@@ -160,6 +172,8 @@ def browse(browser: Browser, rng: random.Random, pages: int, terms: list[str], a
             continue
         page = answer[2]
         ids = [int(part.split('"', 1)[0]) for part in page.split('data-candidate-id="')[1:]]
+        total = TOTAL.search(page)
+        pages = math.ceil(int(total.group(1)) / PAGE_SIZE) if total else 2
         browser.request("triage page N", "GET", f"/?page={rng.randint(2, max(2, pages))}")
         if ids:
             browser.request("candidate page", "GET", f"/candidates/{rng.choice(ids)}")
@@ -221,12 +235,12 @@ class Managers:
         for thread in threads:
             thread.join()
 
-    def browse_for(self, seconds: float, pages: int, action_every: int, seed: int) -> None:
+    def browse_for(self, seconds: float, action_every: int, seed: int) -> None:
         """One phase: every manager browses at once, for ``seconds``."""
         terms = surnames()
         threads = [
             threading.Thread(
-                target=browse, args=(b, random.Random(seed + i), pages, terms, action_every), daemon=True
+                target=browse, args=(b, random.Random(seed + i), terms, action_every), daemon=True
             )
             for i, b in enumerate(self.browsers)
         ]
@@ -398,31 +412,153 @@ def misses(app: Figures, floor: Figures) -> list[str]:
     return missed
 
 
-def _written(conn) -> Counter:
-    """What the one-click actions have left in the database so far."""
+def _written(conn, since: dict[str, int]) -> Counter:
+    """What the one-click actions have left in the database since ``since`` (the tables' last ids)."""
     counts = Counter(
         dict(
-            conn.execute("SELECT kind, count(*) FROM events WHERE kind <> 'created' GROUP BY kind").fetchall()
+            conn.execute(
+                "SELECT kind, count(*) FROM events WHERE id > %s AND kind <> 'created' GROUP BY kind",
+                (since["events"],),
+            ).fetchall()
         )
     )
-    counts["outbox rows"] = conn.execute("SELECT count(*) FROM outbox_messages").fetchone()[0]
+    counts["outbox rows"] = conn.execute(
+        "SELECT count(*) FROM outbox_messages WHERE id > %s", (since["outbox_messages"],)
+    ).fetchone()[0]
     return counts
+
+
+def _last_ids(conn) -> dict[str, int]:
+    return {
+        table: conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]  # noqa: S608
+        for table in ("events", "outbox_messages")
+    }
+
+
+# --- the organisation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """The database the servers use, the managers who browse it, and the time it was built for
+    (None: now, on the wall clock)."""
+
+    uri: str  # for the app (SQLAlchemy)
+    conninfo: str  # for psycopg
+    emails: list[str]
+    built_at: dt.datetime | None = None
+
+
+#: One manager in five has ten times the candidates of the others.
+LARGE_EVERY, LARGE_TIMES = 5, 10
+
+
+def mixed_spread(total: int, managers: int) -> list[int]:
+    """Waiting candidates per manager: one in five (the first, the sixth, …) ten times the others'."""
+    weights = [LARGE_TIMES if i % LARGE_EVERY == 0 else 1 for i in range(managers)]
+    each = [total * w // sum(weights) for w in weights]
+    return [n + (i < total - sum(each)) for i, n in enumerate(each)]
+
+
+@contextlib.contextmanager
+def own_organisation(server: str, managers: int, waiting: int, clients: int, instance: str):
+    """A new database with ``waiting`` candidates over ``managers``, dropped afterwards."""
+    with fresh_database("postgresql", "load", server) as database:
+        use_temporary_instance_folder(instance)
+        app = create_app(app_config(database))
+        migrate(app)
+        started = time.perf_counter()
+        spread = mixed_spread(waiting, managers)
+        org = build_organisation(app, spread, utcnow())
+        with app.app_context():
+            db.engine.dispose()
+        seconds = time.perf_counter() - started
+        print(f"built {org.waiting:,} waiting candidates over {managers} managers in {seconds:.1f} s")
+        _describe(spread[:clients])
+        yield Organisation(database.uri, database.conninfo, org.manager_emails[:clients])
+
+
+#: Each manager's waiting candidates, the busiest first.
+WAITING_SQL = """
+SELECT u.email, count(*) FROM waits w
+JOIN candidates c ON c.id = w.candidate_id JOIN positions p ON p.id = c.position_id
+JOIN users u ON u.id = p.manager_id
+WHERE w.closed_at IS NULL AND c.status = 'active'
+GROUP BY u.email ORDER BY count(*) DESC, u.email
+"""
+
+
+@contextlib.contextmanager
+def scale_organisation(server: str, waits: int, clients: int):
+    """A copy of the organisation of ``waits`` waits ``scale_data`` keeps, dropped afterwards;
+    its busiest managers for a fifth of the clients, the others spread evenly over the rest."""
+    built = scale_data.organisation(server, waits)
+    url = sa.engine.make_url(built.uri)
+    name = f"load_{built.name}_{os.getpid()}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    started = time.perf_counter()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        _copy(conn, built.name, name)
+    seconds = time.perf_counter() - started
+    print(
+        f"copied {built.name} ({waits:,} waits, built for {built.built_at:%Y-%m-%d %H:%M} UTC) "
+        f"in {seconds:.0f} s"
+    )
+    try:
+        conninfo = url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            waiting = conn.execute(WAITING_SQL).fetchall()
+        large = clients // LARGE_EVERY
+        rest = waiting[large:]
+        chosen = waiting[:large] + [rest[i * len(rest) // (clients - large)] for i in range(clients - large)]
+        _describe([n for _, n in chosen])
+        uri = url.set(database=name).render_as_string(hide_password=False)
+        yield Organisation(uri, conninfo, [email for email, _ in chosen], built.built_at)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _copy(conn, template: str, name: str) -> None:
+    """``CREATE DATABASE name TEMPLATE template``, waiting for anyone reading the template to leave
+    (PostgreSQL copies only a database nobody is connected to)."""
+    give_up = time.monotonic() + 600
+    while True:
+        try:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+            return
+        except psycopg.errors.ObjectInUse:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(2)
+
+
+def _describe(waiting: list[int]) -> None:
+    large = sum(n >= 1000 for n in waiting)
+    print(
+        f"the {len(waiting)} managers browsing have {min(waiting):,} to {max(waiting):,} waiting each "
+        f"(median {statistics.median(waiting):,.0f}; {large} with 1,000 or more)"
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def build(database, managers: int, waiting: int, instance: str) -> list[str]:
-    use_temporary_instance_folder(instance)
-    app = create_app(app_config(database))
-    migrate(app)
-    started = time.perf_counter()
-    org = build_organisation(app, spread(waiting, managers), utcnow())
-    with app.app_context():
-        db.engine.dispose()
-    seconds = time.perf_counter() - started
-    print(f"built {org.waiting:,} waiting candidates over {managers} managers in {seconds:.1f} s")
-    return org.manager_emails
+def _servers(org: Organisation, instance: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each server's gunicorn target and environment; on an organisation built for another time,
+    both on its clock."""
+    app_env = app_environment(org.uri, instance)
+    floor_env = _environment({"FLOOR_DATABASE_URL": org.conninfo, "FLOOR_SECRET_KEY": "load-floor"})
+    if org.built_at is None:
+        return {
+            "app": ("feedback_sla:create_app()", app_env),
+            "floor": ("benchmarks.load_floor:create_floor_app()", floor_env),
+        }
+    clock = load_clock.environment(org.built_at, time.time())
+    return {
+        "app": ("benchmarks.load_clock:app()", app_env | clock),
+        "floor": ("benchmarks.load_clock:floor()", floor_env | clock),
+    }
 
 
 def main() -> int:
@@ -435,36 +571,38 @@ def main() -> int:
     parser.add_argument("--managers", type=int, default=200)
     parser.add_argument("--waiting", type=int, default=100_000)
     parser.add_argument("--action-every", type=int, default=4, help="rounds between one-click actions")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="WAITS",
+        help="run on a copy of benchmarks/scale_data.py's organisation of WAITS waits (100000, 1000000) "
+        "instead of building one; --managers and --waiting are then its own",
+    )
     args = parser.parse_args()
     server = server_url(args.database_url)
     if not server:
         parser.error("needs PostgreSQL: --database-url or FEEDBACK_SLA_TEST_DATABASE_URL")
-    pages = math.ceil(args.waiting / args.managers / PAGE_SIZE)
-    with tempfile.TemporaryDirectory() as tmp, fresh_database("postgresql", "load", server) as database:
-        emails = build(database, args.managers, args.waiting, tmp)[: args.clients]
-        servers = {
-            "app": ("feedback_sla:create_app()", app_environment(database.uri, tmp)),
-            "floor": (
-                "benchmarks.load_floor:create_floor_app()",
-                _environment({"FLOOR_DATABASE_URL": database.conninfo, "FLOOR_SECRET_KEY": "load-floor"}),
-            ),
-        }
-        with contextlib.ExitStack() as stack:
-            managers = {}
-            for name, (target, env) in servers.items():
-                port = stack.enter_context(served(target, env, args.workers, Path(tmp) / f"{name}.log"))
-                managers[name] = Managers(port, emails)
-                managers[name].warm_up()
-            written = defaultdict(Counter)
-            with psycopg.connect(database.conninfo, autocommit=True) as conn:
-                for phase in range(args.phases):
-                    # In turns, one then the other: both meet the same load from the rest of the machine.
-                    for name in sorted(managers, reverse=phase % 2 == 1):
-                        before = _written(conn)
-                        managers[name].browse_for(
-                            args.duration / args.phases, pages, args.action_every, phase * 1000
-                        )
-                        written[name] += _written(conn) - before
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.scale:
+            org = stack.enter_context(scale_organisation(server, args.scale, args.clients))
+        else:
+            org = stack.enter_context(
+                own_organisation(server, args.managers, args.waiting, args.clients, tmp)
+            )
+        managers = {}
+        for name, (target, env) in _servers(org, tmp).items():
+            port = stack.enter_context(served(target, env, args.workers, Path(tmp) / f"{name}.log"))
+            managers[name] = Managers(port, org.emails)
+            managers[name].warm_up()
+        written = defaultdict(Counter)
+        with psycopg.connect(org.conninfo, autocommit=True) as conn:
+            for phase in range(args.phases):
+                # In turns, one then the other: both meet the same load from the rest of the machine.
+                for name in sorted(managers, reverse=phase % 2 == 1):
+                    since = _last_ids(conn)
+                    managers[name].browse_for(args.duration / args.phases, args.action_every, phase * 1000)
+                    written[name] += _written(conn, since)
+        stack.close()  # the servers stopped, the copy (if any) dropped
         results = {name: figures_of(m.samples) for name, m in managers.items()}
         for name, (figures, _) in results.items():
             if figures.server_errors:
