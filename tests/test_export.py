@@ -570,6 +570,22 @@ def test_rows_stream_in_batches_with_the_same_result(session, org):
     assert batched == whole
 
 
+def test_times_read_the_same_whatever_date_style_the_server_writes(session, org):
+    """PostgreSQL writes timestamps as its DateStyle setting says (SQL, German...): the export's
+    times do not change with it."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("DateStyle is PostgreSQL's")
+    settings = settings_service.load(session)
+    iso = list(export_rows(session, NOW, settings, ExportFilters(), empty=""))
+    session.commit()
+    session.execute(sa.text("SET DateStyle = 'SQL, DMY'"))
+
+    rows = list(export_rows(session, NOW, settings, ExportFilters(), empty=""))
+
+    assert rows == iso
+    assert {row[COLUMNS.index("opened_at")] for row in rows} >= {"2026-11-23T10:00:00-05:00"}
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -37,7 +37,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
-import io
+import itertools
 import json
 import operator
 import re
@@ -53,7 +53,7 @@ from feedback_sla.output import FORMULA_STARTS, csv_safe
 from feedback_sla.positions.models import Position
 from feedback_sla.reports.period import opened_bounds
 from feedback_sla.reports.rows import RowFormatter
-from feedback_sla.reports.utc_text import date_text, hours_between, utc_text
+from feedback_sla.reports.utc_text import date_text, hours_between, use_iso_date_style, utc_text
 from feedback_sla.timeutil import as_utc
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
@@ -148,6 +148,7 @@ def export_query(
     *,
     dialect: str,
     empty: str | None = None,
+    iso_date_style: bool = False,
 ) -> Select:
     """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
 
@@ -156,6 +157,10 @@ def export_query(
     A closed wait that names no closing event (the schema allows it), or was closed by a contact
     logged without a channel, has ``empty`` for how the candidate heard.
     """
+    opened_at, due_at, closed_at = (
+        utc_text(column, dialect, iso_date_style=iso_date_style)
+        for column in (Wait.opened_at, Wait.due_at, Wait.closed_at)
+    )
     closed_by = closed_by_expression()
     if empty is not None:
         closed_by = func.coalesce(closed_by, literal(empty))
@@ -166,10 +171,10 @@ def export_query(
         Candidate.email,
         Candidate.position_id,
         type_coerce(Wait.reason, String),
-        utc_text(Wait.opened_at, dialect),
-        utc_text(Wait.due_at, dialect),
+        opened_at,
+        due_at,
         date_text(Wait.promised_date, dialect),
-        utc_text(Wait.closed_at, dialect),
+        closed_at,
         closed_by,
         hours_between(Wait.opened_at, func.coalesce(Wait.closed_at, now), dialect),
         outcome_expression(now, settings),
@@ -223,10 +228,13 @@ def export_rows(
     connection = session.connection()
     dialect = connection.dialect.name
     formatter = RowFormatter(connection, now, settings.holiday_calendar)
-    result = connection.execute(
-        export_query(now, settings, filters, dialect=dialect, empty=empty),
-        execution_options=stream_options(dialect, batch_size),
-    )
+    use_iso_date_style(connection)
+    if dialect == "postgresql":
+        # The plan streams index lookups, row after row: compiling it to machine code (JIT, which
+        # its estimated cost would trigger) costs the server more than it saves.
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    query = export_query(now, settings, filters, dialect=dialect, empty=empty, iso_date_style=True)
+    result = connection.execute(query, execution_options=stream_options(dialect, batch_size))
     rows = formatter.rows(result, empty)
     try:
         yield from rows if pii else map(_WITHOUT_PII, rows)
@@ -241,7 +249,16 @@ TEXT_COLUMNS = frozenset({"candidate_name", "candidate_email", "position", "mana
 
 #: A text column starting like a formula, found in the text columns each preceded by NUL.
 _FORMULA_MARK = re.compile("\x00[" + re.escape("".join(FORMULA_STARTS)) + "]")
-_LINES_PER_WRITE = 1000
+#: Rows checked and written at a time.
+_ROWS_PER_WRITE = 500
+
+
+def _plain(text: str) -> bool:
+    """Text columns joined, each preceded by NUL, need neither quoting nor a formula prefix.
+
+    Scans for one character, and a pattern with a literal start: cheaper than csv.writer.
+    """
+    return not ('"' in text or "," in text or "\n" in text or "\r" in text or _FORMULA_MARK.search(text))
 
 
 def write_csv_rows(
@@ -249,31 +266,26 @@ def write_csv_rows(
 ) -> None:
     """CSV with a header line; text that starts like a formula gets a leading ``'`` (``csv_safe``).
 
-    Missing values must come as empty strings. Most rows need neither quoting nor a prefix: those
-    are formatted directly; the rest go through the ``csv`` module.
+    Missing values must come as empty strings. Most rows need neither quoting nor a prefix: they
+    are checked and formatted ``_ROWS_PER_WRITE`` at a time (the loops run inside ``join`` and
+    ``map``, not row by row in Python); a group with any other row goes row by row, that row
+    through the ``csv`` module.
     """
     if header:
         csv.writer(out, lineterminator="\n").writerow(names)
     text_of_row = operator.itemgetter(*(i for i, name in enumerate(names) if name in TEXT_COLUMNS))
     line = ",".join(["%s"] * len(names)) + "\n"
-    formula = _FORMULA_MARK.search
-    buffer = io.StringIO()
-    careful = csv.writer(buffer, lineterminator="\n")
-    lines: list[str] = []
-    for row in rows:
-        text = "\x00" + "\x00".join(text_of_row(row))
-        # Scans for one character, and a pattern with a literal start: cheaper than csv.writer.
-        if '"' in text or "," in text or "\n" in text or "\r" in text or formula(text):
-            careful.writerow([csv_safe(v) for v in row])
-            lines.append(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
-        else:
-            lines.append(line % row)
-        if len(lines) >= _LINES_PER_WRITE:
-            out.write("".join(lines))
-            lines.clear()
-    out.write("".join(lines))
+    careful = csv.writer(out, lineterminator="\n")
+    rows = iter(rows)
+    while group := list(itertools.islice(rows, _ROWS_PER_WRITE)):
+        if _plain("\x00" + "\x00".join(map("\x00".join, map(text_of_row, group)))):
+            out.write("".join(map(line.__mod__, group)))
+            continue
+        for row in group:
+            if _plain("\x00" + "\x00".join(text_of_row(row))):
+                out.write(line % row)
+            else:
+                careful.writerow([csv_safe(v) for v in row])
 
 
 def write_json_rows(out: TextIO, names: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

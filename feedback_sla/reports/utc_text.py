@@ -15,6 +15,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Numeric, String, cast, func, type_coerce
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from feedback_sla.timeutil import UTC
@@ -26,11 +27,26 @@ ONE_MICROSECOND = dt.timedelta(microseconds=1)
 _MISSING = object()
 
 
-def utc_text(column, dialect: str) -> ColumnElement[str]:
-    """A timestamp column as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+def utc_text(column, dialect: str, *, iso_date_style: bool = False) -> ColumnElement[str]:
+    """A timestamp column as naive UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    On PostgreSQL, ``iso_date_style`` says the statement runs with DateStyle ISO (see
+    ``use_iso_date_style``): then the timestamp is cast to text, a third of ``to_char``'s cost, which
+    leaves out the fraction's trailing zeros (``2026-11-23 15:00:00``, ``... 15:00:00.5``).
+    """
     if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+        utc = func.timezone("UTC", column)
+        if iso_date_style:
+            return cast(utc, String)
+        return func.to_char(utc, "YYYY-MM-DD HH24:MI:SS.US")
     return type_coerce(column, String)  # SQLite stores exactly this text
+
+
+def use_iso_date_style(connection: Connection) -> None:
+    """PostgreSQL writes a timestamp cast to text in the style its DateStyle setting names: ISO
+    (``2026-11-23 15:00:00``) until this connection's transaction ends, whatever the server's."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL DateStyle = ISO")
 
 
 def date_text(column, dialect: str) -> ColumnElement[str]:
