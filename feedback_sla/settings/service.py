@@ -285,7 +285,7 @@ def store(session: Session, key: str, value: str) -> object:
     return parsed
 
 
-POLICY = "policy."
+_POLICY = "policy."
 #: Keys whose change can move the deadlines of open waits: their due date, the time they become
 #: due soon (``warning_business_days`` moves only that) or escalate (``escalate_after_days``).
 DEADLINE_KEYS = frozenset(
@@ -369,7 +369,6 @@ def update(
     moving = changed & DEADLINE_KEYS
     if not (recompute or moving):
         return SettingsUpdate(changed, None)
-    session.flush()
     reasons = None if recompute else _reasons_moved(moving)
     return SettingsUpdate(changed, lifecycle.recompute_waits(session, load(session), reasons=reasons))
 
@@ -380,6 +379,6 @@ def _reasons_moved(keys: frozenset[str]) -> frozenset[WaitReason] | None:
     A reason's business days (``policy.<reason>``) move only the waits of that reason; the
     others (calendar, hours, warning, escalation) move any wait.
     """
-    if not all(key.startswith(POLICY) for key in keys):
+    if not all(key.startswith(_POLICY) for key in keys):
         return None
-    return frozenset(WaitReason(key.removeprefix(POLICY)) for key in keys)
+    return frozenset(WaitReason(key.removeprefix(_POLICY)) for key in keys)
