@@ -45,6 +45,7 @@ from feedback_sla import create_app
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.config import database_uri
 from feedback_sla.database import db
+from feedback_sla.metrics import rollup
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import search_key
 from feedback_sla.waits.lifecycle import deadlines_for
@@ -108,6 +109,10 @@ def organisation(server: str, waits: int, *, rebuild: bool = False, log=print) -
         db.engine.dispose()
     started = dt.datetime.now(dt.UTC)
     _Writer(built, settings).write()
+    with app.app_context():  # the metrics page's counts of answered waits, as after an upgrade
+        rollup.rebuild(db.session, settings)
+        db.session.commit()
+        db.engine.dispose()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{MARK} {built_at.isoformat()}'")
     log(f"built {name}: {waits:,} waits in {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s")
