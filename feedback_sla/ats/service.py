@@ -28,7 +28,16 @@ from feedback_sla.errors import DomainError
 from feedback_sla.text import printable
 from feedback_sla.waits.clock import OrgSettings
 
-__all__ = ["BadSignature", "Answer", "LeverConfig", "receive", "answer_code", "process", "retry"]
+__all__ = [
+    "BadSignature",
+    "Answer",
+    "LeverConfig",
+    "receive",
+    "answer_code",
+    "process",
+    "process_received",
+    "retry",
+]
 
 VENDORS = {Kind.GREENHOUSE: greenhouse, Kind.LEVER: lever, Kind.ASHBY: ashby, Kind.WORKABLE: workable}
 
@@ -73,9 +82,14 @@ def receive(
     headers: Mapping[str, str],
     body: bytes,
     now: dt.datetime,
+    *,
+    failed: str | None = None,
 ) -> Answer:
     """BadSignature (nothing written) unless the source signed ``body``; otherwise the delivery,
-    stored once, still to be processed (``received``), or on a replay the one stored before."""
+    stored once, still to be processed (``received``), or on a replay the one stored before.
+
+    With ``failed``, the reason its processing failed (``process_received``), a new delivery is
+    stored failed after that attempt."""
     verify(source.kind, source.secret, headers, body, now)
     payload = _json(body)
     if isinstance(payload, dict):
@@ -91,6 +105,9 @@ def receive(
         return Answer(_existing(session, source, key), replay=True)
     if not isinstance(payload, dict):
         _finish(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
+        return Answer(delivery)
+    if failed is not None:
+        _tried(delivery, DeliveryStatus.FAILED, now, failed)
         return Answer(delivery)
     return Answer(delivery, payload=payload)
 
@@ -139,35 +156,75 @@ def _finish(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, error:
     delivery.processed_at = now if status != DeliveryStatus.FAILED else None
 
 
+#: What processing a delivery may fail with: it is kept, failed, with the reason, and tried again.
+FAILURES = (PayloadError, Unavailable, DomainError, ValueError)
+
+
 def process(
     session: Session,
     delivery: Delivery,
     now: dt.datetime,
     settings: OrgSettings,
     lever_config: LeverConfig = LeverConfig(),
-    payload: dict | None = None,
 ) -> Delivery:
-    """Apply what the delivery means (its ``payload`` as read at the door, else its stored body);
-    everything it wrote is undone when it fails. When it breaks off (an error no vendor's payload
-    explains), the delivery is left as it was: still to be processed."""
-    source = delivery.source
-    if delivery.event_type in PINGS:
-        return _tried(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
-    payload = payload if payload is not None else _json(delivery.body)
-    if not isinstance(payload, dict):
-        return _tried(delivery, DeliveryStatus.FAILED, now, "the body is not a JSON object")
+    """Apply what the stored delivery means, in a savepoint: everything it wrote is undone when it
+    fails (FAILURES), and the delivery is failed with the reason. When it breaks off (an error no
+    payload explains), the delivery is left as it was: still to be processed."""
     try:
         with session.begin_nested():
-            vendor = VENDORS[Kind(source.kind)]
-            events = vendor.read(payload, delivery.received_at, _context(source, lever_config))
-            if not events:
-                not_read = f"{delivery.event_type or 'this event'}: not read"
-                return _tried(delivery, DeliveryStatus.IGNORED, now, not_read)
-            # Inside the savepoint: the outcome is written with what the events wrote, in one flush.
-            _applied(delivery, apply.apply(session, source, events, settings, now), now)
-    except (PayloadError, Unavailable, DomainError, ValueError) as exc:
-        return _tried(delivery, DeliveryStatus.FAILED, now, str(exc) or type(exc).__name__)
+            _apply(session, delivery, now, settings, lever_config, _json(delivery.body))
+    except FAILURES as exc:
+        _tried(delivery, DeliveryStatus.FAILED, now, _reason(exc))
     return delivery
+
+
+def process_received(
+    session: Session,
+    delivery: Delivery,
+    now: dt.datetime,
+    settings: OrgSettings,
+    lever_config: LeverConfig,
+    payload: dict,
+) -> str | None:
+    """``process`` for a delivery just received (``payload``, its body as read) in a transaction
+    that holds nothing else, so without a savepoint: two statements fewer on every webhook. None
+    once processed; else why it failed, and the caller rolls the transaction back and stores the
+    delivery alone (``receive`` with ``failed``); likewise, stored to be processed again, when
+    processing breaks off (what the database refuses included: the writes are flushed here)."""
+    try:
+        _apply(session, delivery, now, settings, lever_config, payload)
+    except FAILURES as exc:
+        return _reason(exc)
+    session.flush()
+    return None
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _apply(
+    session: Session,
+    delivery: Delivery,
+    now: dt.datetime,
+    settings: OrgSettings,
+    lever_config: LeverConfig,
+    payload,
+) -> None:
+    """What the delivery means, applied, and how it ended (processed, or ignored) set on it;
+    raises one of FAILURES when it cannot be."""
+    source = delivery.source
+    if delivery.event_type in PINGS:
+        _tried(delivery, DeliveryStatus.IGNORED, now, "a ping: the URL and the secret work")
+        return
+    if not isinstance(payload, dict):
+        raise PayloadError("the body is not a JSON object")
+    events = VENDORS[Kind(source.kind)].read(payload, delivery.received_at, _context(source, lever_config))
+    if not events:
+        _tried(delivery, DeliveryStatus.IGNORED, now, f"{delivery.event_type or 'this event'}: not read")
+        return
+    # The outcome is set before the writes are flushed: written with them, in one flush.
+    _applied(delivery, apply.apply(session, source, events, settings, now), now)
 
 
 def _applied(delivery: Delivery, result: apply.Applied, now: dt.datetime) -> None:
@@ -179,12 +236,11 @@ def _applied(delivery: Delivery, result: apply.Applied, now: dt.datetime) -> Non
     _tried(delivery, status, now, "; ".join(result.notes) or None)
 
 
-def _tried(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, note: str | None) -> Delivery:
-    """One attempt more, and how it ended. Counted once processing has ended either way, so that
-    the counting is written with the outcome, in one statement."""
+def _tried(delivery: Delivery, status: DeliveryStatus, now: dt.datetime, note: str | None) -> None:
+    """One attempt more, and how it ended: counted once processing has ended either way, so that
+    the count is written with the outcome, in one statement."""
     delivery.attempts += 1
     _finish(delivery, status, now, note)
-    return delivery
 
 
 def _context(source: Source, lever_config: LeverConfig):

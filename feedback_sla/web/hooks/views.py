@@ -1,8 +1,8 @@
 """The webhook door: the raw body and headers handed to ``ats.service.receive``, the delivery
-stored, then processed (``ats.service.process``) in the same transaction, committed once. When
-processing breaks off, what it wrote is undone and the delivery is committed alone, still to be
-processed; when the database itself is lost, nothing is kept and the vendor's retry brings the
-delivery again (a 5xx answer).
+stored, then processed (``ats.service.process_received``) in the same transaction, committed once.
+When processing fails, the transaction is rolled back and the delivery stored alone: failed with
+the reason or, when processing broke off, still to be processed; when the database itself is lost,
+nothing is kept and the vendor's retry brings the delivery again (a 5xx answer).
 
 Answers: 401 for a bad or missing signature (nothing written), 200 once processed (or a replay,
 or a ping), 202 when stored but not processed yet (retried by ``feedback-sla sources retry``),
@@ -12,9 +12,12 @@ requests to one source's URL (the vendors retry later), signed or not.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from feedback_sla.ats import service
+from feedback_sla.ats.models import Source
 from feedback_sla.ats.sources import find_source
 from feedback_sla.database import db, unavailable
 from feedback_sla.extensions import csrf, limiter
@@ -58,7 +61,7 @@ def receive(kind: str, public_id: str):
         db.session.rollback()
         return jsonify(error=str(exc)), 401
     if answer.to_process:
-        _process(answer, now)
+        answer = _processed(source, answer, body, now)
     delivery = answer.delivery
     # Read before the commit, which expires what the session holds.
     status = "replay" if answer.replay else (delivery.status if delivery else "ignored")
@@ -67,14 +70,22 @@ def receive(kind: str, public_id: str):
     return reply
 
 
-def _process(answer: service.Answer, now) -> None:
-    """Process the new delivery; when that breaks off, commit the delivery alone before the error
-    is answered, so ``feedback-sla sources retry`` finds it."""
+def _processed(source: Source, answer: service.Answer, body: bytes, now: dt.datetime) -> service.Answer:
+    """The new delivery processed, or stored alone: failed, or still to be processed (``feedback-sla
+    sources retry``) when processing broke off, before the error is answered."""
     try:
         settings = settings_service.load(db.session)
         lever_config = service.LeverConfig.from_config(current_app.config)
-        service.process(db.session, answer.delivery, now, settings, lever_config, answer.payload)
+        failed = service.process_received(
+            db.session, answer.delivery, now, settings, lever_config, answer.payload
+        )
     except Exception as exc:
+        db.session.rollback()
         if not unavailable(exc):  # a lost database keeps nothing: answered 503, the vendor retries
+            service.receive(db.session, source, request.headers, body, now)
             db.session.commit()
         raise
+    if failed is None:
+        return answer
+    db.session.rollback()  # nothing that processing wrote is kept
+    return service.receive(db.session, source, request.headers, body, now, failed=failed)
