@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 import time_machine
+from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.cli.metrics import metrics as metrics_command
+from feedback_sla.database import db
 from feedback_sla.metrics import counts, rollup, service
 from feedback_sla.metrics.models import AnsweredByDay, AnsweredByPosition
 from feedback_sla.models import ContactChannel, Role
@@ -31,6 +36,11 @@ from .helpers import berlin, ny
 from .helpers import logged_in as login
 from .inbound_support import INBOUND_CONFIG, about, mail, pipe, send
 from .organisations import answering_org
+
+
+def db_kind() -> str:
+    return "postgresql" if os.environ.get("FEEDBACK_SLA_TEST_DATABASE_URL") else "sqlite"
+
 
 #: Friday 13 November 2026, noon in New York; the default period is the 12 weeks up to it.
 NOW = ny(2026, 11, 13, 12)
@@ -302,3 +312,77 @@ def test_the_picker_offers_at_most_twenty_managers_and_lists_nobody_else(client,
     datalist = re.search(r'<datalist id="m-managers">(.*?)</datalist>', html, re.DOTALL).group(1)
     assert datalist.count("<option") == service.MANAGER_MATCHES
     assert "<select" not in html.split('id="m-manager"')[1].split("</form>")[0]
+
+
+# --- answers at the same time (PostgreSQL: SQLite writes one transaction at a time) ---------------
+
+
+def _contact(candidate_id: int, hour: int):
+    """Log a phone call to the candidate on Tuesday 10 November at ``hour``, in a given session."""
+
+    def work(other):
+        candidate = other.get(Candidate, candidate_id)
+        waits.log_contact(other, candidate, ContactChannel.PHONE, ny(2026, 11, 10, hour))
+        other.flush()
+
+    return work
+
+
+def _in_thread(app, work):
+    """Run ``work(session)`` in a transaction of its own on another thread; join() waits for it."""
+    failures = []
+
+    def run():
+        with app.app_context(), Session(db.engine) as session:
+            try:
+                work(session)
+                session.commit()
+            except Exception as exc:  # handed to the test
+                failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, failures
+
+
+@pytest.mark.skipif(db_kind() != "postgresql", reason="concurrent writers: PostgreSQL")
+def test_answers_at_the_same_time_all_count(app, session, org):
+    """Two answers of one position and day, and one wait answered twice at once, count once each."""
+    settings = org["settings"]
+    monday = ny(2026, 11, 9, 9)
+    kit, lou = (
+        waits.add_candidate(session, org["backend"], name, f"{name}@example.com", monday, settings).id
+        for name in ("kit", "lou")
+    )
+    session.commit()
+
+    with Session(db.engine) as first:
+        _contact(kit, 9)(first)  # flushed, not committed: its counts and the wait are locked
+        threads = [_in_thread(app, _contact(lou, 10)), _in_thread(app, _contact(kit, 11))]
+        time.sleep(0.5)
+        first.commit()
+    for thread, failures in threads:
+        thread.join(timeout=30)
+        assert not failures, failures
+    session.expire_all()
+    assert_the_page_counts_what_the_waits_say(session)
+    counted = session.scalar(sa.select(sa.func.sum(AnsweredByPosition.answered)))
+    assert counted == 7 + 2
+
+
+@pytest.mark.skipif(db_kind() != "postgresql", reason="concurrent writers: PostgreSQL")
+def test_an_answer_during_a_rebuild_counts_once(app, session, org):
+    mia = waits.add_candidate(
+        session, org["backend"], "Mia", "mia@example.com", ny(2026, 11, 9, 9), org["settings"]
+    )
+    session.commit()
+
+    with Session(db.engine) as first:
+        rollup.rebuild(first, settings_service.load(first))  # not committed: it holds the rollup
+        thread, failures = _in_thread(app, _contact(mia.id, 9))
+        time.sleep(0.5)
+        first.commit()
+    thread.join(timeout=30)
+    assert not failures, failures
+    session.expire_all()
+    assert_the_page_counts_what_the_waits_say(session)

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, delete, event, func, inspect, select, update
+from sqlalchemy import bindparam, case, delete, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
@@ -78,8 +78,20 @@ def current(session: Session, settings: OrgSettings) -> bool:
     The caller commits."""
     if built_basis(session) == basis_of(settings):
         return False
+    _lock(session, "EXCLUSIVE")
+    if built_basis(session) == basis_of(settings):
+        return False  # another request counted it meanwhile
     rebuild(session, settings)
     return True
+
+
+def _lock(session: Session, mode: str) -> None:
+    """On PostgreSQL, the rollup's lock until the transaction ends: a rebuild or a position counted
+    again (EXCLUSIVE) runs alone; answers counted one at a time (ROW SHARE) run together, wait for
+    it, and then read what it was counted with. Plain reads take no part. SQLite writes one
+    transaction at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"LOCK TABLE metrics_rollup_basis IN {mode} MODE"))
 
 
 # --- counting again, in SQL ------------------------------------------------------------------
@@ -88,6 +100,7 @@ def current(session: Session, settings: OrgSettings) -> bool:
 def rebuild(session: Session, settings: OrgSettings) -> int:
     """Count every answered wait again with ``settings``; returns how many. The caller commits."""
     basis = basis_of(settings)
+    _lock(session, "EXCLUSIVE")
     for model in (AnsweredByDay, AnsweredByPosition, RollupBasis):
         session.execute(delete(model))
     counted = _counted(session, basis)
@@ -173,8 +186,11 @@ def _counted(session: Session, basis: Basis, positions: Sequence[int] | None = N
 
 def recount_positions(session: Session, positions: Sequence[int]) -> None:
     """Count the answers of ``positions`` again (their zone changed); nothing before a first build."""
+    if not positions:
+        return
+    _lock(session, "EXCLUSIVE")
     basis = built_basis(session)
-    if basis is None or not positions:
+    if basis is None:
         return
     rows = AnsweredByPosition.__table__
     old = session.execute(select(rows).where(rows.c.position_id.in_(positions))).all()
@@ -204,8 +220,8 @@ class _Answer:
     autopilot: int
 
 
-def answers(session: Session, wait_ids: Iterable[int], basis: Basis, *, lock: bool = False) -> list[_Answer]:
-    """The answered ones among the waits ``wait_ids`` as the rollup counts them, read now (and
+def answered_rows(session: Session, wait_ids: Iterable[int], *, lock: bool = False) -> list[tuple]:
+    """What the rollup counts of the answered ones among the waits ``wait_ids``, read now (and
     locked until the transaction ends, with ``lock``)."""
     ids = sorted(set(wait_ids))
     if not ids:
@@ -222,13 +238,19 @@ def answers(session: Session, wait_ids: Iterable[int], basis: Basis, *, lock: bo
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
         .outerjoin(Event, Event.id == Wait.closed_by_event_id)
-        .where(Wait.id.in_(ids), Wait.closed_at.is_not(None))
+        .where(Wait.id.in_(ids))
     )
-    if lock:
+    if lock:  # every one of them, open or not: one another transaction answers meanwhile is waited for
         query = query.with_for_update(of=Wait)
+    return [tuple(row) for row in session.execute(query) if row.closed_at is not None]
+
+
+def answers(rows: Iterable[tuple], basis: Basis) -> list[_Answer]:
+    """``answered_rows`` as the rollup counts them: the day of opening in the organisation's zone,
+    the business days in the position's."""
     org = zone(basis.time_zone)
     found = []
-    for position_id, time_zone, opened_at, closed_at, met, autopilot in session.execute(query):
+    for position_id, time_zone, opened_at, closed_at, met, autopilot in rows:
         opened_day = (as_utc(opened_at).astimezone(org).date() - EPOCH).days
         found.append(
             _Answer(position_id, opened_day, _days(opened_at, closed_at, time_zone, basis), met, autopilot)
@@ -319,13 +341,10 @@ def _before_flush(session: Session, _context, _instances) -> None:
     changing += [w for w in session.deleted if isinstance(w, Wait) and _answered_or_unknown(w)]
     new = [w for w in session.new if isinstance(w, Wait) and w.closed_at is not None]
     moved = [p for p in session.dirty if isinstance(p, Position) and _changed(p, ("time_zone",))]
-    if not (changing or new or moved):
-        return
-    basis = built_basis(session)
-    if basis is None:
-        return  # never built: the page builds it whole
-    before = answers(session, [w.id for w in changing], basis, lock=True)
-    session.info[_BEFORE] = (basis, before, changing + new, [p.id for p in moved])
+    if changing or new or moved:
+        # The waits as they are, locked: a transaction changing one of them meanwhile waits.
+        before = answered_rows(session, [w.id for w in changing], lock=True)
+        session.info[_BEFORE] = (before, changing + new, [p.id for p in moved])
 
 
 @event.listens_for(Session, "after_flush")
@@ -333,9 +352,13 @@ def _after_flush(session: Session, _context) -> None:
     pending = session.info.pop(_BEFORE, None)
     if pending is None:
         return
-    basis, before, waits, moved = pending
-    after = answers(session, [w.id for w in waits if w.id is not None], basis)  # the deleted are gone
-    add(session, before, after)
+    before, waits, moved = pending
+    _lock(session, "ROW SHARE")
+    basis = built_basis(session)
+    if basis is None:
+        return  # never built: the page counts everything when it is first shown
+    after = answered_rows(session, [w.id for w in waits if w.id is not None])  # the deleted are gone
+    add(session, answers(before, basis), answers(after, basis))
     recount_positions(session, moved)
 
 
