@@ -14,11 +14,14 @@ from feedback_sla.candidates.models import (
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
 from feedback_sla.inbound.models import InboundMessage
+from feedback_sla.metrics.models import AnsweredByDay, AnsweredByPosition, RollupBasis
 from feedback_sla.positions.models import Position
 from feedback_sla.settings.models import Setting
 from feedback_sla.waits.models import Wait, WaitReason
 
 __all__ = [
+    "AnsweredByDay",
+    "AnsweredByPosition",
     "ApiToken",
     "CANDIDATE_FACING",
     "PIPELINE",
@@ -37,6 +40,7 @@ __all__ = [
     "OutboxStatus",
     "Position",
     "Role",
+    "RollupBasis",
     "Setting",
     "Status",
     "User",

@@ -32,6 +32,7 @@ COMMANDS = {
     "demo": "feedback_sla.cli.demo:demo",
     "export": "feedback_sla.cli.reports:export",
     "report": "feedback_sla.cli.reports:report_command",
+    "metrics": "feedback_sla.cli.metrics:metrics",
     "sources": "feedback_sla.cli.sources:sources_group",
     "tokens": "feedback_sla.cli.tokens:tokens",
     "retention": "feedback_sla.cli.retention:retention",
