@@ -92,12 +92,12 @@ def _wanted(kind: str, column, name: str):
 
 
 #: The mappings of some application ids, of some ATS people's applications and of some jobs, with
-#: their candidates and positions. Built once: SQLAlchemy computes a new statement's cache key
-#: on every execution, which cost more than the query itself on every webhook. An empty list
-#: matches nothing.
+#: their candidates and positions (not the positions' managers, which a new application does not
+#: need). Built once: SQLAlchemy computes a new statement's cache key on every execution, which
+#: cost more than the query itself on every webhook. An empty list matches nothing.
 _MAPPINGS = (
     select(ExternalId)
-    .options(joinedload(ExternalId.candidate), joinedload(ExternalId.position))
+    .options(joinedload(ExternalId.candidate), joinedload(ExternalId.position).lazyload(Position.manager))
     .where(
         or_(
             _wanted(APPLICATION, ExternalId.external_id, "applications"),
@@ -203,7 +203,7 @@ def _new_application(context: Context, event: ev.NewApplication) -> None:
             kind=APPLICATION,
             external_id=event.application_id,
             ats_candidate_id=event.candidate_id,
-            candidate=candidate,
+            candidate_id=candidate.id,
         )
     )
     context.result.done = True
