@@ -19,6 +19,7 @@ from feedback_sla.digest import service as digest
 from feedback_sla.emails import composing
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import backend_for
 from feedback_sla.models import Position, Role
@@ -408,6 +409,27 @@ def test_one_wait_that_fails_is_reported_the_others_are_queued_and_the_command_f
     again = autopilot(runner, NOW + dt.timedelta(minutes=5))
     assert again.exit_code == 0 and "queued: Bob Stone" in again.output
     assert "1 update(s) queued; 0 skipped; 0 failed" in again.output
+
+
+def test_a_batch_that_fails_as_a_whole_is_queued_again_wait_by_wait(runner, session, backend, monkeypatch):
+    add(session, backend, "Anna Lee", DUE_TODAY)
+    changed = add(session, backend, "Bob Stone", DUE_TODAY)
+    add(session, backend, "Carla Moss", DUE_TODAY)
+    queue_emails = answers.queue_emails
+
+    def someone_changes_bob_meanwhile(session, requests, *args, **kwargs):
+        if any(request.candidate.id == changed.id for request in requests):
+            raise EmailError("Bob Stone was changed by someone else meanwhile; reload and try again")
+        return queue_emails(session, requests, *args, **kwargs)
+
+    monkeypatch.setattr(answers, "queue_emails", someone_changes_bob_meanwhile)
+    result = autopilot(runner, NOW)
+
+    assert result.exit_code == 1
+    assert "failed: Bob Stone" in result.output and "changed by someone else meanwhile" in result.output
+    assert "2 update(s) queued; 0 skipped; 1 failed" in result.output
+    assert sorted(m.candidate.name for m in autopilot_messages(session)) == ["Anna Lee", "Carla Moss"]
+    assert open_wait(session, changed).autopilot_updates == 0
 
 
 def test_a_bad_now_is_refused_naming_the_option(runner, session, backend):
