@@ -388,8 +388,9 @@ def show(f: dict) -> None:
         f" {f['statements']:,} statements"
     )
     print(
-        f"    floor:   {f['by_hand_seconds']:7.2f} s wall, {f['by_hand_cpu_seconds']:6.2f} s CPU: the whole job"
-        f" by hand (a raw query, deadlines_for on each, the moved waits written by one executemany)"
+        f"    floor:   {f['by_hand_seconds']:7.2f} s wall, {f['by_hand_cpu_seconds']:6.2f} s CPU:"
+        " the whole job by hand (a raw query, deadlines_for on each,"
+        " the moved waits written by one executemany)"
     )
     print(
         f"    ratio change / floor: {f['ratio']:.2f} wall, {f['cpu_ratio']:.2f} CPU"
