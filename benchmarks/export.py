@@ -330,7 +330,12 @@ def bench(kind: str, server: str | None, size: int, repeat: int, folder: Path) -
     with fresh_database(kind, f"export{size}", server) as database:
         started = time.perf_counter()
         build(database, size, now)
-        print(f"  {size:,} waits built in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"  {size:,} waits built in {time.perf_counter() - started:.1f} s; machine load "
+            f"{os.getloadavg()[0]:.1f} (other processes slow the export's several processes more "
+            "than the floor's one)",
+            flush=True,
+        )
         env = {**os.environ, "FEEDBACK_SLA_DATABASE_URL": database.uri}
         floor_out, export_out = folder / "floor.csv", folder / "export.csv"
         floor_args, floor_stdin = floor_command(database, now, floor_out)
@@ -369,7 +374,10 @@ def bench(kind: str, server: str | None, size: int, repeat: int, folder: Path) -
             f"  for comparison, --jobs 1 (US):{one.seconds:6.2f} s  ratio {one.seconds / floor.seconds:5.2f}"
         )
         empty = best([measure([*export, "--since", "2199-01-01"], env, export_out) for _ in range(repeat)])
-        print(f"  start-up (an export of no rows): {empty.seconds:5.2f} s, peak {empty.peak_mb:5.1f} MB")
+        print(
+            f"  start-up (an export of no rows): {empty.seconds:5.2f} s, peak {empty.peak_mb:5.1f} MB; "
+            f"machine load {os.getloadavg()[0]:.1f}"
+        )
     return missed, max(peaks)
 
 
