@@ -152,7 +152,8 @@ def export_query(
 ) -> Select:
     """Every wait matching ``filters`` with what the export shows of it, in ascending wait id.
 
-    Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect.
+    Timestamps and the promised date come as UTC text (see ``utc_text``) for the given dialect;
+    with ``iso_date_style`` the statement must run under DateStyle ISO (``use_iso_date_style``).
     The position's title, manager and zone are not repeated on every row: ``rows.positions_query``.
     A closed wait that names no closing event (the schema allows it), or was closed by a contact
     logged without a channel, has ``empty`` for how the candidate heard.
