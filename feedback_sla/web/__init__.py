@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, render_template, request, session
+from flask import Flask, has_request_context, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -72,12 +72,37 @@ ADMIN_ITEMS = (
 
 
 def _navigation():
+    """The menus' (endpoint, label, address) items and the layout's other addresses: routed once
+    for each root the app is served under, not on every page (every page shows them)."""
     from flask import current_app
 
-    known = current_app.view_functions
+    if not has_request_context():  # an email, rendered without a page around it
+        return {"nav_items": [], "admin_items": [], "layout": {}}
+    menus = current_app.extensions.setdefault("feedback_sla.menus", {})
+    found = menus.get(request.script_root)
+    if found is None:
+        found = menus[request.script_root] = _menus(current_app)
+    return found
+
+
+def _menus(app: Flask) -> dict:
+    from feedback_sla.extensions import bootstrap
+
+    known = app.view_functions
     return {
-        "nav_items": [item for item in NAV_ITEMS if item[0] in known],
-        "admin_items": [item for item in ADMIN_ITEMS if item[0] in known],
+        "nav_items": [(e, label, url_for(e)) for e, label in NAV_ITEMS if e in known],
+        "admin_items": [(e, label, url_for(e)) for e, label in ADMIN_ITEMS if e in known],
+        "layout": {
+            "home": url_for("triage.index"),
+            "login": url_for("auth.login"),
+            "settings": url_for("account.settings"),
+            "password": url_for("auth.change_password"),
+            "logout": url_for("auth.logout"),
+            "bootstrap_css": bootstrap.load_css(),
+            "bootstrap_js": bootstrap.load_js(),
+            "app_css": url_for("static", filename="app.css"),
+            "app_js": url_for("static", filename="app.js"),
+        },
     }
 
 
