@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from feedback_sla.errors import DomainError
@@ -42,16 +43,23 @@ def clean_text(value: str, field: str, max_length: int) -> str:
     return value
 
 
+#: A control character other than a line break or a tab (C0, DEL and C1 but NEL), or a lone
+#: surrogate: searched in one pass (every door checks every field, autopilot thousands a minute).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+
+
 def check_characters(value: str, field: str) -> None:
     """DomainError naming the field when the text holds a NUL or another control character (line
     breaks and tabs are text), or a lone surrogate (what invalid UTF-8 decodes to)."""
-    for char in value:
-        if (ord(char) < 32 and char not in "\n\r\t") or (127 <= ord(char) < 160 and char != "\x85"):
-            raise DomainError(f"{field}: contains a control character ({_named(char)}); remove it")
-        if 0xD800 <= ord(char) <= 0xDFFF:
-            raise DomainError(
-                f"{field}: contains {_named(char)}, half of a character that is not text; remove it"
-            )
+    found = _NOT_TEXT.search(value)
+    if found is None:
+        return
+    char = found.group()
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        raise DomainError(
+            f"{field}: contains {_named(char)}, half of a character that is not text; remove it"
+        )
+    raise DomainError(f"{field}: contains a control character ({_named(char)}); remove it")
 
 
 def printable(text: str, *, keep: str = "", replacement: str = "") -> str:
