@@ -177,21 +177,3 @@ def queued_by_autopilot(built: Built, database: str) -> int:
     conninfo = re.sub(r"/[^/?]*$", f"/{database}", built.conninfo)
     with psycopg.connect(conninfo) as conn:
         return conn.execute("SELECT count(*) FROM outbox_messages WHERE autopilot").fetchone()[0]
-
-
-def copy_export(built: Built, path: str) -> float:
-    """Seconds ``psql \\copy`` takes to write every wait with its candidate and position as CSV."""
-    import subprocess
-    import time
-
-    query = (
-        "SELECT w.id, c.id, c.name, c.email, p.title, u.email, w.reason, w.opened_at, w.due_at,"
-        " w.closed_at, e.kind FROM waits w JOIN candidates c ON c.id = w.candidate_id"
-        " JOIN positions p ON p.id = c.position_id JOIN users u ON u.id = p.manager_id"
-        " LEFT JOIN events e ON e.id = w.closed_by_event_id ORDER BY w.id"
-    )
-    started = time.perf_counter()
-    subprocess.run(
-        ["psql", built.conninfo, "-q", "-c", f"\\copy ({query}) TO '{path}' CSV HEADER"], check=True
-    )
-    return time.perf_counter() - started
