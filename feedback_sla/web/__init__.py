@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 
 from flask import Flask, has_request_context, render_template, request, session, url_for
 from flask_login import current_user, logout_user
@@ -50,16 +49,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
     app.context_processor(_navigation)
-    _keep_the_loaded_app_out_of_collections(app)
-
-
-def _keep_the_loaded_app_out_of_collections(app: Flask) -> None:
-    """What loading the app made (modules, routes, templates' code, the models' mappings: some
-    160,000 objects) lives as long as the process. Frozen, the garbage collector's full
-    collections skip it: each one walked all of it, a tenth of a second every few hundred requests,
-    a few percent of every page. Tests make an app for each test, whose objects must be freed."""
-    if not app.testing:
-        gc.freeze()
 
 
 #: (endpoint, label): the main menu, in order.
