@@ -8,19 +8,21 @@ hours after the run (inside the 4 business hours' lead time everywhere) and the 
 later. It runs ``autopilot.service.run`` as the command does and prints the updates queued per
 second, the run's SQL statements per update; then runs again, which must queue nothing.
 
-The floor, measured on the same database just before: the same rows written by the driver alone
-(sqlite3 or psycopg, no SQLAlchemy, no checks) in batches of the same size, each committed: the
-claim's UPDATE, the outbox rows with their text and HTML rendered by plain Jinja from the shipped
-templates (the HTML's styles inlined by css-inline, as every sent part must be), their status
-page links and their timeline events. Its outbox rows and links are deleted again and the waits'
-counts set back before the run (its timeline events stay: the run reads none of them).
+The floor: the same rows written by the driver alone (sqlite3 or psycopg, no SQLAlchemy, no
+checks) in batches of the same size, each committed: the claim's UPDATE, the outbox rows with their
+text and HTML rendered by plain Jinja from the shipped templates (the HTML's styles inlined by
+css-inline, as every sent part must be), their status page links and their timeline events.
+
+Floor and run are measured --repeat times (3), each on a fresh copy of the database as built, in
+turn so that both meet the same load; the best of each counts (the machine is shared: the best is
+the one least slowed by others), and every run's rate is printed.
 
 Targets (exit status 1 when one is missed): on PostgreSQL at least --target (1,000) updates a
 second; one update per owed wait, none on the second run; at most --statements (0.1) statements
-per update (a batch of 200 costs a few statements, not a few per update). SQLite's figures are
-printed, its rate not held to the target.
+per update (a batch costs a few, not a few per update). SQLite's rate is printed, not held to it.
 
-    python benchmarks/autopilot.py [--waits 100000] [--waiting 20000] [--databases sqlite postgresql]
+    python benchmarks/autopilot.py [--waits 100000] [--waiting 20000] [--repeat 3]
+        [--databases sqlite postgresql] [--database-url URL]
 
 ``measure(kind_or_url, waiting)`` measures one database ("sqlite", "postgresql" for the server
 FEEDBACK_SLA_TEST_DATABASE_URL names, or a PostgreSQL URL) and returns its figures as a dict.
@@ -30,22 +32,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from email.utils import make_msgid
+from hashlib import sha256
 from pathlib import Path
 
 import css_inline
 import jinja2
+import psycopg
 import sqlalchemy as sa
 
 from benchmarks.common import (
+    Database,
     StatementCounter,
     add_database_options,
     app_config,
@@ -77,6 +82,7 @@ OUTSIDE = dt.timedelta(days=5)
 BASE_URL = "https://feedback.example.com"
 TARGET = 1_000.0
 STATEMENTS = 0.1
+REPEAT = 3
 MAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
 
 
@@ -154,39 +160,23 @@ class _FloorTemplates:
     def message(self, row, token: str, kind: str) -> dict:
         wait_id, candidate_id, updates, name, email, title, manager, manager_email = row
         values = {
-            "candidate_first_name": name.split()[0],
-            "candidate_name": name,
-            "position": title,
-            "manager": manager,
-            "company": "Example Company",
-            "promised_date": "Wednesday, 2 December 2026",
-            "feedback": "",
-            "status_url": f"{BASE_URL}/status/{token}",
-        }
+            "candidate_first_name": name.split()[0], "candidate_name": name, "position": title,
+            "manager": manager, "company": "Example Company", "feedback": "",
+            "promised_date": "Wednesday, 2 December 2026", "status_url": f"{BASE_URL}/status/{token}",
+        }  # fmt: skip
         now, send_after = raw_time(NOW, kind), raw_time(NOW + dt.timedelta(seconds=60), kind)
         return {
-            "candidate_id": candidate_id,
-            "kind": "update",
-            "to_name": name,
-            "to_address": email,
-            "reply_to_name": manager,
-            "reply_to_address": manager_email,
-            "subject": self.subject.render(values),
-            "text_body": self.text.render(values),
+            "candidate_id": candidate_id, "kind": "update", "to_name": name, "to_address": email,
+            "reply_to_name": manager, "reply_to_address": manager_email,
+            "subject": self.subject.render(values), "text_body": self.text.render(values),
             "html_body": self.inliner.inline(self.html.render(values)),
             "message_id": make_msgid(domain="example.com"),
             "idempotency_key": f"floor:{wait_id}:{updates + 1}",
-            "status": "pending",
-            "previous_status": "active",
+            "status": "pending", "previous_status": "active", "reasons": "[]", "attempts": 0,
             "promised_date": dt.date(2026, 12, 2) if kind == "postgresql" else "2026-12-02",
-            "reasons": "[]",
-            "queued_at": now,
-            "send_after": send_after,
-            "next_attempt_at": send_after,
-            "attempts": 0,
-            "reply_token": secrets.token_hex(16),
-            "autopilot": True,
-        }
+            "queued_at": now, "send_after": send_after, "next_attempt_at": send_after,
+            "reply_token": secrets.token_hex(16), "autopilot": True,
+        }  # fmt: skip
 
 
 def floor(database, batch: int) -> tuple[int, float]:
@@ -205,23 +195,10 @@ def floor(database, batch: int) -> tuple[int, float]:
         cursor.executemany(sql["outbox_messages"], messages)
         keys = _array([m["idempotency_key"] for m in messages], kind)
         ids = dict(connection.execute(raw_sql(_IDS_SQL[kind], kind), {"keys": keys}).fetchall())
-        links = [
-            {"candidate_id": m["candidate_id"], "token_hash": _sha256(token), "created_at": m["queued_at"]}
-            for m, token in zip(messages, tokens, strict=True)
-        ]
-        cursor.executemany(sql["status_links"], links)
+        cursor.executemany(sql["status_links"], [_link(m, t) for m, t in zip(messages, tokens, strict=True)])
         cursor.executemany(sql["events"], [_event(m, ids[m["idempotency_key"]]) for m in messages])
         connection.commit()
     seconds = time.perf_counter() - started
-    # Its timeline events stay: they change nothing the run reads, and deleting an event checks the
-    # waits' references to it, a scan of every wait each (no index on them).
-    for statement in (
-        "DELETE FROM status_links",
-        "DELETE FROM outbox_messages",
-        "UPDATE waits SET autopilot_updates = 0",
-    ):
-        connection.execute(statement)
-    connection.commit()
     connection.close()
     return len(owed), seconds
 
@@ -242,26 +219,18 @@ def _array(values: list, kind: str):
     return values if kind == "postgresql" else json.dumps(values)
 
 
-def _sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _link(message: dict, token: str) -> dict:
+    hashed = sha256(token.encode()).hexdigest()
+    return {"candidate_id": message["candidate_id"], "token_hash": hashed, "created_at": message["queued_at"]}
 
 
 def _event(message: dict, outbox_id: int) -> dict:
-    data = {
-        "email_kind": "update",
-        "outbox_id": outbox_id,
-        "send_after": str(message["send_after"]),
-        "autopilot": True,
-        "status": None,
-    }
+    data = {"email_kind": "update", "outbox_id": outbox_id, "send_after": str(message["send_after"]),
+            "autopilot": True, "status": None}  # fmt: skip
     return {
-        "candidate_id": message["candidate_id"],
-        "kind": "email_queued",
-        "body": message["subject"],
-        "data": json.dumps(data),
-        "occurred_at": message["queued_at"],
-        "recorded_at": message["queued_at"],
-    }
+        "candidate_id": message["candidate_id"], "kind": "email_queued", "body": message["subject"],
+        "data": json.dumps(data), "occurred_at": message["queued_at"], "recorded_at": message["queued_at"],
+    }  # fmt: skip
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -293,67 +262,99 @@ def run(app) -> dict:
     }
 
 
-def measure(kind_or_url: str, waiting: int = WAITING, waits: int = WAITS) -> dict:
+def measure(kind_or_url: str, waiting: int = WAITING, waits: int = WAITS, repeat: int = REPEAT) -> dict:
     """Build an organisation of ``waits`` open waits (at least ``waiting``) with ``waiting`` owed an
-    update, on a database of its own ("sqlite", "postgresql", or a PostgreSQL server's URL), and
-    measure the floor and the run there: their figures."""
+    update, on a database of its own ("sqlite", "postgresql", or a PostgreSQL server's URL); then
+    ``repeat`` times, each on a fresh copy of it, the floor and the run: the best of each (the
+    machine is shared: the best is the one least slowed by others), with every run's rate."""
     kind = "sqlite" if kind_or_url == "sqlite" else "postgresql"
     server = None if kind == "sqlite" else (server_url(None) if kind_or_url == "postgresql" else kind_or_url)
     if kind == "postgresql" and not server:
         raise ValueError("postgresql needs a server: pass its URL or set FEEDBACK_SLA_TEST_DATABASE_URL")
-    waits = max(waits, waiting)
+    waits, runs, floors = max(waits, waiting), [], []
     with _instance_folder(), fresh_database(kind, f"autopilot{waits}", server) as database:
         app = create_app({**app_config(database), "BASE_URL": BASE_URL})
         migrate(app)
         owed = build(app, waits, waiting)
-        floor_count, floor_seconds = floor(database, service.BATCH)
-        _tidy(app)
-        figures = run(app)
-    queued, seconds = figures["queued"], figures["seconds"]
+        for round_ in range(repeat):
+            with _copy(database, f"floor{round_}") as copy:
+                floors.append(floor(copy, service.BATCH))
+            with _copy(database, f"run{round_}") as copy:
+                runs.append(run(create_app({**app_config(copy), "BASE_URL": BASE_URL})))
+    for figures in runs:
+        figures["updates_per_second"] = figures["queued"] / figures["seconds"]
+    best = max(runs, key=lambda figures: figures["updates_per_second"])
+    floor_count, floor_seconds = min(floors, key=lambda counted: counted[1])
     return {
         "database": kind,
         "open_waits": waits,
         "owed": owed,
-        **figures,
-        "updates_per_second": queued / seconds if seconds else 0.0,
-        "statements_per_update": figures["statements"] / queued if queued else float("inf"),
+        **best,
+        "rates": [figures["updates_per_second"] for figures in runs],
+        "statements_per_update": best["statements"] / best["queued"] if best["queued"] else float("inf"),
         "floor_updates": floor_count,
         "floor_seconds": floor_seconds,
-        "floor_updates_per_second": floor_count / floor_seconds if floor_seconds else 0.0,
-        "ratio_to_floor": seconds / floor_seconds if floor_seconds else float("inf"),
+        "floor_updates_per_second": floor_count / floor_seconds,
+        "ratio_to_floor": best["seconds"] / floor_seconds,
     }
+
+
+@contextmanager
+def _copy(database: Database, name: str):
+    """A copy of the database as built, dropped (or deleted) afterwards."""
+    if database.kind == "sqlite":
+        path = database.path.with_name(f"{database.path.stem}_{name}.sqlite3")
+        shutil.copyfile(database.path, path)  # the build folded its log into the file
+        try:
+            yield Database("sqlite", f"sqlite:///{path}", path=path)
+        finally:
+            path.unlink()
+        return
+    base = sa.engine.make_url(database.uri)
+    copy = f"{base.database}_{name}"
+    admin = psycopg.conninfo.make_conninfo(database.conninfo, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{base.database}"')
+    try:
+        yield Database(
+            "postgresql",
+            base.set(database=copy).render_as_string(hide_password=False),
+            conninfo=psycopg.conninfo.make_conninfo(database.conninfo, dbname=copy),
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
 
 
 @contextmanager
 def _instance_folder():
     """The app's instance folder in a temporary one, unless the caller chose one."""
-    if os.environ.get("FEEDBACK_SLA_INSTANCE_PATH"):
-        yield
-        return
     with tempfile.TemporaryDirectory() as folder:
-        os.environ["FEEDBACK_SLA_INSTANCE_PATH"] = folder
+        os.environ.setdefault("FEEDBACK_SLA_INSTANCE_PATH", folder)
         try:
             yield
         finally:
-            del os.environ["FEEDBACK_SLA_INSTANCE_PATH"]
+            if os.environ.get("FEEDBACK_SLA_INSTANCE_PATH") == folder:
+                del os.environ["FEEDBACK_SLA_INSTANCE_PATH"]
 
 
 def report(figures: dict) -> None:
     print(
-        f"  {figures['open_waits']:,} open waits, {figures['owed']:,} owed an update: queued "
+        f"  {figures['open_waits']:,} open waits, {figures['owed']:,} owed an update: the best run queued "
         f"{figures['queued']:,} in {figures['seconds']:.2f} s, "
         f"{figures['updates_per_second']:,.0f} updates/s; "
         f"{figures['statements']:,} statements, {figures['statements_per_update']:.3f} per update; "
         f"a second run queued {figures['again']}",
         flush=True,
     )
+    print(f"  every run: {', '.join(f'{rate:,.0f}' for rate in figures['rates'])} updates/s", flush=True)
     print(
         f"  the run's own CPU (this process, not the database's): {figures['cpu_seconds']:.2f} s; "
         f"machine load average {figures['load_average']:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
     print(
-        f"  floor (the same rows by the driver alone): {figures['floor_updates']:,} in "
+        f"  best floor (the same rows by the driver alone): {figures['floor_updates']:,} in "
         f"{figures['floor_seconds']:.2f} s, {figures['floor_updates_per_second']:,.0f} updates/s; "
         f"ratio run / floor {figures['ratio_to_floor']:.2f}",
         flush=True,
@@ -361,19 +362,20 @@ def report(figures: dict) -> None:
 
 
 def missed(figures: dict, target: float, statements: float) -> list[str]:
-    kind, problems = figures["database"], []
+    kind, rate, per_update = (
+        figures["database"],
+        figures["updates_per_second"],
+        figures["statements_per_update"],
+    )
+    problems = []
     if figures["queued"] != figures["owed"]:
-        problems.append(f"{kind}: queued {figures['queued']:,} updates for {figures['owed']:,} owed waits")
+        problems.append(f"{kind}: queued {figures['queued']:,} for {figures['owed']:,} owed waits")
     if figures["again"]:
         problems.append(f"{kind}: a second run queued {figures['again']}")
-    if figures["statements_per_update"] > statements:
-        problems.append(
-            f"{kind}: {figures['statements_per_update']:.3f} statements per update (at most {statements})"
-        )
-    if kind == "postgresql" and figures["updates_per_second"] < target:
-        problems.append(
-            f"{kind}: {figures['updates_per_second']:,.0f} updates/s (target at least {target:,.0f})"
-        )
+    if per_update > statements:
+        problems.append(f"{kind}: {per_update:.3f} statements per update (at most {statements})")
+    if kind == "postgresql" and rate < target:
+        problems.append(f"{kind}: {rate:,.0f} updates/s (target at least {target:,.0f})")
     return problems
 
 
@@ -383,12 +385,15 @@ def main() -> int:
     parser.add_argument("--waiting", type=int, default=WAITING, help="of them, owed an update at the run")
     parser.add_argument("--target", type=float, default=TARGET, help="updates/s PostgreSQL must reach")
     parser.add_argument("--statements", type=float, default=STATEMENTS, help="most statements per update")
+    parser.add_argument(
+        "--repeat", type=int, default=REPEAT, help="runs, each on a fresh copy; the best counts"
+    )
     add_database_options(parser)
     args = parser.parse_args()
     server, kinds = database_kinds(parser, args)
 
     def one(kind: str) -> list[str]:
-        figures = measure(server if kind == "postgresql" else kind, args.waiting, args.waits)
+        figures = measure(server if kind == "postgresql" else kind, args.waiting, args.waits, args.repeat)
         report(figures)
         return missed(figures, args.target, args.statements)
 
