@@ -98,7 +98,10 @@ def measure_pages(built: Built, runs: int) -> list[Figure]:
     clients["big manager"] = logged_in_client(app, built.manager_email(big.index))
     clients["small manager"] = logged_in_client(app, built.manager_email(small.index))
     raw = built.raw()
-    pages = scale_floors.pages(raw, built, big, small, clients["admin"])
+    with app.app_context():
+        settings = settings_service.load(db.session)
+        db.session.remove()
+    pages = scale_floors.pages(raw, built, big, small, clients["admin"], settings)
     figures = []
     for page in pages:
         client = clients[page.who]
@@ -115,6 +118,8 @@ def measure_pages(built: Built, runs: int) -> list[Figure]:
         figures.append(Figure(page.label, medians["app"], "ms", medians["floor"], len(body)))
         print(figures[-1].line(), flush=True)
     raw.close()
+    with app.app_context():
+        db.engine.dispose()  # the copies made next need the database to themselves
     return figures
 
 

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 import jinja2
 
 from benchmarks.common import SEARCH_TERM, search_floor, triage_floor
+from benchmarks.metrics_scale import EPOCH, metrics_floor
 from benchmarks.scale_data import Built
+from feedback_sla.metrics.service import default_period
+from feedback_sla.reports.period import opened_bounds
 
 PAGE = 50
 TABLE = jinja2.Environment(autoescape=True).from_string(
@@ -147,8 +150,24 @@ def next_link(client, url: str) -> str:
     return found.group(1).replace("&amp;", "&")
 
 
-def pages(conn, built: Built, big: Manager, small: Manager, admin_client) -> list[Page]:
+def metrics_params(built: Built, settings) -> dict:
+    """What ``benchmarks/metrics_scale.py``'s floor of the metrics page needs: its default period."""
+    since, until = default_period(built.built_at.date())
+    start, end = opened_bounds(since, until, settings.time_zone)
+    return {
+        "first": (since - EPOCH).days,
+        "last": (until - EPOCH).days,
+        "start": start,
+        "end": end,
+        "now": built.built_at,
+        "zone": settings.time_zone,
+        "followups": settings.escalate_after_followups,
+    }
+
+
+def pages(conn, built: Built, big: Manager, small: Manager, admin_client, settings) -> list[Page]:
     floors = Floors(conn, built.built_at)
+    params = metrics_params(built, settings)
     waiting = sum(floors.counts().values())
     middle = max(1, -(-waiting // PAGE) // 2)
     following = next_link(admin_client, f"/?page={middle - 1}")
@@ -163,6 +182,7 @@ def pages(conn, built: Built, big: Manager, small: Manager, admin_client) -> lis
         Page(f"admin candidates, search {SEARCH_TERM}", "admin", f"/candidates?q={SEARCH_TERM}",
              lambda: search_floor(conn, "postgresql", SEARCH_TERM, None)[1]),
         Page("admin positions, page 1", "admin", "/positions", floors.positions),
+        Page("admin metrics", "admin", "/metrics", lambda: metrics_floor(conn, params)[1]),
         Page(f"manager triage ({big.waiting:,} waiting)", "big manager", "/",
              lambda: triage_floor(conn, "postgresql", big.id, 1, 2), PAGE),
         Page(f"manager triage ({small.waiting:,} waiting)", "small manager", "/",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import service as candidates
-from feedback_sla.candidates.models import Candidate, Status
+from feedback_sla.candidates.models import Candidate
 from feedback_sla.positions.models import Position
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings, State
@@ -172,7 +172,7 @@ def waiting_per_position(position_ids: Iterable[int]):
         .where(
             Candidate.position_id == Position.id,
             Wait.closed_at.is_(None),
-            Candidate.status == Status.ACTIVE,
+            listed(),
         )
         .correlate(Position)
         .scalar_subquery()
