@@ -98,6 +98,8 @@ class Samples:
     actions: itertools.count = field(default_factory=itertools.count)
     refusals: Counter = field(default_factory=Counter)  # actions a rule refused, by message
     client_cpu: float = 0.0  # seconds of CPU the browsing threads used: what the machine lent the clients
+    server_cpu: float = 0.0  # seconds of CPU the gunicorn workers used during the phases
+    database_cpu: float = 0.0  # and PostgreSQL's backends serving them (None where /proc cannot tell)
 
 
 class Browser:
@@ -265,7 +267,8 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def served(target: str, env: dict[str, str], workers: int, log: Path):
-    """``gunicorn -w WORKERS TARGET`` on a free local port, stopped afterwards; yields the port."""
+    """``gunicorn -w WORKERS TARGET`` on a free local port, stopped afterwards; yields the port and
+    the master's process id."""
     port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
     with log.open("w") as output:
@@ -274,7 +277,7 @@ def served(target: str, env: dict[str, str], workers: int, log: Path):
         )
     try:
         _wait_until_up(port, process, log)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:
@@ -309,9 +312,10 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 def app_environment(uri: str, instance: str) -> dict[str, str]:
+    named = sa.engine.make_url(uri).update_query_dict({"application_name": "app"})
     return _environment(
         {
-            "FEEDBACK_SLA_DATABASE_URL": uri,
+            "FEEDBACK_SLA_DATABASE_URL": named.render_as_string(hide_password=False),
             "FEEDBACK_SLA_SECRET_KEY": "load-benchmark-only",
             "FEEDBACK_SLA_SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
             "FEEDBACK_SLA_OUTBOX_UNDO_SECONDS": "86400",  # queued emails stay queued: nothing is sent
@@ -319,6 +323,37 @@ def app_environment(uri: str, instance: str) -> dict[str, str]:
             "FEEDBACK_SLA_INSTANCE_PATH": instance,
         }
     )
+
+
+# --- CPU --------------------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu(pid: int) -> float:
+    """Seconds of CPU a process has used (user and system), 0 if it is gone or /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _cpu(conn, master: int, name: str) -> tuple[float, float]:
+    """CPU seconds so far of a server's gunicorn workers, and of the PostgreSQL backends of its
+    connections (their application_name is the server's name): where the machine's time went."""
+    workers = sum(_process_cpu(pid) for pid in _children(master))
+    backends = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (name,))
+    return workers, sum(_process_cpu(pid) for (pid,) in backends.fetchall())
 
 
 # --- figures ---------------------------------------------------------------------------------------
@@ -335,6 +370,8 @@ class Figures:
     failures: int
     unexpected: dict[int, int]  # other statuses than the ones a page or action answers
     client_cpu: float
+    server_cpu: float
+    database_cpu: float
 
     @property
     def per_second(self) -> float:
@@ -373,6 +410,8 @@ def figures_of(samples: Samples) -> tuple[Figures, dict[str, tuple[int, float, f
         failures=len(samples.failures),
         unexpected=dict(unexpected),
         client_cpu=samples.client_cpu,
+        server_cpu=samples.server_cpu,
+        database_cpu=samples.database_cpu,
     ), kinds
 
 
@@ -381,8 +420,12 @@ def report(name: str, f: Figures) -> None:
     print(
         f"  {name:<6} {f.requests:>6} requests in {f.seconds:5.1f} s: {f.per_second:6.1f} per second; "
         f"p50 {f.p50:6.1f} ms, p95 {f.p95:6.1f} ms, p99 {f.p99:6.1f} ms; "
-        f"{f.server_errors} 5xx, {f.failures} unanswered; {other}; the clients used "
-        f"{f.client_cpu:.1f} s of CPU"
+        f"{f.server_errors} 5xx, {f.failures} unanswered; {other}"
+    )
+    per = 1000 / max(f.requests, 1)
+    print(
+        f"         CPU per request: gunicorn workers {f.server_cpu * per:.1f} ms, PostgreSQL "
+        f"{f.database_cpu * per:.1f} ms, the clients {f.client_cpu * per:.1f} ms"
     )
 
 
@@ -548,7 +591,13 @@ def _servers(org: Organisation, instance: str) -> dict[str, tuple[str, dict[str,
     """Each server's gunicorn target and environment; on an organisation built for another time,
     both on its clock."""
     app_env = app_environment(org.uri, instance)
-    floor_env = _environment({"FLOOR_DATABASE_URL": org.conninfo, "FLOOR_SECRET_KEY": "load-floor"})
+    floor_url = sa.engine.make_url(org.conninfo).update_query_dict({"application_name": "floor"})
+    floor_env = _environment(
+        {
+            "FLOOR_DATABASE_URL": floor_url.render_as_string(hide_password=False),
+            "FLOOR_SECRET_KEY": "load-floor",
+        }
+    )
     if org.built_at is None:
         return {
             "app": ("feedback_sla:create_app()", app_env),
@@ -589,9 +638,11 @@ def main() -> int:
             org = stack.enter_context(
                 own_organisation(server, args.managers, args.waiting, args.clients, tmp)
             )
-        managers = {}
+        managers, masters = {}, {}
         for name, (target, env) in _servers(org, tmp).items():
-            port = stack.enter_context(served(target, env, args.workers, Path(tmp) / f"{name}.log"))
+            port, masters[name] = stack.enter_context(
+                served(target, env, args.workers, Path(tmp) / f"{name}.log")
+            )
             managers[name] = Managers(port, org.emails)
             managers[name].warm_up()
         written = defaultdict(Counter)
@@ -599,9 +650,12 @@ def main() -> int:
             for phase in range(args.phases):
                 # In turns, one then the other: both meet the same load from the rest of the machine.
                 for name in sorted(managers, reverse=phase % 2 == 1):
-                    since = _last_ids(conn)
+                    since, used = _last_ids(conn), _cpu(conn, masters[name], name)
                     managers[name].browse_for(args.duration / args.phases, args.action_every, phase * 1000)
                     written[name] += _written(conn, since)
+                    after = _cpu(conn, masters[name], name)
+                    managers[name].samples.server_cpu += after[0] - used[0]
+                    managers[name].samples.database_cpu += after[1] - used[1]
         stack.close()  # the servers stopped, the copy (if any) dropped
         results = {name: figures_of(m.samples) for name, m in managers.items()}
         for name, (figures, _) in results.items():
