@@ -1150,7 +1150,7 @@ def test_an_admin_sees_every_manager_and_can_pick_one(client, session, manager, 
         assert len(triage_ids(everyone)) == 7 and "Zed" in everyone
         mine = page(client, f"/?manager={manager.id}")
         assert len(triage_ids(mine)) == 6 and "Zed" not in mine
-        assert f'name="manager" type="search"' in mine and f'value="{manager.email}"' in mine
+        assert 'name="manager" type="search"' in mine and f'value="{manager.email}"' in mine
 
 
 def test_an_admin_picks_a_manager_by_typing_a_name_or_an_address(client, session, manager, board):
