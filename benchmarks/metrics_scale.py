@@ -206,6 +206,21 @@ class Figure:
         return text
 
 
+def metrics_params(built, settings) -> dict:
+    """What the floor needs for the page's default period, at the time ``built`` was built for."""
+    since, until = default_period(built.built_at.date())
+    start, end = opened_bounds(since, until, settings.time_zone)
+    return {
+        "first": (since - EPOCH).days,
+        "last": (until - EPOCH).days,
+        "start": start,
+        "end": end,
+        "now": built.built_at,
+        "zone": settings.time_zone,
+        "followups": settings.escalate_after_followups,
+    }
+
+
 def one_size(server: str, waits: int, runs: int) -> dict[str, Figure]:
     built = organisation(server, waits)
     print(
@@ -223,18 +238,7 @@ def one_size(server: str, waits: int, runs: int) -> dict[str, Figure]:
     figures = {}
     with time_machine.travel(built.built_at, tick=True):
         client = logged_in_client(app, built.admin_email)
-        today = built.built_at.date()
-        since, until = default_period(today)
-        start, end = opened_bounds(since, until, settings.time_zone)
-        params = {
-            "first": (since - EPOCH).days,
-            "last": (until - EPOCH).days,
-            "start": start,
-            "end": end,
-            "now": built.built_at,
-            "zone": settings.time_zone,
-            "followups": settings.escalate_after_followups,
-        }
+        params = metrics_params(built, settings)
         pages = {
             "admin /metrics": "/metrics",
             "admin /metrics by position": "/metrics?by=position",

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 import jinja2
 
 from benchmarks.common import SEARCH_TERM, search_floor, triage_floor
-from benchmarks.metrics_scale import EPOCH, metrics_floor
+from benchmarks.metrics_scale import metrics_floor, metrics_params
 from benchmarks.scale_data import Built
-from feedback_sla.metrics.service import default_period
-from feedback_sla.reports.period import opened_bounds
 
 PAGE = 50
 TABLE = jinja2.Environment(autoescape=True).from_string(
@@ -148,21 +146,6 @@ def next_link(client, url: str) -> str:
     if found is None:
         raise RuntimeError(f"no Next link on {url}")
     return found.group(1).replace("&amp;", "&")
-
-
-def metrics_params(built: Built, settings) -> dict:
-    """What ``benchmarks/metrics_scale.py``'s floor of the metrics page needs: its default period."""
-    since, until = default_period(built.built_at.date())
-    start, end = opened_bounds(since, until, settings.time_zone)
-    return {
-        "first": (since - EPOCH).days,
-        "last": (until - EPOCH).days,
-        "start": start,
-        "end": end,
-        "now": built.built_at,
-        "zone": settings.time_zone,
-        "followups": settings.escalate_after_followups,
-    }
 
 
 def pages(conn, built: Built, big: Manager, small: Manager, admin_client, settings) -> list[Page]:
