@@ -97,6 +97,7 @@ def organisation(server: str, waits: int, *, rebuild: bool = False, log=print) -
         ).fetchone()
         if found and found[0] and found[0].startswith(MARK) and not rebuild:
             built_at = dt.datetime.fromisoformat(found[0].removeprefix(MARK).strip())
+            _upgrade(uri)
             return Built(name, uri, conninfo, waits, managers, built_at)
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -117,6 +118,15 @@ def organisation(server: str, waits: int, *, rebuild: bool = False, log=print) -
         conn.execute(f"COMMENT ON DATABASE \"{name}\" IS '{MARK} {built_at.isoformat()}'")
     log(f"built {name}: {waits:,} waits in {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s")
     return built
+
+
+def _upgrade(uri: str) -> None:
+    """The app's migrations newer than the build, if any; then the database is let go of (copies of
+    it are made from it)."""
+    app = create_app(app_config_for(uri))
+    migrate(app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def app_config_for(uri: str) -> dict:

@@ -157,6 +157,22 @@ class OutboxMessage(db.Model):
         # queued, without reading the sent ones. A plain composite index, not a partial one: SQLite
         # matches a partial index's IN list only when the query writes it out in the same literals.
         Index("ix_outbox_messages_status", "status", "queued_at"),
+        # Whether a candidate has an email on its way, or an autopilot update a person undid: the
+        # candidate's few such rows, however many other candidates' are pending. Without them,
+        # PostgreSQL's plan walks every pending row for each candidate while statistics still
+        # say there are none (autopilot queueing thousands in one run). SQLite looks such rows up
+        # by candidate already.
+        Index(
+            "ix_outbox_messages_unsent_candidate",
+            "candidate_id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_outbox_messages_undone_autopilot",
+            "candidate_id",
+            "queued_at",
+            postgresql_where=text("autopilot AND status = 'cancelled'"),
+        ).ddl_if(dialect="postgresql"),
         Index("ix_outbox_messages_recipient_user", "recipient_user_id"),
         Index("uq_outbox_messages_reply_token", "reply_token", unique=True),
     )
