@@ -13,6 +13,7 @@ Runs Chromium as ``test_browser`` does: outside CI, without it, these skip with 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -278,3 +279,74 @@ def test_on_a_phone_a_card_with_emails_stays_as_short_as_its_text(triage):
     for name in WITH_EMAIL.values():
         height = _row(page, name).evaluate("(tr) => tr.getBoundingClientRect().height")
         assert height < 480, f"{name}'s card is {height:.0f} px tall"
+
+
+def test_on_a_phone_the_filters_wait_behind_a_disclosure_and_the_first_card_is_near_the_top(triage):
+    page = triage(390)
+    assert not page.get_by_label("Sort by").is_visible()
+    first = page.locator("table.table-triage tbody tr").first
+    top = first.evaluate("(tr) => tr.getBoundingClientRect().top")
+    assert top < 844 / 2, f"the first card starts {top:.0f} px down a 844 px window"
+    page.get_by_text("Filter and sort").click()
+    assert page.get_by_label("Sort by").is_visible()
+
+
+def test_on_a_wide_screen_the_filters_are_shown(triage):
+    page = triage(1280)
+    assert page.get_by_label("Sort by").is_visible()
+    assert not page.get_by_text("Filter and sort").is_visible()
+
+
+#: What each action says once done, and once undone.
+SAID = {
+    "call": ("Logged contact with {}", "Undone: the"),
+    "offer": ("to {} queued", "Undone: the offer"),
+    "rejection": ("to {} queued", "Undone: the rejection"),
+}
+
+
+def _act(page, row, name: str, action: str, width: int) -> None:
+    """Open the row's menu and answer: a call with a note; an offer or a rejection, confirmed on
+    a phone, where the first item under the thumb is neither."""
+    row.locator("details.row-menu > summary").click()
+    menu = row.locator("details.row-menu[open] > .menu-list")
+    first = menu.locator(":scope > li").filter(visible=True).first.inner_text()
+    assert not first.startswith(("Reject", "Offer")), f"the first item of {name}'s menu is {first!r}"
+    if action == "call":
+        menu.locator("summary").filter(has_text="Log a call").click()
+        menu.get_by_label("What you told them (optional)").fill("Told her we decide on Friday.")
+        menu.get_by_role("button", name=f"Log the call with {name}").click()
+        return
+    label = "Offer the job" if action == "offer" else "Reject"
+    button = menu.get_by_role("button", name=f"{label} {name}", exact=True)
+    if width < 768:
+        assert not button.is_visible(), f"{label} is one tap on a phone"
+        menu.locator("summary").filter(has_text=label).click()
+    button.click()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("action", SAID)
+def test_after_an_answer_below_the_fold_its_confirmation_and_undo_are_in_view(triage, width, action):
+    page = triage(width)
+    rows = page.locator("table.table-triage tbody tr")
+    row = rows.nth(rows.count() - 3)
+    name = row.get_by_role("rowheader").get_by_role("link").inner_text().strip()
+    assert row.evaluate("(tr) => tr.getBoundingClientRect().top") > WINDOWS[width]["height"]
+    _act(page, row, name, action, width)
+
+    done, undone = SAID[action]
+    confirmation = page.get_by_role("status").filter(has_text=done.format(name))
+    confirmation.wait_for()
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.scrollY") > WINDOWS[width]["height"], "the page went back to its top"
+    assert confirmation.evaluate(SHOWN) == "", f"the confirmation is out of view: {confirmation.inner_text()}"
+    undo = confirmation.get_by_role("button", name="Undo")
+    assert undo.evaluate(SHOWN) == "", "the Undo is out of view"
+    # The same Undo once: not again on the row or in the emails to check.
+    assert page.get_by_role("button", name="Undo", exact=True).filter(visible=True).count() == 1
+    assert page.get_by_role("button", name=re.compile(f"^Undo .*{re.escape(name)}")).count() == 0
+
+    undo.click()
+    page.get_by_role("status").filter(has_text=undone).wait_for()
+    _row(page, name).wait_for()  # waiting again, on its row

@@ -27,18 +27,26 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 
-  // The Undo of a confirmation counts down, and goes once its time is up.
+  // The Undo of a confirmation counts down, and goes once its time is up; then the confirmations
+  // stop following the scroll.
+  const flashes = document.querySelector("[data-flashes]");
+  const settle = () => {
+    if (flashes && !flashes.querySelector("form[data-undo-until]")) flashes.classList.add("flashes-settled");
+  };
   for (const form of document.querySelectorAll("form[data-undo-until]")) {
     const until = Date.parse(form.dataset.undoUntil);
     const left = form.querySelector("[data-undo-left]");
     const tick = () => {
       const seconds = Math.max(0, Math.round((until - Date.now()) / 1000));
-      if (seconds === 0) { form.remove(); return; }
+      if (seconds === 0) { form.remove(); settle(); return; }
       left.textContent = `${seconds} s left`;
       window.setTimeout(tick, 1000);
     };
     tick();
   }
+
+  // A confirmation without an Undo follows the scroll for a few seconds only.
+  if (flashes && !flashes.querySelector("form[data-undo-until]")) window.setTimeout(settle, 8000);
 
   // Back on the page after an action, on the row acted on; if it has left the list, where it was.
   const key = `scroll:${location.pathname}${location.search}`;
@@ -48,5 +56,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem(key);
   sessionStorage.removeItem(key);
   const target = location.hash && document.getElementById(location.hash.slice(1));
-  if (!target && saved !== null) window.scrollTo(0, Number(saved));
+  // At once: the page's smooth scrolling would start from the top and glide there.
+  if (!target && saved !== null) window.scrollTo({top: Number(saved), behavior: "instant"});
 });

@@ -76,7 +76,7 @@ def _queued(message: OutboxMessage, candidate: Candidate) -> tuple[str, OutboxSt
 
 def _answered(queued: tuple[str, OutboxStatus, dt.datetime, str], back: str):
     """Say what was queued, with its Undo while it lasts, and go back where the manager came from:
-    the triage row, or else the candidates list, where an answered candidate stays to be found."""
+    the triage row, or else the candidate's page."""
     text, status, send_after, undo_url = queued
     if status == OutboxStatus.CANCELLED:
         flash(text, "warning")
@@ -136,7 +136,7 @@ def send(candidate_id: int, kind: str):
         promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
         default_promise=True,
     )
-    back = safe_next(form.back_to(candidate.id)) or url_for("candidates.index")
+    back = safe_next(form.back_to(candidate.id)) or url_for("candidates.show", candidate_id=candidate.id)
     queued = one_transaction(
         lambda: _queued(
             answers.queue_email(db.session, wanted, _config(), settings_service.load(db.session)), candidate
@@ -247,7 +247,7 @@ def _preview(form, fresh: RenderedEmail, text: str, subject_edited: bool, text_e
 
 def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
     candidate_id = candidate.id
-    back = safe_next(form.back_to(candidate_id)) or url_for("candidates.index")
+    back = safe_next(form.back_to(candidate_id)) or url_for("candidates.show", candidate_id=candidate_id)
     queued = one_transaction(lambda: _queued(answers.queue_email(db.session, wanted, config, org), candidate))
     if isinstance(queued, Refused):
         form.form_errors.append(f"Nothing was queued: {queued.reason}")

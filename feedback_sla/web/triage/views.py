@@ -99,11 +99,13 @@ def index():
     # The rows' queued and failed emails, and the emails to check: two queries, whatever the
     # number of rows.
     emails = for_triage(db.session, now, manager_id, [r.candidate_id for r in result.rows])
+    # An email shown on its candidate's row, with its Undo or Retry, is not listed again above.
+    on_rows = {m.id for shown in emails.by_candidate.values() for m in shown}
     return render_template(
         "triage/index.html",
         triage=result,
         rows=shown_rows(result.rows, DueWords(now, settings, current_user.time_zone), emails.by_candidate),
-        attention=emails.attention,
+        attention=[m for m in emails.attention if m.id not in on_rows],
         email_nonce=new_nonce(),
         now=now,
         positions=positions,
