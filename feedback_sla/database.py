@@ -180,17 +180,39 @@ def insert_many_once(
         session.execute(_insert_unless_key_exists(session, model, conflict, table=True), list(rows))
 
 
+def add_to_rows(
+    session: Session, model: type[_Row], rows: Sequence[dict], *, key: Sequence[str], counts: Sequence[str]
+) -> None:
+    """Add each row's ``counts`` to the row of ``model`` with its ``key``, inserting it with those
+    counts when there is none: one statement for every row (INSERT … ON CONFLICT DO UPDATE, so two
+    transactions adding to the same new row both add, on PostgreSQL and SQLite alike)."""
+    if rows:
+        dialect = session.get_bind(mapper=model.__mapper__).dialect.name
+        session.execute(_adding(model.__table__, tuple(key), tuple(counts), dialect), list(rows))
+
+
+@functools.cache
+def _adding(table, key: tuple[str, ...], counts: tuple[str, ...], dialect: str):
+    """``add_to_rows``'s statement, built once per table."""
+    insert = _dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=list(key), set_={name: table.c[name] + insert.excluded[name] for name in counts}
+    )
+
+
+def _dialect_insert(dialect: str, into):
+    if dialect == "postgresql":
+        return postgresql.insert(into)
+    if dialect == "sqlite":
+        return sqlite.insert(into)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only these two
+
+
 def _insert_unless_key_exists(
     session: Session, model: type[_Row], conflict: Sequence[str] | None, *, table: bool = False
 ):
     """INSERT … ON CONFLICT DO NOTHING into ``model`` (or, with ``table``, its table: plain rows, no
     objects), for the session's database (the one dialect switch)."""
     dialect = session.get_bind(mapper=model.__mapper__).dialect.name
-    into = model.__table__ if table else model
-    if dialect == "postgresql":
-        statement = postgresql.insert(into)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(into)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
+    statement = _dialect_insert(dialect, model.__table__ if table else model)
     return statement.on_conflict_do_nothing(index_elements=list(conflict) if conflict is not None else None)

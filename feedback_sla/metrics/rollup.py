@@ -30,15 +30,16 @@ clock); the tests check that the page's figures equal those counted from the wai
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, delete, event, func, inspect, select, text, update
+from sqlalchemy import bindparam, case, delete, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate, Event
-from feedback_sla.database import insert_many_once
+from feedback_sla.database import add_to_rows
 from feedback_sla.metrics.local_days import EPOCH, DayCounter
 from feedback_sla.metrics.models import AnsweredByDay, AnsweredByPosition, RollupBasis
 from feedback_sla.positions.models import Position
@@ -226,6 +227,14 @@ def answered_rows(session: Session, wait_ids: Iterable[int], *, lock: bool = Fal
     ids = sorted(set(wait_ids))
     if not ids:
         return []
+    rows = session.execute(_answered_rows_statement(lock), {"ids": ids})
+    return [tuple(row) for row in rows if row.closed_at is not None]
+
+
+@functools.cache
+def _answered_rows_statement(lock: bool):
+    """``answered_rows``'s SELECT, built once per kind (every flush that answers a wait runs it
+    twice: building it cost more than running it)."""
     query = (
         select(
             Candidate.position_id,
@@ -238,11 +247,11 @@ def answered_rows(session: Session, wait_ids: Iterable[int], *, lock: bool = Fal
         .join(Candidate, Wait.candidate_id == Candidate.id)
         .join(Position, Candidate.position_id == Position.id)
         .outerjoin(Event, Event.id == Wait.closed_by_event_id)
-        .where(Wait.id.in_(ids))
+        .where(Wait.id.in_(bindparam("ids", expanding=True)))
     )
     if lock:  # every one of them, open or not: one another transaction answers meanwhile is waited for
         query = query.with_for_update(of=Wait)
-    return [tuple(row) for row in session.execute(query) if row.closed_at is not None]
+    return query
 
 
 def answers(rows: Iterable[tuple], basis: Basis) -> list[_Answer]:
@@ -289,29 +298,27 @@ def add(session: Session, removed: Iterable[_Answer], added: Iterable[_Answer]) 
 
 
 def _add_to(session: Session, model, key: tuple[str, ...], change: Counter[tuple]) -> None:
-    """Add ``change`` (by key and count name) to the rows of ``model``; rows left counting no
-    answer go. A missing row is inserted first, at zero, so two transactions adding to a new
-    row both add (ON CONFLICT DO NOTHING waits for the other's insert)."""
+    """Add ``change`` (by key and count name) to the rows of ``model``, in one statement for every
+    row: a missing row is inserted with the change as its counts, an existing one has it added
+    (INSERT … ON CONFLICT DO UPDATE, so two transactions adding to a new row both add). Rows left
+    counting no answer go."""
     rows: dict[tuple, dict[str, int]] = {}
     for (*values, name), count in change.items():
         if count:
             rows.setdefault(tuple(values), dict.fromkeys(_COUNTS, 0))[name] = count
     if not rows:
         return
-    keys = [dict(zip(key, values, strict=True)) for values in rows]
-    insert_many_once(session, model, [k | dict.fromkeys(_COUNTS, 0) for k in keys], conflict=key)
-    table = model.__table__
-    where = [table.c[name] == bindparam(f"key_{name}") for name in key]
-    adding = {name: table.c[name] + bindparam(f"add_{name}") for name in _COUNTS}
-    session.execute(
-        update(table).where(*where).values(adding),
-        [
-            {f"key_{n}": v for n, v in k.items()} | {f"add_{n}": c for n, c in counts.items()}
-            for k, counts in zip(keys, rows.values(), strict=True)
-        ],
+    add_to_rows(
+        session,
+        model,
+        [dict(zip(key, values, strict=True)) | counts for values, counts in rows.items()],
+        key=key,
+        counts=_COUNTS,
     )
     if any(counts["answered"] < 0 for counts in rows.values()):
-        gone = [{f"key_{n}": v for n, v in k.items()} for k in keys]
+        table = model.__table__
+        where = [table.c[name] == bindparam(f"key_{name}") for name in key]
+        gone = [{f"key_{n}": v for n, v in zip(key, values, strict=True)} for values in rows]
         session.execute(delete(table).where(*where, table.c.answered <= 0), gone)
 
 
