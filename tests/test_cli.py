@@ -278,6 +278,7 @@ def test_settings_show_lists_every_setting_with_its_default(runner):
         "autopilot.lead_business_hours": "4",
         "autopilot.max_per_wait": "2",
         "retention.days_after_decision": "",
+        "bulk.confirm_above": "25",
     }
     table = runner.invoke(args=["settings", "show"])
     assert table.output.splitlines()[0].split() == ["key", "value", "meaning"]

@@ -89,6 +89,8 @@ class EmailRequest:
     #: Queued by autopilot, not by a person (``actor`` is None then).
     autopilot: bool = False
     waiting: bool = False
+    #: The batch of a bulk answer the email belongs to (``waits.bulk``): one Undo takes back all.
+    batch_id: str | None = None
 
 
 def check_feedback_kept(feedback: str | None, text: str | None) -> None:

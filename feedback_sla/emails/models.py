@@ -129,6 +129,8 @@ class OutboxMessage(db.Model):
     bounce_reason: Mapped[str | None] = mapped_column(Text)
     #: Queued by autopilot rather than by a person: the timeline and the export say so.
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The answer sent to many candidates at once this email belongs to: one Undo takes back all.
+    batch_id: Mapped[str | None] = mapped_column(String(32))
 
     candidate: Mapped[Candidate | None] = relationship()
     recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])
@@ -174,6 +176,7 @@ class OutboxMessage(db.Model):
             postgresql_where=text("autopilot AND status = 'cancelled'"),
         ).ddl_if(dialect="postgresql"),
         Index("ix_outbox_messages_recipient_user", "recipient_user_id"),
+        Index("ix_outbox_messages_batch", "batch_id"),
         Index("uq_outbox_messages_reply_token", "reply_token", unique=True),
     )
 

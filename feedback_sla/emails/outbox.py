@@ -141,6 +141,7 @@ def _row(request: EmailRequest, checked: checks.Checked, config: EmailConfig) ->
             reasons=checked.reasons,
             queued_by_id=request.actor.id if request.actor else None,
             autopilot=request.autopilot,
+            batch_id=request.batch_id,
             # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
             # because some mail servers lower the case of an address's local part.
             reply_token=secrets.token_hex(16),

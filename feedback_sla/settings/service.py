@@ -182,6 +182,12 @@ DEFINITIONS: dict[str, Definition] = {
             "Days after the final decision at which a candidate's personal data is erased by "
             "`feedback-sla retention run`; empty (or off) keeps it.",
         ),
+        Definition(
+            "bulk.confirm_above",
+            "25",
+            _positive_int(1, 100_000),
+            "Candidates answered at once above which the manager types their number to confirm.",
+        ),
     )
 }
 

@@ -63,7 +63,7 @@ def queue_emails(
     (autopilot's claim); otherwise they are read here.
     """
     if open_waits is None:
-        open_waits = _open_waits(session, {request.candidate.id for request in requests})
+        open_waits = open_waits_of(session, {request.candidate.id for request in requests})
     ready = []
     for request in requests:
         candidate = request.candidate
@@ -82,7 +82,7 @@ def _is_update(kind: str | EmailKind) -> bool:
         return False
 
 
-def _open_waits(session: Session, candidate_ids: set[int]) -> dict[int, Wait]:
+def open_waits_of(session: Session, candidate_ids: set[int]) -> dict[int, Wait]:
     """The candidates' open waits, by candidate (one statement)."""
     if not candidate_ids:
         return {}

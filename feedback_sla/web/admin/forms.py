@@ -57,6 +57,7 @@ LABELS = {
     "autopilot.lead_business_hours": "Autopilot writes (business hours before the deadline)",
     "autopilot.max_per_wait": "Autopilot updates per candidate, at most",
     "retention.days_after_decision": "Erase personal data (days after the decision; empty keeps it)",
+    "bulk.confirm_above": "Answers to many at once: type the number above",
 }
 
 SWITCH_CHOICES = [SelectChoice("on", "On"), SelectChoice("off", "Off")]
@@ -114,6 +115,7 @@ class SettingsForm(FlaskForm):
     retention_days_after_decision = StringField(
         LABELS["retention.days_after_decision"], render_kw=_whole(1, 3650)
     )
+    bulk_confirm_above = StringField(LABELS["bulk.confirm_above"], render_kw=_whole(1, 100_000))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
