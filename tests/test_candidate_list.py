@@ -41,11 +41,18 @@ def add(session, position, name, email, days_ago=1):
     return candidate
 
 
+#: A row's name: the cell after the row's checkbox (answering many at once).
+ROW_NAME = re.compile(
+    r'<tr data-candidate="\d+">\s*(?:<td><input [^>]*data-bulk-row></td>\s*)?'
+    r'<td[^>]*><a href="[^"]+">([^<]+)</a>'
+)
+
+
 def listed(client, **args) -> list[str]:
     response = client.get("/candidates", query_string=args)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    return re.findall(r'<tr data-candidate="\d+">\s*<td[^>]*><a href="[^"]+">([^<]+)</a>', html)
+    return re.findall(ROW_NAME, html)
 
 
 def test_a_search_finds_a_rejected_candidate_whatever_the_case_and_accents(client, session, maria, backend):

@@ -59,3 +59,28 @@ document.addEventListener("DOMContentLoaded", () => {
   // At once: the page's smooth scrolling would start from the top and glide there.
   if (!target && saved !== null) window.scrollTo({top: Number(saved), behavior: "instant"});
 });
+
+// Answering many at once: "All on this page" ticks every row of its form, and the count follows.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-bulk-form]")) {
+    const rows = [...document.querySelectorAll(`[data-bulk-row][form='${form.id}']`)];
+    const all = document.querySelector(`[data-bulk-all][form='${form.id}']`);
+    const count = form.querySelector("[data-bulk-count]");
+    const show = () => {
+      const n = rows.filter((row) => row.checked).length;
+      count.textContent = n ? `${n} selected:` : "Select candidates to answer them at once:";
+      if (all) {
+        all.checked = n > 0 && n === rows.length;
+        all.indeterminate = n > 0 && n < rows.length;
+      }
+    };
+    for (const row of rows) row.addEventListener("change", show);
+    if (all) {
+      all.addEventListener("change", () => {
+        for (const row of rows) row.checked = all.checked;
+        show();
+      });
+    }
+    show();
+  }
+});

@@ -78,3 +78,25 @@ class TemplateForm(FlaskForm):
     html = TextAreaField(
         "HTML part", validators=[DataRequired(message="HTML part: must not be empty")], render_kw={"rows": 16}
     )
+
+
+class BulkForm(SendForm):
+    """One answer to the selected candidates; above the organisation's threshold their number typed."""
+
+    feedback = CustomizeForm.feedback
+    reasons = CustomizeForm.reasons
+    other_reason = CustomizeForm.other_reason
+    confirm = StringField(
+        "Type the number of candidates to confirm",
+        filters=[stripped],
+        validators=[Optional(), Length(max=9)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
+
+    def picked_reasons(self) -> list[str]:
+        return list(self.reasons.data or []) + ([self.other_reason.data] if self.other_reason.data else [])
+
+    def typed(self) -> int | None:
+        """The number typed to confirm; None when nothing (or no number) was typed."""
+        value = self.confirm.data or ""
+        return int(value) if value.isdigit() else None

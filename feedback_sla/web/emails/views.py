@@ -360,3 +360,6 @@ def _render_template_page(kind, source, form, preview, status):
         placeholders=composing.PLACEHOLDERS,
         sample=_sample(),
     ), status
+
+
+from feedback_sla.web.emails import bulk  # noqa: E402, F401  (its routes hang on this blueprint)
