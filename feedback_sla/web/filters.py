@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Flask, g
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
 from feedback_sla.waits.clock import State
@@ -51,7 +53,20 @@ STATE_BADGES = {
 }
 
 
+#: Where a long address may wrap: after its @, before each dot, hyphen or underscore.
+_ADDRESS_BREAK = re.compile(r"(?<=@)|(?=[.\-_])")
+
+
+def address_breaks(value: str | None) -> Markup:
+    """An email address (or any long dotted name) escaped, with a line-break opportunity (``<wbr>``)
+    after its @ and before each dot, hyphen and underscore, so a narrow column wraps it there rather
+    than in the middle of a word."""
+    parts = _ADDRESS_BREAK.split(str(value or ""))
+    return Markup("<wbr>").join(escape(part) for part in parts)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(address_breaks, "address_breaks")
     app.jinja_env.globals["state_badges"] = STATE_BADGES
     app.add_template_filter(combine_args, "combine_args")
     app.add_template_filter(local_time, "local_time")

@@ -60,6 +60,30 @@ LABELS = {
     "bulk.confirm_above": "Answers to many at once: type the number above",
 }
 
+#: The settings page's fieldsets: a legend, what changing them does, and their settings in order.
+FIELDSETS = (
+    ("Organisation", None, ("company_name", "time_zone")),
+    (
+        "Deadlines",
+        "A change here moves the deadlines of candidates already waiting.",
+        (
+            "policy.application",
+            "policy.decision",
+            "policy.follow_up",
+            "holiday_calendar",
+            "end_of_business_day",
+        ),
+    ),
+    (
+        "Warnings and escalation",
+        "A change here moves when waiting candidates become due soon or escalate; no deadline moves.",
+        ("warning_business_days", "escalate_after_days", "escalate_after_followups"),
+    ),
+    ("Candidate status page", None, ("status_page.enabled", "status_page.days_after_decision")),
+    ("Autopilot", None, ("autopilot.lead_business_hours", "autopilot.max_per_wait")),
+    ("Retention", None, ("retention.days_after_decision",)),
+)
+
 SWITCH_CHOICES = [SelectChoice("on", "On"), SelectChoice("off", "Off")]
 
 
@@ -134,6 +158,19 @@ class SettingsForm(FlaskForm):
     def fields_by_key(self):
         """(setting key, field, help text) for every setting, in the order of ``LABELS``."""
         return [(key, self[field_name(key)], DEFINITIONS[key].help) for key in LABELS]
+
+    def fieldsets(self):
+        """(legend, note, [(key, field, help text)]) for each fieldset of ``FIELDSETS``; a setting
+        no fieldset names comes last, under "Other settings", so none is ever left off the page."""
+        grouped = [*FIELDSETS]
+        named = {key for _legend, _note, keys in FIELDSETS for key in keys}
+        rest = tuple(key for key in LABELS if key not in named)
+        if rest:
+            grouped.append(("Other settings", None, rest))
+        return [
+            (legend, note, [(key, self[field_name(key)], DEFINITIONS[key].help) for key in keys])
+            for legend, note, keys in grouped
+        ]
 
     def fill(self, values: dict[str, str]) -> None:
         for key, field, _help in self.fields_by_key():

@@ -12,7 +12,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.text import a_or_an
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import admin_required, viewer
-from feedback_sla.web.admin.forms import ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
+from feedback_sla.web.admin.forms import LABELS, ROLE_CHOICES, NewUserForm, RoleForm, SettingsForm
 from feedback_sla.web.forms import moved_message
 from feedback_sla.web.paging import requested_page
 from feedback_sla.web.transaction import Refused, one_transaction
@@ -132,16 +132,17 @@ def settings():
 def _saved(update: settings_service.SettingsUpdate) -> str:
     """What a saved change of settings did to the open waits: a new warning window or escalation
     period moves no deadline, and the message does not say it did."""
+    changed = "Changed: " + "; ".join(LABELS[k].lower() for k in LABELS if k in update.changed) + "."
     recomputed = update.recomputed
     if recomputed is None:
-        return "Saved."
+        return f"Saved. {changed}"
     said = [moved_message(recomputed.due)]
     if recomputed.warn_only:
         other = "other " if recomputed.due else ""
         said.append(_waits(recomputed.warn_only, other, "becomes", "become") + " due soon at a new time.")
     if recomputed.escalate:
         said.append(_waits(recomputed.escalate, "", "escalates", "escalate") + " at a new time.")
-    return " ".join(said)
+    return " ".join([*said, changed])
 
 
 def _waits(count: int, other: str, one: str, many: str) -> str:
