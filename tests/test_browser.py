@@ -217,6 +217,33 @@ IN_VIEW = """(el) => {
 }"""
 
 
+#: Every visible button, link, field and summary inside ``root`` whose box reaches past the window's
+#: left or right edge (a menu clipped at the left scrolls nothing, so the scroll width misses it).
+#: One in a box that scrolls sideways (a wide table) is reached by scrolling that box: the box
+#: itself is measured instead.
+OUTSIDE = """(root) => {
+  const room = window.innerWidth;
+  const out = [];
+  const shown = (el) => el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true});
+  const controls = "a[href], button, input:not([type=hidden]), select, textarea, summary";
+  const scroller = (el) => {
+    for (let box = el.parentElement; box && box !== document.body; box = box.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(box).overflowX)) return box;
+    }
+    return null;
+  };
+  for (const el of root.querySelectorAll(controls)) {
+    const r = (scroller(el) || el).getBoundingClientRect();
+    if (r.width < 2 || r.height < 2 || !shown(el) || el.closest(".visually-hidden")) continue;
+    if (r.left < -0.5 || r.right > room + 0.5) {
+      const what = `${el.tagName.toLowerCase()} “${el.textContent.trim().slice(0, 40)}”`;
+      out.push(`${what} at ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+  }
+  return out;
+}"""
+
+
 def _fits(page) -> str:
     """Empty when the document fits the window; otherwise what sticks out, for the failure message."""
     found = page.evaluate(OVERFLOW)
@@ -312,6 +339,8 @@ AXE_XFAILS: dict[tuple[str, int | None], str] = {}
 def test_the_page_is_no_wider_than_the_window(visit, who, width, path):
     page = visit(who, width, path)
     assert not _fits(page), f"{path} scrolls sideways: {_fits(page)}"
+    outside = page.evaluate(OUTSIDE, page.locator("body").element_handle())
+    assert outside == [], f"{path} at {width} px: controls outside the window: {outside}"
 
 
 @pytest.mark.browser

@@ -56,8 +56,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem(key);
   sessionStorage.removeItem(key);
   const target = location.hash && document.getElementById(location.hash.slice(1));
-  // At once: the page's smooth scrolling would start from the top and glide there.
-  if (!target && saved !== null) window.scrollTo({top: Number(saved), behavior: "instant"});
+  // At once: the page's smooth scrolling would start from the top and glide there. The row comes
+  // to the middle of the window, below the confirmation that stays at its top.
+  if (target) target.scrollIntoView({block: "center", behavior: "instant"});
+  else if (saved !== null) window.scrollTo({top: Number(saved), behavior: "instant"});
 });
 
 // Answering many at once: "All on this page" ticks every row of its form, and the count follows.
