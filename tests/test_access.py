@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import EmailKind
 from feedback_sla.inbound.models import Confirmation, InboundMessage
-from feedback_sla.waits import answers, service
+from feedback_sla.waits import answers, bulk, service
 from feedback_sla.waits.clock import OrgSettings
 
 from .factories import PASSWORD, PositionFactory, UserFactory
@@ -25,6 +26,7 @@ OBJECT_ARGUMENTS = (
     "wait_id",
     "kind",
     "inbound_id",
+    "batch_id",
 )
 FORM = {
     "channel": "phone",
@@ -87,6 +89,18 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
         confirmation=Confirmation.UNCONFIRMED,
     )
     session.add(report)
+    answered = service.add_candidate(session, position, "Bea Batch", "bea@example.com", now, settings)
+    batch = bulk.answer_many(
+        session,
+        [answered.id],
+        bulk.Answer(EmailKind.REJECTION),
+        EmailConfig.from_app(app),
+        settings,
+        now,
+        key="manager-a-batch",
+        actor=manager_a,
+        manager_id=manager_a.id,
+    )
     session.commit()
     ids = {
         "candidate_id": candidate.id,
@@ -95,6 +109,7 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
         "message_id": message.id,
         "kind": "rejection",
         "inbound_id": report.id,
+        "batch_id": batch.batch_id,
     }
 
     client.post("/login", data={"email": manager_b.email, "password": PASSWORD})
@@ -114,5 +129,6 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
     assert any(e.startswith("candidates.") for e in endpoints), checked
     assert any(e.startswith("positions.") for e in endpoints), checked
     emails_routes = {"emails.send", "emails.customize", "emails.undo", "emails.retry", "emails.edit_template"}
+    emails_routes.add("emails.undo_batch")
     assert emails_routes <= endpoints, checked
     assert "admin.apply_bounce" in endpoints, checked

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from feedback_sla.database import db
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.waits import answers
+from feedback_sla.emails.models import EmailKind
+from feedback_sla.waits import answers, bulk
 from feedback_sla.waits.clock import OrgSettings
 
 from .api_support import bearer, hiring, manager_with_token
@@ -45,8 +46,25 @@ def test_manager_b_gets_404_for_manager_as_objects_on_every_api_route(app, clien
         candidate, "update", "a-update", now, manager_a, promised_date=now.date() + dt.timedelta(7)
     )
     message = answers.queue_email(session, request, EmailConfig.from_app(app), OrgSettings())
+    _, (answered,) = hiring(session, manager_a, ("Bea Batch",))
+    batch = bulk.answer_many(
+        session,
+        [answered.id],
+        bulk.Answer(EmailKind.REJECTION),
+        EmailConfig.from_app(app),
+        OrgSettings(),
+        now,
+        key="a-batch",
+        actor=manager_a,
+        manager_id=manager_a.id,
+    )
     session.commit()
-    ids = {"candidate_id": candidate.id, "position_id": position.id, "message_id": message.id}
+    ids = {
+        "candidate_id": candidate.id,
+        "position_id": position.id,
+        "message_id": message.id,
+        "batch_id": batch.batch_id,
+    }
     headers = {**bearer(secret_b), "Idempotency-Key": "walk-every-route"}
 
     before = snapshot()

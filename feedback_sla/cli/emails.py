@@ -13,6 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from feedback_sla.candidates.models import Candidate
+from feedback_sla.cli import bulk_emails
 from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
@@ -24,6 +25,7 @@ from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, parse_date, utcnow
 from feedback_sla.waits import answers
+from feedback_sla.waits.clock import State
 
 KIND_CHOICE = click.Choice([k.value for k in CANDIDATE_KINDS])
 
@@ -81,8 +83,30 @@ def _actor(email: str | None):
 
 
 @emails.command("queue")
-@click.argument("candidate_id", type=int)
-@click.argument("kind", type=KIND_CHOICE)
+@click.argument("args", nargs=-1, metavar="[CANDIDATE_ID] KIND")
+@click.option(
+    "--candidate",
+    "candidate_ids",
+    type=int,
+    multiple=True,
+    help="Answer this candidate too (repeatable): several candidates get the same answer as one batch.",
+)
+@click.option("--position", "position_id", type=int, help="Answer every waiting candidate of this position.")
+@click.option(
+    "--state",
+    "states",
+    type=click.Choice([s.value for s in State]),
+    multiple=True,
+    help="Answer the waiting candidates in this state (repeatable), e.g. overdue or escalated.",
+)
+@click.option("--manager", "manager_email", help="Answer the waiting candidates of this hiring manager.")
+@click.option(
+    "--confirm",
+    "typed",
+    type=int,
+    help="The number of candidates answered, when it is above the setting bulk.confirm_above "
+    "(otherwise it is asked for).",
+)
 @click.option(
     "--promised-by",
     help="Date the candidate will hear by (YYYY-MM-DD); an update without it promises the "
@@ -99,9 +123,35 @@ def _actor(email: str | None):
     help="Replace the message text (the HTML part is made from it).",
 )
 @click.option("--as", "actor_email", help="Queue as this user (timeline actor).")
-@click.option("--key", help="Idempotency key: the same key twice queues one email.")
-def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, text_file, actor_email, key):
-    """Queue an email to a candidate, sent after the undo window."""
+@click.option("--key", help="Idempotency key: the same key twice queues one email (or one batch).")
+def queue_command(args, candidate_ids, position_id, states, manager_email, typed, **single):
+    """Queue an email to a candidate, sent after the undo window; or the same answer to several
+    candidates (--candidate, or --position, --state, --manager), each skipped one named with why."""
+    chosen = bulk_emails.Selection(candidate_ids, position_id, states, manager_email)
+    if len(args) == 2 and not chosen.given:
+        return _queue_one(_candidate_id(args[0]), _kind(args[1]), **single)
+    if len(args) == 2:
+        raise click.UsageError("give CANDIDATE_ID, or --candidate and the filters, not both")
+    if len(args) != 1:
+        raise click.UsageError("give the KIND of the answer (and CANDIDATE_ID, --candidate or a filter)")
+    bulk_emails.queue_many(args[0], chosen, typed, _config(), _actor(single.pop("actor_email")), **single)
+
+
+def _kind(text: str) -> str:
+    if text not in KIND_CHOICE.choices:
+        raise click.BadParameter(
+            f"{text!r} is not one of {', '.join(KIND_CHOICE.choices)}", param_hint="'KIND'"
+        )
+    return text
+
+
+def _candidate_id(text: str) -> int:
+    if not text.isdigit():
+        raise click.BadParameter(f"{text!r} is not a candidate id", param_hint="'CANDIDATE_ID'")
+    return int(text)
+
+
+def _queue_one(candidate_id, kind, promised_by, feedback, reasons, subject, text_file, actor_email, key):
     candidate = db.session.get(Candidate, candidate_id)
     if candidate is None:
         raise click.BadParameter(f"no candidate with id {candidate_id}", param_hint="'CANDIDATE_ID'")
@@ -133,9 +183,15 @@ def queue_command(candidate_id, kind, promised_by, feedback, reasons, subject, t
 
 
 @emails.command("undo")
-@click.argument("message_id", type=int)
-def undo_command(message_id):
-    """Cancel a queued email before its send time; the candidate's status goes back."""
+@click.argument("message_id", type=int, required=False)
+@click.option("--batch", "batch_id", help="Undo every email of this batch (an answer to many at once).")
+def undo_command(message_id, batch_id):
+    """Cancel a queued email before its send time; the candidate's status goes back. With --batch,
+    every email of the batch still in its undo window; the others are listed with why."""
+    if (message_id is None) == (batch_id is None):
+        raise click.UsageError("give MESSAGE_ID or --batch, one of them")
+    if batch_id is not None:
+        return bulk_emails.undo_batch(batch_id)
     _on_message(_undo, message_id, "cancelled")
 
 

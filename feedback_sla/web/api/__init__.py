@@ -93,7 +93,7 @@ def _authenticate(endpoint, values):
 
 
 #: Writes whose path says everything: they take no body.
-WITHOUT_BODY = frozenset({"api.record_interview", "api.record_follow_up", "api.undo_email"})
+WITHOUT_BODY = frozenset({"api.record_interview", "api.record_follow_up", "api.undo_email", "api.undo_batch"})
 
 
 @bp.before_request
@@ -159,7 +159,15 @@ def init_app(app: Flask) -> None:
             "security": [{"token": []}],
         },
     )
-    from feedback_sla.web.api import actions, candidates, emails, positions, reports, waits  # noqa: F401
+    from feedback_sla.web.api import (  # noqa: F401
+        actions,
+        batches,
+        candidates,
+        emails,
+        positions,
+        reports,
+        waits,
+    )
 
     api = ProblemApi(app, spec_kwargs={"extra_plugins": [ClientFriendly()]})
     api.register_blueprint(bp)

@@ -208,3 +208,66 @@ CandidatePageSchema = page_schema(CandidateSchema, "CandidatePage")
 EventPageSchema = page_schema(EventSchema, "EventPage")
 WaitPageSchema = page_schema(WaitSchema, "WaitPage")
 PositionPageSchema = page_schema(PositionSchema, "PositionPage")
+
+
+#: The answers the API sends to many candidates at once (``waits.bulk.BULK_KINDS``).
+_BULK_KINDS = ("update", "rejection", "next_step")
+
+
+class NewBatchSchema(Input):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(_BULK_KINDS))
+    candidate_ids = ma.fields.List(
+        ma.fields.Integer(validate=_ID),
+        required=True,
+        validate=ma.validate.Length(1, 1000),
+        metadata={"description": "the candidates to answer, each checked first; at most 1000"},
+    )
+    promised_date = ma.fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "update: the date promised to all; null promises each their own date"},
+    )
+    feedback = ma.fields.String(
+        load_default=None, allow_none=True, validate=_TEXT, metadata={"description": "rejection"}
+    )
+    reasons = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(1, 100)),
+        load_default=list,
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "rejection: internal reasons, never sent"},
+    )
+
+
+class QueuedSchema(ma.Schema):
+    candidate_id = ma.fields.Integer(required=True)
+    email = ma.fields.Nested(EmailSchema, required=True)
+
+
+class SkippedSchema(ma.Schema):
+    candidate_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(allow_none=True, required=True, metadata={"description": "null: not yours"})
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(
+            ["not_found", "erased", "status", "not_waiting", "undeliverable", "on_its_way", "refused"]
+        ),
+    )
+    message = ma.fields.String(required=True)
+
+
+class BatchSchema(ma.Schema):
+    batch_id = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "null when nothing was queued"}
+    )
+    queued = ma.fields.List(ma.fields.Nested(QueuedSchema), required=True)
+    skipped = ma.fields.List(ma.fields.Nested(SkippedSchema), required=True)
+
+
+class NotUndoneSchema(ma.Schema):
+    email = ma.fields.Nested(EmailSchema, required=True)
+    reason = ma.fields.String(required=True)
+
+
+class BatchUndoSchema(ma.Schema):
+    undone = ma.fields.List(ma.fields.Nested(EmailSchema), required=True)
+    not_undone = ma.fields.List(ma.fields.Nested(NotUndoneSchema), required=True)

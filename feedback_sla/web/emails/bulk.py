@@ -7,7 +7,7 @@ and no form around their rows; only the confirmation posts, with its CSRF token.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from feedback_sla.database import db
@@ -189,10 +189,12 @@ def undo_batch(batch_id: str):
     form = MessageForm()
     back = _back(form.next.data)
     if not (batch_id.isalnum() and len(batch_id) <= 32):
-        return redirect(back)
+        abort(404)
     done = one_transaction(
         lambda: _undone(bulk.undo_batch(db.session, batch_id, utcnow(), viewer(), manager_id=_manager_id()))
     )
+    if isinstance(done, Refused) and isinstance(done.error, bulk.NoSuchBatch):
+        abort(404)  # like any object that is not the viewer's
     if isinstance(done, Refused):
         flash(f"Not undone: {done.reason.removeprefix('batch: ')}.", "danger")
         return redirect(back)
