@@ -355,3 +355,27 @@ def test_after_an_answer_below_the_fold_its_confirmation_and_undo_are_in_view(tr
     undo.click()
     page.get_by_role("status").filter(has_text=undone).wait_for()
     _row(page, name).wait_for()  # waiting again, on its row
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_rejection_from_the_candidate_page_is_confirmed_on_a_phone_and_lands_back_there(triage, width):
+    page = triage(width)
+    link = page.locator("table.table-triage tbody tr").nth(6).get_by_role("rowheader").get_by_role("link")
+    name = link.inner_text().strip()
+    link.click()
+    page.get_by_role("heading", level=1, name=name).wait_for()
+    here = page.url
+    actions = page.locator("[data-email-actions]")
+    if width < 768:
+        assert not actions.get_by_role("button", name="Reject", exact=True).is_visible()
+        actions.locator("summary").filter(has_text="Reject").click()
+        actions.get_by_role("button", name=f"Reject {name}", exact=True).click()
+    else:
+        actions.get_by_role("button", name="Reject", exact=True).click()
+    confirmation = page.get_by_role("status").filter(has_text=f"Rejection to {name} queued")
+    confirmation.wait_for()
+    assert page.url == here, "the answer did not come back to the candidate's page"
+    assert confirmation.evaluate(SHOWN) == ""
+    assert page.get_by_role("button", name="Undo").filter(visible=True).count() == 1, "Undo shown twice"
+    confirmation.get_by_role("button", name="Undo").click()
+    page.get_by_role("status").filter(has_text="Undone: the rejection").wait_for()
