@@ -156,3 +156,22 @@ def test_nothing_selected_says_so(client, session):
     assert "No candidate is selected" in page
     client.post("/emails/bulk", data={"kind": "rejection", "nonce": "bulk-nonce-6", "next": "/candidates"})
     assert "Nothing was queued. Select candidates first." in text(client.get("/candidates"))
+
+
+def test_the_triage_page_selects_rows_and_all_on_the_page_for_one_answer(client, session):
+    manager, position = manager_with_position(session)
+    people = waiting_candidates(session, position, NAMES[:3])
+    logged_in(client, manager)
+    page = text(client.get("/"))
+    for person in people:
+        assert f'name="candidate" value="{person.id}" form="bulk-select"' in page
+        assert f'name="on_page" value="{person.id}"' in page
+    assert "data-bulk-all>All on this page</label>" in page
+
+    chosen = {"all": "1", "on_page": [p.id for p in people], "kind": "update", "next": "/"}
+    confirm = text(client.get("/emails/bulk", query_string=chosen))
+    assert "Recipients (3)" in confirm
+    form = {"kind": "update", "candidate": [p.id for p in people], "nonce": "bulk-triage-1", "next": "/"}
+    assert client.post("/emails/bulk", data=form).headers["Location"] == "/"
+    assert "Queued 3 status updates, each to its own candidate." in text(client.get("/"))
+    assert statuses(session) == {OutboxStatus.PENDING}
