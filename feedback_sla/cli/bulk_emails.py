@@ -3,6 +3,7 @@ many candidates as one batch, each queued or skipped row printed with why; and i
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.database import db
 from feedback_sla.emails import checks
 from feedback_sla.emails.config import EmailConfig
+from feedback_sla.emails.models import EmailKind
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, parse_date, utcnow
@@ -71,22 +73,7 @@ def queue_many(
     key: str | None,
 ) -> None:
     """Queue the answer to every eligible candidate as one batch; exit 1 when none could get it."""
-    try:
-        kind = bulk.check_kind(kind)
-    except DomainError as exc:
-        raise click.BadParameter(str(exc).removeprefix("kind: "), param_hint="'KIND'") from None
-    if not chosen.given:
-        raise click.BadParameter(
-            "name candidates with --candidate, or find them with --position, --state or --manager",
-            param_hint="'--candidate'",
-        )
-    for value, option in ((subject, "--subject"), (text_file, "--text-file")):
-        if value is not None:
-            raise click.BadParameter("is for one candidate; many get the template", param_hint=f"'{option}'")
-    try:
-        promised = parse_date(promised_by) if promised_by else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--promised-by'") from None
+    kind, promised = _checked(kind, chosen, subject, text_file, promised_by)
     settings = settings_service.load(db.session)
     ids = chosen.ids(settings)
     answer = bulk.Answer(kind, feedback=feedback, reasons=tuple(reasons), promised_date=promised)
@@ -111,10 +98,7 @@ def queue_many(
             typed=typed,
         )
     )
-    for candidate, message in done.queued:
-        click.echo(f"queued  {candidate.id}\t{candidate.name}\temail {message.id} to {message.to_address}")
-    for skipped, name in zip(done.skipped, bulk.names(done.skipped), strict=True):
-        click.echo(f"skipped {skipped.candidate_id}\t{name}\t{bulk.skip_text(skipped, kind)}")
+    _report(done)
     if not done.queued:
         db.session.rollback()
         raise click.ClickException(f"nothing was queued: no candidate named can get {kind.label}s now")
@@ -128,6 +112,37 @@ def queue_many(
             else ""
         )
     )
+
+
+def _checked(
+    kind: str, chosen: Selection, subject: str | None, text_file: Path | None, promised_by: str | None
+) -> tuple[EmailKind, dt.date | None]:
+    """The kind and the promised date, or the option that is wrong named (exit 2)."""
+    try:
+        kind = bulk.check_kind(kind)
+    except DomainError as exc:
+        raise click.BadParameter(str(exc).removeprefix("kind: "), param_hint="'KIND'") from None
+    if not chosen.given:
+        raise click.BadParameter(
+            "name candidates with --candidate, or find them with --position, --state or --manager",
+            param_hint="'--candidate'",
+        )
+    for value, option in ((subject, "--subject"), (text_file, "--text-file")):
+        if value is not None:
+            raise click.BadParameter("is for one candidate; many get the template", param_hint=f"'{option}'")
+    try:
+        promised = parse_date(promised_by) if promised_by else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--promised-by'") from None
+    return kind, promised
+
+
+def _report(done: bulk.Answered) -> None:
+    """Each queued and each skipped candidate on a line, tab-separated, the skipped with why."""
+    for candidate, message in done.queued:
+        click.echo(f"queued  {candidate.id}\t{candidate.name}\temail {message.id} to {message.to_address}")
+    for skipped, name in zip(done.skipped, bulk.names(done.skipped), strict=True):
+        click.echo(f"skipped {skipped.candidate_id}\t{name}\t{bulk.skip_text(skipped, done.kind)}")
 
 
 def undo_batch(batch_id: str) -> None:
