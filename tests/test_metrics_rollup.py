@@ -174,7 +174,7 @@ def test_the_command_counts_everything_again(runner, session, org):
 
     result = runner.invoke(metrics_command, ["rebuild"])
     assert result.exit_code == 0, result.output
-    assert result.output == "7 answered wait(s) counted\n"
+    assert result.output == "7 answered wait(s) counted, 3 open\n"
     assert_the_page_counts_what_the_waits_say(session)
 
 

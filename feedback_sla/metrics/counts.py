@@ -1,9 +1,11 @@
-"""The metrics page's counts for a period: answered waits from the rollup, open waits live.
+"""The metrics page's counts for a period: answered waits from the rollup, open waits from kept counts.
 
 What a request reads does not grow with the organisation: the totals come from the rollup's
-rows per day (``AnsweredByDay``: a few thousand a year) and one count of the open waits by state
-and week; the summary's lines come a page of groups at a time (``GROUPS_PER_PAGE``, sorted by name as
-the report sorts them), each group's figures read from its positions' rows and open waits only.
+rows per day (``AnsweredByDay``: a few thousand a year) and the open waits by state and week from
+the counts the database keeps (``open_counts``; one manager's from their open waits); the summary's
+lines come a page of groups at a time (``GROUPS_PER_PAGE``, sorted by name as the report sorts
+them), each group's figures read from its positions' rows and open waits only (by
+``waits.position_id``, from one index).
 The figures mean what ``reports.summary`` says; ``figures`` counts the same from the waits.
 """
 
@@ -13,12 +15,12 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, exists, func, literal, null, or_, select
+from sqlalchemy import Select, case, exists, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
-from feedback_sla.candidates.models import Candidate
 from feedback_sla.errors import DomainError
+from feedback_sla.metrics import open_counts
 from feedback_sla.metrics.local_days import EPOCH, TO_MONDAY, monday_of
 from feedback_sla.metrics.models import AnsweredByDay, AnsweredByPosition
 from feedback_sla.metrics.rollup import UNKNOWN_ZONE, known_zone
@@ -93,7 +95,7 @@ def totals(
         answered, met, autopilot = answered + n, met + n_met, autopilot + n_autopilot
     states = dict.fromkeys(State, 0)
     open_now = overdue = 0
-    for state, week_number, late, n in session.execute(_open_waits(now, settings, period, manager_id)):
+    for state, week_number, late, n in _open_rows(session, now, settings, period, manager_id):
         states[State(state)] += n
         if week_number is not None:
             week = weeks.setdefault(period.mondays[week_number], [0, 0, 0])
@@ -133,9 +135,24 @@ def _answered_by_day(period: Period, manager_id: int | None) -> Select:
     return query.where(rows.opened_day.between(period.first, period.last))
 
 
-def _open_waits(now: dt.datetime, settings: OrgSettings, period: Period, manager_id: int | None) -> Select:
-    """Every open wait counted by state now, week of opening (the index of its Monday in the
-    period; NULL outside it) and whether it is past its deadline."""
+def _open_rows(
+    session: Session, now: dt.datetime, settings: OrgSettings, period: Period, manager_id: int | None
+) -> list:
+    """The open waits by state, week and lateness (``_open_waits``): the organisation's from the
+    counts the database keeps, one manager's (a few thousand at most) from the waits."""
+    bounds = (period.start, *period.week_starts, period.end)
+    if manager_id is None and open_counts.countable(bounds):
+        return open_counts.open_rows(
+            session, now, settings, bounds, lambda where: _open_waits(now, settings, period, None, where)
+        )
+    return session.execute(_open_waits(now, settings, period, manager_id)).all()
+
+
+def _open_waits(
+    now: dt.datetime, settings: OrgSettings, period: Period, manager_id: int | None, where=None
+) -> Select:
+    """Every open wait (meeting ``where``, if given) counted by state now, week of opening (the
+    index of its Monday in the period; NULL outside it) and whether it is past its deadline."""
     now = as_utc(now)
     # The week by comparing the instant with when each week begins: a few comparisons per wait,
     # cheaper than working out its local day (the page counts every open wait at every request).
@@ -150,17 +167,13 @@ def _open_waits(now: dt.datetime, settings: OrgSettings, period: Period, manager
         week.label("week"),
         case((Wait.due_at <= now, 1), else_=0).label("late"),
     ).where(Wait.closed_at.is_(None))
+    if where is not None:
+        inner = inner.where(where)
     if manager_id is not None:
-        inner = _of_positions(inner).where(Position.manager_id == manager_id)
+        inner = inner.join(Position, Wait.position_id == Position.id).where(Position.manager_id == manager_id)
     waits = inner.subquery()
     return select(waits.c.state, waits.c.week, waits.c.late, func.count()).group_by(
         waits.c.state, waits.c.week, waits.c.late
-    )
-
-
-def _of_positions(query: Select) -> Select:
-    return query.join(Candidate, Wait.candidate_id == Candidate.id).join(
-        Position, Candidate.position_id == Position.id
     )
 
 
@@ -223,15 +236,13 @@ def _groups(session: Session, period: Period, by: GroupBy, manager_id: int | Non
         AnsweredByPosition.opened_day.between(period.first, period.last),
     )
     if open_in_period:
-        open_waits = (
-            select(Candidate.position_id)
-            .join(Wait, and_(Wait.candidate_id == Candidate.id, Wait.closed_at.is_(None)))
-            .where(Wait.opened_at >= period.start, Wait.opened_at < period.end)
+        open_waits = select(Wait.position_id).where(
+            Wait.closed_at.is_(None), Wait.opened_at >= period.start, Wait.opened_at < period.end
         )
         if open_in_period <= FEW_OPEN:
             has_waits = or_(has_waits, Position.id.in_(open_waits))
         else:
-            has_waits = or_(has_waits, exists(open_waits.where(Candidate.position_id == Position.id)))
+            has_waits = or_(has_waits, exists(open_waits.where(Wait.position_id == Position.id)))
     dialect = session.get_bind().dialect.name
     counted = func.count().over()
     if by == GroupBy.MANAGER:
@@ -274,7 +285,8 @@ def _lines(
         line[0], line[1], line[2] = line[0] + n, line[1] + met, line[2] + autopilot
         line[3][days] += n
     open_waits = (
-        _of_positions(select(group, func.count(), func.sum(case((Wait.due_at <= as_utc(now), 1), else_=0))))
+        select(group, func.count(), func.sum(case((Wait.due_at <= as_utc(now), 1), else_=0)))
+        .join(Position, Wait.position_id == Position.id)
         .where(Wait.closed_at.is_(None), Wait.opened_at >= period.start, Wait.opened_at < period.end)
         .where(group.in_(ids))
         .group_by(group)

@@ -57,3 +57,18 @@ class RollupBasis(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64))
     holiday_calendar: Mapped[str] = mapped_column(String(64))
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OpenWaitCount(db.Model):
+    """The open waits that opened in one quarter hour, warn, fall due and escalate in the same
+    hours and have had as many follow-ups: kept by the database itself (triggers, migration 0015),
+    read by ``metrics.open_counts``. Quarter hours and hours are whole periods since 1970 (UTC)."""
+
+    __tablename__ = "open_wait_counts"
+
+    opened_slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    warn_hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    due_hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    escalate_hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    follow_ups: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    waits: Mapped[int] = mapped_column(Integer)

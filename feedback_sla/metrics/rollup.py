@@ -6,7 +6,8 @@ Why: counted from the waits at every request, the page's figures for a million w
 seconds (each answer's business days worked out in SQL by ``figures``). An answered wait's
 figures never change while it stays answered, so they are counted once, into
 ``AnsweredByPosition`` (the page's groups) and ``AnsweredByDay`` (its totals); the page counts
-the open waits live, since their state moves with the clock.
+the open waits from counts the database keeps by the hour (``open_counts``), since their state
+moves with the clock.
 
 When: in the transaction of whatever answers, reopens or removes a wait, through whichever door
 (a contact logged, an email sent, a decision, an erasure; a bounce or an undo reopening). The

@@ -9,8 +9,9 @@ answers, business days to answer and the share in time), the page shows:
 - the open waits by state now, whenever they opened (a backlog is not limited to a period).
 
 The answered waits are counted once, as they are answered (``rollup``); the page reads those
-counts and counts the open waits live (``counts``), a page of groups at a time: what a request
-costs does not grow with the managers, positions, weeks or waits. ``from_scratch`` counts the
+counts and the open waits' counts the database keeps (``counts``, ``open_counts``), a page of
+groups at a time: what a request costs does not grow with the managers, positions, weeks or
+waits. ``from_scratch`` counts the
 same figures from the waits themselves (``figures``): the tests hold the page to it.
 """
 

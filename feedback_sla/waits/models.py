@@ -58,6 +58,9 @@ class Wait(db.Model):
     #: candidate's status), so that the organisation's triage counts and lists its open waits
     #: from one index, without reading a million candidates. Never written by the app.
     candidate_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    #: The candidate's position, kept by the database (triggers, migration 0015): the metrics
+    #: page's lines find a group's open waits by it. The app never writes it.
+    position_id: Mapped[int | None] = mapped_column(Integer)
     opened_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     closed_by_event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
 
@@ -87,6 +90,22 @@ class Wait(db.Model):
             postgresql_where=text("closed_at IS NULL"),
         ),
         Index("ix_waits_opened_at", "opened_at"),
+        # The metrics page: a page of groups' open waits by position and opening, with whether
+        # they are late (PostgreSQL reads the index alone); open waits escalating in a given hour.
+        Index(
+            "ix_waits_open_position",
+            "position_id",
+            "opened_at",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+            postgresql_include=["due_at"],
+        ),
+        Index(
+            "ix_waits_open_escalate",
+            "escalate_at",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
         # The organisation's triage: its waiting candidates by deadline, with what their state
         # needs, counted and paged from the index alone (PostgreSQL reads no table row).
         Index(
