@@ -203,6 +203,8 @@ def upgrade():
     op.create_index(
         "ix_waits_open_escalate", "waits", ["escalate_at"], unique=False, sqlite_where=where, postgresql_where=where
     )
+    if dialect == "postgresql":  # the planner learns of the filled column now, not at autovacuum's turn
+        op.execute("ANALYZE waits, open_wait_counts")
 
 
 def downgrade():
