@@ -11,13 +11,12 @@ import functools
 import logging
 import re
 import sqlite3
+import sys
 from collections.abc import Sequence
 from typing import TypeVar
 
-import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -95,7 +94,9 @@ def _no_checkpoint(session: Session) -> None:
 # COMMITTED, PostgreSQL's default, the reads before it see just what they would inside: each
 # statement takes a fresh snapshot either way, and a plain SELECT takes no lock.
 
-_IDLE = psycopg.pq.TransactionStatus.IDLE
+# psycopg and SQLAlchemy's PostgreSQL dialect are imported where they are used: a command on
+# SQLite (the embedded default) starts without loading them.
+
 #: Marks a connection this module put in autocommit for its reads (not one made for AUTOCOMMIT).
 _READING = "feedback_sla.reading"
 
@@ -112,8 +113,11 @@ def _reads_only(statement: str) -> bool:
 @event.listens_for(Engine, "begin")
 def _read_in_autocommit(conn) -> None:
     if conn.dialect.driver == "psycopg":
+        import psycopg
+
         dbapi_connection = conn.connection.dbapi_connection
-        if not dbapi_connection.autocommit and dbapi_connection.info.transaction_status == _IDLE:
+        idle = psycopg.pq.TransactionStatus.IDLE
+        if not dbapi_connection.autocommit and dbapi_connection.info.transaction_status == idle:
             dbapi_connection.autocommit = True
             conn.info[_READING] = True  # an engine made for AUTOCOMMIT stays in it
 
@@ -121,6 +125,8 @@ def _read_in_autocommit(conn) -> None:
 @event.listens_for(Engine, "before_cursor_execute")
 def _begin_at_first_write(conn, cursor, statement: str, *_args) -> None:
     if conn.dialect.driver == "psycopg":
+        import psycopg
+
         dbapi_connection = conn.connection.dbapi_connection
         if conn.info.get(_READING) and (
             not _reads_only(statement) or isinstance(cursor, psycopg.ServerCursor)  # which needs one
@@ -132,9 +138,11 @@ def _begin_at_first_write(conn, cursor, statement: str, *_args) -> None:
 @event.listens_for(Pool, "checkin")
 def _transactions_by_default(dbapi_connection, record) -> None:
     """A connection goes back to the pool as psycopg makes it: transactions on."""
-    if record is not None and record.info.pop(_READING, False):
+    if record is not None and record.info.pop(_READING, False):  # only ever set on psycopg's
+        import psycopg
+
         if isinstance(dbapi_connection, psycopg.Connection) and dbapi_connection.autocommit:
-            if dbapi_connection.info.transaction_status == _IDLE:
+            if dbapi_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 dbapi_connection.autocommit = False
 
 
@@ -146,7 +154,8 @@ def unavailable(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     cause = getattr(error, "orig", None) or error
-    if isinstance(cause, psycopg.OperationalError):
+    psycopg = sys.modules.get("psycopg")  # not loaded: not a PostgreSQL error
+    if psycopg is not None and isinstance(cause, psycopg.OperationalError):
         return True
     return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause).lower()
 
@@ -202,8 +211,12 @@ def _adding(table, key: tuple[str, ...], counts: tuple[str, ...], dialect: str):
 
 def _dialect_insert(dialect: str, into):
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(into)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(into)
     raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover - only these two
 
