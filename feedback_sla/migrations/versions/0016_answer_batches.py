@@ -1,7 +1,7 @@
 """answer batches: the emails of an answer sent to many candidates at once share a batch id
 
-Revision ID: 0015_answer_batches
-Revises: 0014_outbox_by_candidate
+Revision ID: 0016_answer_batches
+Revises: 0015_open_wait_counts
 
 ``outbox_messages.batch_id`` (nullable text, indexed by ``ix_outbox_messages_batch``) names the
 batch a bulk answer queued, so one Undo cancels every email of it. Existing emails belong to no
@@ -12,8 +12,8 @@ not copied, and its indexes and the tables with triggers are left alone.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_answer_batches"
-down_revision = "0014_outbox_by_candidate"
+revision = "0016_answer_batches"
+down_revision = "0015_open_wait_counts"
 branch_labels = None
 depends_on = None
 
