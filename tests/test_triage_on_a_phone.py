@@ -211,6 +211,11 @@ def test_the_hard_rows_are_on_the_page_with_their_emails(triage, width):
         assert row.count() == 1, f"{name} is not on the triage page"
         assert row.locator(f"[data-row-email='{'pending' if status == 'queued' else status}']").count() == 1
     assert _row(page, LONG_NAME).get_by_text(LONG_POSITION).count() == 1
+    # An update already queued or being sent is not offered again; a failed or bounced one is.
+    for status, name in WITH_EMAIL.items():
+        offered = _row(page, name).get_by_role("button", name=f"Send update {name}").count()
+        assert offered == (status in ("failed", "bounced")), f"{name} ({status}): Send update {offered}×"
+    assert _row(page, LONG_NAME).get_by_text("Update on its way").is_visible()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -287,7 +292,14 @@ def test_on_a_phone_the_filters_wait_behind_a_disclosure_and_the_first_card_is_n
     assert not page.get_by_label("Sort by").is_visible()
     first = page.locator("table.table-triage tbody tr").first
     top = first.evaluate("(tr) => tr.getBoundingClientRect().top")
-    assert top < 844 / 2, f"the first card starts {top:.0f} px down a 844 px window"
+    # What comes above the cards besides the filters: the emails to check (here a failed and a
+    # bounced one) and the bar that answers many at once.
+    above = page.locator("[data-attention], [data-bulk-form]").evaluate_all(
+        "(boxes) => boxes.reduce((sum, box) => sum + box.getBoundingClientRect().height, 0)"
+    )
+    assert top - above < 844 / 2, (
+        f"the first card starts {top:.0f} px down ({above:.0f} px of emails and bar)"
+    )
     page.get_by_text("Filter and sort").click()
     assert page.get_by_label("Sort by").is_visible()
 

@@ -99,8 +99,8 @@ def index():
     # The rows' queued and failed emails, and the emails to check: two queries, whatever the
     # number of rows.
     emails = for_triage(db.session, now, manager_id, [r.candidate_id for r in result.rows])
-    # An email shown on its candidate's row, with its Undo or Retry, is not listed again above.
-    on_rows = {m.id for shown in emails.by_candidate.values() for m in shown}
+    # An email queued for a candidate on a row has its Undo there: it is not offered again above.
+    on_rows = {m.id for shown in emails.by_candidate.values() for m in shown if m.can_undo(now)}
     return render_template(
         "triage/index.html",
         triage=result,
