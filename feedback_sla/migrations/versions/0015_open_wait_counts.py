@@ -16,7 +16,9 @@ new deadlines moves its count. Existing open waits are counted here, in one stat
 position, and a candidate moved to another position takes their waits along). With
 ``ix_waits_open_position`` the page's lines find a page of groups' open waits without reading
 their candidates. ``ix_waits_open_escalate`` finds the open waits whose escalation falls in a
-given hour.
+given hour. Filling ``position_id`` rewrites every wait: on PostgreSQL the tables are analyzed
+here, and a ``VACUUM ANALYZE waits`` afterwards (outside the migration's transaction; otherwise
+autovacuum's next turn) lets the page read ``ix_waits_open_position`` alone.
 
 A later migration that copies ``waits`` or ``candidates`` on SQLite (batch mode) drops their
 triggers and must create them again (``create_triggers`` here and in 0012).
