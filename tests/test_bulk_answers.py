@@ -159,6 +159,12 @@ def test_the_same_request_twice_queues_once_and_answers_with_its_batch(session, 
     again = answer(session, config, [p.id for p in people])
     assert again.batch_id == first.batch_id and again.skipped == []
     assert len(messages(session)) == 4
+    # Repeated with one more candidate, the request still queues nothing new: one batch, one Undo.
+    late = waiting_candidates(session, position, ["Zoë Late"], at=T0, prefix="late")[0]
+    widened = answer(session, config, [p.id for p in people] + [late.id])
+    assert widened.batch_id == first.batch_id and len(widened.queued) == 4
+    assert [(s.candidate_id, s.reason) for s in widened.skipped] == [(late.id, bulk.SkipReason.REPEATED)]
+    assert len(messages(session)) == 4
 
 
 def test_above_the_threshold_the_number_must_be_typed(session, config):

@@ -102,6 +102,12 @@ def test_the_counts_follow_every_change_of_a_wait(session):
         )
         assert_counts_and_page_agree(session)
 
+        # An instant a breath before the hour belongs to the hour it is in (SQLite's strftime would
+        # round it up to the next).
+        fay = session.scalars(sa.select(Wait).join(Candidate).where(Candidate.name == "Fay")).one()
+        fay.escalate_at = fay.escalate_at.replace(minute=59, second=59, microsecond=999_600)
+        assert_counts_and_page_agree(session, NOW, fay.escalate_at, fay.escalate_at + dt.timedelta(seconds=1))
+
         # A candidate moved to another position takes their waits along; a wait deleted is no longer counted.
         aiko = session.get(Candidate, aiko.id)
         session.execute(

@@ -18,7 +18,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Integer, and_, case, cast, delete, extract, func, literal, not_, null, or_, select
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    cast,
+    delete,
+    extract,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from feedback_sla.metrics.models import OpenWaitCount
@@ -69,30 +84,31 @@ def open_rows(
     )
     late = case((counted.due_hour < hour, 1), else_=0)
     in_this_hour = or_(counted.warn_hour == hour, counted.due_hour == hour, counted.escalate_hour == hour)
-    rows = session.execute(
-        select(state, week, late, func.sum(counted.waits))
-        .where(not_(in_this_hour))
-        .group_by(state, week, late)
-    ).all()
+    kept = select(state, week, late, func.sum(counted.waits)).where(not_(in_this_hour))
     start = dt.datetime.fromtimestamp(hour * HOUR, dt.UTC)
     end = start + dt.timedelta(seconds=HOUR)
     this_hour = or_(
         *(and_(column >= start, column < end) for column in (Wait.warn_at, Wait.due_at, Wait.escalate_at))
     )
-    return [tuple(row) for row in rows] + [tuple(row) for row in session.execute(live(this_hour))]
+    # One statement, so both parts see the waits as of the same moment.
+    both = union_all(kept.group_by(state, week, late), live(this_hour))
+    return [tuple(row) for row in session.execute(both)]
 
 
 def _periods_of(column, seconds: int, dialect: str):
     """``column``'s whole periods of ``seconds`` since 1970, in SQL, as the triggers count them."""
     if dialect == "postgresql":
         return cast(func.floor(extract("epoch", column) / seconds), Integer)
-    return cast(func.strftime("%s", column), Integer) / seconds
+    # The whole second: strftime would round 10:59:59.9996 up to the next hour.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer) // seconds
 
 
 def recount(session: Session) -> int:
     """Count the open waits again from the waits (the triggers keep the counts; this mends them
     should the triggers ever have been missing); returns how many. The caller commits."""
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # no wait changes while it is counted (SQLite writes one at a time)
+        session.execute(text("LOCK TABLE waits IN SHARE MODE"))
     key = [
         _periods_of(Wait.opened_at, SLOT, dialect),
         _periods_of(Wait.warn_at, HOUR, dialect),

@@ -45,6 +45,7 @@ class SkipReason(enum.StrEnum):
     UNDELIVERABLE = "undeliverable"  # their address bounced and was not corrected
     ON_ITS_WAY = "on_its_way"  # an email of this kind is already queued or being sent
     REFUSED = "refused"  # the door's checks refused it (``detail``: why)
+    REPEATED = "repeated"  # the request was answered before without them: it queues nothing new
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def skip_text(skipped: Skipped, kind: EmailKind) -> str:
             return "an email to their address bounced; correct the address first"
         case SkipReason.ON_ITS_WAY:
             return f"{label} is already on its way to them"
+        case SkipReason.REPEATED:
+            return "this request was answered before without them; it queues nothing new"
     return skipped.detail
 
 
@@ -178,6 +181,8 @@ def plan(
         reason = _skip_reason(candidate, kind, candidate_id in waits, unsent.get(candidate_id, set()))
         if candidate is None:
             skipped.append(Skipped(candidate_id, None, SkipReason.NOT_FOUND))
+        elif repeated and candidate_id not in repeated:  # a repeat answers with the first batch only
+            skipped.append(Skipped(candidate_id, candidate.name, SkipReason.REPEATED))
         elif reason is not None and candidate_id not in repeated:
             skipped.append(Skipped(candidate_id, candidate.name, reason, candidate.status.value))
         else:

@@ -42,7 +42,7 @@ def _period(dialect: str, value: str, seconds: int) -> str:
     """The whole periods of ``seconds`` since 1970 of a timestamp (UTC)."""
     if dialect == "postgresql":
         return f"floor(extract(epoch FROM {value}) / {seconds})::integer"
-    return f"CAST(strftime('%s', {value}) AS INTEGER) / {seconds}"
+    return f"CAST(strftime('%s', substr({value}, 1, 19)) AS INTEGER) / {seconds}"  # whole seconds
 
 
 def _values(dialect: str, row: str) -> str:
@@ -95,7 +95,9 @@ def _postgresql() -> list[str]:
         FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION waits_count_open()""",
         """CREATE FUNCTION waits_take_candidate_position() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            NEW.position_id := (SELECT c.position_id FROM candidates c WHERE c.id = NEW.candidate_id);
+            NEW.position_id := (
+                SELECT c.position_id FROM candidates c WHERE c.id = NEW.candidate_id FOR SHARE
+            );  -- a move of the candidate meanwhile waits, then reaches this wait too
             RETURN NEW;
         END $$""",
         """CREATE TRIGGER waits_take_candidate_position

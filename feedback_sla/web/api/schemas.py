@@ -249,7 +249,16 @@ class SkippedSchema(ma.Schema):
     reason = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(
-            ["not_found", "erased", "status", "not_waiting", "undeliverable", "on_its_way", "refused"]
+            [
+                "not_found",
+                "erased",
+                "status",
+                "not_waiting",
+                "undeliverable",
+                "on_its_way",
+                "refused",
+                "repeated",
+            ]
         ),
     )
     message = ma.fields.String(required=True)
