@@ -312,7 +312,8 @@ def _add_to(session: Session, model, key: tuple[str, ...], change: Counter[tuple
     add_to_rows(
         session,
         model,
-        [dict(zip(key, values, strict=True)) | counts for values, counts in rows.items()],
+        # In key order: two transactions adding to the same rows lock them in the same order.
+        [dict(zip(key, values, strict=True)) | counts for values, counts in sorted(rows.items())],
         key=key,
         counts=_COUNTS,
     )
