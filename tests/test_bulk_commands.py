@@ -3,7 +3,11 @@ returned with the reason, bad input refused naming the option or field."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 import sqlalchemy as sa
+import time_machine
 
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
@@ -14,6 +18,13 @@ from feedback_sla.waits import service as waits_service
 from .api_support import bearer, manager_with_token
 from .bulk_support import NAMES, manager_with_position, waiting_candidates
 from .factories import PositionFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _a_wednesday_morning():
+    """The tests' own clock (ticking from a Wednesday morning), whatever the day they run."""
+    with time_machine.travel(dt.datetime(2026, 12, 2, 10, tzinfo=dt.UTC), tick=True):
+        yield
 
 
 def outbox(session) -> list[OutboxMessage]:

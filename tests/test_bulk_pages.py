@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+import pytest
 import sqlalchemy as sa
+import time_machine
 
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
@@ -14,6 +17,14 @@ from feedback_sla.waits import erasure
 from .bulk_support import NAMES, manager_with_position, waiting_candidates
 from .factories import PositionFactory, UserFactory
 from .helpers import csrf_token, logged_in, text
+
+
+@pytest.fixture(autouse=True)
+def _a_wednesday_morning():
+    """The tests' own clock (ticking from a Wednesday morning), whatever the day they run."""
+    with time_machine.travel(dt.datetime(2026, 12, 2, 10, tzinfo=dt.UTC), tick=True):
+        yield
+
 
 UNDO = re.compile(r'action="(/emails/batches/[0-9a-f]+/undo)"')
 
