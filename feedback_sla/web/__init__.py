@@ -95,6 +95,7 @@ def _menus(app: Flask) -> dict:
         "layout": {
             "home": url_for("triage.index"),
             "login": url_for("auth.login"),
+            "search": url_for("candidates.index"),
             "settings": url_for("account.settings"),
             "password": url_for("auth.change_password"),
             "logout": url_for("auth.logout"),
