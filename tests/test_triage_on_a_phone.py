@@ -258,6 +258,7 @@ def test_the_account_and_admin_menus_open_inside_the_window(triage, width):
     page = triage(width)
     if width < 768:
         page.get_by_role("button", name="Toggle navigation").click()
+        page.locator("#nav.show").wait_for()  # opened, not still sliding open
     summary = page.locator("details.nav-menu > summary").last
     summary.wait_for(state="visible")
     summary.click()
