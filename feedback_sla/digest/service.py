@@ -34,6 +34,7 @@ from feedback_sla.positions.models import Position
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import as_utc, utcnow, zone
 from feedback_sla.waits.clock import OrgSettings, State
+from feedback_sla.waits.decisions import only_updates_so_far
 from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import (
@@ -69,6 +70,8 @@ class DigestItem:
     row: WaitingRow
     due_text: str
     url: str
+    #: The candidate has had only updates so far (``waits.decisions``): the answer is the decision.
+    updates_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def owed_to(
                 listed = waiting_row(row)  # made for the listed candidates only
                 phrase = words.phrase(row.due_at, row.time_zone)
                 shown.append(DigestItem(listed, phrase, f"{base}/candidates/{row.candidate_id}"))
+    marked = only_updates_so_far(session, [item.row.wait_id for item in shown])
+    shown = [dataclasses.replace(item, updates_only=item.row.wait_id in marked) for item in shown]
     escalated, overdue = counts[State.ESCALATED], counts[State.OVERDUE]
     return Owed(tuple(shown), escalated, overdue, due_today=counts.total() - escalated - overdue)
 

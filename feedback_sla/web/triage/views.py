@@ -19,6 +19,7 @@ from feedback_sla.text import printable
 from feedback_sla.timeutil import utcnow
 from feedback_sla.triage.service import Cursor, TriageSort, triage
 from feedback_sla.waits.clock import State
+from feedback_sla.waits.decisions import only_updates_so_far
 from feedback_sla.waits.queries import Filters, WaitingRow
 from feedback_sla.waits.wording import DueWords
 from feedback_sla.web.access import position_choices
@@ -101,10 +102,14 @@ def index():
     emails = for_triage(db.session, now, manager_id, [r.candidate_id for r in result.rows])
     # An email queued for a candidate on a row has its Undo there: it is not offered again above.
     on_rows = {m.id for shown in emails.by_candidate.values() for m in shown if m.can_undo(now)}
+    # The rows whose candidate has had only updates so far: one more query, whatever the rows.
+    updated = only_updates_so_far(db.session, [r.wait_id for r in result.rows])
     return render_template(
         "triage/index.html",
         triage=result,
-        rows=shown_rows(result.rows, DueWords(now, settings, current_user.time_zone), emails.by_candidate),
+        rows=shown_rows(
+            result.rows, DueWords(now, settings, current_user.time_zone), emails.by_candidate, updated
+        ),
         attention=[m for m in emails.attention if m.id not in on_rows],
         email_nonce=new_nonce(),
         now=now,
@@ -125,21 +130,32 @@ def index():
 
 class ShownRow(NamedTuple):
     """A row as the page shows it: the waiting candidate, their deadline in words and as a time in
-    the viewer's zone, and their unfinished emails."""
+    the viewer's zone, their unfinished emails, whether they have had only updates so far, and
+    whether the decision comes before the update (after an update, or once escalated)."""
 
     wait: WaitingRow
     due_words: str
     due_time: str
     emails: list[TriageEmail]
+    updates_only: bool
+    decide_first: bool
 
 
 def shown_rows(
-    rows: list[WaitingRow], words: DueWords, unfinished: dict[int, list[TriageEmail]]
+    rows: list[WaitingRow],
+    words: DueWords,
+    unfinished: dict[int, list[TriageEmail]],
+    updated: set[int] = frozenset(),
 ) -> list[ShownRow]:
     """Worded here rather than in the template: a page's fifty rows share a few dozen deadlines."""
     return [
         ShownRow(
-            r, words.phrase(r.due_at, r.time_zone), words.title(r.due_at), unfinished.get(r.candidate_id, [])
+            r,
+            words.phrase(r.due_at, r.time_zone),
+            words.title(r.due_at),
+            unfinished.get(r.candidate_id, []),
+            r.wait_id in updated,
+            r.wait_id in updated or r.state == State.ESCALATED,
         )
         for r in rows
     ]
