@@ -5,6 +5,9 @@ Off unless ``DKIM_KEY_FILE``, ``DKIM_SELECTOR`` and ``DKIM_DOMAIN`` are all set;
 the settings are, so a bad one stops the app at start with the setting's name. A message is signed
 as it is turned into bytes for the wire (``DkimMessage.as_bytes``): the signature covers exactly
 what the server receives, however the transport serialises it.
+
+dkimpy is imported when a key is read or a message signed: it loads dnspython with it, which
+commands that send nothing (the export, the digest's dry run) need not wait for.
 """
 
 from __future__ import annotations
@@ -14,9 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-
-import dkim
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from feedback_sla.config import ENV_PREFIX, ConfigurationError
 from feedback_sla.emails.headers import HeaderError
@@ -47,6 +47,8 @@ class DkimKey:
     def sign(self, data: bytes) -> bytes:
         """The ``DKIM-Signature`` header (folded, ending in CRLF) for a message's wire bytes;
         headers and body canonicalised relaxed, so a server that refolds a header keeps it valid."""
+        import dkim
+
         signer = dkim.DKIM(data, linesep=b"\r\n")
         signed = signer.default_sign_headers()
         signed += [name for name, _ in signer.headers if name.lower() in ALSO_SIGNED]
@@ -104,6 +106,8 @@ def _read_key(path: str) -> bytes:
             data = file.read(64 * 1024).replace(b"\r\n", b"\n")
     except OSError as exc:
         raise ConfigurationError(f"{_named('DKIM_KEY_FILE')}: cannot read {path!r}: {exc.strerror}") from None
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
     try:
         key = parse_pem_private_key(data)
     except (UnparsableKeyError, ValueError, IndexError, TypeError):
@@ -129,6 +133,8 @@ class DkimMessage(EmailMessage):
         data = super().as_bytes(unixfrom=unixfrom, policy=policy)
         if self.dkim_key is None or unixfrom:
             return data
+        import dkim
+
         try:
             return self.dkim_key.sign(data) + data
         except dkim.DKIMException as exc:  # the worker records it as this message's failure
