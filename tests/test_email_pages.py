@@ -635,7 +635,7 @@ def test_admin_edits_a_template_with_preview_and_a_one_click_email_uses_it(clien
     login(client, admin)
     listing = get(client, "/admin/emails")
     assert "Email templates" in listing
-    assert listing.count("data-template=") == 5 and ">Default<" in listing
+    assert listing.count("data-template=") == 5 and listing.count(">Organisation default<") == 5
     page = get(client, "/admin/emails/rejection")
     for name in (
         "candidate_first_name",
@@ -663,7 +663,8 @@ def test_admin_edits_a_template_with_preview_and_a_one_click_email_uses_it(clien
     saved = client.post("/admin/emails/rejection", data=data)
     assert saved.status_code == 302
     assert "Saved the rejection template" in get(client, saved.location)
-    assert ">Edited<" in get(client, "/admin/emails")
+    listing = get(client, "/admin/emails")  # the edit is a named template now, the kind's default
+    assert listing.count("data-template=") == 6 and "Rejection as shipped" in listing
 
     triage = get(client, f"/?manager={manager.id}")
     click(client, triage, "Reject", f"/candidates/{candidate.id}/")

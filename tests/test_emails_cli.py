@@ -12,7 +12,8 @@ from alembic.script import ScriptDirectory
 from feedback_sla import create_app
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
-from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
+from feedback_sla.emails import composing
+from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
 
@@ -124,7 +125,7 @@ def test_templates_from_the_command_line(runner, session, tmp_path):
 
     refused = runner.invoke(args=["emails", "template", "set", "offer", "--text", str(bad)])
     assert refused.exit_code == 1 and "text: unknown placeholder salary" in refused.output
-    assert session.get(EmailTemplate, EmailKind.OFFER) is None
+    assert composing.default_row(session, EmailKind.OFFER) is None
 
     saved = runner.invoke(args=["emails", "template", "set", "offer", "--text", str(good), "--subject", "Hi"])
     assert saved.exit_code == 0, saved.output
@@ -135,7 +136,7 @@ def test_templates_from_the_command_line(runner, session, tmp_path):
 
     reset = runner.invoke(args=["emails", "template", "reset", "offer"])
     assert "offer template reset to the default" in reset.output
-    assert session.get(EmailTemplate, EmailKind.OFFER) is None
+    assert composing.default_row(session, EmailKind.OFFER) is None
 
 
 def test_upgrading_a_database_that_holds_data_keeps_every_row_and_leaves_one_head(tmp_path, monkeypatch):

@@ -71,7 +71,7 @@ def test_an_edited_template_is_stored_and_used_then_reset_to_the_file(session):
 
     assert templates.reset_template(session, "rejection") is True
     session.commit()
-    assert session.get(EmailTemplate, EmailKind.REJECTION) is None
+    assert templates.default_row(session, EmailKind.REJECTION) is None
     assert templates.source_of(session, "rejection") == templates.default_source("rejection")
     assert templates.reset_template(session, "rejection") is False
 
@@ -111,7 +111,7 @@ def test_a_template_that_is_broken_or_reaches_outside_its_placeholders_is_refuse
     assert str(caught.value).startswith(reason)
     assert caught.value.field == field
     session.rollback()
-    assert session.get(EmailTemplate, EmailKind.OFFER) is None
+    assert templates.default_row(session, EmailKind.OFFER) is None
 
 
 def test_the_shipped_defaults_pass_the_checks_an_edit_must_pass(app):
@@ -190,7 +190,7 @@ def test_a_template_that_could_take_hundreds_of_megabytes_is_refused_on_save(app
     with pytest.raises(TemplateError) as refused:
         templates.save_template(session, "rejection", "Your application", text, "<p>Hello</p>", None, T0)
     assert str(refused.value).startswith(message), str(refused.value)
-    assert session.get(EmailTemplate, EmailKind.REJECTION) is None
+    assert templates.default_row(session, EmailKind.REJECTION) is None
 
 
 def test_a_loop_over_the_feedback_that_stays_small_is_fine(app, session):
@@ -201,7 +201,7 @@ def test_a_loop_over_the_feedback_that_stays_small_is_fine(app, session):
     templates.save_template(
         session, "rejection", "Your application", text, "<p>{{ feedback|e }}</p>", None, T0
     )
-    assert session.get(EmailTemplate, EmailKind.REJECTION) is not None
+    assert templates.default_row(session, EmailKind.REJECTION) is not None
 
 
 def test_a_stored_template_that_renders_too_much_stops_at_the_limit(app, session):
@@ -210,6 +210,8 @@ def test_a_stored_template_that_renders_too_much_stops_at_the_limit(app, session
     session.add(
         EmailTemplate(
             kind=EmailKind.REJECTION,
+            name="Rejection",
+            is_default=True,
             subject="Your application",
             text_body="{% for c in feedback %}{{ feedback }}{% endfor %}",
             html_body="<p>Hello</p>",

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from feedback_sla import demo
 from feedback_sla.accounts.service import find_by_email
 from feedback_sla.candidates.models import Candidate
+from feedback_sla.emails import library
 from feedback_sla.positions.models import Position
 from feedback_sla.timeutil import utcnow
 
@@ -36,7 +37,16 @@ def test_every_page_opens(app, client, session, who):
     assert login(client, user, password=demo.DEMO_PASSPHRASE).status_code == 302
     position = session.scalar(sa.select(Position).where(Position.manager_id == demo_manager_id(session)))
     candidate = session.scalar(sa.select(Candidate).where(Candidate.position_id == position.id))
-    values = {"candidate_id": candidate.id, "position_id": position.id, "kind": "rejection"}
+    template = library.add(
+        session, "rejection", "After the final interview", "Hi", "Hi", "<p>Hi</p>", None, utcnow()
+    )
+    session.commit()
+    values = {
+        "candidate_id": candidate.id,
+        "position_id": position.id,
+        "kind": "rejection",
+        "template_id": template.id,
+    }
     opened = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in SKIPPED or rule.endpoint == "auth.login":

@@ -74,6 +74,9 @@ class Candidate(db.Model):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: When the candidate's personal data was erased (on request or by retention); None if kept.
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The candidate's own time zone when known (an IANA name); emails sent later are timed in
+    #: it, else in the position's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     position: Mapped[Position] = relationship()
 

@@ -12,7 +12,7 @@ import click
 from feedback_sla.accounts.models import User
 from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.database import db
-from feedback_sla.emails import checks
+from feedback_sla.emails import checks, choosing
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.errors import DomainError
@@ -58,6 +58,16 @@ class Selection:
         return list(dict.fromkeys([*self.candidate_ids, *found]))
 
 
+def template_named(kind: str, text: str | None) -> int | None:
+    """The template ``--template`` names, or None for each candidate's default (exit 2 naming it)."""
+    if text is None:
+        return None
+    try:
+        return choosing.find(db.session, kind, text)
+    except DomainError as exc:
+        raise click.BadParameter(str(exc).removeprefix("template: "), param_hint="'--template'") from None
+
+
 def queue_many(
     kind: str,
     chosen: Selection,
@@ -70,13 +80,15 @@ def queue_many(
     reasons: tuple[str, ...],
     subject: str | None,
     text_file: Path | None,
+    template: str | None,
     key: str | None,
 ) -> None:
     """Queue the answer to every eligible candidate as one batch; exit 1 when none could get it."""
     kind, promised = _checked(kind, chosen, subject, text_file, promised_by)
     settings = settings_service.load(db.session)
     ids = chosen.ids(settings)
-    answer = bulk.Answer(kind, feedback=feedback, reasons=tuple(reasons), promised_date=promised)
+    chosen = template_named(kind, template)
+    answer = bulk.Answer(kind, feedback, tuple(reasons), promised_date=promised, template=chosen)
     now = utcnow()
     planned = refusing(lambda: bulk.plan(db.session, ids, answer, now, settings, manager_id=None))
     threshold = int(settings_service.value_of(db.session, SETTING))

@@ -122,6 +122,11 @@ def _actor(email: str | None):
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Replace the message text (the HTML part is made from it).",
 )
+@click.option(
+    "--template",
+    help="Write it from this template: its id, its name, or 'shipped'; by default each candidate's "
+    "own (their position's, their stage's, or the organisation's).",
+)
 @click.option("--as", "actor_email", help="Queue as this user (timeline actor).")
 @click.option("--key", help="Idempotency key: the same key twice queues one email (or one batch).")
 def queue_command(args, candidate_ids, position_id, states, manager_email, typed, **single):
@@ -151,7 +156,9 @@ def _candidate_id(text: str) -> int:
     return int(text)
 
 
-def _queue_one(candidate_id, kind, promised_by, feedback, reasons, subject, text_file, actor_email, key):
+def _queue_one(
+    candidate_id, kind, promised_by, feedback, reasons, subject, text_file, template, actor_email, key
+):
     candidate = db.session.get(Candidate, candidate_id)
     if candidate is None:
         raise click.BadParameter(f"no candidate with id {candidate_id}", param_hint="'CANDIDATE_ID'")
@@ -171,6 +178,7 @@ def _queue_one(candidate_id, kind, promised_by, feedback, reasons, subject, text
         subject=subject,
         text=text_file.read_text(encoding="utf-8") if text_file else None,
         default_promise=True,
+        template=bulk_emails.template_named(kind, template),
     )
     config = _config()
     message = committed(

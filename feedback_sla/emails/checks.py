@@ -8,14 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Status
-from feedback_sla.emails import composing, queries
+from feedback_sla.emails import choosing, composing, queries
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
@@ -91,6 +91,9 @@ class EmailRequest:
     waiting: bool = False
     #: The batch of a bulk answer the email belongs to (``waits.bulk``): one Undo takes back all.
     batch_id: str | None = None
+    #: The template to write it from: a template id, ``choosing.SHIPPED``, or None for the
+    #: candidate's default (their position's, their stage's, or the organisation's).
+    template: int | None = None
 
 
 def check_feedback_kept(feedback: str | None, text: str | None) -> None:
@@ -240,11 +243,13 @@ def draft(
     *,
     promised_date: dt.date | None = None,
     feedback: str | None = None,
+    template: int | None = None,
 ) -> RenderedEmail:
-    """The message a one-click send would queue, for "Customize" to show and edit."""
+    """The message a one-click send would queue (from ``template``, else the candidate's default),
+    for "Customize" to show and edit."""
     kind = composing.check_kind(kind)
     mark = STATUS_LINK_MARK if config.status_links else ""
-    render = composing.renderer(session, kind)
+    render = choosing.choose(session, kind, candidate, template).renderer()
     return render_for(render, candidate, config, promised_date, check_feedback(feedback), mark)
 
 
@@ -261,22 +266,32 @@ class Checked:
     rendered: RenderedEmail
     #: The token of the status page link the message carries; None when it carries none.
     status_token: str | None = None
+    #: The template it is written from.
+    template: choosing.Chosen | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Reads:
     """What the checks of a batch read, once for all its requests: each candidate's pending emails
-    (those a new one may contradict) and each kind's template."""
+    (those a new one may contradict), and the kinds' templates and defaults, each template compiled
+    once."""
 
     pending: dict[int, list[OutboxMessage]]
-    renderers: dict[EmailKind, composing.Renderer]
+    templates: choosing.Catalogue
+    renderers: dict[tuple[EmailKind, int], composing.Renderer] = field(default_factory=dict)
+
+    def template(self, request: EmailRequest, kind: EmailKind) -> tuple[choosing.Chosen, composing.Renderer]:
+        chosen = self.templates.choose(kind, request.candidate, request.template)
+        key = (kind, chosen.value)
+        if key not in self.renderers:
+            self.renderers[key] = chosen.renderer()
+        return chosen, self.renderers[key]
 
 
 def read_for(session: Session, requests: Sequence[tuple[EmailRequest, EmailKind]]) -> Reads:
-    """The reads of ``validate`` for a batch, in a statement or two whatever its size."""
+    """The reads of ``validate`` for a batch, in a few statements whatever its size."""
     pending = queries.pending_by_candidate(session, {request.candidate.id for request, _ in requests})
-    kinds = dict.fromkeys(kind for _, kind in requests)
-    return Reads(pending, {kind: composing.renderer(session, kind) for kind in kinds})
+    return Reads(pending, choosing.catalogue(session, {kind for _, kind in requests}))
 
 
 def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConfig, reads: Reads) -> Checked:
@@ -296,8 +311,9 @@ def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConf
         raise EmailError(
             f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
         )
+    chosen, render = reads.template(request, kind)
     rendered = message_text(
-        reads.renderers[kind],
+        render,
         candidate,
         config,
         request.promised_date,
@@ -309,5 +325,5 @@ def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConf
     check_recipients(candidate, candidate.position.manager, rendered.subject)
     carried = bool(status_url) and status_url in rendered.text + rendered.html
     return Checked(
-        kind, key, feedback, reasons, conflicting, status_before, rendered, token if carried else None
+        kind, key, feedback, reasons, conflicting, status_before, rendered, token if carried else None, chosen
     )

@@ -18,6 +18,7 @@ from flask import current_app
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
@@ -86,6 +87,9 @@ class TemplateError(DomainError):
 
 @dataclass(frozen=True)
 class TemplateSource:
+    """A template's parts; ``edited`` for a named one an admin wrote (``id``, ``name``), not the
+    shipped files."""
+
     kind: EmailKind
     subject: str
     text: str
@@ -93,6 +97,9 @@ class TemplateSource:
     edited: bool = False
     updated_by: str | None = None
     updated_at: dt.datetime | None = None
+    id: int | None = None
+    name: str = ""
+    is_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,10 +137,20 @@ def default_source(kind: str | EmailKind) -> TemplateSource:
     return TemplateSource(kind=kind, subject=DEFAULT_SUBJECTS[kind], text=text, html=html)
 
 
+def default_row(session: Session, kind: EmailKind) -> EmailTemplate | None:
+    """The organisation's default named template of ``kind``; None: the shipped files are."""
+    query = select(EmailTemplate).where(EmailTemplate.kind == kind, EmailTemplate.is_default.is_(True))
+    return session.scalar(query)
+
+
 def source_of(session: Session, kind: str | EmailKind) -> TemplateSource:
-    """The template in use: an admin's edit, or the shipped default."""
+    """The organisation's default template of ``kind``: a named one, or the shipped files."""
     kind = check_kind(kind)
-    row = session.get(EmailTemplate, kind)
+    return source_of_row(kind, default_row(session, kind))
+
+
+def source_of_row(kind: EmailKind, row: EmailTemplate | None) -> TemplateSource:
+    """A named template's parts, or the shipped files' when ``row`` is None."""
     if row is None:
         return default_source(kind)
     return TemplateSource(
@@ -144,6 +161,9 @@ def source_of(session: Session, kind: str | EmailKind) -> TemplateSource:
         edited=True,
         updated_by=row.updated_by.name if row.updated_by else None,
         updated_at=row.updated_at,
+        id=row.id,
+        name=row.name,
+        is_default=row.is_default,
     )
 
 
@@ -218,13 +238,14 @@ def save_template(
     actor: User | None,
     now: dt.datetime,
 ) -> EmailTemplate:
-    """Validate and store an admin's edit of a template (the caller commits)."""
+    """Validate and store an admin's edit of the kind's default template; while the shipped files
+    are the default, the edit becomes a named template, the new default (the caller commits)."""
     kind = check_kind(kind)
     subject = subject.strip()
     validate(subject, text, html)
-    row = session.get(EmailTemplate, kind)
+    row = default_row(session, kind)
     if row is None:
-        row = EmailTemplate(kind=kind)
+        row = EmailTemplate(kind=kind, name=_free_name(session, kind), is_default=True)
         session.add(row)
     row.subject, row.text_body, row.html_body = subject, text, html
     row.updated_by, row.updated_at = actor, now
@@ -232,9 +253,24 @@ def save_template(
     return row
 
 
+def _free_name(session: Session, kind: EmailKind) -> str:
+    """The kind's title, numbered when a template already has it."""
+    taken = {
+        name.lower() for name in session.scalars(select(EmailTemplate.name).where(EmailTemplate.kind == kind))
+    }
+    title = kind.label[:1].upper() + kind.label[1:]
+    number = 1
+    name = title
+    while name.lower() in taken:
+        number += 1
+        name = f"{title} {number}"
+    return name
+
+
 def reset_template(session: Session, kind: str | EmailKind) -> bool:
-    """Go back to the shipped default; False if the template was not edited."""
-    row = session.get(EmailTemplate, check_kind(kind))
+    """Go back to the shipped files as the default: the default named template is deleted; False
+    if the shipped files already were the default."""
+    row = default_row(session, check_kind(kind))
     if row is None:
         return False
     session.delete(row)
@@ -252,10 +288,14 @@ Renderer = Callable[[Mapping[str, str]], RenderedEmail]
 
 
 def renderer(session: Session, kind: str | EmailKind) -> Renderer:
-    """The template in use for ``kind`` (an admin's edit, or the shipped default), read once: a
-    batch of messages renders each with no further statement."""
+    """The organisation's default template of ``kind``, read once (``renderer_of``)."""
     kind = check_kind(kind)
-    row = session.get(EmailTemplate, kind)
+    return renderer_of(kind, default_row(session, kind))
+
+
+def renderer_of(kind: EmailKind, row: EmailTemplate | None) -> Renderer:
+    """A named template (``row``), or the shipped files when None, compiled once: a batch of
+    messages renders each with no further statement."""
     if row is None:
         env = current_app.jinja_env
         subject = _compiled("subject", DEFAULT_SUBJECTS[kind])

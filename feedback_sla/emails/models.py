@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
+from feedback_sla.positions.models import Position
 from feedback_sla.types import UTCDateTime, str_enum
 
 
@@ -66,18 +67,57 @@ class OutboxStatus(enum.StrEnum):
 
 
 class EmailTemplate(db.Model):
-    """An admin's edit of a default template; no row means the file shipped with the app."""
+    """A named template an admin wrote for a kind of email. The kind's files shipped with the app
+    are its template without a row (``emails.choosing.SHIPPED``), the default while no row is."""
 
     __tablename__ = "email_templates"
 
-    kind: Mapped[EmailKind] = mapped_column(str_enum(EmailKind, "email_kind"), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EmailKind] = mapped_column(str_enum(EmailKind, "email_kind"))
+    #: What managers pick it by, such as "Rejection after final interview"; unique per kind.
+    name: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
+    #: The organisation's default for its kind (one per kind at most; none: the shipped files).
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        Index("uq_email_templates_kind_name", "kind", "name", unique=True),
+        Index(
+            "uq_email_templates_default",
+            "kind",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+
+class TemplateDefault(db.Model):
+    """A template chosen for one position's, or one stage's, emails of its kind: it comes before
+    the organisation's default (a position's before a stage's)."""
+
+    __tablename__ = "email_template_defaults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_templates.id", ondelete="CASCADE"))
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"))
+    stage: Mapped[str | None] = mapped_column(String(40))
+
+    template: Mapped[EmailTemplate] = relationship()
+    position: Mapped[Position | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "(position_id IS NULL) <> (stage IS NULL)", name="ck_email_template_defaults_one_scope"
+        ),
+        Index("ix_email_template_defaults_template", "template_id"),
+    )
 
 
 class OutboxMessage(db.Model):
@@ -131,6 +171,13 @@ class OutboxMessage(db.Model):
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The answer sent to many candidates at once this email belongs to: one Undo takes back all.
     batch_id: Mapped[str | None] = mapped_column(String(32))
+    #: The template the email was written from, as it was named then (None on emails queued
+    #: before there were several templates); ``template_id`` is None for the shipped files.
+    template_id: Mapped[int | None] = mapped_column(Integer)
+    template_name: Mapped[str | None] = mapped_column(String(100))
+    #: The time zone a manager chose its send time in ("send later"); None: sent after the undo
+    #: window.
+    send_at_zone: Mapped[str | None] = mapped_column(String(64))
 
     candidate: Mapped[Candidate | None] = relationship()
     recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])

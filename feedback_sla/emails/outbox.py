@@ -142,6 +142,8 @@ def _row(request: EmailRequest, checked: checks.Checked, config: EmailConfig) ->
             queued_by_id=request.actor.id if request.actor else None,
             autopilot=request.autopilot,
             batch_id=request.batch_id,
+            template_id=checked.template.id if checked.template else None,
+            template_name=checked.template.name if checked.template else None,
             # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
             # because some mail servers lower the case of an address's local part.
             reply_token=secrets.token_hex(16),

@@ -145,6 +145,7 @@ class HistoryEmail(NamedTuple):
     cancel_reason: str | None
     bounced_at: dt.datetime | None
     bounce_reason: str | None
+    template_name: str | None
     queued_by_name: str | None
 
     # The same rule as OutboxMessage's, on the same columns.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
-from feedback_sla.emails import outbox, rows
+from feedback_sla.emails import choosing, outbox, rows
 from feedback_sla.emails.checks import ALLOWED_FROM, EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
@@ -81,13 +81,16 @@ def skip_text(skipped: Skipped, kind: EmailKind) -> str:
 
 @dataclass(frozen=True)
 class Answer:
-    """What goes to every selected candidate: one kind, one template, the shared feedback and
-    internal reasons of a rejection; an update's date (None: each candidate's own default)."""
+    """What goes to every selected candidate: one kind, one template (or each their default), the
+    shared feedback and internal reasons of a rejection; an update's date (None: each candidate's
+    own default)."""
 
     kind: EmailKind
     feedback: str | None = None
     reasons: tuple[str, ...] = ()
     promised_date: dt.date | None = None
+    #: The template (an id, ``choosing.SHIPPED``); None: each candidate's own default.
+    template: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,8 @@ def plan(
     which answers with that email, rather than being skipped as having one on its way.
     """
     kind = check_kind(answer.kind)
+    if answer.template is not None:
+        choosing.choose(session, kind, None, answer.template)  # refused at once when there is none
     ids = list(dict.fromkeys(candidate_ids))
     if len(ids) > MAX_CANDIDATES:
         raise DomainError(f"candidates: at most {MAX_CANDIDATES} at once, not {len(ids)}")
@@ -297,6 +302,7 @@ def answer_many(
             reasons=answer.reasons if kind == EmailKind.REJECTION else (),
             default_promise=True,
             batch_id=batch_id,
+            template=answer.template,
         )
         for p in planned.eligible
     ]

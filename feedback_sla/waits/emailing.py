@@ -79,6 +79,7 @@ def _record(session: Session, request: EmailRequest, message: OutboxMessage, che
             "outbox_id": message.id,
             "send_after": message.send_after.isoformat(),
             "autopilot": True if request.autopilot else None,
+            "template": checked.template.name if checked.template else None,
             "status": {"from": checked.status_before.value, "to": STATUS_SET[kind].value}
             if kind in STATUS_SET
             else None,

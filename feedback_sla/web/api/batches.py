@@ -8,6 +8,7 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from feedback_sla.database import db
+from feedback_sla.emails import choosing
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.settings import service as settings_service
@@ -31,11 +32,13 @@ def queue_batch(data: dict, idempotency_key: str):
     written for its own candidate; those who cannot get it now are skipped with the reason. The
     same Idempotency-Key again answers with the emails it queued, and queues nothing."""
     user, kind = viewer(), EmailKind(data["kind"])
+    template = choosing.find(db.session, kind, data["template"]) if data["template"] else None
     answer = bulk.Answer(
         kind,
         feedback=data["feedback"] if kind == EmailKind.REJECTION else None,
         reasons=tuple(data["reasons"]) if kind == EmailKind.REJECTION else (),
         promised_date=data["promised_date"] if kind == EmailKind.UPDATE else None,
+        template=template,
     )
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     done = committed(
@@ -85,6 +88,7 @@ def _email(message) -> dict:
         "send_after": message.send_after,
         "attempts": message.attempts,
         "last_error": message.last_error,
+        "template_name": message.template_name,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from feedback_sla.database import db
+from feedback_sla.emails import choosing
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -25,6 +26,7 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
     answers the email it queued, and queues nothing."""
     candidate = candidate_or_404(candidate_id)
     user, kind = viewer(), data["kind"]
+    template = choosing.find(db.session, kind, data["template"]) if data["template"] else None
     wanted = EmailRequest(
         candidate,
         kind,
@@ -34,6 +36,7 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
         promised_date=data["promised_date"] if kind == EmailKind.UPDATE else None,
         feedback=data["feedback"] if kind == EmailKind.REJECTION else None,
         default_promise=True,
+        template=template,
     )
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     return committed(

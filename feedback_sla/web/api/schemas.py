@@ -175,10 +175,19 @@ class PositionSchema(ma.Schema):
     )
 
 
+_TEMPLATE = {
+    "description": "the template to write it from: its id, its name, or 'shipped' for the files shipped "
+    "with the app; null: the candidate's default (their position's, their stage's, or the organisation's)"
+}
+
+
 class NewEmailSchema(Input):
     kind = ma.fields.Enum(EmailKind, by_value=True, required=True)
     promised_date = ma.fields.Date(load_default=None, metadata={"description": "update: the date promised"})
     feedback = ma.fields.String(load_default=None, validate=_TEXT, metadata={"description": "rejection"})
+    template = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(1, 100), metadata=_TEMPLATE
+    )
 
 
 class IdempotencyHeader(ma.Schema):
@@ -196,6 +205,12 @@ class EmailSchema(ma.Schema):
     send_after = ma.fields.AwareDateTime(allow_none=True, required=True)
     attempts = ma.fields.Integer(required=True)
     last_error = ma.fields.String(allow_none=True, required=True)
+    template = ma.fields.String(
+        allow_none=True,
+        required=True,
+        attribute="template_name",
+        metadata={"description": "the template it was written from; null on emails from before templates"},
+    )
 
 
 class ExportArgs(Input):
@@ -235,6 +250,9 @@ class NewBatchSchema(Input):
         load_default=list,
         validate=ma.validate.Length(max=10),
         metadata={"description": "rejection: internal reasons, never sent"},
+    )
+    template = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(1, 100), metadata=_TEMPLATE
     )
 
 

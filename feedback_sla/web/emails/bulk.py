@@ -21,7 +21,7 @@ from feedback_sla.waits import bulk
 from feedback_sla.web.access import safe_next, viewer
 from feedback_sla.web.email_parts import new_nonce
 from feedback_sla.web.emails.forms import BulkForm, MessageForm
-from feedback_sla.web.emails.views import bp
+from feedback_sla.web.emails.views import bp, template_choices
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.transaction import Refused, attempt, one_transaction
 
@@ -60,6 +60,7 @@ def _answer(form: BulkForm, kind: EmailKind) -> bulk.Answer:
         feedback=form.feedback.data if rejection else None,
         reasons=tuple(form.picked_reasons()) if rejection else (),
         promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
+        template=form.picked_template(),
     )
 
 
@@ -76,6 +77,7 @@ def bulk_answer():
     if request.method == "GET":
         form.nonce.data = new_nonce()
         form.next.data = safe_next(request.args.get("next")) or ""
+        form.template.data = request.args.get("template", "")
     if request.method == "GET":
         return _confirmation(form, kind or EmailKind.UPDATE, ids)
     if kind is None or not ids:
@@ -84,6 +86,8 @@ def bulk_answer():
         return redirect(_back(form.next.data))
     if not form.validate_on_submit():
         return _confirmation(form, kind, ids, 422)
+    if request.form.get("action") == "preview":
+        return _confirmation(form, kind, ids)
     now, config, org = utcnow(), _config(), settings_service.load(db.session)
     threshold = int(settings_service.value_of(db.session, SETTING))
     done = one_transaction(
@@ -131,9 +135,13 @@ def _confirmation(form: BulkForm, kind: EmailKind, ids: list[int], status: int =
                 _config(),
                 promised_date=first.promised_date,
                 feedback=form.feedback.data if kind == EmailKind.REJECTION else None,
+                template=form.picked_template(),
             )
         )
     threshold = int(settings_service.value_of(db.session, SETTING))
+    form.template.choices = template_choices(None, kind, "Each candidate's default")
+    if isinstance(preview, Refused) and form.picked_template() is not None:
+        form.template.errors = [*form.template.errors, preview.reason]
     return render_template(
         "emails/bulk.html",
         form=form,

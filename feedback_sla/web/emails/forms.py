@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -61,9 +61,22 @@ class CustomizeForm(SendForm):
     # Fingerprints of the subject and message as last shown: equal means "not edited".
     shown_subject = HiddenField()
     shown_text = HiddenField()
+    #: The template picked ("" the candidate's default, "0" the shipped one, else its id), and the
+    #: one the message shown was written from: another one picked rewrites the message.
+    template = SelectField("Template", choices=[], validate_choice=False)
+    shown_template = HiddenField()
+
+    def picked_template(self) -> int | None:
+        return picked(self.template.data)
 
     def picked_reasons(self) -> list[str]:
         return list(self.reasons.data or []) + ([self.other_reason.data] if self.other_reason.data else [])
+
+
+def picked(value: str | None) -> int | None:
+    """A template picker's value: None for the default, else the template (``choosing.SHIPPED``: 0)."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
 
 
 class MessageForm(ReturnForm):
@@ -80,10 +93,22 @@ class TemplateForm(FlaskForm):
     )
 
 
+class NamedTemplateForm(TemplateForm):
+    """A named template: its name first, what managers pick it by."""
+
+    name = StringField(
+        "Name",
+        filters=[stripped],
+        validators=[DataRequired(message="Name: must not be empty"), Length(max=100)],
+        description="What managers pick it by, such as “Rejection after final interview”.",
+    )
+
+
 class BulkForm(SendForm):
     """One answer to the selected candidates; above the organisation's threshold their number typed."""
 
     feedback = CustomizeForm.feedback
+    template = SelectField("Template", choices=[], validate_choice=False)
     reasons = CustomizeForm.reasons
     other_reason = CustomizeForm.other_reason
     confirm = StringField(
@@ -95,6 +120,9 @@ class BulkForm(SendForm):
 
     def picked_reasons(self) -> list[str]:
         return list(self.reasons.data or []) + ([self.other_reason.data] if self.other_reason.data else [])
+
+    def picked_template(self) -> int | None:
+        return picked(self.template.data)
 
     def typed(self) -> int | None:
         """The number typed to confirm; None when nothing (or no number) was typed."""

@@ -13,16 +13,16 @@ from flask_login import login_required
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
-from feedback_sla.emails import checks, composing
+from feedback_sla.emails import checks, choosing, composing
 from feedback_sla.emails.checks import EmailRequest
-from feedback_sla.emails.composing import RenderedEmail, TemplateError, TemplateSource
+from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import CANDIDATE_KINDS, STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.settings import service as settings_service
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.waits import answers, promises
-from feedback_sla.web.access import admin_required, candidate_or_404, message_or_404, safe_next, viewer
+from feedback_sla.web.access import candidate_or_404, message_or_404, safe_next, viewer
 from feedback_sla.web.email_parts import (
     SENDABLE,
     SendForm,
@@ -30,7 +30,7 @@ from feedback_sla.web.email_parts import (
     idempotency_key,
     new_nonce,
 )
-from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, TemplateForm
+from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, picked
 from feedback_sla.web.filters import local_time
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import ReturnForm, errors_text
@@ -201,17 +201,23 @@ def customize(candidate_id: int, kind: str):
         return _render_customize(candidate, kind, form, None, 422)
     subject = form.subject.data
     text = normalize_newlines(form.text.data)
-    subject_edited = fingerprint(subject) != form.shown_subject.data
-    text_edited = fingerprint(text) != form.shown_text.data
+    # Another template picked: its message replaces the one shown, edited or not.
+    repicked = (form.template.data or "") != (form.shown_template.data or "")
+    subject_edited = fingerprint(subject) != form.shown_subject.data and not repicked
+    text_edited = fingerprint(text) != form.shown_text.data and not repicked
     feedback = form.feedback.data if kind == EmailKind.REJECTION else None
     promised = form.promised_date.data if kind == EmailKind.UPDATE else None
+    template = form.picked_template()
     fresh = attempt(
-        lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised, feedback=feedback)
+        lambda: checks.draft(
+            db.session, candidate, kind, config, promised_date=promised, feedback=feedback, template=template
+        )
     )
     if isinstance(fresh, Refused):
         form.form_errors.append(fresh.reason)
         return _render_customize(candidate, kind, form, None, 422)
 
+    form.shown_template.data = form.template.data
     if request.form.get("action") != "queue":
         return _render_customize(
             candidate, kind, form, _preview(form, fresh, text, subject_edited, text_edited)
@@ -231,6 +237,7 @@ def customize(candidate_id: int, kind: str):
         reasons=tuple(form.picked_reasons()) if kind == EmailKind.REJECTION else (),
         subject=subject if subject_edited else None,
         text=text if text_edited else None,
+        template=template,
     )
     return _queue_customized(candidate, kind, form, wanted, config, org)
 
@@ -259,7 +266,11 @@ def _customize_start(candidate, kind, form, now, org, config):
     promised = None
     if kind == EmailKind.UPDATE:
         promised = promises.default_promise_date(db.session, candidate, now, org)
-    rendered = attempt(lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised))
+    template = picked(request.args.get("template"))
+    rendered = attempt(
+        lambda: checks.draft(db.session, candidate, kind, config, promised_date=promised, template=template)
+    )
+    form.template.data = form.shown_template.data = "" if template is None else str(template)
     if isinstance(rendered, Refused):
         form.form_errors.append(rendered.reason)
         return _render_customize(candidate, kind, form, None, 409)
@@ -271,7 +282,16 @@ def _customize_start(candidate, kind, form, now, org, config):
     return _render_customize(candidate, kind, form, rendered)
 
 
+def template_choices(candidate: Candidate | None, kind: EmailKind, who: str) -> list[tuple[str, str]]:
+    """A template picker's options: the default (named), then each template of the kind."""
+    listing = choosing.catalogue(db.session, [kind])
+    default = listing.default_for(kind, candidate)
+    named = [(str(c.value), c.name) for c in listing.of_kind(kind)]
+    return [("", f"{who}: {default.name}"), *named]
+
+
 def _render_customize(candidate, kind, form, preview: RenderedEmail | None, status: int = 200):
+    form.template.choices = template_choices(candidate, kind, "Default for this candidate")
     return render_template(
         "emails/customize.html",
         candidate=candidate,
@@ -284,82 +304,5 @@ def _render_customize(candidate, kind, form, preview: RenderedEmail | None, stat
     ), status
 
 
-# --- admin: templates ---------------------------------------------------------------------------
-
-
-@bp.get("/admin/emails", endpoint="templates")
-@admin_required
-def template_list():
-    sources = [composing.source_of(db.session, kind) for kind in CANDIDATE_KINDS]
-    return render_template("emails/templates.html", sources=sources)
-
-
-@bp.route("/admin/emails/<kind>", methods=["GET", "POST"], endpoint="edit_template")
-@admin_required
-def edit_template(kind: str):
-    kind = _kind_or_404(kind, CANDIDATE_KINDS)
-    source = composing.source_of(db.session, kind)
-    if request.method == "GET":
-        form = TemplateForm(
-            formdata=None, data={"subject": source.subject, "text": source.text, "html": source.html}
-        )
-        preview = None
-        try:
-            preview = composing.preview(db.session, kind, _sample())
-        except TemplateError as exc:  # an edit stored before a rule tightened: say so, offer reset
-            form.form_errors.append(str(exc))
-        return _render_template_page(kind, source, form, preview, 200)
-
-    form = TemplateForm()
-    if not form.validate_on_submit():
-        return _render_template_page(kind, source, form, None, 422)
-    edited = TemplateSource(
-        kind=kind,
-        subject=form.subject.data.strip(),
-        text=normalize_newlines(form.text.data),
-        html=normalize_newlines(form.html.data),
-    )
-    try:
-        if request.form.get("action") == "save":
-            composing.save_template(
-                db.session, kind, edited.subject, edited.text, edited.html, viewer(), utcnow()
-            )
-        else:
-            preview = composing.preview(db.session, kind, _sample(), source=edited)
-    except TemplateError as exc:
-        db.session.rollback()
-        target = getattr(form, exc.field, None) if exc.field in ("subject", "text", "html") else None
-        (target.errors if target is not None else form.form_errors).append(str(exc))
-        return _render_template_page(kind, source, form, None, 422)
-    if request.form.get("action") == "save":
-        db.session.commit()
-        flash(f"Saved the {kind.label} template: new emails use it from now on.", "success")
-        return redirect(url_for("emails.edit_template", kind=kind.value))
-    return _render_template_page(kind, source, form, preview, 200)
-
-
-@bp.post("/admin/emails/<kind>/reset", endpoint="reset_template")
-@admin_required
-def reset_template(kind: str):
-    kind = _kind_or_404(kind, CANDIDATE_KINDS)
-    if composing.reset_template(db.session, kind):
-        db.session.commit()
-        flash(f"The {kind.label} template is back to the default shipped with the app.", "success")
-    else:
-        flash(f"The {kind.label} template was not edited: it already is the default.", "info")
-    return redirect(url_for("emails.edit_template", kind=kind.value))
-
-
-def _render_template_page(kind, source, form, preview, status):
-    return render_template(
-        "emails/edit_template.html",
-        kind=kind,
-        source=source,
-        form=form,
-        preview=preview,
-        placeholders=composing.PLACEHOLDERS,
-        sample=_sample(),
-    ), status
-
-
-from feedback_sla.web.emails import bulk  # noqa: E402, F401  (its routes hang on this blueprint)
+# Their routes hang on this blueprint.
+from feedback_sla.web.emails import bulk, templates_admin  # noqa: E402, F401
