@@ -48,6 +48,16 @@ def pytest_addoption(parser) -> None:
     )
 
 
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """``-n auto``: one worker more than the machine has CPUs. The browser tests spend most of their
+    time waiting for Chromium and the pages it loads, and the mail and worker tests for sockets and
+    processes; the extra worker runs other tests meanwhile. PYTEST_XDIST_AUTO_NUM_WORKERS still wins.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return (os.cpu_count() or 1) + 1
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _clock_ahead(request):
     """For the whole run, so the module-wide demo of the browser tests is seeded on the moved clock
