@@ -4,15 +4,17 @@ many candidates as one batch, each queued or skipped row printed with why; and i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from feedback_sla.accounts.models import User
 from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.database import db
-from feedback_sla.emails import checks, choosing
+from feedback_sla.emails import checks, choosing, scheduling
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.errors import DomainError
@@ -23,6 +25,7 @@ from feedback_sla.waits.clock import State
 from feedback_sla.waits.queries import Filters, waiting
 
 SETTING = "bulk.confirm_above"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,27 @@ def template_named(kind: str, text: str | None) -> int | None:
         raise click.BadParameter(str(exc).removeprefix("template: "), param_hint="'--template'") from None
 
 
+def send_at_option(text: str | None) -> scheduling.SendAt | None:
+    """``--send-at`` read (exit 2 naming it when it is no date and time)."""
+    if text is None:
+        return None
+    try:
+        return scheduling.parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--send-at'") from None
+
+
+def checked_send_at(call: Callable[[], T]) -> T:
+    """``call``'s result; a send time that has passed or lies too far ahead is refused naming
+    ``--send-at`` (exit 2)."""
+    try:
+        return call()
+    except DomainError as exc:
+        if not str(exc).startswith("send at: "):
+            raise
+        raise click.BadParameter(str(exc).removeprefix("send at: "), param_hint="'--send-at'") from None
+
+
 def queue_many(
     kind: str,
     chosen: Selection,
@@ -81,16 +105,19 @@ def queue_many(
     subject: str | None,
     text_file: Path | None,
     template: str | None,
+    send_at: str | None,
     key: str | None,
 ) -> None:
     """Queue the answer to every eligible candidate as one batch; exit 1 when none could get it."""
     kind, promised = _checked(kind, chosen, subject, text_file, promised_by)
     settings = settings_service.load(db.session)
     ids = chosen.ids(settings)
-    chosen = template_named(kind, template)
-    answer = bulk.Answer(kind, feedback, tuple(reasons), promised_date=promised, template=chosen)
+    chosen, later = template_named(kind, template), send_at_option(send_at)
+    answer = bulk.Answer(kind, feedback, tuple(reasons), promised, template=chosen, send_at=later)
     now = utcnow()
-    planned = refusing(lambda: bulk.plan(db.session, ids, answer, now, settings, manager_id=None))
+    planned = refusing(
+        lambda: checked_send_at(lambda: bulk.plan(db.session, ids, answer, now, settings, manager_id=None))
+    )
     threshold = int(settings_service.value_of(db.session, SETTING))
     count = len(planned.eligible)
     if count > threshold and typed is None:

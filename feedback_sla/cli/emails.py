@@ -17,7 +17,7 @@ from feedback_sla.cli import bulk_emails
 from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
-from feedback_sla.emails import checks, composing, queries
+from feedback_sla.emails import checks, composing, queries, scheduling
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxStatus
@@ -127,6 +127,11 @@ def _actor(email: str | None):
     help="Write it from this template: its id, its name, or 'shipped'; by default each candidate's "
     "own (their position's, their stage's, or the organisation's).",
 )
+@click.option(
+    "--send-at",
+    help="Send later, at this time on each candidate's clock (their time zone when known, else their "
+    'position\'s), e.g. "2026-12-08 09:00"; with an offset it is that instant. At most 30 days ahead.',
+)
 @click.option("--as", "actor_email", help="Queue as this user (timeline actor).")
 @click.option("--key", help="Idempotency key: the same key twice queues one email (or one batch).")
 def queue_command(args, candidate_ids, position_id, states, manager_email, typed, **single):
@@ -157,11 +162,24 @@ def _candidate_id(text: str) -> int:
 
 
 def _queue_one(
-    candidate_id, kind, promised_by, feedback, reasons, subject, text_file, template, actor_email, key
+    candidate_id,
+    kind,
+    promised_by,
+    feedback,
+    reasons,
+    subject,
+    text_file,
+    template,
+    send_at,
+    actor_email,
+    key,
 ):
     candidate = db.session.get(Candidate, candidate_id)
     if candidate is None:
         raise click.BadParameter(f"no candidate with id {candidate_id}", param_hint="'CANDIDATE_ID'")
+    later = bulk_emails.send_at_option(send_at)
+    if later is not None:
+        bulk_emails.checked_send_at(lambda: scheduling.schedule(later, candidate, utcnow()))
     try:
         promised = parse_date(promised_by) if promised_by else None
     except ValueError as exc:
@@ -179,14 +197,16 @@ def _queue_one(
         text=text_file.read_text(encoding="utf-8") if text_file else None,
         default_promise=True,
         template=bulk_emails.template_named(kind, template),
+        send_at=later,
     )
     config = _config()
     message = committed(
         lambda: answers.queue_email(db.session, wanted, config, settings_service.load(db.session))
     )
+    zone = message.send_at_zone or "UTC"
     click.echo(
         f"email {message.id} ({message.kind.value}) to {message.to_address} queued; "
-        f"sent after {iso(message.send_after)} unless undone: feedback-sla emails undo {message.id}"
+        f"sent after {iso(message.send_after, zone)} unless undone: feedback-sla emails undo {message.id}"
     )
 
 

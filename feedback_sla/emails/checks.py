@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Status
-from feedback_sla.emails import choosing, composing, queries
+from feedback_sla.emails import choosing, composing, queries, scheduling
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.errors import EmailError
@@ -94,6 +94,8 @@ class EmailRequest:
     #: The template to write it from: a template id, ``choosing.SHIPPED``, or None for the
     #: candidate's default (their position's, their stage's, or the organisation's).
     template: int | None = None
+    #: Send later: the time chosen (``emails.scheduling``); None sends it after the undo window.
+    send_at: scheduling.SendAt | None = None
 
 
 def check_feedback_kept(feedback: str | None, text: str | None) -> None:
@@ -268,6 +270,8 @@ class Checked:
     status_token: str | None = None
     #: The template it is written from.
     template: choosing.Chosen | None = None
+    #: When it goes, when the manager chose a time; None: after the undo window.
+    scheduled: scheduling.Scheduled | None = None
 
 
 @dataclass
@@ -303,6 +307,7 @@ def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConf
     check_feedback_kept(feedback, request.text)
     reasons = check_reasons(kind, request.reasons)
     check_promise(request, kind)
+    scheduled = _scheduled(request)
     conflicting = [m for m in reads.pending.get(candidate.id, ()) if conflict(m.kind, kind)]
     status_before = status_once_cancelled(candidate, conflicting)
     token = status_links.new_token() if config.status_links else None
@@ -325,5 +330,25 @@ def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConf
     check_recipients(candidate, candidate.position.manager, rendered.subject)
     carried = bool(status_url) and status_url in rendered.text + rendered.html
     return Checked(
-        kind, key, feedback, reasons, conflicting, status_before, rendered, token if carried else None, chosen
+        kind,
+        key,
+        feedback,
+        reasons,
+        conflicting,
+        status_before,
+        rendered,
+        token if carried else None,
+        chosen,
+        scheduled,
     )
+
+
+def _scheduled(request: EmailRequest) -> scheduling.Scheduled | None:
+    """The checked send time; an update may not arrive after the date it promises."""
+    if request.send_at is None:
+        return None
+    scheduled = scheduling.schedule(request.send_at, request.candidate, request.now)
+    promised = request.promised_date
+    if promised is not None and local_date(scheduled.send_after, scheduled.time_zone) > promised:
+        raise EmailError(f"send at: after {promised:%a %d %b %Y}, the date this update promises")
+    return scheduled

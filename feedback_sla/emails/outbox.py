@@ -123,11 +123,15 @@ def _again(
 
 def _row(request: EmailRequest, checked: checks.Checked, config: EmailConfig) -> rows.NewRow:
     candidate, manager = request.candidate, request.candidate.position.manager
+    send_after = request.now + dt.timedelta(seconds=config.undo_seconds)
+    scheduled = checked.scheduled
+    if scheduled is not None:  # sent later, and never before its undo window has passed
+        send_after = max(send_after, scheduled.send_after)
     return rows.NewRow(
         checked.key,
         checked.rendered,
         request.now,
-        request.now + dt.timedelta(seconds=config.undo_seconds),
+        send_after,
         dict(
             candidate_id=candidate.id,
             kind=checked.kind,
@@ -144,6 +148,7 @@ def _row(request: EmailRequest, checked: checks.Checked, config: EmailConfig) ->
             batch_id=request.batch_id,
             template_id=checked.template.id if checked.template else None,
             template_name=checked.template.name if checked.template else None,
+            send_at_zone=scheduled.time_zone if scheduled is not None else None,
             # 128 random bits naming the message in its bounce and reply addresses; hexadecimal,
             # because some mail servers lower the case of an address's local part.
             reply_token=secrets.token_hex(16),

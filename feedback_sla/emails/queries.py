@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
+from feedback_sla.emails import scheduling
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.positions.models import Position
@@ -26,6 +27,14 @@ BOUNCED_SHOWN_FOR = dt.timedelta(days=14)
 ATTENTION_LIMIT = 50
 
 
+def _scheduled_for(email, candidate_zone: str | None = None) -> str | None:
+    """When an email sent later goes, as pages write it ("Tue 8 Dec 09:00 (candidate's time)");
+    None for one sent after its undo window."""
+    if not email.send_at_zone:
+        return None
+    return scheduling.describe(email.send_after, email.send_at_zone, candidate_zone)
+
+
 class TriageEmail(NamedTuple):
     """An email as the triage page shows it, with its candidate's name: a tuple, neither bodies nor
     addresses (the page lists dozens of these on every load)."""
@@ -38,9 +47,12 @@ class TriageEmail(NamedTuple):
     send_after: dt.datetime
     last_error: str | None
     bounce_reason: str | None
+    send_at_zone: str | None
+    candidate_time_zone: str | None
 
     # The same rule as OutboxMessage's, on the same columns.
     can_undo = OutboxMessage.can_undo
+    scheduled_for = _scheduled_for
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,8 @@ def for_triage(
 _LISTED = select(
     *[getattr(OutboxMessage, name) for name in TriageEmail._fields[:2]],
     Candidate.name.label("candidate_name"),
-    *[getattr(OutboxMessage, name) for name in TriageEmail._fields[3:]],
+    *[getattr(OutboxMessage, name) for name in TriageEmail._fields[3:-1]],
+    Candidate.time_zone.label("candidate_time_zone"),
 ).join(Candidate, OutboxMessage.candidate_id == Candidate.id)
 _BOUNCED = and_(
     OutboxMessage.status == OutboxStatus.BOUNCED, OutboxMessage.bounced_at > bindparam("bounced_since")
@@ -146,10 +159,12 @@ class HistoryEmail(NamedTuple):
     bounced_at: dt.datetime | None
     bounce_reason: str | None
     template_name: str | None
+    send_at_zone: str | None
     queued_by_name: str | None
 
     # The same rule as OutboxMessage's, on the same columns.
     can_undo = OutboxMessage.can_undo
+    scheduled_for = _scheduled_for
 
 
 def _history_query(*, limited: bool, unfinished: bool = False):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate
-from feedback_sla.emails import choosing, outbox, rows
+from feedback_sla.emails import choosing, outbox, rows, scheduling
 from feedback_sla.emails.checks import ALLOWED_FROM, EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxMessage, OutboxStatus
@@ -91,6 +91,8 @@ class Answer:
     promised_date: dt.date | None = None
     #: The template (an id, ``choosing.SHIPPED``); None: each candidate's own default.
     template: int | None = None
+    #: Send later, at this time in each candidate's own zone; None: after the undo window.
+    send_at: scheduling.SendAt | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,19 @@ def plan(
             if kind == EmailKind.UPDATE and promised is None:
                 promised = promise_date_for(waits.get(candidate_id), candidate, now, settings)
             eligible.append(Planned(candidate, promised if kind == EmailKind.UPDATE else None))
+    if answer.send_at is not None:
+        _check_send_at(answer.send_at, eligible, now)
     return Plan(eligible, skipped, waits, frozenset(repeated))
+
+
+def _check_send_at(send_at: scheduling.SendAt, eligible: list[Planned], now: dt.datetime) -> None:
+    """A send time that has passed, or lies too far ahead, for any of them refuses the whole answer,
+    naming the candidate whose clock says so."""
+    for planned in eligible:
+        try:
+            scheduling.schedule(send_at, planned.candidate, now)
+        except DomainError as exc:
+            raise DomainError(f"{exc} for {planned.candidate.name}") from None
 
 
 def _skip_reason(
@@ -303,6 +317,7 @@ def answer_many(
             default_promise=True,
             batch_id=batch_id,
             template=answer.template,
+            send_at=answer.send_at,
         )
         for p in planned.eligible
     ]

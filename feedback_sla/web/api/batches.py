@@ -8,7 +8,7 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from feedback_sla.database import db
-from feedback_sla.emails import choosing
+from feedback_sla.emails import choosing, scheduling
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
 from feedback_sla.settings import service as settings_service
@@ -39,6 +39,7 @@ def queue_batch(data: dict, idempotency_key: str):
         reasons=tuple(data["reasons"]) if kind == EmailKind.REJECTION else (),
         promised_date=data["promised_date"] if kind == EmailKind.UPDATE else None,
         template=template,
+        send_at=scheduling.SendAt(at=data["send_at"]) if data["send_at"] else None,
     )
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     done = committed(
@@ -89,6 +90,7 @@ def _email(message) -> dict:
         "attempts": message.attempts,
         "last_error": message.last_error,
         "template_name": message.template_name,
+        "send_at_zone": message.send_at_zone,
     }
 
 

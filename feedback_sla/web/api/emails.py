@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from feedback_sla.database import db
-from feedback_sla.emails import choosing
+from feedback_sla.emails import choosing, scheduling
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -37,6 +37,7 @@ def queue_email(data: dict, candidate_id: int, idempotency_key: str):
         feedback=data["feedback"] if kind == EmailKind.REJECTION else None,
         default_promise=True,
         template=template,
+        send_at=scheduling.SendAt(at=data["send_at"]) if data["send_at"] else None,
     )
     config = settings_service.email_config(db.session, EmailConfig.from_app(current_app))
     return committed(

@@ -181,6 +181,12 @@ _TEMPLATE = {
 }
 
 
+_SEND_AT = {
+    "description": "send later: an ISO 8601 date-time; without an offset it is read on the candidate's clock "
+    "(their time zone when known, else the position's); at most 30 days ahead; null: after the undo window"
+}
+
+
 class NewEmailSchema(Input):
     kind = ma.fields.Enum(EmailKind, by_value=True, required=True)
     promised_date = ma.fields.Date(load_default=None, metadata={"description": "update: the date promised"})
@@ -188,6 +194,7 @@ class NewEmailSchema(Input):
     template = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.Length(1, 100), metadata=_TEMPLATE
     )
+    send_at = ma.fields.DateTime(load_default=None, allow_none=True, metadata=_SEND_AT)
 
 
 class IdempotencyHeader(ma.Schema):
@@ -210,6 +217,15 @@ class EmailSchema(ma.Schema):
         required=True,
         attribute="template_name",
         metadata={"description": "the template it was written from; null on emails from before templates"},
+    )
+    scheduled_in = ma.fields.String(
+        allow_none=True,
+        required=True,
+        attribute="send_at_zone",
+        metadata={
+            "description": "sent later: the time zone its send time was chosen in; null: after the undo"
+            " window"
+        },
     )
 
 
@@ -254,6 +270,7 @@ class NewBatchSchema(Input):
     template = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.Length(1, 100), metadata=_TEMPLATE
     )
+    send_at = ma.fields.DateTime(load_default=None, allow_none=True, metadata=_SEND_AT)
 
 
 class QueuedSchema(ma.Schema):

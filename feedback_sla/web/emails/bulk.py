@@ -7,11 +7,14 @@ and no form around their rows; only the confirmation posts, with its CSRF token.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields import SelectChoice
 
 from feedback_sla.database import db
-from feedback_sla.emails import checks
+from feedback_sla.emails import checks, scheduling
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind, OutboxStatus
 from feedback_sla.errors import DomainError
@@ -61,6 +64,7 @@ def _answer(form: BulkForm, kind: EmailKind) -> bulk.Answer:
         reasons=tuple(form.picked_reasons()) if rejection else (),
         promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None,
         template=form.picked_template(),
+        send_at=form.chosen_send_at(),
     )
 
 
@@ -109,9 +113,15 @@ def bulk_answer():
     )
     if isinstance(done, Refused):
         target = form.confirm if isinstance(done.error, bulk.ConfirmationNeeded) else None
+        target = form.send_at if done.reason.startswith("send at: ") else target
         message = done.reason.removeprefix("confirmation: ")
+        label = (
+            "Send at: " + message.removeprefix("send at: ")
+            if target is form.send_at
+            else f"Confirm: {message}"
+        )
         (target.errors if target is not None else form.form_errors).append(
-            f"Confirm: {message}" if target is not None else f"Nothing was queued: {message}"
+            label if target is not None else f"Nothing was queued: {message}"
         )
         return _confirmation(form, kind, ids, 409)
     return _answered(done, _back(form.next.data))
@@ -140,6 +150,11 @@ def _confirmation(form: BulkForm, kind: EmailKind, ids: list[int], status: int =
         )
     threshold = int(settings_service.value_of(db.session, SETTING))
     form.template.choices = template_choices(None, kind, "Each candidate's default")
+    form.send_when.choices = [
+        SelectChoice("now", "After the undo window"),
+        SelectChoice("tomorrow", "Tomorrow at 09:00, each candidate's time"),
+        SelectChoice("at", "At a date and time I choose, each candidate's time"),
+    ]
     if isinstance(preview, Refused) and form.picked_template() is not None:
         form.template.errors = [*form.template.errors, preview.reason]
     return render_template(
@@ -165,11 +180,25 @@ def _summary(answered: bulk.Answered) -> dict:
         "queued": [candidate.name for candidate, _ in answered.queued],
         "pending": any(m.status == OutboxStatus.PENDING for _, m in answered.queued),
         "until": bulk.undo_until(answered),
+        "scheduled": _scheduled(answered),
         "skipped": [
             f"{name} ({bulk.skip_text(s, answered.kind)})"
             for name, s in zip(bulk.names(answered.skipped), answered.skipped, strict=True)
         ],
     }
+
+
+def _scheduled(answered: bulk.Answered) -> str | None:
+    """When a scheduled batch goes, as its first email's candidate reads it."""
+    scheduled = [(c, m) for c, m in answered.queued if m.send_at_zone and m.status == OutboxStatus.PENDING]
+    if not scheduled:
+        return None
+    candidate, message = scheduled[0]
+    return scheduling.describe(message.send_after, message.send_at_zone, candidate.time_zone)
+
+
+def _undo_window() -> dt.timedelta:
+    return dt.timedelta(seconds=EmailConfig.from_app(current_app).undo_seconds)
 
 
 def _answered(done: dict, back: str):
@@ -182,9 +211,12 @@ def _answered(done: dict, back: str):
     many = f"{len(queued)} {kind.label}{'s' if len(queued) != 1 else ''}"
     text = f"Queued {many}, each to its own candidate."
     if done["until"] is not None:
-        text += " They are sent after the undo window unless you undo them all."
+        if done["scheduled"]:
+            text += f" They are scheduled for {done['scheduled']}; one Undo takes them all back until then."
+        else:
+            text += " They are sent after the undo window unless you undo them all."
         undo_url = url_for("emails.undo_batch", batch_id=done["batch_id"])
-        flash_undoable(text, undo_url, done["until"], back)
+        flash_undoable(text, undo_url, min(done["until"], utcnow() + _undo_window()), back)
     else:
         flash(text, "success")
     return redirect(back)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from feedback_sla.emails import checks, composing
+from feedback_sla.emails import checks, composing, scheduling
 from feedback_sla.web.email_parts import SendForm
 from feedback_sla.web.forms import ReturnForm, stripped
 
@@ -29,7 +38,31 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class CustomizeForm(SendForm):
+class SendLaterForm(SendForm):
+    """When the email goes: after the undo window, tomorrow morning, or at a chosen time, each on
+    the candidate's clock (the page names the zone)."""
+
+    send_when = RadioField(
+        "Send",
+        choices=[
+            SelectChoice("now", "After the undo window"),
+            SelectChoice("tomorrow", "Tomorrow at 09:00"),
+            SelectChoice("at", "At a date and time I choose"),
+        ],
+        default="now",
+    )
+    send_at = DateTimeLocalField("Date and time", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+    def chosen_send_at(self) -> scheduling.SendAt | None:
+        """The send time asked for; None: after the undo window."""
+        if self.send_when.data == "tomorrow":
+            return scheduling.SendAt(tomorrow=scheduling.MORNING)
+        if self.send_when.data == "at":
+            return scheduling.SendAt(at=self.send_at.data)
+        return None
+
+
+class CustomizeForm(SendLaterForm):
     """One more click: the message with this candidate's details, to edit before queueing it."""
 
     subject = StringField(
@@ -104,7 +137,7 @@ class NamedTemplateForm(TemplateForm):
     )
 
 
-class BulkForm(SendForm):
+class BulkForm(SendLaterForm):
     """One answer to the selected candidates; above the organisation's threshold their number typed."""
 
     feedback = CustomizeForm.feedback

@@ -10,10 +10,11 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from wtforms.fields import SelectChoice
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
-from feedback_sla.emails import checks, choosing, composing
+from feedback_sla.emails import checks, choosing, composing, scheduling
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.composing import RenderedEmail
 from feedback_sla.emails.config import EmailConfig
@@ -71,7 +72,13 @@ def _back(form: ReturnForm, candidate_id: int):
 def _queued(message: OutboxMessage, candidate: Candidate) -> tuple[str, OutboxStatus, dt.datetime, str]:
     """What is said of a queued email, read before the commit expires the rows."""
     undo_url = url_for("emails.undo", message_id=message.id)
-    return queued_message(message, candidate), message.status, message.send_after, undo_url
+    # A scheduled email's Undo shows for the undo window; then its candidate's page keeps it.
+    until = min(message.send_after, message.queued_at + dt.timedelta(seconds=_undo_seconds()))
+    return queued_message(message, candidate), message.status, until, undo_url
+
+
+def _undo_seconds() -> int:
+    return EmailConfig.from_app(current_app).undo_seconds
 
 
 def _answered(queued: tuple[str, OutboxStatus, dt.datetime, str], back: str):
@@ -101,6 +108,9 @@ def queued_message(message: OutboxMessage, candidate: Candidate) -> str:
         )
     if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
         sentence = f"{title} to {name} queued: it is sent now."
+    elif message.send_at_zone:
+        when = scheduling.describe(message.send_after, message.send_at_zone, candidate.time_zone)
+        sentence = f"{title} to {name} scheduled for {when}: you can undo it until then."
     else:
         sentence = (
             f"{title} to {name} queued: it is sent at {local_time(message.send_after, '%H:%M:%S')} "
@@ -238,6 +248,7 @@ def customize(candidate_id: int, kind: str):
         subject=subject if subject_edited else None,
         text=text if text_edited else None,
         template=template,
+        send_at=form.chosen_send_at(),
     )
     return _queue_customized(candidate, kind, form, wanted, config, org)
 
@@ -257,7 +268,13 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
     back = safe_next(form.back_to(candidate_id)) or url_for("candidates.show", candidate_id=candidate_id)
     queued = one_transaction(lambda: _queued(answers.queue_email(db.session, wanted, config, org), candidate))
     if isinstance(queued, Refused):
-        form.form_errors.append(f"Nothing was queued: {queued.reason}")
+        if queued.reason.startswith("send at: "):
+            form.send_at.errors = [
+                *form.send_at.errors,
+                "Send at: " + queued.reason.removeprefix("send at: "),
+            ]
+        else:
+            form.form_errors.append(f"Nothing was queued: {queued.reason}")
         return _render_customize(candidate_or_404(candidate_id), kind, form, None, 409)
     return _answered(queued, back)
 
@@ -282,16 +299,23 @@ def _customize_start(candidate, kind, form, now, org, config):
     return _render_customize(candidate, kind, form, rendered)
 
 
-def template_choices(candidate: Candidate | None, kind: EmailKind, who: str) -> list[tuple[str, str]]:
+def template_choices(candidate: Candidate | None, kind: EmailKind, who: str) -> list[SelectChoice]:
     """A template picker's options: the default (named), then each template of the kind."""
     listing = choosing.catalogue(db.session, [kind])
     default = listing.default_for(kind, candidate)
-    named = [(str(c.value), c.name) for c in listing.of_kind(kind)]
-    return [("", f"{who}: {default.name}"), *named]
+    named = [SelectChoice(str(c.value), c.name) for c in listing.of_kind(kind)]
+    return [SelectChoice("", f"{who}: {default.name}"), *named]
 
 
 def _render_customize(candidate, kind, form, preview: RenderedEmail | None, status: int = 200):
     form.template.choices = template_choices(candidate, kind, "Default for this candidate")
+    time_zone = scheduling.zone_of(candidate)
+    clock = f"{scheduling.whose(candidate.time_zone, time_zone)}, {time_zone}"
+    form.send_when.choices = [
+        SelectChoice("now", "After the undo window"),
+        SelectChoice("tomorrow", f"Tomorrow at 09:00 ({clock})"),
+        SelectChoice("at", f"At a date and time I choose ({clock})"),
+    ]
     return render_template(
         "emails/customize.html",
         candidate=candidate,
