@@ -381,3 +381,17 @@ def test_on_a_phone_slash_opens_the_menu_and_goes_to_the_top_bar_search(visit):
     page.keyboard.type("jo")
     assert search.input_value() == "jo"
     assert _current(page) == ""
+
+
+def test_r_on_a_row_that_offers_the_update_first_opens_its_rejection_too(visit):
+    page = visit("/")
+    names = [_name(row) for row in _rows(page).all()]
+    fresh = "Dee Dorn"  # on track, nobody told anything yet: Send update first, the rejection in More
+    assert _rows(page).nth(names.index(fresh)).locator("[data-decision]").count() == 0
+    for _ in range(names.index(fresh) + 1):
+        page.keyboard.press("j")
+    assert _current(page) == fresh
+    page.keyboard.press("r")
+    page.wait_for_url(re.compile(r"/emails/rejection/customize\?next=/"))
+    assert page.get_by_role("heading", level=1).inner_text().endswith(fresh)
+    _no_pointer(page)
