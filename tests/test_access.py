@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from feedback_sla.database import db
+from feedback_sla.emails import library
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import EmailKind
@@ -27,6 +28,7 @@ OBJECT_ARGUMENTS = (
     "kind",
     "inbound_id",
     "batch_id",
+    "default_id",
 )
 FORM = {
     "channel": "phone",
@@ -101,8 +103,14 @@ def test_manager_b_gets_404_for_every_route_that_takes_manager_as_objects(app, c
         actor=manager_a,
         manager_id=manager_a.id,
     )
+    template = library.add(
+        session, "rejection", "After the final interview", "Hi", "Hi", "<p>Hi</p>", None, now
+    )
+    default = library.set_scope_default(session, template, position_id=position.id)
     session.commit()
     ids = {
+        "template_id": template.id,
+        "default_id": default.id,
         "candidate_id": candidate.id,
         "position_id": position.id,
         "user_id": manager_a.id,

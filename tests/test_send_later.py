@@ -331,3 +331,46 @@ def test_an_update_cannot_arrive_after_the_date_it_promises(app, session):
     )
     with pytest.raises(Exception, match="send at: after Wed 09 Dec 2026"):
         answers.queue_email(session, wanted, EmailConfig.from_app(app), ORG)
+
+
+def test_the_bulk_page_schedules_each_email_on_its_candidates_clock(client, session):
+    with time_machine.travel(MONDAY, tick=False):
+        manager, _, [ana, ben] = hiring(session, names=("Ana Okafor", "Ben Ode"))
+        ana.time_zone = "Asia/Tokyo"
+        session.commit()
+        logged_in(client, manager)
+        ids = [ana.id, ben.id]
+        page = text(client.get("/emails/bulk", query_string={"candidate": ids, "kind": "rejection"}))
+        assert "Tomorrow at 09:00, each candidate's time" in page.replace("&#39;", "'")
+        refused = client.post(
+            "/emails/bulk",
+            data={
+                "nonce": nonce_of(page)[:-4] + "beef",
+                "kind": "rejection",
+                "candidate": ids,
+                "send_when": "at",
+                "send_at": "9999-12-31T23:59",
+                "action": "queue",
+            },
+        )
+        assert refused.status_code == 409 and "Send at: 9999-12-31 23:59" in text(refused)
+        posted = client.post(
+            "/emails/bulk",
+            data={
+                "nonce": nonce_of(page),
+                "kind": "rejection",
+                "candidate": ids,
+                "send_when": "tomorrow",
+                "action": "queue",
+            },
+        )
+        assert posted.status_code == 302
+        assert "scheduled for" in text(client.get(posted.location))
+        sent_after = dict(
+            session.execute(sa.select(OutboxMessage.candidate_id, OutboxMessage.send_after)).all()
+        )
+        # Tuesday 09:00 in Tokyo is midnight UTC; in Berlin 08:00 UTC.
+        assert sent_after == {
+            ana.id: dt.datetime(2026, 12, 8, 0, 0, tzinfo=dt.UTC),
+            ben.id: TUESDAY_NINE_BERLIN,
+        }

@@ -48,9 +48,14 @@ class SendAt:
             local = self.at
         else:
             raise EmailError("send at: choose a date and time")
-        if local.tzinfo is not None:
-            return local.astimezone(UTC)
-        return local.replace(tzinfo=zone(time_zone)).astimezone(UTC)
+        try:
+            if local.tzinfo is not None:
+                return local.astimezone(UTC)
+            return local.replace(tzinfo=zone(time_zone)).astimezone(UTC)
+        except OverflowError:  # the last day a datetime holds, read in a zone behind UTC
+            raise EmailError(
+                f"send at: {local:%Y-%m-%d %H:%M} is more than {MAX_AHEAD.days} days ahead"
+            ) from None
 
 
 def parse(text: str) -> SendAt:
