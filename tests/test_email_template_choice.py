@@ -356,6 +356,11 @@ def test_the_command_line_takes_a_template_by_name_or_id(app, session):
     assert many.exit_code == 0, many.output
     session.expire_all()
     assert set(session.scalars(sa.select(OutboxMessage.template_name))) == {AFTER_FINAL[0]}
+    listed = runner.invoke(args=["emails", "template", "list", "rejection"])
+    assert listed.output.splitlines() == [
+        "0\trejection\tRejection as shipped\torganisation",
+        f"{final.id}\trejection\t{AFTER_FINAL[0]}\t-",
+    ]
     wrong = runner.invoke(args=["emails", "queue", str(ana.id), "offer", "--template", "Nope"])
     assert wrong.exit_code == 2 and "'--template'" in wrong.output and "Offer as shipped" in wrong.output
 

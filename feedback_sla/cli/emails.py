@@ -17,10 +17,10 @@ from feedback_sla.cli import bulk_emails
 from feedback_sla.cli.common import committed, refusing, user_named_by
 from feedback_sla.config import ConfigurationError
 from feedback_sla.database import db
-from feedback_sla.emails import checks, composing, queries, scheduling
+from feedback_sla.emails import checks, choosing, composing, queries, scheduling
 from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import CANDIDATE_KINDS, OutboxStatus
+from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, OutboxStatus
 from feedback_sla.output import WRITERS
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import iso, parse_date, utcnow
@@ -309,15 +309,37 @@ def show_command(message_id):
     click.echo("\n".join(line for line in lines if line is not None))
 
 
-template = AppGroup("template", help="Show, edit, preview or reset an email template.")
+template = AppGroup(
+    "template", help="List the templates; show, edit, preview or reset the default of a kind."
+)
 emails.add_command(template)
+
+
+@template.command("list")
+@click.argument("kind", type=KIND_CHOICE, required=False)
+def template_list(kind):
+    """Each kind's templates, tab-separated: the id --template takes, the kind, the name, and where
+    it is the default (the organisation, positions by id, stages)."""
+    kinds = [kind] if kind else [k.value for k in CANDIDATE_KINDS]
+    listing = choosing.catalogue(db.session, kinds)
+    scoped = choosing.defaults_listed(db.session, listing.templates)
+    for name in kinds:
+        kind_value = EmailKind(name)
+        default = listing.defaults.get(kind_value, choosing.SHIPPED)
+        for chosen in listing.of_kind(kind_value):
+            used = ["organisation"] if chosen.value == default else []
+            used += [
+                f"position {d.position_id}" if d.position_id else f"stage {d.stage}"
+                for d in scoped.get(chosen.value, [])
+            ]
+            click.echo(f"{chosen.value}\t{name}\t{chosen.name}\t{', '.join(used) or '-'}")
 
 
 @template.command("show")
 @click.argument("kind", type=KIND_CHOICE)
 @click.option("--part", type=click.Choice(["subject", "text", "html"]), default="text", show_default=True)
 def template_show(kind, part):
-    """Print the template in use (an admin's edit, or the shipped default)."""
+    """Print the kind's default template (a named one, or the shipped files)."""
     source = composing.source_of(db.session, kind)
     click.echo({"subject": source.subject, "text": source.text, "html": source.html}[part])
 
@@ -329,7 +351,8 @@ def template_show(kind, part):
 @click.option("--html", "html_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "actor_email", help="Record this user as the editor.")
 def template_set(kind, subject, text_file, html_file, actor_email):
-    """Store an edited template; it is checked first and refused with the reason."""
+    """Edit the kind's default template (while the shipped files are the default, the edit becomes a
+    named template, the new default); it is checked first and refused with the reason."""
     current = composing.source_of(db.session, kind)
     committed(
         lambda: composing.save_template(
@@ -348,7 +371,7 @@ def template_set(kind, subject, text_file, html_file, actor_email):
 @template.command("reset")
 @click.argument("kind", type=KIND_CHOICE)
 def template_reset(kind):
-    """Go back to the template shipped with the app."""
+    """Make the shipped files the default again: the default named template is deleted."""
     changed = composing.reset_template(db.session, kind)
     db.session.commit()
     click.echo(f"{kind} template reset to the default" if changed else f"{kind} template was not edited")
