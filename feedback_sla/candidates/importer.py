@@ -21,10 +21,10 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.positions.service import MAX_TITLE, find_position
 from feedback_sla.text import clean_line
-from feedback_sla.timeutil import local_date, parse_date, parse_instant
+from feedback_sla.timeutil import is_time_zone, local_date, parse_date, parse_instant
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
-OPTIONAL = ("interview_at", "promised_by")
+OPTIONAL = ("interview_at", "promised_by", "time_zone")
 MAX_ROWS = 50_000
 #: The free-text columns and their longest values, as the tables hold them (``email`` goes through
 #: the address rule, which checks the same).
@@ -61,6 +61,8 @@ class ImportRow:
     applied_at: dt.datetime
     interview_at: dt.datetime | None
     promised_by: dt.date | None
+    #: Where the candidate lives, when the file says (an IANA name); else the position's is used.
+    time_zone: str | None = None
 
 
 @dataclass
@@ -178,6 +180,7 @@ class _RowParser:
         existing = self._position(values, manager)
         time_zone = existing.time_zone if existing else manager.time_zone if manager else "UTC"
         applied_at, interview_at, promised_by = self._dates(values, time_zone, bad)
+        candidate_zone = self._candidate_zone(values, bad)
         if email and manager and values.get("position"):
             self._check_duplicate(line, values["position"], manager, email, existing, bad)
         if errors:
@@ -192,6 +195,7 @@ class _RowParser:
             applied_at=applied_at,
             interview_at=interview_at,
             promised_by=promised_by,
+            time_zone=candidate_zone,
         )
         return row, errors
 
@@ -227,6 +231,14 @@ class _RowParser:
         if key not in self.positions:
             self.positions[key] = find_position(self.session, values["position"], manager)
         return self.positions[key]
+
+    @staticmethod
+    def _candidate_zone(values, bad) -> str | None:
+        """The optional ``time_zone`` column: where the candidate lives (an IANA name)."""
+        named = values.get("time_zone")
+        if named and not is_time_zone(named):
+            bad("time_zone", f"unknown time zone {named!r} (an IANA name such as Europe/Berlin)")
+        return named or None
 
     def _dates(self, values, time_zone: str, bad):
         applied_at = interview_at = promised_by = None

@@ -17,6 +17,7 @@ from feedback_sla.candidates.models import PIPELINE, Candidate, Event, Status
 from feedback_sla.errors import DomainError
 from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_line
+from feedback_sla.timeutil import validate_time_zone
 
 #: How far in the future an application time may lie (clocks drift; a typo does not).
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -95,6 +96,16 @@ MAX_NAME = Candidate.__table__.c.name.type.length
 def check_name(name: str) -> str:
     """A candidate's name: one line of printable text, at most ``MAX_NAME`` characters."""
     return clean_line(name, "name", MAX_NAME)
+
+
+def check_time_zone(time_zone: str | None) -> str | None:
+    """A candidate's time zone: an IANA name, or None when not known (the position's is used)."""
+    if not time_zone:
+        return None
+    try:
+        return validate_time_zone(time_zone)
+    except ValueError as exc:
+        raise DomainError(f"time zone: {exc}") from None
 
 
 def check_email_text(email: str) -> str:

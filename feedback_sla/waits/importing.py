@@ -34,7 +34,15 @@ def import_rows(
             found[key] = position
         try:
             candidate = add_candidate(
-                session, found[key], row.name, row.email, row.applied_at, settings, actor, stage=row.stage
+                session,
+                found[key],
+                row.name,
+                row.email,
+                row.applied_at,
+                settings,
+                actor,
+                stage=row.stage,
+                time_zone=row.time_zone,
             )
         except candidates.DuplicateCandidate as exc:  # added meanwhile, by someone else
             raise CsvImportError([RowError(row.line, "email", str(exc))]) from None

@@ -52,6 +52,7 @@ def as_json(candidate: Candidate, due_at) -> dict:
         "stage": candidate.stage,
         "status": candidate.status,
         "due_at": due_at,
+        "time_zone": candidate.time_zone,
     }
 
 
@@ -124,6 +125,7 @@ def create_candidate(data: dict):
             viewer(),
             stage=data["stage"],
             now=now,
+            time_zone=data["time_zone"],
         )
         db.session.commit()
     except IntegrityError:
@@ -136,11 +138,15 @@ def create_candidate(data: dict):
 @bp.arguments(CandidateChangeSchema)
 @bp.response(200, CandidateSchema)
 def update_candidate(data: dict, candidate_id: int):
-    """Correct the name or email; queued emails follow the correction."""
+    """Correct the name, email or time zone; queued emails follow the correction."""
     candidate = candidate_or_404(candidate_id)
     try:
         service.update_details(
-            db.session, candidate, data.get("name", candidate.name), data.get("email", candidate.email)
+            db.session,
+            candidate,
+            data.get("name", candidate.name),
+            data.get("email", candidate.email),
+            data.get("time_zone", candidate.time_zone),
         )
         db.session.commit()
     except IntegrityError:

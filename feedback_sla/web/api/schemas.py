@@ -9,6 +9,7 @@ import marshmallow as ma
 from feedback_sla.addresses import MAX_ADDRESS, InvalidAddress, normalize_address
 from feedback_sla.candidates.models import PIPELINE, ContactChannel, Status
 from feedback_sla.emails.models import EmailKind
+from feedback_sla.timeutil import is_time_zone
 from feedback_sla.waits.clock import State
 from feedback_sla.web.api.paging import MAX_ID, PageArgs, page_schema
 
@@ -51,6 +52,11 @@ class CandidateSchema(ma.Schema):
     stage = ma.fields.String(required=True)
     status = ma.fields.Enum(Status, by_value=True, required=True)
     due_at = ma.fields.AwareDateTime(allow_none=True, required=True)
+    time_zone = ma.fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Where the candidate lives (IANA); null: not known, the position's."},
+    )
 
 
 class _CandidateFilters(PageArgs):
@@ -84,6 +90,21 @@ class CandidateSearchSchema(_CandidateFilters):
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 
+def _known_zone(value: str) -> None:
+    if not is_time_zone(value):
+        raise ma.ValidationError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)")
+
+
+def _candidate_zone(**kwargs) -> ma.fields.String:
+    """Where the candidate lives: an email scheduled for their 09:00 goes out then (null: not known)."""
+    return ma.fields.String(
+        allow_none=True,
+        validate=_known_zone,
+        metadata={"description": "IANA time zone, e.g. Europe/Berlin; null: not known, the position's."},
+        **kwargs,
+    )
+
+
 def _representable(value: dt.datetime) -> None:
     """A time that exists in UTC too (0001-01-01 at +14:00 does not)."""
     try:
@@ -102,11 +123,13 @@ class NewCandidateSchema(Input):
         validate=_representable,
         metadata={"description": "When they applied, with an offset: the wait counts from it (default now)."},
     )
+    time_zone = _candidate_zone(load_default=None)
 
 
 class CandidateChangeSchema(Input):
     name = ma.fields.String(validate=_NAME)
     email = Address()
+    time_zone = _candidate_zone()
 
 
 class ContactSchema(Input):

@@ -69,6 +69,7 @@ def new():
                     viewer(),
                     stage=form.stage.data,
                     now=now,
+                    time_zone=form.time_zone.data,
                 )
             )
         except IntegrityError:  # the same address, committed meanwhile by another request

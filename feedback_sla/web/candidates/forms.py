@@ -9,7 +9,14 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from feedback_sla.candidates.models import PIPELINE, ContactChannel
-from feedback_sla.web.forms import PromiseForm, ReturnForm, stripped, valid_email
+from feedback_sla.web.forms import (
+    PromiseForm,
+    ReturnForm,
+    stripped,
+    valid_email,
+    valid_time_zone,
+    zone_choices,
+)
 
 NOTE_LIMIT = 5000
 REASON_LIMIT = 500
@@ -65,6 +72,14 @@ class DetailsForm(FlaskForm):
         filters=[stripped],
         validators=[DataRequired(message="Email: must not be empty"), valid_email],
     )
+    #: Where the candidate lives, when known: an email sent later goes out at their hour.
+    time_zone = SelectField(
+        "Candidate's time zone (optional)", validators=[Optional(), valid_time_zone], default=""
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [SelectChoice("", "Not known: the position's")] + zone_choices()
 
 
 class NewCandidateForm(DetailsForm):

@@ -269,7 +269,9 @@ def edit(candidate_id: int):
         if form.validate_on_submit():
             try:
                 saved = one_transaction(
-                    lambda: service.update_details(db.session, candidate, form.name.data, form.email.data)
+                    lambda: service.update_details(
+                        db.session, candidate, form.name.data, form.email.data, form.time_zone.data
+                    )
                 )
             except IntegrityError:  # the same address, committed meanwhile by another request
                 db.session.rollback()
