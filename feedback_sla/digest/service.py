@@ -24,6 +24,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
 from feedback_sla.database import insert_once
+from feedback_sla.digest import answers
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails import automatic, queries, to_users
 from feedback_sla.emails import html as mail_html
@@ -72,6 +73,9 @@ class DigestItem:
     url: str
     #: The candidate has had only updates so far (``waits.decisions``): the answer is the decision.
     updates_only: bool = False
+    #: The signed links that answer from the digest (``digest.answers``); empty without a secret key.
+    update_url: str = ""
+    reject_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -310,6 +314,18 @@ def render(digest: Digest) -> tuple[str, str]:
     return render_template("mail/digest.txt", **context), html
 
 
+def with_answer_links(digest: Digest, secret: str | None) -> Digest:
+    """The digest with each listed candidate's signed "Send update" and "Reject" links."""
+    base, manager, day = digest.triage_url, digest.manager, digest.local_date
+    shown = []
+    for item in digest.shown:
+        links = answers.links_for(base, secret, manager, item.row.candidate_id, day)
+        shown.append(
+            dataclasses.replace(item, update_url=links.get("update", ""), reject_url=links.get("reject", ""))
+        )
+    return dataclasses.replace(digest, items=dataclasses.replace(digest.items, shown=tuple(shown)))
+
+
 def claim(session: Session, manager: User, day: dt.date, items: int) -> DigestDay | None:
     """Claim the manager's day; None when another run already has it (nothing is written)."""
     values = {"user_id": manager.id, "local_date": day, "items": items, "created_at": utcnow()}
@@ -334,7 +350,9 @@ def queue(
         return day
     base = digest.triage_url.rstrip("/")
     link = automatic.unsubscribe_url(base, config.secret_key, digest.manager.id)
-    text, html = render(dataclasses.replace(digest, unsubscribe_url=link or ""))
+    text, html = render(
+        dataclasses.replace(with_answer_links(digest, config.secret_key), unsubscribe_url=link or "")
+    )
     message = to_users.queue_to_user(
         session,
         digest.manager,

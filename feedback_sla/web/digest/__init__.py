@@ -1,7 +1,8 @@
-"""The digest's one-click unsubscribe link (/digest/unsubscribe/<token>): no login, no cookie."""
+"""The digest's links: one-click unsubscribe (/digest/unsubscribe/<token>: no login, no cookie) and
+the rows' answers (/digest/answer/<token>: a confirmation page for the manager, signed in)."""
 
 from flask import Blueprint
 
 bp = Blueprint("digest", __name__)
 
-from feedback_sla.web.digest import views  # noqa: E402, F401  (its routes)
+from feedback_sla.web.digest import answers, views  # noqa: E402, F401  (their routes)
