@@ -1,5 +1,6 @@
 """The email parts of other pages: the candidate page's send buttons and history, the nonce of a
-page's one-click buttons (the triage page's too), and the one-click form they post."""
+page's one-click buttons (the triage page's too), the one-click form they post, and what the manager
+is told once an email is queued."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from wtforms.validators import DataRequired, Regexp
 
 from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
-from feedback_sla.emails import queries
+from feedback_sla.emails import queries, scheduling
 from feedback_sla.emails.checks import can_send
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxStatus
+from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.text import normalize_newlines
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import promises
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.queries import WaitRow
+from feedback_sla.web.filters import local_time
 from feedback_sla.web.forms import PromiseForm
 
 #: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
@@ -109,3 +111,34 @@ def candidate_emails(
         suggested=suggested,
         can_send={kind.value: can_send(candidate, kind, waiting=waiting) for kind in SENDABLE},
     )
+
+
+def _title(kind: EmailKind) -> str:
+    return kind.label[:1].upper() + kind.label[1:]
+
+
+def queued_message(
+    message: OutboxMessage, candidate: Candidate, again: str = "reload the page to queue it again"
+) -> str:
+    """What the manager is told after queueing: when it goes, what changed, what the wait does.
+    The triage, candidate and customize pages say it, and the digest's answer links; ``again``: how
+    to queue it anew when the email this page queued was cancelled meanwhile."""
+    title, name = _title(message.kind), candidate.name
+    if message.status == OutboxStatus.CANCELLED:
+        said = f"This {message.kind.label} to {name} was already queued from this page and then cancelled"
+        return f"{said}; {again}."
+    if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
+        sentence = f"{title} to {name} queued: it is sent now."
+    elif message.send_at_zone:
+        when = scheduling.describe(message.send_after, message.send_at_zone, candidate.time_zone)
+        sentence = f"{title} to {name} scheduled for {when}: you can undo it until then."
+    else:
+        sentence = (
+            f"{title} to {name} queued: it is sent at {local_time(message.send_after, '%H:%M:%S')} "
+            "unless you undo it."
+        )
+    if message.kind in STATUS_SET:
+        sentence += f" {name} is now {STATUS_SET[message.kind].value}."
+    if message.promised_date is not None:
+        sentence += f" You promise an answer by {message.promised_date:%a %d %b %Y}."
+    return sentence + " Their wait closes when the email is sent."

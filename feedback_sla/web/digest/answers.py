@@ -25,15 +25,14 @@ from feedback_sla.digest import answers
 from feedback_sla.digest.answers import ANSWER_PATH, Action, AnswerLink
 from feedback_sla.emails import checks
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import promises
 from feedback_sla.waits.clock import business_days_counter
 from feedback_sla.web.access import candidate_or_404, viewer
 from feedback_sla.web.digest import bp
-from feedback_sla.web.email_parts import NONCE_PATTERN, new_nonce
-from feedback_sla.web.filters import local_time
+from feedback_sla.web.email_parts import NONCE_PATTERN, new_nonce, queued_message
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import errors_text
 from feedback_sla.web.transaction import Refused, attempt, one_transaction
@@ -146,24 +145,9 @@ def _said(message: OutboxMessage, candidate: Candidate) -> tuple[str, OutboxStat
     undo_seconds = EmailConfig.from_app(current_app).undo_seconds
     until = min(message.send_after, message.queued_at + dt.timedelta(seconds=undo_seconds))
     undo_url = url_for("emails.undo", message_id=message.id)
-    return _sentence(message, candidate.name), message.status, until, undo_url
-
-
-def _sentence(message: OutboxMessage, name: str) -> str:
-    """The confirmation, worded as the triage page's buttons word theirs."""
-    title = message.kind.label[:1].upper() + message.kind.label[1:]
-    if message.status == OutboxStatus.CANCELLED:
-        return (
-            f"This {message.kind.label} to {name} was queued from this page and then undone; "
-            "nothing was sent. Open the link again to send it."
-        )
-    if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
-        sentence = f"{title} to {name} queued: it is sent now."
-    else:
-        at = local_time(message.send_after, "%H:%M:%S")
-        sentence = f"{title} to {name} queued: it is sent at {at} unless you undo it."
-    if message.kind in STATUS_SET:
-        sentence += f" {name} is now {STATUS_SET[message.kind].value}."
-    if message.promised_date is not None:
-        sentence += f" You promise an answer by {message.promised_date:%a %d %b %Y}."
-    return sentence + " Their wait closes when the email is sent."
+    return (
+        queued_message(message, candidate, "open the link again to send it"),
+        message.status,
+        until,
+        undo_url,
+    )

@@ -30,9 +30,9 @@ from feedback_sla.web.email_parts import (
     fingerprint,
     idempotency_key,
     new_nonce,
+    queued_message,
 )
 from feedback_sla.web.emails.forms import CustomizeForm, MessageForm, picked
-from feedback_sla.web.filters import local_time
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.forms import ReturnForm, errors_text
 from feedback_sla.web.transaction import Refused, attempt, one_transaction
@@ -92,35 +92,6 @@ def _answered(queued: tuple[str, OutboxStatus, dt.datetime, str], back: str):
     else:
         flash(text, "success")
     return redirect(back)
-
-
-def _title(kind: EmailKind) -> str:
-    return kind.label[:1].upper() + kind.label[1:]
-
-
-def queued_message(message: OutboxMessage, candidate: Candidate) -> str:
-    """What the manager is told after queueing: when it goes, what changed, what the wait does."""
-    title, name = _title(message.kind), candidate.name
-    if message.status == OutboxStatus.CANCELLED:
-        return (
-            f"This {message.kind.label} to {name} was already queued from this page and then cancelled; "
-            "reload the page to queue it again."
-        )
-    if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
-        sentence = f"{title} to {name} queued: it is sent now."
-    elif message.send_at_zone:
-        when = scheduling.describe(message.send_after, message.send_at_zone, candidate.time_zone)
-        sentence = f"{title} to {name} scheduled for {when}: you can undo it until then."
-    else:
-        sentence = (
-            f"{title} to {name} queued: it is sent at {local_time(message.send_after, '%H:%M:%S')} "
-            "unless you undo it."
-        )
-    if message.kind in STATUS_SET:
-        sentence += f" {name} is now {STATUS_SET[message.kind].value}."
-    if message.promised_date is not None:
-        sentence += f" You promise an answer by {message.promised_date:%a %d %b %Y}."
-    return sentence + " Their wait closes when the email is sent."
 
 
 # --- one click, undo, retry -----------------------------------------------------------------------
