@@ -1093,6 +1093,8 @@ def test_triage_rows_say_their_state_in_words_and_the_due_date_on_hover(at_wedne
     assert ">due in 4 business days<" in by_id[board["on_track"]]
     fred = by_id[board["asked_twice"]]
     assert "followed up 2×" in fred
+    # The row's menu in place, as a browser without JavaScript asks for it.
+    fred = rows(page(at_wednesday, f"/?menu={board['asked_twice']}"))[board["asked_twice"]]
     for action in ("Send update", "Reject", "Log a call", "followed up</button>"):
         assert action in fred
 

@@ -220,6 +220,7 @@ def test_keyboard_only_a_manager_rejects_the_most_urgent_and_updates_the_next(vi
         pytest.fail("Tab never reached the button that queues the rejection")
     page.keyboard.press("Enter")
     page.get_by_role("status").filter(has_text=f"to {most_urgent} queued").wait_for()
+    page.wait_for_load_state("domcontentloaded")  # the keys are app.js's: ready once it has run
     assert page.url.startswith(site.url + "/")
     _no_pointer(page)
 
@@ -230,6 +231,7 @@ def test_keyboard_only_a_manager_rejects_the_most_urgent_and_updates_the_next(vi
     assert _current(page) == next_one
     page.keyboard.press("u")
     page.get_by_role("status").filter(has_text=f"Status update to {next_one} queued").wait_for()
+    page.wait_for_load_state("domcontentloaded")
     assert page.get_by_role("status").get_by_role("button", name="Undo").count() == 1
     _no_pointer(page)
     # The page comes back on the row acted on: the keys go on from there.

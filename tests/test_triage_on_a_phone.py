@@ -392,3 +392,34 @@ def test_a_rejection_from_the_candidate_page_is_confirmed_on_a_phone_and_lands_b
     assert page.get_by_role("button", name="Undo").filter(visible=True).count() == 1, "Undo shown twice"
     confirmation.get_by_role("button", name="Undo").click()
     page.get_by_role("status").filter(has_text="Undone: the rejection").wait_for()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_without_javascript_more_opens_the_row_menu_in_place_and_a_call_is_logged(chromium, site, width):  # noqa: F811
+    """The page carries one menu for app.js to fill in on each row; without JavaScript a row's More
+    leads to the page with that row's menu in place, and its answers post as with it."""
+    context = chromium.new_context(
+        viewport=WINDOWS[width], storage_state=site.login, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        assert page.goto(site.url + "/").ok
+        row = page.locator("table.table-triage tbody tr").nth(2)
+        name = row.get_by_role("rowheader").get_by_role("link").inner_text().strip()
+        row.locator("details.row-menu > summary").click()
+        row.get_by_role("link", name=re.compile(f"^Log a call, offer or reject {re.escape(name)}")).click()
+        page.wait_for_url(re.compile(r"menu=\d+#row-\d+$"))
+        candidate_id = page.url.rsplit("#row-", 1)[1]
+        menu = _row(page, name).locator("details.row-menu[open] > .menu-list")
+        assert menu.evaluate(MENU_OUTSIDE) == ""
+        menu.locator("summary").filter(has_text="Log a call").click()
+        menu.get_by_label("What you told them (optional)").fill("Told her we decide on Friday.")
+        menu.get_by_role("button", name=f"Log the call with {name}").click()
+        confirmation = page.get_by_role("status").filter(has_text=f"Logged contact with {name}")
+        confirmation.wait_for()
+        assert "menu=" not in page.url and page.url.endswith(f"#row-{candidate_id}")
+        confirmation.get_by_role("button", name="Undo").click()
+        page.get_by_role("status").filter(has_text="Undone: the").wait_for()
+        _row(page, name).wait_for()  # waiting again, on its row
+    finally:
+        context.close()

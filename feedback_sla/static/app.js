@@ -50,9 +50,10 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // Back on the page after an action, on the row acted on; if it has left the list, where it was.
   const key = `scroll:${location.pathname}${location.search}`;
-  for (const form of document.querySelectorAll("form[data-keep-place]")) {
-    form.addEventListener("submit", () => sessionStorage.setItem(key, String(window.scrollY)));
-  }
+  // Listened for on the document: the rows' menus, and their Log a call forms, are filled in later.
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches("form[data-keep-place]")) sessionStorage.setItem(key, String(window.scrollY));
+  });
   const saved = sessionStorage.getItem(key);
   sessionStorage.removeItem(key);
   const target = location.hash && document.getElementById(location.hash.slice(1));
@@ -263,4 +264,29 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     action();
   });
+});
+
+// The triage rows' More menus: the page carries the menu once (a template written for candidate
+// 0), and each row gets its own copy, with its candidate's id in the addresses and name in the
+// words. Without JavaScript a row's More links to the page with that row's menu in place. Last of
+// the page's scripts: the rows are marked and the keys ready before.
+document.addEventListener("DOMContentLoaded", () => {
+  const rowMenu = document.getElementById("row-menu");
+  for (const list of rowMenu ? document.querySelectorAll("ul[data-row-menu]") : []) {
+    const row = list.closest("tr");
+    const id = list.dataset.rowMenu;
+    const name = row.querySelector("[data-key='open']").textContent;
+    const menu = rowMenu.content.firstElementChild.cloneNode(true);
+    for (const el of menu.querySelectorAll("[action], [formaction], [href]")) {
+      for (const attr of ["action", "formaction", "href"]) {
+        const value = el.getAttribute(attr);
+        if (!value) continue;
+        el.setAttribute(attr, value.replace("/candidates/0/", `/candidates/${id}/`).replace(/%23row-0$/, `%23row-${id}`));
+      }
+    }
+    for (const el of menu.querySelectorAll("[data-name]")) el.replaceWith(name);
+    // A row that offers the decision first has its Reject… already, which opens the same page.
+    if (row.querySelector("[data-decision]")) menu.querySelector("[data-write-rejection]")?.remove();
+    list.replaceWith(menu);
+  }
 });

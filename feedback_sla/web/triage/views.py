@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NamedTuple
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
@@ -72,6 +73,18 @@ def _manager_filter() -> tuple[int | None, ManagerPicker | None]:
     return None, ManagerPicker(typed, matches=tuple(found.users), more=found.more)
 
 
+#: The argument that opens one row's More menu in place, for a browser without JavaScript.
+MENU_ARG = "menu"
+
+
+def _page_path() -> str:
+    """This page's address, where its answers come back to: without the row menu it opened."""
+    if MENU_ARG not in request.args:
+        return request.full_path
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != MENU_ARG]
+    return f"{request.path}?{urlencode(kept)}"
+
+
 @bp.get("/")
 @login_required
 def index():
@@ -112,6 +125,8 @@ def index():
         ),
         attention=[m for m in emails.attention if m.id not in on_rows],
         email_nonce=new_nonce(),
+        page_path=_page_path(),
+        menu_open=_int_arg(MENU_ARG),
         now=now,
         positions=positions,
         picker=picker,
