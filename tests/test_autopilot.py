@@ -51,7 +51,7 @@ def app_config(app_config, request):
     """Tests that ask for ``smtp_port`` send through a real SMTP server listening there."""
     if "smtp_port" in request.fixturenames:
         port = request.getfixturevalue("smtp_port")
-        app_config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=1)
+        app_config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_TIMEOUT=10)
     return app_config
 
 

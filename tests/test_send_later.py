@@ -374,3 +374,26 @@ def test_the_bulk_page_schedules_each_email_on_its_candidates_clock(client, sess
             ana.id: dt.datetime(2026, 12, 8, 0, 0, tzinfo=dt.UTC),
             ben.id: TUESDAY_NINE_BERLIN,
         }
+
+
+def test_a_scheduled_update_says_when_it_goes_on_its_triage_row(app, client, session):
+    """The row keeps its candidate (an update leaves them waiting) and says when the email goes."""
+    with time_machine.travel(MONDAY, tick=False):
+        manager, _, [ana] = hiring(session)
+        wanted = EmailRequest(
+            ana,
+            "update",
+            "scheduled-update",
+            MONDAY,
+            manager,
+            promised_date=dt.date(2026, 12, 11),
+            send_at=scheduling.SendAt(tomorrow=dt.time(9, 0)),
+            waiting=True,
+        )
+        answers.queue_email(session, wanted, EmailConfig.from_app(app), ORG)
+        session.commit()
+        logged_in(client, manager)
+        page = text(client.get("/"))
+        row = re.search(rf'<tr data-candidate-id="{ana.id}".*?</tr>', page, re.S).group(0)
+        shown = "Queued</span> status update, <span data-scheduled>scheduled for Tue 8 Dec 09:00"
+        assert f"{shown} (position's time)</span>" in row

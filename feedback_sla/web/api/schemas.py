@@ -35,6 +35,10 @@ class Address(ma.fields.String):
             raise ma.ValidationError(exc.reason) from None
 
 
+#: The document's format for a time zone: a name of the IANA database that this server knows.
+TIME_ZONE_FORMAT = "iana-time-zone"
+
+
 class Input(ma.Schema):
     """Request bodies: fields a caller may not set (owner, manager, role) are ignored."""
 
@@ -55,7 +59,10 @@ class CandidateSchema(ma.Schema):
     time_zone = ma.fields.String(
         allow_none=True,
         required=True,
-        metadata={"description": "Where the candidate lives (IANA); null: not known, the position's."},
+        metadata={
+            "format": TIME_ZONE_FORMAT,
+            "description": "Where the candidate lives (IANA); null: not known, the position's.",
+        },
     )
 
 
@@ -100,7 +107,11 @@ def _candidate_zone(**kwargs) -> ma.fields.String:
     return ma.fields.String(
         allow_none=True,
         validate=_known_zone,
-        metadata={"description": "IANA time zone, e.g. Europe/Berlin; null: not known, the position's."},
+        metadata={
+            "format": TIME_ZONE_FORMAT,
+            "example": "Europe/Berlin",
+            "description": "IANA time zone, e.g. Europe/Berlin; null: not known, the position's.",
+        },
         **kwargs,
     )
 
