@@ -377,6 +377,8 @@ def test_a_rejection_from_the_candidate_page_is_confirmed_on_a_phone_and_lands_b
     name = link.inner_text().strip()
     link.click()
     page.get_by_role("heading", level=1, name=name).wait_for()
+    # Styled, not only parsed: before its stylesheets apply, a phone page shows the wide one's buttons.
+    page.wait_for_load_state("load")
     here = page.url
     actions = page.locator("[data-email-actions]")
     if width < 768:
