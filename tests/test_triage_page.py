@@ -81,6 +81,12 @@ def test_fifty_rows_a_page_counts_over_every_row_and_page_links_keep_the_filters
     assert sum(counts(first).values()) == 57 and 'data-total="57"' in first
     assert "Page 1 of 2" in first and "Showing 1–50 of 57." in first
     assert 'href="/?stage=applied&amp;page=2"' in first
+    # A row's menu opened in place (no JavaScript) belongs to its page: the next one keeps the
+    # filters, not the menu.
+    with_menu = get(client, "/", stage="applied", menu=ids[0])
+    assert (
+        'href="/?stage=applied&amp;page=2"' in with_menu and "menu=" not in with_menu.split("Page 1 of 2")[1]
+    )
     second = get(client, "/", stage="applied", page=2)
     assert len(row_ids(second)) == 7 and not set(row_ids(first)) & set(row_ids(second))
     assert set(row_ids(first)) | set(row_ids(second)) == set(ids)

@@ -38,9 +38,10 @@ PAGE_CURSORS = ("after", "before")
 
 def combine_args(args: dict, **changes) -> dict:
     """Query arguments with some replaced, for links that keep the other filters; a link to
-    another page drops the cursor of this one unless it gives its own."""
+    another page drops the cursor of this one unless it gives its own, and the triage row whose
+    menu this page opened in place (``menu``, for a browser without JavaScript)."""
     if "page" in changes:
-        changes = {**dict.fromkeys(PAGE_CURSORS), **changes}
+        changes = {**dict.fromkeys((*PAGE_CURSORS, "menu")), **changes}
     return {**args, **changes}
 
 
