@@ -143,20 +143,20 @@ def _seed(app) -> tuple[int, int]:
     return by_name[SHOWN], by_name[REJECTED]
 
 
-def _log_in(browser, url: str, email: str) -> dict:
+def _log_in(browser, url: str, email: str, password: str = demo.DEMO_PASSPHRASE) -> dict:
     """Log in through the form once; the tests' contexts start from the cookies it left."""
     context = browser.new_context()
     page = context.new_page()
-    _fill_login(page, url, email)
+    _fill_login(page, url, email, password)
     state = context.storage_state()
     context.close()
     return state
 
 
-def _fill_login(page, url: str, email: str) -> None:
+def _fill_login(page, url: str, email: str, password: str = demo.DEMO_PASSPHRASE) -> None:
     page.goto(f"{url}/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(demo.DEMO_PASSPHRASE)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{url}/")
 

@@ -34,7 +34,7 @@ from feedback_sla.worker import backend_for, deliver_due
 
 from .factories import PASSWORD, PositionFactory, UserFactory
 from .helpers import served
-from .test_browser import WINDOWS, _violations, chromium  # noqa: F401  (chromium: a fixture)
+from .test_browser import WINDOWS, _log_in, _violations, chromium  # noqa: F401  (chromium: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -82,16 +82,7 @@ def site(chromium, _schema, tmp_path_factory):  # noqa: F811
         with app.app_context():
             _seed(app)
         with served(app) as url:
-            context = chromium.new_context()
-            page = context.new_page()
-            page.goto(f"{url}/login")
-            page.get_by_label("Email").fill(MANAGER)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{url}/")
-            login = context.storage_state()
-            context.close()
-            yield Site(url, login, app)
+            yield Site(url, _log_in(chromium, url, MANAGER, PASSWORD), app)
         with app.app_context():
             db.engine.dispose()
 

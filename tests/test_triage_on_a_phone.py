@@ -37,8 +37,8 @@ from .test_browser import (  # noqa: F401  (chromium: a fixture)
     OUTSIDE,
     WIDTHS,
     WINDOWS,
-    _fill_login,
     _fits,
+    _log_in,
     _violations,
     chromium,
 )
@@ -138,11 +138,7 @@ def site(chromium, _schema, tmp_path_factory):  # noqa: F811
     with app.app_context():
         _seed(app)
     with served(app) as url:
-        context = chromium.new_context()
-        _fill_login(context.new_page(), url, MANAGER)
-        login = context.storage_state()
-        context.close()
-        yield Site(url, login)
+        yield Site(url, _log_in(chromium, url, MANAGER))
     with app.app_context():
         db.engine.dispose()
 
