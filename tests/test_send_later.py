@@ -48,21 +48,19 @@ def nonce_of(page: str) -> str:
     return re.search(r'name="nonce" type="hidden" value="([^"]+)"', page).group(1)
 
 
+def customize_form(page: str, **when: str) -> dict:
+    """The customize page's form as posted to queue the email, sent when ``when`` says."""
+    fields = {"subject": "x", "text": "x", "shown_subject": "x", "shown_text": "x"}
+    return {"nonce": nonce_of(page), **fields, **when, "action": "queue"}
+
+
 def schedule_rejection_tomorrow(client, candidate) -> OutboxMessage:
     url = f"/candidates/{candidate.id}/emails/rejection/customize"
     page = text(client.get(url))
     assert "Tomorrow at 09:00 (position&#39;s time, Europe/Berlin)" in page or (
         "Tomorrow at 09:00 (position's time, Europe/Berlin)" in page
     )
-    form = {
-        "nonce": nonce_of(page),
-        "subject": "x",
-        "text": "x",
-        "shown_subject": "x",
-        "shown_text": "x",
-        "send_when": "tomorrow",
-        "action": "queue",
-    }
+    form = customize_form(page, send_when="tomorrow")
     queued = client.post(url, data=form)
     assert queued.status_code == 302, text(queued)
     return queued
@@ -189,16 +187,7 @@ def test_the_candidates_own_zone_comes_before_the_positions(client, session):
         logged_in(client, manager)
         page = text(client.get(f"/candidates/{ana.id}/emails/rejection/customize"))
         assert "Tomorrow at 09:00 (candidate's time, America/New_York)" in page.replace("&#39;", "'")
-        form = {
-            "nonce": nonce_of(page),
-            "subject": "x",
-            "text": "x",
-            "shown_subject": "x",
-            "shown_text": "x",
-            "send_when": "at",
-            "send_at": "2026-12-08T09:00",
-            "action": "queue",
-        }
+        form = customize_form(page, send_when="at", send_at="2026-12-08T09:00")
         assert client.post(f"/candidates/{ana.id}/emails/rejection/customize", data=form).status_code == 302
         message = session.scalar(sa.select(OutboxMessage).where(OutboxMessage.candidate_id == ana.id))
         assert message.send_after == dt.datetime(2026, 12, 8, 14, 0, tzinfo=dt.UTC)  # 09:00 in New York
@@ -234,16 +223,7 @@ def test_a_time_in_the_past_or_too_far_ahead_is_refused_naming_the_field(app, cl
         logged_in(client, manager)
         url = f"/candidates/{ana.id}/emails/rejection/customize"
         page = text(client.get(url))
-        form = {
-            "nonce": nonce_of(page),
-            "subject": "x",
-            "text": "x",
-            "shown_subject": "x",
-            "shown_text": "x",
-            "send_when": "at",
-            "send_at": "2026-12-07T09:00",
-            "action": "queue",
-        }
+        form = customize_form(page, send_when="at", send_at="2026-12-07T09:00")
         refused = client.post(url, data=form)
         assert refused.status_code == 409
         assert "Send at: 2026-12-07 09:00 (Europe/Berlin) has passed" in text(refused)
