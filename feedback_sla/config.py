@@ -81,6 +81,17 @@ DEFAULTS: dict[str, object] = {
     "WEBHOOK_MAX_BYTES": 1024 * 1024,
     "LEVER_API_BASE": "https://api.lever.co/v1",
     "LEVER_API_TIMEOUT": 10,  # seconds a Lever API request may take; then the delivery is retried later
+    # Chat (Slack and Microsoft Teams). Secrets set here win over those an admin enters on /admin/chat.
+    "SLACK_BOT_TOKEN": None,  # the Slack app's Bot User OAuth Token, xoxb-...
+    "SLACK_SIGNING_SECRET": None,  # the Slack app's signing secret (Basic Information)
+    "SLACK_API_BASE": "https://slack.com/api/",
+    "TEAMS_WEBHOOK_URL": None,  # the team's Teams Workflows URL, for managers without their own
+    "TEAMS_WEBHOOK_HOSTS": "logic.azure.com powerplatform.com",  # hosts a Workflows URL may be on
+    "CHAT_TIMEOUT": 10,  # seconds a Slack or Teams request may take before the attempt fails
+    "CHAT_MAX_ATTEMPTS": 8,  # delivery attempts before a chat message is marked failed
+    "CHAT_BACKOFF_SECONDS": 30,  # retry n waits about this times 2**n, with jitter (or Retry-After)
+    "CHAT_LEASE_SECONDS": 120,  # a chat worker that stops mid-send loses its claim after this
+    "CHAT_POLL_SECONDS": 5,  # a running chat worker looks for due messages this often
 }
 
 

@@ -11,6 +11,7 @@ from feedback_sla.candidates.models import (
     EventKind,
     Status,
 )
+from feedback_sla.chat.models import ChatMessage, ChatPreference, ChatSetting, SlackRequest
 from feedback_sla.digest.models import DigestDay
 from feedback_sla.emails.models import EmailKind, EmailTemplate, OutboxMessage, OutboxStatus
 from feedback_sla.inbound.models import InboundMessage
@@ -26,6 +27,10 @@ __all__ = [
     "CANDIDATE_FACING",
     "PIPELINE",
     "Candidate",
+    "ChatMessage",
+    "ChatPreference",
+    "ChatSetting",
+    "SlackRequest",
     "Delivery",
     "ExternalId",
     "Source",

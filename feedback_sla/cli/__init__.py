@@ -36,6 +36,7 @@ COMMANDS = {
     "sources": "feedback_sla.cli.sources:sources_group",
     "tokens": "feedback_sla.cli.tokens:tokens",
     "retention": "feedback_sla.cli.retention:retention",
+    "chat": "feedback_sla.cli.chat:chat",
 }
 
 

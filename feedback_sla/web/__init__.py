@@ -68,6 +68,7 @@ ADMIN_ITEMS = (
     ("emails.templates", "Email templates"),
     ("admin.inbound", "Inbound mail"),
     ("admin.sources", "ATS sources"),
+    ("chat.page", "Chat"),
 )
 
 
@@ -116,6 +117,8 @@ def _feature_blueprints():
     from feedback_sla.web.admin.views import bp as admin_bp  # /admin
     from feedback_sla.web.calendar import bp as calendar_bp  # /calendar/<token>.ics: no login
     from feedback_sla.web.candidates import bp as candidates_bp  # /candidates
+    from feedback_sla.web.chat import bp as chat_bp  # /admin/chat
+    from feedback_sla.web.chat import slack_bp  # /chat/slack/interactivity: signed by Slack, no login
     from feedback_sla.web.digest import bp as digest_bp  # /digest/unsubscribe/<token>: no login
     from feedback_sla.web.emails.views import (
         bp as emails_bp,  # /candidates/<id>/emails, /emails, /admin/emails
@@ -140,6 +143,8 @@ def _feature_blueprints():
         calendar_bp,
         status_bp,
         digest_bp,
+        chat_bp,
+        slack_bp,
     ]
 
 
@@ -154,7 +159,7 @@ def _require_secret_key():
 #: Probes and scrapers carry no session, and answering them must not load a user; the API's viewer,
 #: the calendar feed's owner, the candidate on their status page and the manager stopping their
 #: digest come from their token, never from a session.
-UNSESSIONED = frozenset({"ops", "api", "calendar", "status", "digest"})
+UNSESSIONED = frozenset({"ops", "api", "calendar", "status", "digest", "slack"})
 
 
 def _enforce_session_timeouts():

@@ -10,9 +10,18 @@ from feedback_sla.accounts import service as accounts
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import ApiToken
 from feedback_sla.calendar_feed import service as calendar_feed
+from feedback_sla.chat import connection as chat_connection
+from feedback_sla.chat import preferences as chat_preferences
+from feedback_sla.chat.models import Channel
 from feedback_sla.database import db
 from feedback_sla.timeutil import utcnow
-from feedback_sla.web.accounts.forms import CalendarForm, PersonalSettingsForm, RevokeTokenForm, TokenForm
+from feedback_sla.web.accounts.forms import (
+    CalendarForm,
+    ChatForm,
+    PersonalSettingsForm,
+    RevokeTokenForm,
+    TokenForm,
+)
 from feedback_sla.web.transaction import Refused, one_transaction
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -44,8 +53,13 @@ def _render(status: int = 200, **forms):
     user = current_user._get_current_object()
     forms.setdefault("form", PersonalSettingsForm(obj=user))
     forms.setdefault("token_form", TokenForm(formdata=None))
+    chat_config = chat_connection.load(db.session, current_app.config)
+    preference = chat_preferences.preference_of(db.session, user)
+    forms.setdefault("chat_form", _chat_form(preference))
     context = dict(
         forms,
+        chat=preference,
+        chat_config=chat_config,
         api_tokens=tokens.tokens_of(db.session, user),
         revoke_form=RevokeTokenForm(),
         calendar_form=CalendarForm(),
@@ -106,3 +120,46 @@ def revoke_calendar():
     db.session.commit()
     flash("Your calendar link is revoked: calendars using it get nothing more.", "success")
     return redirect(url_for("account.settings"))
+
+
+def _chat_form(preference) -> ChatForm:
+    digest, nudges = preference.channels("digest"), preference.channels("nudge")
+    form = ChatForm(formdata=None)
+    form.digest_slack.data, form.digest_teams.data = Channel.SLACK in digest, Channel.TEAMS in digest
+    form.nudge_slack.data, form.nudge_teams.data = Channel.SLACK in nudges, Channel.TEAMS in nudges
+    form.quiet_from.data = "" if preference.quiet_from is None else str(preference.quiet_from)
+    form.quiet_until.data = "" if preference.quiet_until is None else str(preference.quiet_until)
+    form.daily_cap.data = preference.daily_cap
+    return form
+
+
+@bp.post("/chat")
+@login_required
+def save_chat():
+    """Where the digest and the nudges go besides email; a Teams URL is stored, never shown again."""
+    form = ChatForm()
+    if not form.validate_on_submit():
+        return _render(422, chat_form=form)
+    user = current_user._get_current_object()
+
+    def channels(slack: bool, teams: bool) -> list[Channel]:
+        return [c for c, on in ((Channel.SLACK, slack), (Channel.TEAMS, teams)) if on]
+
+    choices = chat_preferences.Choices(
+        digest=channels(form.digest_slack.data, form.digest_teams.data),
+        nudges=channels(form.nudge_slack.data, form.nudge_teams.data),
+        quiet_from=int(form.quiet_from.data) if form.quiet_from.data else None,
+        quiet_until=int(form.quiet_until.data) if form.quiet_until.data else None,
+        daily_cap=form.daily_cap.data,
+        teams_webhook=form.teams_webhook.data or None,
+        forget_teams_webhook=form.forget_teams_webhook.data,
+    )
+    config = chat_connection.load(db.session, current_app.config)
+    saved = one_transaction(
+        lambda: chat_preferences.save_choices(db.session, user, choices, config, utcnow())
+    )
+    if isinstance(saved, Refused):
+        form.form_errors.append(f"Nothing was saved: {saved.reason}")
+        return _render(422, chat_form=form)
+    flash("Your chat settings are saved.", "success")
+    return redirect(url_for("account.settings", _anchor="chat"))
