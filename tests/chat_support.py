@@ -130,8 +130,13 @@ class ChatServer:
     def _handle(self, handler, raw: bytes | None) -> None:
         parts = urlsplit(handler.path)
         path = parts.path
-        body = json.loads(raw) if raw else {}
-        record = {"body": body, "headers": dict(handler.headers), "query": parse_qs(parts.query)}
+        query = parse_qs(parts.query)
+        if raw and "json" in (handler.headers.get("Content-Type") or ""):
+            body = json.loads(raw)
+        else:  # a form (users.lookupByEmail's arguments, as slack_sdk posts them)
+            body = {}
+            query.update(parse_qs((raw or b"").decode()))
+        record = {"body": body, "headers": dict(handler.headers), "query": query}
         with self._lock:
             self.received[path].append(record)
             self.problems.extend(self._check(path, record, handler))

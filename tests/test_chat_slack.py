@@ -156,7 +156,7 @@ def test_send_update_queues_one_update_and_undo_cancels_it(client, session, chat
     assert deliver(session, press_at).sent == 1
     [reply] = chat_server.posted("/response/T0001/1/abc")
     assert reply["replace_original"] is True
-    assert reply["text"].startswith("Update queued, sent at 10:13 (Europe/Berlin) unless you undo it.")
+    assert reply["text"].startswith("Update queued, sent at 10:04 (Europe/Berlin) unless you undo it.")
     assert [b["text"]["text"] for b in reply["blocks"][-1]["elements"]] == ["Undo", "Open"]
 
     undo_body = pressed(button(reply, "Undo"), "U0ADA", response_url)
