@@ -180,3 +180,18 @@ def test_a_reply_by_mail_and_a_withdrawal_are_told_once(session, chat_server, ma
     withdrew = [dm for dm in chat_server.posted() if dm["text"].startswith("Bob Byte withdrew")]
     assert [b["text"]["text"] for b in withdrew[0]["blocks"][1]["elements"]] == ["Open"]
     assert chat_server.problems == []
+
+
+def test_erasing_a_candidate_leaves_no_chat_message_naming_them(session, chat_server, manager, position):
+    from feedback_sla.retention import service as retention
+
+    ada = waiting(session, position)
+    choose(session, manager)
+    nudge(session, OVERDUE_AT)
+    deliver(session, OVERDUE_AT)
+    assert "Ada Lovelace" in messages(session)[0].text
+    retention.erase(session, ada, OVERDUE_AT, retention.request_by("admin", "asked to be forgotten"))
+    session.commit()
+    assert messages(session) == []
+    nudge(session, OVERDUE_AT + dt.timedelta(hours=1))  # the erased candidate's wait is closed: nothing again
+    assert messages(session) == []

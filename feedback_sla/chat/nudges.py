@@ -250,6 +250,8 @@ def queue_event_nudges(run: _Run) -> None:
 
 def _nudge_event(run: _Run, event: Event, about: About) -> None:
     candidate = run.session.get(Candidate, event.candidate_id)
+    if candidate is None or candidate.erased_at is not None:  # erased: nothing of theirs is told
+        return
     position = candidate.position
     found = _managers(run.session, [position.manager_id]).get(position.manager_id)
     if found is None:

@@ -218,3 +218,10 @@ def failures(session: Session, limit: int = 50) -> list[ChatMessage]:
         .order_by(ChatMessage.failed_at.desc(), ChatMessage.id.desc())
     )
     return list(session.scalars(query.limit(limit)))
+
+
+def forget_candidate(session: Session, candidate_id: int) -> int:
+    """Erasure: the candidate's chat messages go (their text named them); how many."""
+    from sqlalchemy import delete
+
+    return session.execute(delete(_T).where(_T.c.candidate_id == candidate_id)).rowcount

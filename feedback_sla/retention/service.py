@@ -4,7 +4,8 @@ older than the organisation's ``retention.days_after_decision``.
 Erasing reaches every table that can hold a candidate's personal data: the wait's own (the
 candidate, the timeline, their emails, digests naming them, status links: ``waits.erasure``), the
 mail that came back from them (``inbound_messages``: sender, subject, Message-ID, what it did in
-words) and what the ATS sent about them (``ats_deliveries``: the payload and its error). That is why
+words), what the ATS sent about them (``ats_deliveries``: the payload and its error) and the chat
+messages that named them (``chat_messages``). That is why
 retention sits above the other features. A candidate still in the process (active or offered) is
 withdrawn by the erasure, so their open wait closes. The waits stay, so the export and the report still count
 them. Batches are found by one indexed query each; the caller commits each batch, and a candidate
@@ -25,6 +26,7 @@ from feedback_sla.accounts.models import User
 from feedback_sla.ats.apply import forget_deliveries
 from feedback_sla.ats.models import Delivery
 from feedback_sla.candidates.models import Candidate, Event, StatusLink
+from feedback_sla.chat import queue as chat_queue
 from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.inbound.models import InboundMessage
@@ -114,6 +116,7 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     erased = erasure.erase(session, candidate, at, request)
     _forget_inbound(session, candidate, erased or former)
     forget_deliveries(session, candidate.id)
+    chat_queue.forget_candidate(session, candidate.id)
     session.flush()
     return erased
 
