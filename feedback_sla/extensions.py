@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound to the app in ``create_app`` (the database is in
 ``database``)."""
 
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -16,3 +17,5 @@ mail = Mail()
 bootstrap = Bootstrap5()
 # Counts live in RATELIMIT_STORAGE_URI: memory:// per process by default, Redis in production.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Pages in the reader's language: bound with its locale selector by ``web.i18n``.
+babel = Babel()

@@ -278,6 +278,8 @@ def test_settings_show_lists_every_setting_with_its_default(runner):
         "autopilot.lead_business_hours": "4",
         "autopilot.max_per_wait": "2",
         "retention.days_after_decision": "",
+        "languages.enabled": "en, de, fr, es, nl",
+        "languages.default": "en",
         "bulk.confirm_above": "25",
     }
     table = runner.invoke(args=["settings", "show"])

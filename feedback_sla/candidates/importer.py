@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -18,13 +19,15 @@ from feedback_sla.addresses import MAX_ADDRESS, InvalidAddress, comparable_addre
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.candidates.service import MAX_NAME, check_applied_at, email_taken
 from feedback_sla.errors import DomainError
+from feedback_sla.languages import SHIPPED
+from feedback_sla.languages import check as check_language
 from feedback_sla.positions.models import Position
 from feedback_sla.positions.service import MAX_TITLE, find_position
 from feedback_sla.text import clean_line
 from feedback_sla.timeutil import is_time_zone, local_date, parse_date, parse_instant
 
 REQUIRED = ("name", "email", "position", "manager_email", "stage", "applied_at")
-OPTIONAL = ("interview_at", "promised_by", "time_zone")
+OPTIONAL = ("interview_at", "promised_by", "time_zone", "language")
 MAX_ROWS = 50_000
 #: The free-text columns and their longest values, as the tables hold them (``email`` goes through
 #: the address rule, which checks the same).
@@ -63,6 +66,8 @@ class ImportRow:
     promised_by: dt.date | None
     #: Where the candidate lives, when the file says (an IANA name); else the position's is used.
     time_zone: str | None = None
+    #: The language to write to them in, when the file says; else the organisation's default.
+    language: str | None = None
 
 
 @dataclass
@@ -78,13 +83,15 @@ def read_rows(
     now: dt.datetime,
     *,
     only_manager: User | None = None,
+    languages: Sequence[str] = SHIPPED,
 ) -> list[ImportRow]:
     """Parse and validate a whole CSV file; CsvImportError lists every bad row and column.
 
     With ``only_manager`` (a manager importing in the browser) every row must name that manager.
+    A ``language`` must be one of ``languages`` (the organisation's).
     """
     reader = _reader(raw)
-    parser = _RowParser(session, now, only_manager)
+    parser = _RowParser(session, now, only_manager, languages)
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     for line, record in _records(reader, errors):
@@ -151,8 +158,11 @@ def _reader(raw: bytes | str) -> csv.DictReader:
 class _RowParser:
     """Checks one row at a time, remembering the managers, positions and addresses seen so far."""
 
-    def __init__(self, session: Session, now: dt.datetime, only_manager: User | None):
+    def __init__(
+        self, session: Session, now: dt.datetime, only_manager: User | None, languages: Sequence[str]
+    ):
         self.session, self.now, self.only_manager = session, now, only_manager
+        self.languages = languages
         self.managers: dict[str, User | None] = {}
         self.positions: dict[tuple[str, int], Position | None] = {}
         self.seen: dict[tuple[str, str, str], int] = {}
@@ -181,6 +191,7 @@ class _RowParser:
         time_zone = existing.time_zone if existing else manager.time_zone if manager else "UTC"
         applied_at, interview_at, promised_by = self._dates(values, time_zone, bad)
         candidate_zone = self._candidate_zone(values, bad)
+        language = self._language(values, bad)
         if email and manager and values.get("position"):
             self._check_duplicate(line, values["position"], manager, email, existing, bad)
         if errors:
@@ -196,6 +207,7 @@ class _RowParser:
             interview_at=interview_at,
             promised_by=promised_by,
             time_zone=candidate_zone,
+            language=language,
         )
         return row, errors
 
@@ -239,6 +251,17 @@ class _RowParser:
         if named and not is_time_zone(named):
             bad("time_zone", f"unknown time zone {named!r} (an IANA name such as Europe/Berlin)")
         return named or None
+
+    def _language(self, values, bad) -> str | None:
+        """The optional ``language`` column: a BCP 47 tag of the organisation's languages."""
+        tag = values.get("language")
+        if not tag:
+            return None
+        try:
+            return check_language(tag, self.languages)
+        except ValueError as exc:
+            bad("language", str(exc))
+            return None
 
     def _dates(self, values, time_zone: str, bad):
         applied_at = interview_at = promised_by = None

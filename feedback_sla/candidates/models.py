@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback_sla.accounts.models import User
 from feedback_sla.database import db
+from feedback_sla.languages import DEFAULT as DEFAULT_LANGUAGE
+from feedback_sla.languages import MAX_TAG
 from feedback_sla.positions.models import Position
 from feedback_sla.timeutil import utcnow
 from feedback_sla.types import UTCDateTime, str_enum
@@ -77,6 +79,10 @@ class Candidate(db.Model):
     #: The candidate's own time zone when known (an IANA name); emails sent later are timed in
     #: it, else in the position's.
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    #: The language the candidate is written to in (a BCP 47 tag, one of the organisation's):
+    #: their emails and status page. Set when they are added, the organisation's default unless
+    #: a page, the CSV, the API or their ATS said otherwise.
+    language: Mapped[str] = mapped_column(String(MAX_TAG), default=DEFAULT_LANGUAGE, server_default="en")
 
     position: Mapped[Position] = relationship()
 

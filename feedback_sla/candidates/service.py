@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from feedback_sla import languages
 from feedback_sla.accounts.models import User
 from feedback_sla.addresses import comparable_address, normalize_address
 from feedback_sla.candidates.models import PIPELINE, Candidate, Event, Status
@@ -106,6 +107,17 @@ def check_time_zone(time_zone: str | None) -> str | None:
         return validate_time_zone(time_zone)
     except ValueError as exc:
         raise DomainError(f"time zone: {exc}") from None
+
+
+def check_language(language: str | None, settings) -> str:
+    """A candidate's language: one of the organisation's (``settings``, the clock's snapshot of
+    them); None or empty: its default."""
+    if not language:
+        return settings.languages_default
+    try:
+        return languages.check(language, settings.languages)
+    except ValueError as exc:
+        raise DomainError(f"language: {exc}") from None
 
 
 def check_email_text(email: str) -> str:

@@ -40,11 +40,13 @@ def import_command(file: Path):
     """Import candidates from a CSV file; one bad row means nothing is imported.
 
     Columns: name,email,position,manager_email,stage,applied_at and optionally
-    interview_at,promised_by. Dates without an offset are in the position's time zone.
+    interview_at,promised_by,time_zone,language. Dates without an offset are in the position's
+    time zone; a language is one of the organisation's (empty: its default).
     """
     try:
-        rows = importer.read_rows(db.session, file.read_bytes(), utcnow())
-        result = importing.import_rows(db.session, rows, settings_service.load(db.session))
+        settings = settings_service.load(db.session)
+        rows = importer.read_rows(db.session, file.read_bytes(), utcnow(), languages=settings.languages)
+        result = importing.import_rows(db.session, rows, settings)
         db.session.commit()
     except importer.CsvImportError as exc:
         db.session.rollback()

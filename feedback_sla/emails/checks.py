@@ -5,6 +5,7 @@ Every check raises EmailError naming the field; nothing here writes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
@@ -173,7 +174,7 @@ def render_for(
             "position": position.title,
             "manager": position.manager.name,
             "company": config.organisation_name,
-            "promised_date": composing.format_date(promised_date),
+            "promised_date": promised_date,  # written out in the template's language
             "feedback": feedback or "",
             "status_url": status_url,
         },
@@ -200,7 +201,7 @@ def message_text(
             raise EmailError("subject: must not be empty")
         if len(subject) > composing.MAX_SUBJECT:
             raise EmailError(f"subject: longer than {composing.MAX_SUBJECT} characters")
-        rendered = RenderedEmail(subject=subject, text=rendered.text, html=rendered.html)
+        rendered = dataclasses.replace(rendered, subject=subject)
     if text is not None:
         check_characters(text, "text")
         if not text.strip():
@@ -208,7 +209,7 @@ def message_text(
         if len(text) > composing.MAX_BODY:
             raise EmailError(f"text: longer than {composing.MAX_BODY} characters")
         text = text.replace(STATUS_LINK_MARK, status_url)
-        rendered = RenderedEmail(subject=rendered.subject, text=text, html=str(composing.text_to_html(text)))
+        rendered = dataclasses.replace(rendered, text=text, html=str(composing.text_to_html(text)))
     return rendered
 
 
@@ -251,7 +252,8 @@ def draft(
     for "Customize" to show and edit."""
     kind = composing.check_kind(kind)
     mark = STATUS_LINK_MARK if config.status_links else ""
-    render = choosing.choose(session, kind, candidate, template).renderer()
+    language = config.language_of(candidate.language)
+    render = choosing.choose(session, kind, candidate, template).renderer(language, config.default_language)
     return render_for(render, candidate, config, promised_date, check_feedback(feedback), mark)
 
 
@@ -282,13 +284,17 @@ class Reads:
 
     pending: dict[int, list[OutboxMessage]]
     templates: choosing.Catalogue
-    renderers: dict[tuple[EmailKind, int], composing.Renderer] = field(default_factory=dict)
+    renderers: dict[tuple[EmailKind, int, str], composing.Renderer] = field(default_factory=dict)
 
-    def template(self, request: EmailRequest, kind: EmailKind) -> tuple[choosing.Chosen, composing.Renderer]:
+    def template(
+        self, request: EmailRequest, kind: EmailKind, config: EmailConfig
+    ) -> tuple[choosing.Chosen, composing.Renderer]:
+        """The request's template in the candidate's language (``EmailConfig.language_of``)."""
         chosen = self.templates.choose(kind, request.candidate, request.template)
-        key = (kind, chosen.value)
+        language = config.language_of(request.candidate.language)
+        key = (kind, chosen.value, language)
         if key not in self.renderers:
-            self.renderers[key] = chosen.renderer()
+            self.renderers[key] = chosen.renderer(language, config.default_language)
         return chosen, self.renderers[key]
 
 
@@ -316,7 +322,7 @@ def validate(request: EmailRequest, kind: EmailKind, key: str, config: EmailConf
         raise EmailError(
             f"cannot send {candidate.name} {a_or_an(kind.label)}: they are {status_before.value}"
         )
-    chosen, render = reads.template(request, kind)
+    chosen, render = reads.template(request, kind, config)
     rendered = message_text(
         render,
         candidate,

@@ -19,6 +19,7 @@ from feedback_sla.candidates.models import Candidate
 from feedback_sla.emails import composing
 from feedback_sla.emails.errors import EmailError
 from feedback_sla.emails.models import EmailKind, EmailTemplate, TemplateDefault
+from feedback_sla.languages import DEFAULT as DEFAULT_LANGUAGE
 
 #: The template id that chooses a kind's shipped files (named templates' ids start at 1).
 SHIPPED = 0
@@ -44,8 +45,12 @@ class Chosen:
         """How a picker names it: its id, or ``SHIPPED``."""
         return SHIPPED if self.id is None else self.id
 
-    def renderer(self) -> composing.Renderer:
-        return composing.renderer_of(self.kind, self.row)
+    def renderer(
+        self, language: str = DEFAULT_LANGUAGE, fallback: str = DEFAULT_LANGUAGE
+    ) -> composing.Renderer:
+        """The template in ``language``; a named one without a version in it is written whole in
+        ``fallback``, the organisation's default language (``emails.versions``)."""
+        return composing.renderer_of(self.kind, self.row, language, fallback)
 
 
 def _chosen(kind: EmailKind, row: EmailTemplate | None) -> Chosen:

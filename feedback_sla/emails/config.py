@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from feedback_sla.config import ENV_PREFIX, ConfigurationError
 from feedback_sla.emails.dkim_signing import DkimKey
 from feedback_sla.emails.headers import HeaderError, check_address
+from feedback_sla.languages import SHIPPED, effective
 
 BACKENDS = ("smtp", "file")
 #: What separates an address from its token: ``bounces+<token>@acme.example``.
@@ -40,6 +41,17 @@ class EmailConfig:
     dkim: DkimKey | None = None
     #: The app's SECRET_KEY: it signs the digest's one-click unsubscribe link (none without it).
     secret_key: str | None = field(default=None, repr=False)
+    #: The organisation's languages, its default first (filled in by
+    #: ``settings.service.email_config``).
+    languages: tuple[str, ...] = SHIPPED
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    def language_of(self, tag: str | None) -> str:
+        """The language to write in to someone whose language is ``tag``: theirs while enabled."""
+        return effective(tag, self.languages, self.default_language)
 
     @property
     def status_links(self) -> bool:

@@ -18,8 +18,10 @@ from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.emails import choosing, composing
 from feedback_sla.emails.composing import TemplateError
-from feedback_sla.emails.models import EmailKind, EmailTemplate, TemplateDefault
+from feedback_sla.emails.models import EmailKind, EmailTemplate, TemplateDefault, TemplateVersion
 from feedback_sla.errors import DomainError
+from feedback_sla.languages import DEFAULT as DEFAULT_LANGUAGE
+from feedback_sla.languages import SHIPPED
 from feedback_sla.positions.models import Position
 from feedback_sla.text import check_characters
 
@@ -64,12 +66,14 @@ def add(
     html: str,
     actor: User | None,
     now: dt.datetime,
+    language: str = DEFAULT_LANGUAGE,
 ) -> EmailTemplate:
-    """A new named template of ``kind``; not the default until an admin makes it so."""
+    """A new named template of ``kind``, written in ``language``; not the default until an admin
+    makes it so."""
     kind = composing.check_kind(kind)
     name = check_name(session, kind, name)
     composing.validate(subject.strip(), text, html)
-    row = EmailTemplate(kind=kind, name=name, is_default=False)
+    row = EmailTemplate(kind=kind, name=name, is_default=False, language=language)
     _write(row, subject, text, html, actor, now)
     session.add(row)
     session.flush()
@@ -94,6 +98,43 @@ def edit(
     _write(row, subject, text, html, actor, now)
     session.flush()
     return row
+
+
+def write_version(
+    session: Session,
+    row: EmailTemplate,
+    language: str,
+    subject: str,
+    text: str,
+    html: str,
+    actor: User | None,
+    now: dt.datetime,
+) -> TemplateVersion | EmailTemplate:
+    """Write the template in ``language`` (one of ``languages.SHIPPED``), checked as every edit is:
+    its own text when that is its language, else the version in it, added or rewritten."""
+    if language not in SHIPPED:
+        raise TemplateError("language", f"one of {', '.join(SHIPPED)}")
+    if language == row.language:
+        return edit(session, row, row.name, subject, text, html, actor, now)
+    composing.validate(subject.strip(), text, html)
+    version = next((v for v in row.versions if v.language == language), None)
+    if version is None:
+        version = TemplateVersion(template=row, language=language)
+        session.add(version)
+    version.subject, version.text_body, version.html_body = subject.strip(), text, html
+    version.updated_by, version.updated_at = actor, now
+    session.flush()
+    return version
+
+
+def remove_version(session: Session, row: EmailTemplate, language: str) -> None:
+    """Delete the template's version in ``language``: candidates in it get the organisation's
+    default language's from now on. Its own text cannot be deleted this way."""
+    version = next((v for v in row.versions if v.language == language), None)
+    if version is None:
+        raise TemplateError("language", f"the template has no version in {language!r} to delete")
+    row.versions.remove(version)
+    session.flush()
 
 
 def _write(

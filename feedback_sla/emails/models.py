@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates.models import Candidate, Status
 from feedback_sla.database import db
+from feedback_sla.languages import DEFAULT as DEFAULT_LANGUAGE
+from feedback_sla.languages import MAX_TAG
 from feedback_sla.positions.models import Position
 from feedback_sla.types import UTCDateTime, str_enum
 
@@ -81,10 +83,16 @@ class EmailTemplate(db.Model):
     html_body: Mapped[str] = mapped_column(Text)
     #: The organisation's default for its kind (one per kind at most; none: the shipped files).
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The language ``subject`` and the bodies are written in; other languages' versions are
+    #: ``versions``.
+    language: Mapped[str] = mapped_column(String(MAX_TAG), default=DEFAULT_LANGUAGE, server_default="en")
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     updated_by: Mapped[User | None] = relationship()
+    versions: Mapped[list[TemplateVersion]] = relationship(
+        back_populates="template", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
 
     __table_args__ = (
         Index("uq_email_templates_kind_name", "kind", "name", unique=True),
@@ -96,6 +104,27 @@ class EmailTemplate(db.Model):
             postgresql_where=text("is_default"),
         ),
     )
+
+
+class TemplateVersion(db.Model):
+    """A named template written in another language than its own: a candidate in that language
+    gets it; without one, the template in the organisation's default language (or its own)."""
+
+    __tablename__ = "email_template_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_templates.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(MAX_TAG))
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    template: Mapped[EmailTemplate] = relationship(back_populates="versions")
+    updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("uq_email_template_versions_language", "template_id", "language", unique=True),)
 
 
 class TemplateDefault(db.Model):
@@ -178,6 +207,9 @@ class OutboxMessage(db.Model):
     #: The time zone a manager chose its send time in ("send later"); None: sent after the undo
     #: window.
     send_at_zone: Mapped[str | None] = mapped_column(String(64))
+    #: The language it was written in (a BCP 47 tag); None on digests and on emails queued before
+    #: emails had one.
+    language: Mapped[str | None] = mapped_column(String(MAX_TAG))
 
     candidate: Mapped[Candidate | None] = relationship()
     recipient_user: Mapped[User | None] = relationship(foreign_keys=[recipient_user_id])

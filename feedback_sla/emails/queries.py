@@ -160,6 +160,8 @@ class HistoryEmail(NamedTuple):
     bounce_reason: str | None
     template_name: str | None
     send_at_zone: str | None
+    #: The language it was written in; None on emails queued before emails had one.
+    language: str | None
     queued_by_name: str | None
 
     # The same rule as OutboxMessage's, on the same columns.

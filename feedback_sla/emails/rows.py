@@ -78,6 +78,7 @@ class NewRow:
             subject=self.rendered.subject,
             text_body=self.rendered.text,
             html_body=self.rendered.html,
+            language=self.rendered.language,
             message_id=make_msgid(domain=config.domain),
             idempotency_key=self.key,
             status=OutboxStatus.PENDING,

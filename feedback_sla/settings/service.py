@@ -13,6 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from feedback_sla import config as app_config
+from feedback_sla import languages
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.errors import DomainError
 from feedback_sla.numbers import whole_number
@@ -70,6 +71,11 @@ def _company_name(text: str) -> str:
         return clean_line(text, "company name", MAX_COMPANY_NAME)
     except DomainError as exc:
         raise ValueError(str(exc).removeprefix("company name: ")) from None
+
+
+_ENABLED = "Languages candidates are written to (emails, status page), of en, de, fr, es, nl."
+_DEFAULT_LANGUAGE = "The language of a candidate nobody chose one for (always enabled)."
+LANGUAGE_KEYS = ("languages.enabled", "languages.default")
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,8 @@ DEFINITIONS: dict[str, Definition] = {
             "Days after the final decision at which a candidate's personal data is erased by "
             "`feedback-sla retention run`; empty (or off) keeps it.",
         ),
+        Definition("languages.enabled", ", ".join(languages.SHIPPED), languages.parse_enabled, _ENABLED),
+        Definition("languages.default", languages.DEFAULT, languages.parse_default, _DEFAULT_LANGUAGE),
         Definition(
             "bulk.confirm_above",
             "25",
@@ -275,6 +283,7 @@ def email_config(session: Session, config: EmailConfig) -> EmailConfig:
         config,
         organisation_name=company_name(session, config.organisation_name),
         status_page=bool(value_of(session, "status_page.enabled")),
+        languages=languages.enabled_with_default(*(value_of(session, key) for key in LANGUAGE_KEYS)),
     )
 
 

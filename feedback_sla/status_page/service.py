@@ -1,14 +1,16 @@
 """What a candidate sees on their status page and what they may do there.
 
 A link is found by its token (``candidates.status_links``) while the organisation has the page on.
-The page says where things stand in words, in the position's time zone, and lists the emails we
-sent. Asking for news and withdrawing enter through the wait's door (``waits.service``), recorded
-with the channel "status page"; the caller commits.
+The page says where things stand (a ``Situation`` and its day, in the position's time zone; the
+page words it in the candidate's language) and lists the emails we sent. Asking for news and
+withdrawing enter through the wait's door (``waits.service``), recorded with the channel "status
+page"; the caller commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,7 +23,7 @@ from feedback_sla.candidates.models import Candidate, Event, EventKind, Status, 
 from feedback_sla.emails.models import STATUS_SET, OutboxMessage, OutboxStatus
 from feedback_sla.errors import DomainError
 from feedback_sla.settings import service as settings_service
-from feedback_sla.timeutil import as_utc, local_date, long_date
+from feedback_sla.timeutil import as_utc, local_date
 from feedback_sla.waits import clock
 from feedback_sla.waits import service as waits
 from feedback_sla.waits.clock import OrgSettings
@@ -38,7 +40,7 @@ class TooSoon(DomainError):
     """The candidate asked for news less than ``ASK_EVERY`` business days ago."""
 
     def __init__(self, again: dt.date) -> None:
-        super().__init__(f"You asked for news recently. You can ask again on {long_date(again)}.")
+        super().__init__(f"You asked for news recently. You can ask again on {again.isoformat()}.")
         self.again = again
 
 
@@ -52,19 +54,36 @@ class LinkGone(DomainError):
 
 @dataclass(frozen=True)
 class SentEmail:
-    sent_on: str
+    #: The day it was sent, in the position's time zone.
+    sent_on: dt.date
     subject: str
+
+
+class Situation(enum.StrEnum):
+    """Where things stand, as the page words it (``web.status.wording``)."""
+
+    ON_ITS_WAY = "on_its_way"  # decided, and the email that says so is still to go out
+    NOTHING_OWED = "nothing_owed"  # active, and nobody owes them an answer now
+    DUE = "due"  # we owe an answer by a day still to come
+    LATE = "late"  # the day we owed an answer by has passed
+    REJECTED = "rejected"
+    OFFERED = "offered"
+    HIRED = "hired"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
 class Standing:
-    """Where things stand, in words: a headline and a line that explains it."""
+    """Where things stand: the situation, and the day it is about."""
 
-    headline: str
-    detail: str
+    situation: Situation
     decided: bool
     #: The day the team owes the candidate an answer by, when someone owes one.
     answer_by: dt.date | None = None
+    #: Whether ``answer_by`` is a date we promised them (else our own deadline).
+    promised: bool = False
+    #: The day they withdrew, when they did.
+    withdrawn_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -123,40 +142,24 @@ def view(
         candidate=candidate,
         position=candidate.position.title,
         company=company,
-        standing=standing(session, candidate, now, company),
-        sent=[SentEmail(long_date(local_date(at, tz)), subject) for at, subject in sent],
+        standing=standing(session, candidate, now),
+        sent=[SentEmail(local_date(at, tz), subject) for at, subject in sent],
         ask_again_on=again if again is not None and again > today else None,
     )
 
 
-def standing(session: Session, candidate: Candidate, now: dt.datetime, company: str) -> Standing:
+def standing(session: Session, candidate: Candidate, now: dt.datetime) -> Standing:
     tz = candidate.position.time_zone
     if candidate.status != Status.ACTIVE:
         if _decision_on_its_way(session, candidate):
-            return Standing(
-                "Your application is in progress.",
-                "An email about your application is on its way to you.",
-                decided=True,
-            )
-        return _decision(candidate, company)
+            return Standing(Situation.ON_ITS_WAY, decided=True)
+        return _decision(candidate)
     wait = open_wait_of(session, candidate)
     if wait is None:
-        return Standing(
-            "Your application is in progress.",
-            "Nobody owes you an answer right now: we will write when there is news. "
-            "If you are waiting for something, ask for news.",
-            decided=False,
-        )
+        return Standing(Situation.NOTHING_OWED, decided=False)
     due = local_date(wait.due_at, tz)
-    if as_utc(now) <= as_utc(wait.due_at):
-        detail = "That is the date we promised you." if wait.promised_date == due else "It is our deadline."
-        return Standing(f"We owe you an answer by {long_date(due)}.", detail, False, due)
-    return Standing(
-        f"We owed you an answer by {long_date(due)}.",
-        "We are late, and we are sorry. Asking for news reminds the team.",
-        False,
-        due,
-    )
+    situation = Situation.DUE if as_utc(now) <= as_utc(wait.due_at) else Situation.LATE
+    return Standing(situation, False, due, promised=wait.promised_date == due)
 
 
 def _decision_on_its_way(session: Session, candidate: Candidate) -> bool:
@@ -173,28 +176,19 @@ def _decision_on_its_way(session: Session, candidate: Candidate) -> bool:
     return bool(session.scalar(select(sa.exists(unsent))))
 
 
-def _decision(candidate: Candidate, company: str) -> Standing:
-    manager = candidate.position.manager.name
-    words = {
-        Status.REJECTED: (
-            "We have decided not to move forward with your application.",
-            f"Thank you for the time you gave {company}. We wish you every success.",
-        ),
-        Status.OFFERED: (
-            "We would like to make you an offer.",
-            f"{manager} will talk it through with you.",
-        ),
-        Status.HIRED: ("You are hired. Welcome!", f"{manager} will be in touch about your first days."),
-        Status.WITHDRAWN: (
-            "You withdrew your application.",
-            "Nobody will contact you about it any more. Thank you for your interest.",
-        ),
-    }
-    headline, detail = words[candidate.status]
+_DECIDED = {
+    Status.REJECTED: Situation.REJECTED,
+    Status.OFFERED: Situation.OFFERED,
+    Status.HIRED: Situation.HIRED,
+    Status.WITHDRAWN: Situation.WITHDRAWN,
+}
+
+
+def _decision(candidate: Candidate) -> Standing:
+    withdrawn_on = None
     if candidate.decided_at is not None and candidate.status == Status.WITHDRAWN:
-        day = local_date(as_utc(candidate.decided_at), candidate.position.time_zone)
-        headline = f"Your application was withdrawn on {long_date(day)}."
-    return Standing(headline, detail, decided=True)
+        withdrawn_on = local_date(as_utc(candidate.decided_at), candidate.position.time_zone)
+    return Standing(_DECIDED[candidate.status], decided=True, withdrawn_on=withdrawn_on)
 
 
 def ask_again_on(session: Session, candidate: Candidate, settings: OrgSettings) -> dt.date | None:

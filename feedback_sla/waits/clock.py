@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
+from feedback_sla.languages import DEFAULT as DEFAULT_LANGUAGE
+from feedback_sla.languages import SHIPPED, enabled_with_default
 from feedback_sla.timeutil import UTC, as_utc, zone
 
 if TYPE_CHECKING:
@@ -36,6 +38,14 @@ class OrgSettings:
     policy_application: int = 5
     policy_decision: int = 3
     policy_follow_up: int = 2
+    #: The languages candidates may be written to in, and the one they are by default.
+    languages_enabled: tuple[str, ...] = SHIPPED
+    languages_default: str = DEFAULT_LANGUAGE
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The organisation's languages, its default first (always enabled)."""
+        return enabled_with_default(self.languages_enabled, self.languages_default)
 
     def policy_days(self, reason: str, overrides: dict | None = None) -> int:
         """Business days for a wait reason, a position's override first."""

@@ -43,6 +43,7 @@ def import_rows(
                 actor,
                 stage=row.stage,
                 time_zone=row.time_zone,
+                language=row.language,
             )
         except candidates.DuplicateCandidate as exc:  # added meanwhile, by someone else
             raise CsvImportError([RowError(row.line, "email", str(exc))]) from None

@@ -66,14 +66,17 @@ def add_candidate(
     stage: str = "applied",
     now: dt.datetime | None = None,
     time_zone: str | None = None,
+    language: str | None = None,
 ) -> Candidate:
     """A new applicant: the candidate, a 'created' event and an open application wait.
 
     With ``now``, an application time in the future is refused. DuplicateCandidate when the
-    position already has a candidate with this email. ``time_zone``: where they live, when known.
+    position already has a candidate with this email. ``time_zone``: where they live, when known;
+    ``language``: one of the organisation's (None: its default).
     """
     candidates.check_stage(stage)
     time_zone = candidates.check_time_zone(time_zone)
+    language = candidates.check_language(language, settings)
     if now is not None:
         candidates.check_applied_at(applied_at, now)
     name = candidates.check_name(name)
@@ -86,6 +89,7 @@ def add_candidate(
         stage=stage,
         search_key=search_key(name, email),
         time_zone=time_zone,
+        language=language,
     )
     session.add(candidate)
     event = record(session, candidate, EventKind.CREATED, applied_at, actor, data={"stage": stage})
@@ -315,13 +319,23 @@ def close_with_status(
 
 
 def update_details(
-    session: Session, candidate: Candidate, name: str, email: str, time_zone: str | None = None
+    session: Session,
+    candidate: Candidate,
+    name: str,
+    email: str,
+    time_zone: str | None = None,
+    *,
+    language: str | None = None,
+    settings: OrgSettings | None = None,
 ) -> None:
-    """Correct a candidate's name, email or time zone (None or empty: not known, the position's);
-    queued and failed emails follow the correction, and a corrected address is no longer flagged
-    undeliverable. A candidate whose personal data was erased gets none again: DomainError."""
+    """Correct a candidate's name, email or time zone (None or empty: not known, the position's)
+    and, with ``settings``, their language (None keeps it); queued and failed emails follow the
+    correction, and a corrected address is no longer flagged undeliverable. A candidate whose
+    personal data was erased gets none again: DomainError."""
     candidates.check_not_erased(candidate, "a name or email cannot be set again")
     candidate.time_zone = candidates.check_time_zone(time_zone)
+    if language is not None and settings is not None:
+        candidate.language = candidates.check_language(language, settings)
     email_before = candidate.email
     candidate.name = candidates.check_name(name)
     candidate.email = candidates.check_new_email(session, candidate.position, email, except_id=candidate.id)

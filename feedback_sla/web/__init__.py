@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from feedback_sla.database import db
 from feedback_sla.extensions import bootstrap, csrf, limiter, login_manager
-from feedback_sla.web import filters, flashes
+from feedback_sla.web import filters, flashes, i18n
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     bootstrap.init_app(app)
     filters.init_app(app)
+    i18n.init_app(app)
     flashes.init_app(app)
 
     from feedback_sla.web.auth.views import bp as auth_bp

@@ -9,6 +9,7 @@ from flask import Flask, g
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from feedback_sla import languages
 from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
 from feedback_sla.waits.clock import State
 
@@ -73,3 +74,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(local_time_in, "local_time_in")
+    app.add_template_filter(languages.label, "language_label")

@@ -9,6 +9,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from feedback_sla import languages
 from feedback_sla.accounts.models import Role
 from feedback_sla.accounts.service import MAX_PASSWORD, MIN_PASSWORD
 from feedback_sla.settings.service import DEFINITIONS, MAX_COMPANY_NAME
@@ -58,6 +59,8 @@ LABELS = {
     "autopilot.max_per_wait": "Autopilot updates per candidate, at most",
     "retention.days_after_decision": "Erase personal data (days after the decision; empty keeps it)",
     "bulk.confirm_above": "Answers to many at once: type the number above",
+    "languages.enabled": "Candidates' languages (tags, separated by commas)",
+    "languages.default": "Default language",
 }
 
 #: The settings page's fieldsets: a legend, what changing them does, and their settings in order.
@@ -82,6 +85,7 @@ FIELDSETS = (
     ("Candidate status page", None, ("status_page.enabled", "status_page.days_after_decision")),
     ("Autopilot", None, ("autopilot.lead_business_hours", "autopilot.max_per_wait")),
     ("Retention", None, ("retention.days_after_decision",)),
+    ("Candidates' languages", None, ("languages.enabled", "languages.default")),
 )
 
 SWITCH_CHOICES = [SelectChoice("on", "On"), SelectChoice("off", "Off")]
@@ -140,6 +144,12 @@ class SettingsForm(FlaskForm):
         LABELS["retention.days_after_decision"], render_kw=_whole(1, 3650)
     )
     bulk_confirm_above = StringField(LABELS["bulk.confirm_above"], render_kw=_whole(1, 100_000))
+    languages_enabled = StringField(LABELS["languages.enabled"])
+    languages_default = SelectField(
+        LABELS["languages.default"],
+        choices=[SelectChoice(tag, f"{languages.name_of(tag, 'en')} ({tag})") for tag in languages.SHIPPED],
+        validate_choice=False,
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

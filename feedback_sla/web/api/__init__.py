@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, json, request
 from flask_smorest import Api, Blueprint
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, NotFound, UnprocessableEntity
@@ -21,7 +21,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web.access import bearer_secret
-from feedback_sla.web.api.document import ClientFriendly
+from feedback_sla.web.api.document import ClientFriendly, languages_enum
 from feedback_sla.web.api.paging import MAX_ID
 from feedback_sla.web.api.problems import PROBLEM_TYPE, ProblemSchema, from_http_error, problem
 
@@ -49,6 +49,14 @@ class ProblemApi(Api):
 
     def _register_error_handlers(self):
         pass
+
+    def _openapi_json(self):
+        """The document, with the organisation's languages as they are set now."""
+        from feedback_sla.settings import service as settings_service
+
+        enabled = list(settings_service.load(db.session).languages)
+        document = languages_enum(self.spec.to_dict(), enabled)
+        return current_app.response_class(json.dumps(document, indent=2), mimetype="application/json")
 
     def _register_responses(self):
         content_type, self.DEFAULT_RESPONSE_CONTENT_TYPE = self.DEFAULT_RESPONSE_CONTENT_TYPE, PROBLEM_TYPE

@@ -53,6 +53,7 @@ def as_json(candidate: Candidate, due_at) -> dict:
         "status": candidate.status,
         "due_at": due_at,
         "time_zone": candidate.time_zone,
+        "language": candidate.language,
     }
 
 
@@ -126,6 +127,7 @@ def create_candidate(data: dict):
             stage=data["stage"],
             now=now,
             time_zone=data["time_zone"],
+            language=data["language"],
         )
         db.session.commit()
     except IntegrityError:
@@ -138,7 +140,8 @@ def create_candidate(data: dict):
 @bp.arguments(CandidateChangeSchema)
 @bp.response(200, CandidateSchema)
 def update_candidate(data: dict, candidate_id: int):
-    """Correct the name, email or time zone; queued emails follow the correction."""
+    """Correct the name, email, time zone or language; queued emails follow the correction (an
+    email already written keeps its language)."""
     candidate = candidate_or_404(candidate_id)
     try:
         service.update_details(
@@ -147,6 +150,8 @@ def update_candidate(data: dict, candidate_id: int):
             data.get("name", candidate.name),
             data.get("email", candidate.email),
             data.get("time_zone", candidate.time_zone),
+            language=data.get("language"),
+            settings=settings_service.load(db.session),
         )
         db.session.commit()
     except IntegrityError:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from apispec import BasePlugin
 
+#: Marks a field whose values are the organisation's languages: the served document lists them as
+#: its enum (``languages_enum``), as they are set when it is read.
+LANGUAGES_MARK = "x-organisation-languages"
+
 _METHODS = ("get", "put", "post", "delete", "patch")
 _NESTED = ("properties", "items", "additionalProperties", "allOf", "oneOf", "anyOf")
 
@@ -63,3 +67,13 @@ def _tidy(schema) -> None:
                 _tidy(item)
         else:
             _tidy(nested)
+
+
+def languages_enum(document: dict, enabled: list[str]) -> dict:
+    """The document with every marked field's enum the organisation's languages now."""
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        for field in schema.get("properties", {}).values():
+            if field.pop(LANGUAGES_MARK, False):
+                field["enum"] = list(enabled)
+                field["type"] = "string"
+    return document

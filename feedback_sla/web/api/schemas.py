@@ -6,11 +6,15 @@ import datetime as dt
 
 import marshmallow as ma
 
+from feedback_sla import languages
 from feedback_sla.addresses import MAX_ADDRESS, InvalidAddress, normalize_address
 from feedback_sla.candidates.models import PIPELINE, ContactChannel, Status
+from feedback_sla.database import db
 from feedback_sla.emails.models import EmailKind
+from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import is_time_zone
 from feedback_sla.waits.clock import State
+from feedback_sla.web.api.document import LANGUAGES_MARK
 from feedback_sla.web.api.paging import MAX_ID, PageArgs, page_schema
 
 _ID = ma.validate.Range(1, MAX_ID)
@@ -62,6 +66,13 @@ class CandidateSchema(ma.Schema):
         metadata={
             "format": TIME_ZONE_FORMAT,
             "description": "Where the candidate lives (IANA); null: not known, the position's.",
+        },
+    )
+    language = ma.fields.String(
+        required=True,
+        metadata={
+            LANGUAGES_MARK: True,
+            "description": "The language their emails and status page are written in (BCP 47).",
         },
     )
 
@@ -116,6 +127,26 @@ def _candidate_zone(**kwargs) -> ma.fields.String:
     )
 
 
+def _enabled_language(value: str) -> None:
+    try:
+        languages.check(value, settings_service.load(db.session).languages)
+    except ValueError as exc:
+        raise ma.ValidationError(str(exc)) from None
+
+
+def _candidate_language(**kwargs) -> ma.fields.String:
+    """The language to write to the candidate in: one of the organisation's."""
+    return ma.fields.String(
+        validate=_enabled_language,
+        metadata={
+            LANGUAGES_MARK: True,
+            "example": "de",
+            "description": "One of the organisation's languages (BCP 47); default: its default.",
+        },
+        **kwargs,
+    )
+
+
 def _representable(value: dt.datetime) -> None:
     """A time that exists in UTC too (0001-01-01 at +14:00 does not)."""
     try:
@@ -135,12 +166,14 @@ class NewCandidateSchema(Input):
         metadata={"description": "When they applied, with an offset: the wait counts from it (default now)."},
     )
     time_zone = _candidate_zone(load_default=None)
+    language = _candidate_language(load_default=None)
 
 
 class CandidateChangeSchema(Input):
     name = ma.fields.String(validate=_NAME)
     email = Address()
     time_zone = _candidate_zone()
+    language = _candidate_language()
 
 
 class ContactSchema(Input):

@@ -70,6 +70,7 @@ def new():
                     stage=form.stage.data,
                     now=now,
                     time_zone=form.time_zone.data,
+                    language=form.language.data,
                 )
             )
         except IntegrityError:  # the same address, committed meanwhile by another request
@@ -137,8 +138,9 @@ def import_csv():
         return _render_import(form, []), 413
     only = None if current_user.is_admin else viewer()
     try:
-        rows = importer.read_rows(db.session, raw, utcnow(), only_manager=only)
-        result = importing.import_rows(db.session, rows, settings_service.load(db.session), viewer())
+        settings = settings_service.load(db.session)
+        rows = importer.read_rows(db.session, raw, utcnow(), only_manager=only, languages=settings.languages)
+        result = importing.import_rows(db.session, rows, settings, viewer())
         db.session.commit()
     except importer.CsvImportError as exc:
         db.session.rollback()

@@ -8,7 +8,10 @@ from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from feedback_sla import languages
 from feedback_sla.candidates.models import PIPELINE, ContactChannel
+from feedback_sla.database import db
+from feedback_sla.settings import service as settings_service
 from feedback_sla.web.forms import (
     PromiseForm,
     ReturnForm,
@@ -76,10 +79,20 @@ class DetailsForm(FlaskForm):
     time_zone = SelectField(
         "Candidate's time zone (optional)", validators=[Optional(), valid_time_zone], default=""
     )
+    #: The language their emails and status page are written in: one of the organisation's.
+    language = SelectField("Language")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.time_zone.choices = [SelectChoice("", "Not known: the position's")] + zone_choices()
+        settings = settings_service.load(db.session)
+        offered = list(settings.languages)
+        current = getattr(kwargs.get("obj"), "language", None)
+        if current and current not in offered:  # theirs, no longer enabled: offered to keep
+            offered.append(current)
+        self.language.choices = [SelectChoice(tag, languages.label(tag)) for tag in offered]
+        if not self.language.data:
+            self.language.data = settings.languages_default
 
 
 class NewCandidateForm(DetailsForm):

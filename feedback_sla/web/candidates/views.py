@@ -270,7 +270,13 @@ def edit(candidate_id: int):
             try:
                 saved = one_transaction(
                     lambda: service.update_details(
-                        db.session, candidate, form.name.data, form.email.data, form.time_zone.data
+                        db.session,
+                        candidate,
+                        form.name.data,
+                        form.email.data,
+                        form.time_zone.data,
+                        language=form.language.data,
+                        settings=settings_service.load(db.session),
                     )
                 )
             except IntegrityError:  # the same address, committed meanwhile by another request

@@ -5,12 +5,15 @@ the same sandbox, preview and limits as the default's edit page.
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from feedback_sla import languages
 from feedback_sla.candidates.models import PIPELINE
 from feedback_sla.database import db
-from feedback_sla.emails import choosing, composing, library
+from feedback_sla.emails import choosing, composing, library, versions
 from feedback_sla.emails.composing import TemplateError, TemplateSource
 from feedback_sla.emails.models import CANDIDATE_KINDS, EmailKind, EmailTemplate
 from feedback_sla.positions.models import Position
@@ -112,19 +115,56 @@ def _exists(kind: EmailKind, value: int) -> bool:
 @bp.route("/admin/emails/templates/<int:template_id>", methods=["GET", "POST"], endpoint="named_template")
 @admin_required
 def named_template(template_id: int):
+    """A named template in one language (``?lang=``, its own by default): a language it has no
+    version in starts from the shipped files in that language, and saving writes that version."""
     row = _row_or_404(template_id)
-    kind, source = row.kind, composing.source_of_row(row.kind, row)
+    language = request.args.get("lang") if request.args.get("lang") in languages.SHIPPED else row.language
+    kind, source = row.kind, _version_source(row, language)
+    page = {"row": row, "language": language}
     if request.method == "GET":
         form = NamedTemplateForm(formdata=None, data={**_data(source), "name": row.name})
-        return _page(kind, source, form, _saved_preview(kind, source, form), 200, row=row)
+        preview = _saved_preview(kind, source, form) if source.edited else None
+        return _page(kind, source, form, preview, 200, **page)
     form = NamedTemplateForm()
 
     def save(edited: TemplateSource) -> None:
-        library.edit(
-            db.session, row, form.name.data, edited.subject, edited.text, edited.html, viewer(), utcnow()
-        )
+        if language == row.language:
+            library.edit(
+                db.session, row, form.name.data, edited.subject, edited.text, edited.html, viewer(), utcnow()
+            )
+        else:
+            library.write_version(
+                db.session, row, language, edited.subject, edited.text, edited.html, viewer(), utcnow()
+            )
 
-    return _post(kind, source, form, save, url_for("emails.named_template", template_id=row.id), row=row)
+    done = url_for("emails.named_template", template_id=row.id, lang=language)
+    return _post(kind, source, form, save, done, **page)
+
+
+def _version_source(row: EmailTemplate, language: str) -> TemplateSource:
+    """The template's version in ``language``; without one, the shipped text in that language to
+    start from (not ``edited``)."""
+    source = composing.source_of_row(row.kind, row, language)
+    if source.language == language:
+        return source
+    start = composing.default_source(row.kind, language)
+    return dataclasses.replace(start, id=row.id, name=row.name, is_default=row.is_default)
+
+
+@bp.post("/admin/emails/templates/<int:template_id>/versions/<lang>/delete", endpoint="delete_version")
+@admin_required
+def delete_version(template_id: int, lang: str):
+    row = _row_or_404(template_id)
+    name = row.name
+    done = one_transaction(lambda: library.remove_version(db.session, row, lang))
+    if isinstance(done, Refused):
+        abort(404)
+    flash(
+        f"Deleted the {languages.name_of(lang, 'en')} version of “{name}”: candidates in that language "
+        "get the organisation's default language's from now on.",
+        "success",
+    )
+    return redirect(url_for("emails.named_template", template_id=template_id))
 
 
 def _data(source: TemplateSource) -> dict:
@@ -148,6 +188,7 @@ def _post(kind: EmailKind, source: TemplateSource, form, save, done, **page):
         subject=form.subject.data.strip(),
         text=normalize_newlines(form.text.data),
         html=normalize_newlines(form.html.data),
+        language=source.language,
     )
     saving = request.form.get("action") == "save"
     outcome = one_transaction(
@@ -165,7 +206,7 @@ def _post(kind: EmailKind, source: TemplateSource, form, save, done, **page):
     return _page(kind, source, form, outcome, 200, **page)
 
 
-def _page(kind, source, form, preview, status, *, row=None, new=False, default_of=None):
+def _page(kind, source, form, preview, status, *, row=None, new=False, default_of=None, language=None):
     return render_template(
         "emails/edit_template.html",
         kind=kind,
@@ -179,6 +220,9 @@ def _page(kind, source, form, preview, status, *, row=None, new=False, default_o
         positions=_positions() if row else [],
         stages=PIPELINE,
         placeholders=composing.PLACEHOLDERS,
+        language=language,
+        versions=versions.all_of(row) if row else {},
+        shipped_languages=languages.SHIPPED,
         sample=_sample(),
     ), status
 

@@ -1,0 +1,154 @@
+"""The shipped catalogs are whole: every string marked in the code and the page templates (as
+`pybabel extract -F babel.cfg` finds them) is translated in every shipped language, none is fuzzy or
+obsolete, each compiles, keeps its placeholders, and its committed .mo is the compiled .po. `.ci/run`
+runs this file on its own before the suite.
+
+Every candidate email kind and the status page, rendered in every shipped language, hold no English
+sentence of the catalog or of the English email and no placeholder left unfilled.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from feedback_sla.emails import composing
+from feedback_sla.emails.models import CANDIDATE_KINDS
+from feedback_sla.languages import SHIPPED
+from feedback_sla.web.i18n import TRANSLATIONS
+
+from .factories import PositionFactory
+from .test_languages import TOKEN, add, app_config, clock, deliver, queue  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def extract(root: Path = ROOT) -> set[str]:
+    """The marked strings of the tree at ``root``, as babel.cfg maps its files."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(root), method_map, options_map, keywords=KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def problems(extracted: set[str], translations: Path = TRANSLATIONS) -> list[str]:
+    """What keeps the catalogs from being whole, one sentence a problem, naming the language."""
+    found = []
+    for language in SHIPPED:
+        po = translations / language / "LC_MESSAGES" / "messages.po"
+        if not po.is_file():
+            found.append(f"{language}: no catalog {po}")
+            continue
+        with open(po, "rb") as stream:
+            catalog = read_po(stream, locale=language)
+        entries = {message.id: message for message in catalog if message.id}
+        for missing in sorted(extracted - set(entries)):
+            found.append(f"{language}: lacks {missing!r}")
+        for msgid, message in entries.items():
+            if msgid not in extracted:
+                found.append(f"{language}: obsolete {msgid!r}")
+            elif not message.string:
+                found.append(f"{language}: untranslated {msgid!r}")
+            elif message.fuzzy:
+                found.append(f"{language}: fuzzy {msgid!r}")
+            elif set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(message.string)):
+                found.append(f"{language}: placeholders differ in {msgid!r}")
+        found += [f"{language}: obsolete {msgid!r}" for msgid in catalog.obsolete]
+        found += [f"{language}: {message.id!r}: {errors}" for message, errors in catalog.check()]
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        mo = po.with_suffix(".mo")
+        if not mo.is_file() or mo.read_bytes() != compiled.getvalue():
+            found.append(f"{language}: {mo} is not the compiled catalog (pybabel compile -d {translations})")
+    return found
+
+
+def test_the_shipped_catalogs_hold_every_marked_string_translated_and_compiled():
+    extracted = extract()
+    assert "We owe you an answer by %(date)s." in extracted
+    assert problems(extracted) == []
+
+
+def test_a_string_added_without_its_german_translation_fails_the_check(tmp_path):
+    """A new page string, translated in every catalog but German's, is found missing in German."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "feedback_sla", tree / "feedback_sla", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copytree(ROOT / "templates", tree / "templates")
+    shutil.copy(ROOT / "babel.cfg", tree / "babel.cfg")
+    page = tree / "templates" / "status" / "gone.html"
+    page.write_text(page.read_text() + '{{ _("Your link was renewed.") }}\n')
+    extracted = extract(tree)
+    assert "Your link was renewed." in extracted
+    translations = tree / "feedback_sla" / "translations"
+    for language in SHIPPED:
+        if language == "de":
+            continue
+        po = translations / language / "LC_MESSAGES" / "messages.po"
+        po.write_text(po.read_text() + '\nmsgid "Your link was renewed."\nmsgstr "Renewed."\n')
+        with open(po, "rb") as stream, open(po.with_suffix(".mo"), "wb") as mo:
+            write_mo(mo, read_po(stream, locale=language))
+    assert problems(extracted, translations) == ["de: lacks 'Your link was renewed.'"]
+
+
+def test_a_fuzzy_or_obsolete_entry_fails_the_check(tmp_path):
+    translations = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS, translations)
+    po = translations / "fr" / "LC_MESSAGES" / "messages.po"
+    text = po.read_text().replace('msgid "Ask for news"', '#, fuzzy\nmsgid "Ask for news"', 1)
+    po.write_text(text + '\n#~ msgid "Gone for good"\n#~ msgstr "Parti"\n')
+    found = problems(extract(), translations)
+    assert "fr: fuzzy 'Ask for news'" in found
+    assert "fr: obsolete 'Gone for good'" in found
+    assert any(line.startswith("fr:") and "is not the compiled catalog" in line for line in found)
+
+
+#: What a rendered message must never hold: a placeholder left as written, in any syntax.
+LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|%\(\w+\)s|\{\w+\}")
+VALUES = {**composing.SAMPLE, "promised_date": composing.SAMPLE_DAY}
+
+
+@pytest.mark.parametrize("language", [language for language in SHIPPED if language != "en"])
+def test_every_email_kind_is_written_whole_in_every_shipped_language(app, session, language):
+    with app.app_context():
+        for kind in CANDIDATE_KINDS:
+            english = composing.render(session, kind, VALUES, "en")
+            rendered = composing.render(session, kind, VALUES, language)
+            assert rendered.language == language
+            for part in (rendered.subject, rendered.text, rendered.html):
+                assert part.strip() and not LEFTOVER.search(part), (kind, language, part)
+            sentences = {s.strip() for s in re.split(r"[.\n:]", english.text) if len(s.split()) > 3}
+            left = [s for s in sentences if s in rendered.text and s not in composing.SAMPLE["feedback"]]
+            assert left == [], (kind, language)
+            assert rendered.subject != english.subject
+            for value in ("Alex", "Backend Engineer", "Maria Lopez", "Example Company"):
+                assert value in rendered.text and value in rendered.html, (kind, language, value)
+
+
+@pytest.mark.parametrize("language", [language for language in SHIPPED if language != "en"])
+def test_the_status_page_has_no_english_sentence_of_the_catalog(app, client, runner, session, language):
+    """The page of a link, its withdrawal page, and the page of a link that opens nothing."""
+    english = {msgid for msgid in extract() if len(msgid.split()) > 2 and "%" not in msgid}
+    candidate = add(
+        session, PositionFactory(title="Backend Engineer"), "Alex Example", "alex@example.org", language
+    )
+    token = TOKEN.search(queue(app, candidate, "acknowledgement").text_body).group(1)
+    deliver(runner)
+    for path in (f"/status/{token}", f"/status/{token}/withdraw", "/status/" + "x" * 43):
+        page = client.get(path, headers={"Accept-Language": language}).get_data(as_text=True)
+        assert f'<html lang="{language}">' in page, path
+        assert [msgid for msgid in english if msgid in page] == [], path
+        assert not LEFTOVER.search(page.split("<body", 1)[1]), path
