@@ -214,7 +214,7 @@ def test_the_settings_form_links_each_error_and_keeps_its_number_time_and_select
     assert before.controls["policy_follow_up"]["type"] == "number"
     assert "type" not in before.controls["holiday_calendar"]  # a <select>
     values = {name: a.get("value", "") for name, a in before.controls.items()}
-    values.update(time_zone="UTC", holiday_calendar="", status_page_enabled="on")
+    values.update(time_zone="UTC", holiday_calendar="", status_page_enabled="on", languages_default="en")
 
     response = client.post(
         "/admin/settings",
