@@ -204,16 +204,15 @@ def _send_update(session, candidate, manager, at: dt.datetime, n: int, settings)
         body=row["subject"],
         data={"email_kind": "update", "outbox_id": message_id},
     )
-    answers.email_sent(
-        session,
-        candidate,
+    sent = answers.Sent(
+        candidate.id,
         at + dt.timedelta(seconds=5),
-        settings,
         kind="update",
         message_id=row["message_id"],
         outbox_id=message_id,
         promised_date=promised,
     )
+    answers.email_sent(session, sent, settings)
 
 
 def build_short(session, position: Position, now: dt.datetime) -> Candidate:

@@ -4,9 +4,13 @@ Delivery is at least once. A message is claimed (status sending, lease_until set
 committed before any SMTP traffic; a worker that stops mid-send loses its claim when the lease
 expires and the message is sent again with the Message-ID fixed when it was queued, so a resend
 can be recognised. Each step of the loop is its own transaction, committed by the loop itself:
-the claim; every failure, at once; every accepted message, before the next one is sent; the release
-of what a stopping worker did not send. So a worker killed at any moment repeats at most the one
+the claim; every failure, at once; every accepted message marked sent, before the next one is sent;
+what the batch's sent emails did to their candidates' waits, all at once after it; the release of
+what a stopping worker did not send. So a worker killed at any moment repeats at most the one
 message the server had accepted and the database did not yet record.
+
+A sent candidate email keeps its lease until its answer (the EMAIL_SENT event that closes the wait)
+is recorded; what a killed worker left so is recorded by the next worker once the lease runs out.
 """
 
 from __future__ import annotations
@@ -75,29 +79,42 @@ class DeliveryReport:
 # --- recording ----------------------------------------------------------------------------------
 
 
-def record_sent(
-    session: Session, envelope: Envelope, at: dt.datetime, settings: OrgSettings
-) -> DeliveryReport:
-    """Mark a sent message sent at ``at``; a candidate's email closes their wait.
+def record_answers(
+    session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], settings: OrgSettings
+) -> None:
+    """Record what the candidate emails of ``sent`` (each with the time it went) did to their
+    waits, those whose answer nobody else recorded meanwhile: few statements for a whole batch."""
+    mine = leases.settle(session, [envelope.id for envelope, _ in sent])
+    _emails_sent(session, [(envelope, at) for envelope, at in sent if envelope.id in mine], settings)
 
-    A message another worker already recorded (it took over after the lease ran out) is not
-    recorded twice. The worker records each message before it sends the next, so a crash before the
-    caller commits resends that one message, with its Message-ID: the at-least-once promise,
-    repeating at most one.
-    """
-    if leases.mark_sent(session, envelope, at) and envelope.candidate_id is not None:
-        answers.email_sent(
-            session,
-            session.get(Candidate, envelope.candidate_id),
-            at,
-            settings,
-            kind=envelope.kind,
-            message_id=envelope.message_id,
-            outbox_id=envelope.id,
-            promised_date=envelope.promised_date,
-            autopilot=envelope.autopilot,
-        )
-    return DeliveryReport(sent=1, message_ids=[envelope.message_id])
+
+def record_unsettled(session: Session, now: dt.datetime, limit: int) -> int:
+    """Record the answers a stopped worker left unrecorded once their lease ran out: how many."""
+    taken = leases.unsettled(session, now, limit)
+    if taken:
+        _emails_sent(session, taken, settings_service.load(session))
+        log.warning("outbox: recorded %s sent message(s) a stopped worker had not", len(taken))
+    return len(taken)
+
+
+def _emails_sent(session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], settings: OrgSettings):
+    answers.emails_sent(
+        session,
+        [
+            answers.Sent(
+                envelope.candidate_id,
+                at,
+                kind=envelope.kind,
+                message_id=envelope.message_id,
+                outbox_id=envelope.id,
+                promised_date=envelope.promised_date,
+                autopilot=envelope.autopilot,
+            )
+            for envelope, at in sent
+            if envelope.candidate_id is not None
+        ],
+        settings,
+    )
 
 
 def record_failure(
@@ -146,11 +163,23 @@ class _Batch:
     def __init__(self, session, config, settings, rng, clock):
         self.session, self.config, self.settings, self.rng, self.clock = session, config, settings, rng, clock
         self.report = DeliveryReport()
+        self.unrecorded: list[tuple[Envelope, dt.datetime]] = []
 
     def commit_sent(self, envelope: Envelope, at: dt.datetime) -> None:
-        """Step: record what the server accepted, in one transaction, before the next send."""
-        self.report += record_sent(self.session, envelope, at, self.settings)
+        """Step: mark what the server accepted sent, in one short transaction, before the next send.
+        What it did to the candidate's wait is recorded once the batch is through (``commit_answers``);
+        until then its lease stays."""
+        if leases.mark_sent(self.session, envelope, at) and envelope.candidate_id is not None:
+            self.unrecorded.append((envelope, at))
         self.session.commit()
+        self.report += DeliveryReport(sent=1, message_ids=[envelope.message_id])
+
+    def commit_answers(self) -> None:
+        """Step: what the batch's sent emails did to their candidates' waits, in one transaction."""
+        if self.unrecorded:
+            record_answers(self.session, self.unrecorded, self.settings)
+            self.session.commit()
+            self.unrecorded = []
 
     def commit_failure(self, envelope: Envelope, error: str, *, permanent: bool = False) -> None:
         """Step: a failure is recorded at once, in its own transaction."""
@@ -223,6 +252,7 @@ def deliver_batch(
             _dispatched(message)
     finally:
         transport.close()
+    run.commit_answers()
     return run.report
 
 
@@ -249,6 +279,8 @@ def deliver_due(
     """Claim and deliver batches until nothing is due (or ``stop`` is set)."""
     report = DeliveryReport()
     while stop is None or not stop.is_set():
+        record_unsettled(session, clock(), config.batch_size)
+        session.commit()  # step: the answers a stopped worker left, recorded
         batch = leases.claim(session, clock(), config)
         session.commit()  # step: the claim, visible to every other worker before anything is sent
         if not batch:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from feedback_sla.candidates.models import Event, EventKind
 from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.waits.models import Wait
 
 from .emails_support import Recorder, SmtpSink, free_port
 from .test_emails_workers import FEEDBACK_SLA, queue_many, worker_env
@@ -102,3 +103,8 @@ def test_a_worker_killed_mid_batch_repeats_at_most_the_message_in_flight(app, se
         sa.select(sa.func.count()).select_from(Event).where(Event.kind == EventKind.EMAIL_SENT)
     )
     assert sent_events == COUNT
+    open_waits = session.scalar(sa.select(sa.func.count()).select_from(Wait).where(Wait.closed_at.is_(None)))
+    leased = session.scalar(
+        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.lease_until.is_not(None))
+    )
+    assert (open_waits, leased) == (0, 0)

@@ -7,11 +7,11 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.emails.config import EmailConfig
-from feedback_sla.emails.models import OutboxMessage, OutboxStatus
+from feedback_sla.emails.models import UNRECORDED, OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import Envelope
 
 _T = OutboxMessage.__table__
@@ -106,13 +106,53 @@ def envelope_of(row) -> Envelope:
 
 def mark_sent(session: Session, envelope: Envelope, at: dt.datetime) -> bool:
     """Mark a message sent at ``at``; False when it was no longer this worker's (another one took it
-    over after the lease ran out and recorded it)."""
+    over after the lease ran out and recorded it).
+
+    A candidate's email keeps its lease until what sending it did to the wait is recorded
+    (``settle``): sent and still leased is "sent, its answer not yet recorded". A worker that
+    stops in between leaves it so; once the lease runs out another worker records it
+    (``unsettled``).
+    """
+    lease = {"lease_until": None} if envelope.candidate_id is None else {}
     result = session.execute(
         update(_T)
         .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
-        .values(status=OutboxStatus.SENT.value, lease_until=None, sent_at=at)
+        .values(status=OutboxStatus.SENT.value, sent_at=at, **lease)
     )
     return result.rowcount == 1
+
+
+def _unsettled():
+    """Sent, its answer not yet recorded: written as the partial index's own words, which SQLite
+    needs to use it."""
+    return text(UNRECORDED)
+
+
+def settle(session: Session, ids: Sequence[int]) -> set[int]:
+    """Take sent messages' answers to record: the ids, of ``ids``, whose answer nobody recorded
+    yet (a bounce meanwhile, or another worker after the lease ran out, took the rest)."""
+    if not ids:
+        return set()
+    rows = session.execute(
+        update(_T).where(_T.c.id.in_(sorted(ids)), _unsettled()).values(lease_until=None).returning(_T.c.id)
+    )
+    return set(rows.scalars())
+
+
+def unsettled(session: Session, now: dt.datetime, limit: int) -> list[tuple[Envelope, dt.datetime]]:
+    """Take up to ``limit`` sent messages whose worker stopped before recording their answer and
+    whose lease ran out: each envelope with the time it was sent (the caller records and commits)."""
+    stale = and_(_unsettled(), _T.c.lease_until <= now)
+    ids = select(_T.c.id).where(stale).order_by(_T.c.id).limit(limit)
+    if session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(_T)
+        .where(_T.c.id.in_(ids.scalar_subquery()), stale)
+        .values(lease_until=None)
+        .returning(*ENVELOPE_COLUMNS, _T.c.sent_at)
+    ).all()
+    return sorted(((envelope_of(row), row.sent_at) for row in rows), key=lambda pair: pair[0].id)
 
 
 def mark_failed(

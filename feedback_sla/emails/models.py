@@ -149,6 +149,10 @@ class TemplateDefault(db.Model):
     )
 
 
+#: A sent email whose answer is not yet recorded: the worker keeps its lease until it is.
+UNRECORDED = "status = 'sent' AND lease_until IS NOT NULL"
+
+
 class OutboxMessage(db.Model):
     """One email as it will be (or was) sent, with its delivery state."""
 
@@ -232,6 +236,13 @@ class OutboxMessage(db.Model):
             "lease_until",
             sqlite_where=text("status = 'sending'"),
             postgresql_where=text("status = 'sending'"),
+        ),
+        # Sent, its answer (what it did to the candidate's wait) not yet recorded: see the worker.
+        Index(
+            "ix_outbox_messages_unrecorded",
+            "lease_until",
+            sqlite_where=text(UNRECORDED),
+            postgresql_where=text(UNRECORDED),
         ),
         Index("ix_outbox_messages_candidate", "candidate_id", "queued_at"),
         # What pages look for: the unfinished (pending, sending, failed) rows by when they were

@@ -28,9 +28,8 @@ from feedback_sla.errors import DomainError
 from feedback_sla.waits import emailing
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
-from feedback_sla.waits.promises import promise_date_for, wait_on_promise
+from feedback_sla.waits.promises import Kept, promise_date_for, waits_on_promises
 from feedback_sla.waits.queries import open_wait_of
-from feedback_sla.waits.service import record
 
 
 def queue_email(
@@ -104,32 +103,83 @@ def retry_email(
     return emailing.retry(session, message, now, actor)
 
 
-def email_sent(
-    session: Session,
-    candidate: Candidate,
-    at: dt.datetime,
-    settings: OrgSettings,
-    *,
-    kind: str,
-    message_id: str,
-    outbox_id: int,
-    promised_date: dt.date | None,
-    autopilot: bool = False,
-) -> Event:
-    """The outbox really sent an email: the candidate heard from us, so the open wait closes.
+@dataclass(frozen=True)
+class Sent:
+    """An email the outbox really sent, as ``emails_sent`` records it."""
+
+    candidate_id: int
+    at: dt.datetime
+    kind: str
+    message_id: str
+    outbox_id: int
+    promised_date: dt.date | None = None
+    autopilot: bool = False
+
+
+def email_sent(session: Session, sent: Sent, settings: OrgSettings) -> Event | None:
+    """``emails_sent`` for one email: its EMAIL_SENT event (None: the candidate is gone)."""
+    events = emails_sent(session, [sent], settings)
+    return events[0] if events else None
+
+
+def emails_sent(session: Session, sent: Sequence[Sent], settings: OrgSettings) -> list[Event]:
+    """The outbox really sent these emails, in this order: each candidate heard from us, so their
+    open wait closes, answered by the email's EMAIL_SENT event.
 
     An email that promised a date answers the candidate for now, but the decision is still owed:
     a new wait opens at the send time, due by the promised date at the latest: a new promise,
     with no autopilot update counted on it yet.
+
+    A few statements for all of them; a candidate sent two is recorded in a second round, after
+    the first. An email to a candidate since erased records nothing.
     """
-    closed = open_wait_of(session, candidate) if promised_date else None
-    data = {"email_kind": kind, "message_id": message_id, "outbox_id": outbox_id}
-    if autopilot:
+    events: list[Event] = []
+    for round_ in _rounds(sent):
+        events += _record_sent(session, round_, settings)
+    return events
+
+
+def _rounds(sent: Sequence[Sent]) -> list[list[Sent]]:
+    """``sent`` in order, cut so that no candidate appears twice in one part."""
+    rounds: list[list[Sent]] = [[]]
+    seen: set[int] = set()
+    for one in sent:
+        if one.candidate_id in seen:
+            rounds.append([])
+            seen = set()
+        rounds[-1].append(one)
+        seen.add(one.candidate_id)
+    return [round_ for round_ in rounds if round_]
+
+
+def _record_sent(session: Session, sent: Sequence[Sent], settings: OrgSettings) -> list[Event]:
+    ids = sorted({one.candidate_id for one in sent})
+    candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
+    waits = open_waits_of(session, set(ids))
+    recorded = [one for one in sent if one.candidate_id in candidates]
+    events = [
+        timeline.append(session, candidates[one.candidate_id], EventKind.EMAIL_SENT, one.at, data=_data(one))
+        for one in recorded
+    ]
+    session.flush()  # the events and their ids, in one INSERT
+    kept = []
+    for one, event in zip(recorded, events, strict=True):
+        wait = waits.get(one.candidate_id)
+        if wait is None:
+            continue
+        wait.closed_at, wait.closed_by_event_id = one.at, event.id
+        if one.promised_date is not None:
+            kept.append(Kept(candidates[one.candidate_id], wait, event, one.promised_date))
+    session.flush()  # every wait closed, and the metrics' counts, in one round
+    waits_on_promises(session, kept, settings)
+    return events
+
+
+def _data(sent: Sent) -> dict:
+    data = {"email_kind": sent.kind, "message_id": sent.message_id, "outbox_id": sent.outbox_id}
+    if sent.autopilot:
         data["autopilot"] = True
-    event = record(session, candidate, EventKind.EMAIL_SENT, at, data=data)
-    if closed is not None:
-        wait_on_promise(session, candidate, closed, event, promised_date, settings)
-    return event
+    return data
 
 
 def email_failed(

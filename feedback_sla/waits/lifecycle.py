@@ -66,21 +66,35 @@ def open_wait(
     promised_date: dt.date | None = None,
     event: Event | None = None,
 ) -> Wait:
+    if event is not None:
+        session.flush()
+    wait = new_wait(candidate, reason, opened_at, settings, promised_date=promised_date, event=event)
+    session.add(wait)
+    session.flush()
+    return wait
+
+
+def new_wait(
+    candidate: Candidate,
+    reason: WaitReason,
+    opened_at: dt.datetime,
+    settings: OrgSettings,
+    *,
+    promised_date: dt.date | None = None,
+    event: Event | None = None,
+) -> Wait:
+    """A wait opening at ``opened_at``, with its deadlines, not yet added to a session (``event``,
+    the one that opened it, is already written)."""
     schedule = deadlines_for(reason, opened_at, candidate.position, settings, promised_date)
-    wait = Wait(
+    return Wait(
         candidate=candidate,
         reason=reason,
         opened_at=opened_at,
         promised_date=promised_date,
         follow_ups=0,
+        opened_by_event_id=event.id if event is not None else None,
         **schedule.columns(),
     )
-    if event is not None:
-        session.flush()
-        wait.opened_by_event_id = event.id
-    session.add(wait)
-    session.flush()
-    return wait
 
 
 def close_open_wait(session: Session, candidate: Candidate, event: Event, at: dt.datetime) -> None:

@@ -4,6 +4,8 @@ date, and the wait a kept promise opens. The caller commits."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -27,11 +29,44 @@ def wait_on_promise(
     """The candidate was told when they will hear next: the wait ``event`` answered is followed by
     one of the same kind, due on the promised date. None when the candidate is no longer in the
     process or something else is already owed."""
-    if candidate.status not in (Status.ACTIVE, Status.OFFERED) or open_wait_of(session, candidate):
+    if not _still_owed(candidate) or open_wait_of(session, candidate):
         return None
     return lifecycle.open_wait(
         session, candidate, answered.reason, event.occurred_at, settings, promised_date=promised, event=event
     )
+
+
+def waits_on_promises(session: Session, kept: Sequence[Kept], settings: OrgSettings) -> list[Wait]:
+    """``wait_on_promise`` for many candidates at once, each of whose answered wait was just closed
+    (so none has another open), in one INSERT (the events are written)."""
+    opened = [
+        lifecycle.new_wait(
+            k.candidate,
+            k.answered.reason,
+            k.event.occurred_at,
+            settings,
+            promised_date=k.promised,
+            event=k.event,
+        )
+        for k in kept
+        if _still_owed(k.candidate)
+    ]
+    session.add_all(opened)
+    session.flush()
+    return opened
+
+
+class Kept(NamedTuple):
+    """A promise an email kept: the wait it answered, the event that answered it, the date it named."""
+
+    candidate: Candidate
+    answered: Wait
+    event: Event
+    promised: dt.date
+
+
+def _still_owed(candidate: Candidate) -> bool:
+    return candidate.status in (Status.ACTIVE, Status.OFFERED)
 
 
 def check_promise(promised: dt.date, at: dt.datetime, time_zone: str) -> None:
