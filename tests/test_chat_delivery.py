@@ -141,3 +141,14 @@ def test_secrets_entered_by_an_admin_are_stored_encrypted_and_never_shown(app, c
     page = text(client.get("/admin/chat"))
     assert "xoxb-secret-value-123" not in page and "entered on the chat page" in page
     assert connection.load(session, app.config).slack_bot_token == "xoxb-secret-value-123"
+
+
+def test_the_email_worker_command_delivers_the_chat_queue_too(runner, session, chat_server, queued):
+    # One worker for email and chat: `feedback-sla worker --once` drains both queues.
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "chat: sent 1" in result.output
+    [message] = messages(session)
+    assert message.status == ChatStatus.SENT
+    [posted] = chat_server.posted()
+    assert "Ada Lovelace" in posted["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -34,7 +35,8 @@ KIND_CHOICE = click.Choice([k.value for k in CANDIDATE_KINDS])
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @with_appcontext
 def worker(once: bool):
-    """Deliver queued emails until stopped (SIGTERM or Ctrl-C finish the current message first)."""
+    """Deliver queued emails and chat messages until stopped (SIGTERM or Ctrl-C finish the current
+    message first)."""
     app = current_app._get_current_object()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -58,11 +60,41 @@ def worker(once: bool):
             click.echo(f"outbox worker delivering by {config.backend} to {where}; stop with Ctrl-C")
         from feedback_sla.worker import run_worker  # the SMTP machinery, only for this command
 
-        report = run_worker(app, once=once, stop=stop)
+        with _chat_beside(app, once=once, stop=stop) as chat_report:
+            report = run_worker(app, once=once, stop=stop)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(report.summary())
+    if chat_report:
+        click.echo(f"chat: {chat_report[0].summary()}")
+
+
+@contextlib.contextmanager
+def _chat_beside(app, *, once: bool, stop: threading.Event):
+    """The chat queue delivered by the same command: on its own thread while the emails go (each
+    waits for its own server), or once after them with ``--once``. Yields a list that holds the
+    chat report when there is one to tell."""
+    from feedback_sla.chat import delivery
+
+    reports: list = []
+
+    def deliver() -> None:
+        report = delivery.run_worker(app, once=once, stop=stop)
+        if report:
+            reports.append(report)
+
+    if once:
+        yield reports
+        deliver()
+        return
+    thread = threading.Thread(target=deliver, name="feedback-sla-chat", daemon=True)
+    thread.start()
+    try:
+        yield reports
+    finally:
+        stop.set()
+        thread.join()
 
 
 emails = AppGroup("emails", help="Queue, undo and inspect candidate emails; edit their templates.")
