@@ -481,3 +481,16 @@ def test_a_server_refusing_with_5xx_fails_at_once_with_its_words_and_4xx_is_retr
         "554 5.7.1 Message rejected as spam"
     )
     assert last.attempts == 2
+
+
+def test_an_email_in_the_candidates_language_says_so_in_its_content_language(app, session, port):
+    candidate = make_candidate(session, name="Jana Müller")
+    candidate.language = "de"
+    session.commit()
+    queue(session, candidate)
+    with SmtpSink(port=port) as sink:
+        deliver(app, T1)
+    [received] = sink.messages
+    assert received["Content-Language"] == "de"  # RFC 3282
+    assert "Jana" in received.get_body(("plain",)).get_content()
+    assert received.get_content_type() == "multipart/alternative"

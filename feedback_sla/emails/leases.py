@@ -35,6 +35,7 @@ ENVELOPE_COLUMNS = (
     _T.c.reply_token,
     _T.c.autopilot,
     _T.c.recipient_user_id,
+    _T.c.language,
 )
 
 
@@ -101,6 +102,7 @@ def envelope_of(row) -> Envelope:
         reply_token=row.reply_token,
         autopilot=bool(row.autopilot),
         recipient_user_id=row.recipient_user_id,
+        language=row.language,
     )
 
 

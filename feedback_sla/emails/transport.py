@@ -52,6 +52,7 @@ class Envelope:
     reply_token: str | None = None  # names the message in VERP and Reply-To addresses
     autopilot: bool = False  # queued by autopilot, not by a person's click
     recipient_user_id: int | None = None  # an email to a user of the app (the digest)
+    language: str | None = None  # the BCP 47 tag it is written in (Content-Language)
 
     @property
     def token(self) -> str | None:
@@ -306,4 +307,6 @@ def build_message(envelope: Envelope, config: EmailConfig, now: dt.datetime) -> 
         message[name] = Verbatim(name, value)
     message.set_content(envelope.text)
     message.add_alternative(envelope.html, subtype="html")
+    if envelope.language:  # RFC 3282, for the reader's mail program (after the content, which clears it)
+        message["Content-Language"] = envelope.language
     return message
