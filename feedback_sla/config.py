@@ -20,6 +20,7 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LIMIT_PER_ADDRESS": "50 per 15 minutes",
     "API_LIMIT_PER_TOKEN": "300 per minute",  # requests one API token may make
     "STATUS_PAGE_LIMIT_PER_ADDRESS": "60 per minute",  # requests one address may make to status pages
+    "MY_DATA_LIMIT_PER_ADDRESS": "10 per hour",  # "Download my data" from one address
     "WEBHOOK_LIMIT_PER_SOURCE": "600 per minute",  # deliveries one ATS source's webhook URL takes
     "SESSION_IDLE_MINUTES": 120,
     "SESSION_ABSOLUTE_HOURS": 12,

@@ -18,6 +18,7 @@ from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.metrics.models import AnsweredByDay, AnsweredByPosition, RollupBasis
 from feedback_sla.positions.models import Position
 from feedback_sla.settings.models import Setting
+from feedback_sla.survey.models import SurveyAnswer, SurveyWording
 from feedback_sla.waits.models import Wait, WaitReason
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "RollupBasis",
     "Setting",
     "Status",
+    "SurveyAnswer",
+    "SurveyWording",
     "User",
     "Wait",
     "WaitReason",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, func
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from feedback_sla.accounts.models import User
@@ -44,6 +44,7 @@ class EventKind(enum.StrEnum):
     EMAIL_BOUNCED = "email_bounced"  # the candidate's mail server returned an email for good
     EMAIL_DELAYED = "email_delayed"  # a mail server is still trying to deliver an email
     ERASED = "erased"  # the candidate's personal data was erased; data says by whom and why
+    DATA_EXPORTED = "data_exported"  # "Download my data": data says by whom (candidate or admin)
 
 
 #: Events by which the candidate actually hears from us: only these close a wait.
@@ -148,5 +149,8 @@ class StatusLink(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Whether the survey was answered through this link (once per link); the answer itself is
+    #: kept apart, with nothing that leads back here (``survey.models``).
+    survey_answered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     candidate: Mapped[Candidate] = relationship()

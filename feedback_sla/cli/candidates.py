@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from feedback_sla.candidates import importer
 from feedback_sla.candidates.models import Status
 from feedback_sla.cli.common import refusing, user_named_by
 from feedback_sla.database import db
+from feedback_sla.my_data import service as my_data
 from feedback_sla.output import WRITERS
 from feedback_sla.retention import service as retention
 from feedback_sla.settings import service as settings_service
@@ -17,7 +19,7 @@ from feedback_sla.timeutil import iso, utcnow
 from feedback_sla.waits import importing
 from feedback_sla.waits.queries import Filters, waiting
 
-candidates = AppGroup("candidates", help="Import, list and erase candidates.")
+candidates = AppGroup("candidates", help="Import, list, erase and export candidates.")
 
 LIST_COLUMNS = (
     "candidate",
@@ -121,3 +123,39 @@ def erase_command(candidate_id: int, yes: bool, reason: str):
         db.session.rollback()
         raise
     click.echo(f"erased candidate {candidate_id}")
+
+
+@candidates.command("export-data")
+@click.argument("candidate_id", type=int)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the JSON file here (default: standard output).",
+)
+def export_data_command(candidate_id: int, output: Path | None):
+    """Everything held about one candidate, as JSON (what "Download my data" gives them); the
+    export goes on their timeline."""
+    now = utcnow()
+
+    def door():
+        candidate = my_data.find(db.session, candidate_id)
+        document = my_data.document(db.session, candidate, now)
+        my_data.record(db.session, candidate, now, my_data.Requester.OPERATOR)
+        return document
+
+    document = refusing(door)
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    try:  # written first, then the export recorded: a file that could not be written is no export
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+        db.session.commit()
+    except OSError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"--output: cannot write {output}: {exc.strerror}") from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    if output is not None:
+        click.echo(f"wrote candidate {candidate_id}'s data to {output}", err=True)

@@ -39,7 +39,11 @@ def run_command(dry_run: bool):
         while batch := service.next_batch(db.session, now, days):
             erased += service.erase_batch(db.session, batch, now, days)
             db.session.commit()
+        comments = service.erase_survey_comments(db.session, now, days)
+        db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     click.echo(f"erased {erased} candidate(s) decided over {days} days ago")
+    if comments:
+        click.echo(f"erased {comments} survey comment(s) about decisions over {days} days ago")

@@ -31,6 +31,7 @@ from feedback_sla.emails.models import OutboxMessage
 from feedback_sla.errors import DomainError
 from feedback_sla.inbound.models import InboundMessage
 from feedback_sla.settings import service as settings_service
+from feedback_sla.survey import service as survey
 from feedback_sla.text import clean_line
 from feedback_sla.waits import erasure
 from feedback_sla.waits.erasure import Former, Request
@@ -101,6 +102,12 @@ def next_batch(session: Session, now: dt.datetime, days: int, batch: int = BATCH
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
+
+
+def erase_survey_comments(session: Session, now: dt.datetime, days: int) -> int:
+    """The survey's comments about decisions past the period (the whole week of the decision, so
+    a comment goes no later than its candidate); the scores stay, the figures still count them."""
+    return survey.erase_comments(session, cutoff(now, days).date() + dt.timedelta(days=1))
 
 
 def erase_batch(session: Session, candidates: list[Candidate], now: dt.datetime, days: int) -> int:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import event, select
@@ -16,7 +15,13 @@ from feedback_sla import config as app_config
 from feedback_sla import languages
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.errors import DomainError
-from feedback_sla.numbers import whole_number
+from feedback_sla.settings.definitions import (
+    CANDIDATE_VOICE,
+    Definition,
+    _days_or_off,
+    _positive_int,
+    _switch,
+)
 from feedback_sla.settings.models import Setting
 from feedback_sla.text import clean_line
 from feedback_sla.timeutil import validate_time_zone
@@ -27,10 +32,6 @@ from feedback_sla.waits.models import WaitReason
 
 class SettingError(ValueError):
     """A setting key or value that cannot be accepted; the message says why."""
-
-
-def _positive_int(low: int, high: int) -> Callable[[str], int]:
-    return functools.partial(whole_number, low=low, high=high)
 
 
 def _time_of_day(text: str) -> dt.time:
@@ -52,20 +53,6 @@ def _calendar(text: str) -> str:
 MAX_COMPANY_NAME = 200
 
 
-def _switch(text: str) -> bool:
-    value = text.strip().lower()
-    if value not in ("on", "off"):
-        raise ValueError(f"{text!r} is neither on nor off")
-    return value == "on"
-
-
-def _days_or_off(text: str) -> int | None:
-    """A number of days, or nothing (empty or "off") for a rule that is off."""
-    if text.strip().lower() in ("", "off"):
-        return None
-    return whole_number(text, low=1, high=3650)
-
-
 def _company_name(text: str) -> str:
     try:
         return clean_line(text, "company name", MAX_COMPANY_NAME)
@@ -76,16 +63,6 @@ def _company_name(text: str) -> str:
 _ENABLED = "Languages candidates are written to (emails, status page), of en, de, fr, es, nl."
 _DEFAULT_LANGUAGE = "The language of a candidate nobody chose one for (always enabled)."
 LANGUAGE_KEYS = ("languages.enabled", "languages.default")
-
-
-@dataclass(frozen=True)
-class Definition:
-    key: str
-    default: str
-    parse: Callable[[str], object]
-    help: str
-    #: The configuration key whose value is the default, when the configuration gives it.
-    config_key: str | None = None
 
 
 DEFINITIONS: dict[str, Definition] = {
@@ -196,6 +173,7 @@ DEFINITIONS: dict[str, Definition] = {
             _positive_int(1, 100_000),
             "Candidates answered at once above which the manager types their number to confirm.",
         ),
+        *CANDIDATE_VOICE,
     )
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
@@ -61,6 +62,10 @@ LABELS = {
     "bulk.confirm_above": "Answers to many at once: type the number above",
     "languages.enabled": "Candidates' languages (tags, separated by commas)",
     "languages.default": "Default language",
+    "survey.enabled": _l("Candidate survey after the decision"),
+    "survey.days_open": _l("Survey open for (days after the decision)"),
+    "survey.report_floor": _l("Fewest answers a group needs to be shown"),
+    "my_data.include_internal": _l('"Download my data" includes internal notes and reasons'),
 }
 
 #: The settings page's fieldsets: a legend, what changing them does, and their settings in order.
@@ -85,6 +90,11 @@ FIELDSETS = (
     ("Candidate status page", None, ("status_page.enabled", "status_page.days_after_decision")),
     ("Autopilot", None, ("autopilot.lead_business_hours", "autopilot.max_per_wait")),
     ("Retention", None, ("retention.days_after_decision",)),
+    (
+        _l("Candidate survey and data requests"),
+        None,
+        ("survey.enabled", "survey.days_open", "survey.report_floor", "my_data.include_internal"),
+    ),
     ("Candidates' languages", None, ("languages.enabled", "languages.default")),
 )
 
@@ -145,6 +155,10 @@ class SettingsForm(FlaskForm):
     )
     bulk_confirm_above = StringField(LABELS["bulk.confirm_above"], render_kw=_whole(1, 100_000))
     languages_enabled = StringField(LABELS["languages.enabled"])
+    survey_enabled = SelectField(LABELS["survey.enabled"], choices=SWITCH_CHOICES)
+    survey_days_open = StringField(LABELS["survey.days_open"], render_kw=_whole(1, 365))
+    survey_report_floor = StringField(LABELS["survey.report_floor"], render_kw=_whole(3, 10_000))
+    my_data_include_internal = SelectField(LABELS["my_data.include_internal"], choices=SWITCH_CHOICES)
     languages_default = SelectField(
         LABELS["languages.default"],
         choices=[SelectChoice(tag, f"{languages.name_of(tag, 'en')} ({tag})") for tag in languages.SHIPPED],

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("status", __name__)
 
-from feedback_sla.web.status import manage, views  # noqa: E402, F401  (their routes)
+from feedback_sla.web.status import answers, manage, views  # noqa: E402, F401  (their routes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-PURPOSES = frozenset({"news", "withdraw"})
+PURPOSES = frozenset({"news", "withdraw", "survey", "my_data"})
 
 
 def form_token(secret_key: str, token_hash: str, purpose: str) -> str:

@@ -16,9 +16,10 @@ from feedback_sla.emails.config import EmailConfig
 from feedback_sla.extensions import csrf, limiter
 from feedback_sla.settings import service as settings_service
 from feedback_sla.status_page import service
+from feedback_sla.status_page.service import Situation
 from feedback_sla.timeutil import utcnow
 from feedback_sla.web import i18n
-from feedback_sla.web.status import bp, wording
+from feedback_sla.web.status import asking, bp, wording
 from feedback_sla.web.status.form_tokens import check_form_token, form_token
 from feedback_sla.web.transaction import Refused, one_transaction
 
@@ -113,8 +114,9 @@ def _form_ok(link: StatusLink, purpose: str) -> bool:
     return check_form_token(secret, link.token_hash, purpose, request.form.get("form_token"))
 
 
-def _render(link: StatusLink, token: str, status: int = 200, *, refusal=None):
-    """The page; ``refusal``: why an action was refused, as a DomainError of the service."""
+def _render(link: StatusLink, token: str, status: int = 200, *, refusal=None, survey_error=None):
+    """The page; ``refusal``: why an action was refused, as a DomainError of the service;
+    ``survey_error``: why the survey's answer was refused (the posted answer is shown again)."""
     now = utcnow()
     company, email = _company()
     words = _words(_language(link.candidate))
@@ -136,6 +138,10 @@ def _render(link: StatusLink, token: str, status: int = 200, *, refusal=None):
         # The thanks show only when they are true: asked today, or withdrawn.
         asked=done == "asked" and shown.ask_again_on is not None,
         withdrew=done == "withdrawn" and link.candidate.status == Status.WITHDRAWN,
+        surveyed=done == "surveyed" and link.survey_answered,
+        survey_error=survey_error,
+        survey_form=request.form if survey_error is not None else {},
+        **asking.context(link, now, words["page_lang"], shown.standing.situation != Situation.ON_ITS_WAY),
         **words,
     ), status
 
