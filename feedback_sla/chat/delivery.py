@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from feedback_sla.chat import connection, preferences, queue, transport
+from feedback_sla.accounts.models import User
+from feedback_sla.chat import connection, mail, preferences, queue, transport
 from feedback_sla.chat.connection import ChatConfig
 from feedback_sla.chat.models import Channel, ChatPreference
 from feedback_sla.chat.queue import Outgoing
@@ -61,13 +62,21 @@ class ChatReport:
 _INTERRUPTED = "gave up: the last attempt was interrupted (the message may have been delivered)"
 
 
-def send(session: Session, message: Outgoing, config: ChatConfig) -> Posted:
+def send(session: Session, message: Outgoing, config: ChatConfig, now: dt.datetime) -> Posted:
     """Post one claimed message where it goes now (the user's links are read as they stand, and
-    the read transaction ends before anything is sent)."""
+    the read transaction ends before anything is sent); an email goes into the outbox, uncommitted."""
     if message.channel == Channel.SLACK_RESPONSE:
         return transport.post_webhook(
             config, _response_url(message.target or "", config), message.body, "Slack"
         )
+    if message.channel == Channel.EMAIL:  # into the outbox, in the transaction that marks it sent
+        user = session.get(User, message.user_id)
+        try:
+            mail.queue_email(session, message.id, user, message.body, now)
+        except DomainError as exc:  # an address that cannot go into a header
+            session.rollback()
+            raise DeliveryError(str(exc), permanent=True) from None
+        return Posted()
     preference = session.get(ChatPreference, message.user_id)
     member = preference.slack_user_id if preference is not None else None
     try:
@@ -151,7 +160,7 @@ def deliver_batch(
             session.commit()
             continue
         try:
-            posted = send(session, message, config)
+            posted = send(session, message, config, clock())
         except DeliveryError as exc:
             report += _record_failure(session, message, exc, clock(), config, rng)
         else:  # before the next send: a crash repeats at most this one

@@ -15,17 +15,20 @@ from feedback_sla.types import UTCDateTime, str_enum
 
 
 class Channel(enum.StrEnum):
+    EMAIL = "email"  # a nudge as an email to the user's address, through the outbox
     SLACK = "slack"  # a direct message from the app's bot (chat.postMessage)
     TEAMS = "teams"  # an Adaptive Card posted to a Teams Workflows webhook
     SLACK_RESPONSE = "slack_response"  # the new text of a message whose button was pressed (response_url)
 
     @property
     def label(self) -> str:
-        return {"slack": "Slack", "teams": "Teams", "slack_response": "Slack (answer)"}[self.value]
+        return {"email": "Email", "slack": "Slack", "teams": "Teams", "slack_response": "Slack (answer)"}[
+            self.value
+        ]
 
 
-#: The channels a manager can choose for the digest and the nudges.
-CHOOSABLE = (Channel.SLACK, Channel.TEAMS)
+#: The channels a manager can choose for the digest (whose email has its own switch) and the nudges.
+CHOOSABLE = {"digest": (Channel.SLACK, Channel.TEAMS), "nudge": (Channel.EMAIL, Channel.SLACK, Channel.TEAMS)}
 
 
 class ChatStatus(enum.StrEnum):
@@ -75,7 +78,7 @@ class ChatPreference(db.Model):
     def channels(self, which: str) -> tuple[Channel, ...]:
         """The channels of ``digest`` or ``nudge``, in ``CHOOSABLE``'s order."""
         chosen = set(filter(None, getattr(self, f"{which}_channels").split(",")))
-        return tuple(c for c in CHOOSABLE if c.value in chosen)
+        return tuple(c for c in CHOOSABLE[which] if c.value in chosen)
 
 
 class ChatSetting(db.Model):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
-from feedback_sla.chat import cards, preferences, queue
+from feedback_sla.chat import cards, mail, preferences, queue
 from feedback_sla.chat.cards import Nudge
 from feedback_sla.chat.connection import ChatConfig
 from feedback_sla.chat.models import About, Channel, ChatMessage, ChatPreference, ChatSetting
@@ -106,7 +106,7 @@ class _Run:
         for channel in pref.channels("nudge"):
             if not preferences.reachable(pref, channel, self.config):
                 continue
-            body = cards.slack_nudge(nudge) if channel == Channel.SLACK else cards.teams_nudge(nudge)
+            body = _body(nudge, channel, self.config)
             new = queue.NewMessage(
                 user.id,
                 channel,
@@ -118,6 +118,12 @@ class _Run:
                 **ids,
             )
             self.queue(user, pref, new)
+
+
+def _body(nudge: Nudge, channel: Channel, config: ChatConfig) -> dict:
+    if channel == Channel.EMAIL:
+        return mail.email_nudge(nudge, config.base_url)
+    return cards.slack_nudge(nudge) if channel == Channel.SLACK else cards.teams_nudge(nudge)
 
 
 def nudge_of(

@@ -79,16 +79,16 @@ def save_choices(
         raise DomainError(
             "Teams: paste the URL of your Teams workflow first (no workflow is set for the whole team)"
         )
-    row.digest_channels = _joined(choices.digest)
-    row.nudge_channels = _joined(choices.nudges)
+    row.digest_channels = _joined(choices.digest, "digest")
+    row.nudge_channels = _joined(choices.nudges, "nudge")
     row.quiet_from, row.quiet_until = choices.quiet_from, choices.quiet_until
     row.daily_cap = choices.daily_cap
     row.updated_at = now
     return row
 
 
-def _joined(channels: Sequence[Channel]) -> str:
-    return ",".join(c.value for c in CHOOSABLE if c in set(channels))
+def _joined(channels: Sequence[Channel], which: str) -> str:
+    return ",".join(c.value for c in CHOOSABLE[which] if c in set(channels))
 
 
 def link_slack(session: Session, user: User, member_id: str | None, now: dt.datetime) -> ChatPreference:
@@ -144,7 +144,9 @@ def user_of_slack_member(session: Session, member_id: str) -> User | None:
 
 def reachable(preference: ChatPreference, channel: Channel, config: ChatConfig) -> bool:
     """Whether a message on ``channel`` can reach the user now: Slack connected and the user
-    linked; a Teams workflow set (theirs or the team's)."""
+    linked; a Teams workflow set (theirs or the team's); an email always (to their address)."""
+    if channel == Channel.EMAIL:
+        return True
     if channel == Channel.SLACK:
         return bool(config.slack_bot_token and preference.slack_user_id)
     return bool(preference.teams_webhook or config.teams_webhook_url)

@@ -34,6 +34,7 @@ class EmailKind(enum.StrEnum):
     NEXT_STEP = "next_step"
     ACKNOWLEDGEMENT = "acknowledgement"
     DIGEST = "digest"
+    NUDGE = "nudge"  # a manager who chose email for nudges: a candidate overdue, replied, ...
 
     @property
     def label(self) -> str:
@@ -47,6 +48,7 @@ _KIND_LABELS: dict[EmailKind, str] = {
     EmailKind.NEXT_STEP: "next-step invitation",
     EmailKind.ACKNOWLEDGEMENT: "application acknowledgement",
     EmailKind.DIGEST: "daily digest",
+    EmailKind.NUDGE: "nudge",
 }
 
 #: The kinds written to a candidate from a template an admin may edit.
