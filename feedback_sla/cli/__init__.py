@@ -37,6 +37,7 @@ COMMANDS = {
     "tokens": "feedback_sla.cli.tokens:tokens",
     "retention": "feedback_sla.cli.retention:retention",
     "chat": "feedback_sla.cli.chat:chat",
+    "survey": "feedback_sla.cli.survey:survey_group",
 }
 
 

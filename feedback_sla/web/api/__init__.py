@@ -174,6 +174,7 @@ def init_app(app: Flask) -> None:
         emails,
         positions,
         reports,
+        verdict,
         waits,
     )
 

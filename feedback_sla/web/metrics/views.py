@@ -8,9 +8,10 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from feedback_sla.database import db
-from feedback_sla.metrics import charts, service
+from feedback_sla.metrics import charts, service, verdict
 from feedback_sla.reports.summary import GroupBy
 from feedback_sla.settings import service as settings_service
+from feedback_sla.survey import decisions
 from feedback_sla.timeutil import local_date, utcnow
 from feedback_sla.web.access import viewer
 from feedback_sla.web.transaction import Refused, one_transaction
@@ -40,7 +41,19 @@ def index():
             own_manager_id=None if user.is_admin else user.id,
             find_manager=functools.partial(service.find_manager, db.session),
         )
-        return filters, service.metrics(db.session, now, settings, filters)
+        figures = service.metrics(db.session, now, settings, filters)
+        floor = settings_service.value_of(db.session, "survey.report_floor")
+        judged = verdict.verdicts(
+            db.session,
+            settings,
+            floor,
+            filters.since,
+            filters.until,
+            filters.by,
+            filters.manager_id,
+            decided=decisions.decided_in(db.session, filters.since, filters.until, settings.time_zone),
+        )
+        return filters, figures, judged
 
     # One transaction: the rollup is counted again here if the settings it was counted with changed.
     done = one_transaction(figures)
@@ -54,7 +67,7 @@ def index():
         return render_template(
             "metrics/index.html", error=error, form=form, managers=managers, **page
         ), status
-    filters, result = done
+    filters, result, verdicts = done
     chosen = None
     if user.is_admin and filters.manager_id is not None:
         chosen = service.manager_by_id(db.session, filters.manager_id)
@@ -73,6 +86,7 @@ def index():
         form=form,
         metrics=result,
         charts=charts.build(result),
+        verdicts=verdicts,
         chosen=chosen,
         managers=managers,
         **page,
