@@ -92,8 +92,8 @@ def test_the_metrics_page_shows_nps_for_five_answers_and_hides_four(client, org)
     fiona = page.split(f'data-verdict-group="{five.id}"', 1)[1].split("</tr>", 1)[0]
     frank = page.split(f'data-verdict-group="{four.id}"', 1)[1].split("</tr>", 1)[0]
     assert "20" in fiona.split("data-nps>", 1)[1].split("<", 1)[0]
-    assert "(5 answers)" in fiona and "100%" in fiona
-    assert "10 / 10" in fiona and "(1 decisions)" in fiona  # time to a decision, median / p90
+    assert "(answers: 5)" in fiona and "100%" in fiona
+    assert "10 / 10" in fiona and "(decisions: 1)" in fiona  # time to a decision, median / p90
     assert "data-nps" not in frank and "Fewer than 5 answers" in frank
     assert "Clear <b>and</b> kind" in page  # escaped in the HTML, unescaped by text()
     assert "<b>and</b>" not in client.get(f"/metrics?{PERIOD}").get_data(as_text=True)
