@@ -199,3 +199,40 @@ def test_retention_erases_comments_after_the_period(app, runner, candidate, cloc
     assert rows["2026-06-01"]["comment"] is None and rows["2026-06-01"]["score"] == 3
     assert rows["2026-11-30"]["comment"] == "ok"
     assert re.search(r"erased 0 candidate", result.output)
+
+
+def _triggers() -> list[str]:
+    if db.engine.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname"
+    return list(db.session.execute(sa.text(query)).scalars())
+
+
+def test_the_migration_keeps_every_link_and_goes_back(app, client, runner, candidate, clock):
+    """Downgrading drops the survey's tables and the links' flag, keeping every link and candidate;
+    upgrading again gives each existing link an unanswered survey. The triggers of 0012 and 0015 stay."""
+    import flask_migrate
+
+    survey_on()
+    path = rejected_link(app, runner, candidate)
+    assert answer(client, path, **GOOD).status_code == 303
+    before = _triggers()
+    with app.app_context():
+        db.session.commit()
+        flask_migrate.downgrade(revision="0020_unrecorded_sends")
+        try:
+            inspector = sa.inspect(db.engine)
+            assert "survey_answers" not in inspector.get_table_names()
+            assert "survey_answered" not in {c["name"] for c in inspector.get_columns("status_links")}
+            assert db.session.execute(sa.text("SELECT count(*) FROM status_links")).scalar() == 1
+            db.session.commit()
+            flask_migrate.upgrade()
+            assert db.session.execute(sa.text("SELECT count(*) FROM survey_answers")).scalar() == 0
+            flags = db.session.execute(sa.text("SELECT survey_answered FROM status_links")).scalars().all()
+            assert [bool(flag) for flag in flags] == [False]
+            assert db.session.execute(sa.text("SELECT name FROM candidates")).scalars().all() == ["Jane Doe"]
+            assert _triggers() == before
+        finally:
+            db.session.rollback()
+            flask_migrate.upgrade()
