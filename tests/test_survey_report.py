@@ -19,8 +19,12 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.survey.models import Kept, Outcome, SurveyAnswer
 from feedback_sla.waits import service as waits
 
+from . import test_api_client as api_client
 from .factories import PositionFactory, UserFactory
 from .helpers import logged_in, ny, text
+
+# A client generated from the app's document, and the app served on loopback.
+live_api, generated = api_client.live_api, api_client.generated
 
 #: Wednesday 9 December 2026, New York: the page looks at November and December.
 NOW = ny(2026, 12, 9, 12, 0)
@@ -161,3 +165,22 @@ def test_the_api_gives_the_same_figures_with_the_same_floor(client, org, session
     bad = client.get("/api/v1/reports/survey?since=2026-12-09&until=2026-11-01", headers=bearer(admin_secret))
     assert bad.status_code == 409  # the API's answer to a refused value, as a problem naming it
     assert "until" in bad.get_json()["detail"]
+
+
+def test_a_generated_client_reads_the_survey_report(session, org, live_api, generated):
+    """The client openapi-python-client writes from the app's own document reads the verdict."""
+    from feedback_sla_client.api.api import survey_report
+    from feedback_sla_client.models import SurveyReportBy
+
+    from feedback_sla.accounts import tokens
+
+    admin, _five, _four = org
+    secret = tokens.create_token(session, admin, "report", NOW).secret
+    session.commit()
+    api = generated.AuthenticatedClient(base_url=live_api, token=secret)
+    report = survey_report.sync(
+        client=api, since=dt.date(2026, 11, 2), until=dt.date(2026, 12, 9), by=SurveyReportBy.POSITION
+    )
+    groups = {group.group: group for group in report.groups}
+    assert groups["Backend Engineer"].candidate_nps == 20
+    assert groups["Designer"].shown is False and groups["Designer"].candidate_nps is None
