@@ -30,6 +30,18 @@ autopilot off and on, at each answer share: the share of waits answered by their
 median and longest silence, the candidates who ever waited more than 10 business days, and the
 run's size and wall time.
 
+The candidates' verdict (issue 27's survey, simulated): every candidate whose process ended by the
+end of the run (rejected, offered, hired or withdrawn) answers "How likely are you to recommend
+applying here?". Assumptions, from Trustcruit's 4.9 million candidate answers: candidate NPS is
+-21.9 among candidates rejected promptly and -44.7 among those rejected with a delay. A candidate
+counts as answered promptly when their longest silence (business days without a message, as above)
+stayed within the application policy (5 business days), else as delayed; each answers with the NPS
+of their group as expectation (no other effect is modelled: not the outcome, not the manager, not the
+number of updates), so the run prints the expected candidate NPS, the two groups' weighted mean.
+Time to a decision: business days (position's zone, organisation's calendar) from the application
+to the decision, median over the decided candidates. Both print beside the share answered by the
+deadline, with autopilot off and on.
+
 Target: with autopilot on, every judged wait is answered by its deadline, at every answer share.
 Exits non-zero, naming the run, when it is missed (or when autopilot cannot run).
 
@@ -107,6 +119,10 @@ WORKER_DELAY = dt.timedelta(minutes=5)
 BUSY_HOURS = range(7, 20)
 NIGHT_EVERY = 4
 OVER = 10  # business days of silence the report counts candidates beyond
+#: Trustcruit: candidate NPS with a prompt and with a delayed rejection.
+NPS_PROMPT, NPS_DELAYED = -21.9, -44.7
+#: Longest silence (business days) a prompt answer may have had: the application policy.
+PROMPT_WITHIN = 5
 #: What a manager answers, by what the candidate waits for (weights in percent).
 MIXES: dict[WaitReason, tuple[tuple[EmailKind, int], ...]] = {
     WaitReason.APPLICATION: ((EmailKind.REJECTION, 45), (EmailKind.NEXT_STEP, 35), (EmailKind.UPDATE, 20)),
@@ -155,6 +171,21 @@ class Result:
     refused: Counter = field(default_factory=Counter)  # answers the app refused, by reason
     commands: int = 0
     wall: float = 0.0
+    surveyed: int = 0  # candidates whose process ended: each answers the simulated survey
+    prompt: int = 0  # of them, those whose longest silence stayed within PROMPT_WITHIN
+    decision_days: list[int] = field(default_factory=list)  # application to decision, business days
+
+    @property
+    def expected_nps(self) -> float | None:
+        """Candidate NPS expected from the decided candidates' silences (Trustcruit's figures)."""
+        if not self.surveyed:
+            return None
+        delayed = self.surveyed - self.prompt
+        return (self.prompt * NPS_PROMPT + delayed * NPS_DELAYED) / self.surveyed
+
+    @property
+    def decision_median(self) -> float | None:
+        return statistics.median(self.decision_days) if self.decision_days else None
 
     @property
     def missed(self) -> int:
@@ -461,6 +492,7 @@ def measure(app, plan: Plan, end: dt.datetime) -> Result:
                 result.missed_capped += 1
         result.waits = len(rows)
         result.waited_over = sum(1 for days in longest.values() if days > OVER)
+        _verdict(session, result, settings, longest)
         result.managers = session.scalar(
             sa.select(sa.func.count()).select_from(User).where(User.role == Role.MANAGER)
         )
@@ -478,6 +510,25 @@ def measure(app, plan: Plan, end: dt.datetime) -> Result:
             )
         )
     return result
+
+
+def _verdict(session, result: Result, settings: OrgSettings, longest: dict[int, int]) -> None:
+    """The decided candidates: their simulated survey answers and their time to a decision."""
+    applied = (
+        sa.select(sa.func.min(Wait.opened_at)).where(Wait.candidate_id == Candidate.id).scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(Candidate.id, applied, Candidate.decided_at, Position.time_zone)
+        .join(Position, Position.id == Candidate.position_id)
+        .where(Candidate.status != Status.ACTIVE, Candidate.decided_at.is_not(None))
+    ).all()
+    for candidate_id, applied_at, decided_at, zone in rows:
+        result.surveyed += 1
+        result.prompt += longest.get(candidate_id, 0) <= PROMPT_WITHIN
+        tz = ZoneInfo(zone)
+        first = applied_at.replace(tzinfo=applied_at.tzinfo or dt.UTC).astimezone(tz).date()
+        last = decided_at.replace(tzinfo=decided_at.tzinfo or dt.UTC).astimezone(tz).date()
+        result.decision_days.append(clock.business_days_between(first, last, settings.holiday_calendar))
 
 
 def _judge(
@@ -521,7 +572,7 @@ def simulate(app, plan: Plan) -> Result:
 HEADER = (
     f"{'autopilot':>9} {'answer':>6} {'cands':>6} {'waits':>6} {'judged':>6} {'by deadline':>12} "
     f"{'silence median':>14} {'longest':>7} {f'>{OVER} bd':>6} {'by autopilot':>12} {'follow-ups':>10} "
-    f"{'wall s':>7}"
+    f"{'wall s':>7} {'cNPS':>6} {'decision median':>15}"
 )
 
 
@@ -534,7 +585,12 @@ def row_text(result: Result) -> str:
         f"{result.candidates:>6,} {result.waits:>6,} "
         f"{result.judged:>6,} {share:>11.1%} {median:>14.1f} {max(result.silences, default=0):>7} "
         f"{result.waited_over:>6} {result.by_autopilot:>12,} {result.follow_ups:>10,} {result.wall:>7.1f}"
+        f" {_maybe(result.expected_nps):>6} {_maybe(result.decision_median):>15}"
     )
+
+
+def _maybe(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def detail_text(result: Result) -> str:
@@ -547,7 +603,10 @@ def detail_text(result: Result) -> str:
         )
     return (
         f"{'':>17} {result.managers} managers; emails sent: {sent or 'none'}; {result.pending:,} waits "
-        f"still within their deadline at the end; {result.commands:,} cron runs{refused}"
+        f"still within their deadline at the end; {result.commands:,} cron runs{refused}; "
+        f"survey: {result.surveyed:,} decided candidates, {result.prompt:,} answered within "
+        f"{PROMPT_WITHIN} business days (expected candidate NPS {_maybe(result.expected_nps)}; "
+        f"median {_maybe(result.decision_median)} business days to a decision)"
     )
 
 
@@ -584,6 +643,11 @@ def figures(result: Result) -> dict:
         "by_autopilot": result.by_autopilot,
         "longest_silence": max(result.silences, default=0),
         "refused": dict(result.refused),
+        "share_by_deadline": result.on_time / result.judged if result.judged else None,
+        "surveyed": result.surveyed,
+        "prompt": result.prompt,
+        "expected_nps": result.expected_nps,
+        "decision_median": result.decision_median,
     }
 
 
