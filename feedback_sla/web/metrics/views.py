@@ -19,6 +19,22 @@ from feedback_sla.web.transaction import Refused, one_transaction
 bp = Blueprint("metrics", __name__)
 
 
+def _verdicts(settings, filters: service.MetricsFilters) -> verdict.Verdicts:
+    """What candidates say beside the clock, for the page's groups and period, above the floor."""
+    decided = decisions.decided_in(db.session, filters.since, filters.until, settings.time_zone)
+    floor = settings_service.value_of(db.session, "survey.report_floor")
+    return verdict.verdicts(
+        db.session,
+        settings,
+        floor,
+        filters.since,
+        filters.until,
+        filters.by,
+        filters.manager_id,
+        decided=decided,
+    )
+
+
 @bp.get("/metrics")
 @login_required
 def index():
@@ -42,17 +58,7 @@ def index():
             find_manager=functools.partial(service.find_manager, db.session),
         )
         figures = service.metrics(db.session, now, settings, filters)
-        floor = settings_service.value_of(db.session, "survey.report_floor")
-        judged = verdict.verdicts(
-            db.session,
-            settings,
-            floor,
-            filters.since,
-            filters.until,
-            filters.by,
-            filters.manager_id,
-            decided=decisions.decided_in(db.session, filters.since, filters.until, settings.time_zone),
-        )
+        judged = _verdicts(settings, filters)
         return filters, figures, judged
 
     # One transaction: the rollup is counted again here if the settings it was counted with changed.
