@@ -236,3 +236,35 @@ def test_the_migration_keeps_every_link_and_goes_back(app, client, runner, candi
         finally:
             db.session.rollback()
             flask_migrate.upgrade()
+
+
+def test_an_admin_words_the_questions_per_language_and_a_bad_text_changes_nothing(
+    app, client, runner, candidate, clock, session
+):
+    from feedback_sla.accounts.models import Role
+    from feedback_sla.survey.models import SurveyWording
+
+    from .factories import UserFactory
+    from .helpers import csrf_token, logged_in
+
+    admin = UserFactory(role=Role.ADMIN, email="admin@example.com")
+    session.commit()
+    logged_in(client, admin)
+    page = text(client.get("/admin/survey"))
+    assert "Wie wahrscheinlich ist es" in page  # German's shipped wording, shown under its box
+    token = csrf_token(client, "/admin/survey")
+    refused = client.post(
+        "/admin/survey",
+        data={"csrf_token": token, "de-recommend": "Gut\x00", "en-kept": "Did we keep our word?"},
+    )
+    assert refused.status_code == 400
+    assert "control character" in text(refused)
+    db.session.expire_all()
+    assert db.session.query(SurveyWording).count() == 0
+    saved = client.post(
+        "/admin/survey", data={"csrf_token": token, "de-recommend": "Würden Sie uns empfehlen?"}
+    )
+    assert saved.status_code == 302
+    survey_on()
+    path = rejected_link(app, runner, candidate)
+    assert "Würden Sie uns empfehlen?" in text(client.get(f"{path}?lang=de"))
