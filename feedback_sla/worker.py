@@ -25,6 +25,7 @@ from email.message import EmailMessage
 
 from flask import Flask, current_app
 from flask_mail import email_dispatched
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from feedback_sla.candidates.models import Candidate
@@ -85,36 +86,19 @@ def record_answers(
     """Record what the candidate emails of ``sent`` (each with the time it went) did to their
     waits, those whose answer nobody else recorded meanwhile: few statements for a whole batch."""
     mine = leases.settle(session, [envelope.id for envelope, _ in sent])
-    _emails_sent(session, [(envelope, at) for envelope, at in sent if envelope.id in mine], settings)
+    answers.emails_sent(
+        session, [answers.sent_of(envelope, at) for envelope, at in sent if envelope.id in mine], settings
+    )
 
 
 def record_unsettled(session: Session, now: dt.datetime, limit: int) -> int:
     """Record the answers a stopped worker left unrecorded once their lease ran out: how many."""
     taken = leases.unsettled(session, now, limit)
     if taken:
-        _emails_sent(session, taken, settings_service.load(session))
+        sent = [answers.sent_of(envelope, at) for envelope, at in taken]
+        answers.emails_sent(session, sent, settings_service.load(session))
         log.warning("outbox: recorded %s sent message(s) a stopped worker had not", len(taken))
     return len(taken)
-
-
-def _emails_sent(session: Session, sent: Sequence[tuple[Envelope, dt.datetime]], settings: OrgSettings):
-    answers.emails_sent(
-        session,
-        [
-            answers.Sent(
-                envelope.candidate_id,
-                at,
-                kind=envelope.kind,
-                message_id=envelope.message_id,
-                outbox_id=envelope.id,
-                promised_date=envelope.promised_date,
-                autopilot=envelope.autopilot,
-            )
-            for envelope, at in sent
-            if envelope.candidate_id is not None
-        ],
-        settings,
-    )
 
 
 def record_failure(
@@ -279,14 +263,24 @@ def deliver_due(
     """Claim and deliver batches until nothing is due (or ``stop`` is set)."""
     report = DeliveryReport()
     while stop is None or not stop.is_set():
-        record_unsettled(session, clock(), config.batch_size)
-        session.commit()  # step: the answers a stopped worker left, recorded
+        _record_what_a_stopped_worker_left(session, clock(), config.batch_size)
         batch = leases.claim(session, clock(), config)
         session.commit()  # step: the claim, visible to every other worker before anything is sent
         if not batch:
             break
         report += deliver_batch(session, batch, config, backend, clock=clock, stop=stop, rng=rng)
     return report
+
+
+def _record_what_a_stopped_worker_left(session: Session, now: dt.datetime, limit: int) -> None:
+    """Step: the answers a stopped worker left, recorded. One that cannot be recorded is logged
+    and left for the next round: it holds up no delivery."""
+    try:
+        record_unsettled(session, now, limit)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("outbox: recording what a stopped worker sent failed; delivering on")
 
 
 def run_worker(

@@ -19,10 +19,11 @@ from feedback_sla.emails.models import OutboxMessage, OutboxStatus
 from feedback_sla.emails.transport import backend_for, build_message
 from feedback_sla.waits import answers
 from feedback_sla.waits import service as waits
+from feedback_sla.waits.lead_time import email_on_its_way
 from feedback_sla.waits.models import Wait
 from feedback_sla.worker import run_worker
 
-from .emails_support import T0, Recorder, SmtpSink, free_port, make_candidate
+from .emails_support import ORG, T0, Recorder, SmtpSink, free_port, make_candidate
 from .test_emails_delivery import queue
 
 LEASE = 60
@@ -145,3 +146,62 @@ def test_a_bounce_before_the_answer_is_recorded_leaves_the_wait_open(app, sessio
     assert waits.open_wait_of(session, candidate) is not None
     session.expire_all()
     assert session.get(OutboxMessage, message.id).status == OutboxStatus.BOUNCED
+
+
+def test_until_it_is_recorded_a_sent_email_is_still_on_its_way(app, session, port):
+    # Autopilot, the digest and the door ask whether an email is on its way: a sent one whose
+    # answer is not recorded yet still is, so nothing queues a second email meanwhile.
+    candidate = make_candidate(session)
+    queue(session, candidate, "update", promised_date=PROMISED)
+    with SmtpSink(Recorder(), port=port):
+        _stopped_after_sending(session, 1)
+    on_its_way = sa.select(email_on_its_way(candidate.id))
+    assert session.scalar(on_its_way) is True
+    run_worker(app, once=True, clock=lambda: T1 + dt.timedelta(seconds=LEASE + 1))
+    assert session.scalar(on_its_way) is False
+
+
+def test_a_reply_in_the_meantime_comes_after_the_email_it_answers(app, session, port):
+    candidate = make_candidate(session)
+    message = queue(session, candidate, "next_step")
+    with SmtpSink(Recorder(), port=port):
+        _stopped_after_sending(session, 1)
+    replied_at = T1 + dt.timedelta(seconds=20)
+    session.expire_all()
+    waits.followed_up(session, session.get(type(candidate), candidate.id), replied_at, ORG, channel="email")
+    session.commit()
+
+    # As if the email had been recorded when it went: it answered the wait, and the reply that
+    # came after it is owed an answer of its own.
+    [sent] = _sent_events(session, message)
+    answered, reply = _waits(session, candidate)
+    assert (answered.closed_at, answered.closed_by_event_id, answered.follow_ups) == (SENT_AT, sent.id, 0)
+    assert (reply.reason.value, reply.opened_at, reply.closed_at) == ("follow_up", replied_at, None)
+    run_worker(app, once=True, clock=lambda: T1 + dt.timedelta(seconds=LEASE + 1))
+    assert len(_sent_events(session, message)) == 1
+
+
+def test_two_emails_to_one_candidate_in_one_batch_are_recorded_in_the_order_they_went(app, session, port):
+    candidate = make_candidate(session)
+    update = queue(session, candidate, "update", promised_date=PROMISED)
+    next_step = queue(session, candidate, "next_step")
+    with SmtpSink(Recorder(), port=port) as sink:
+        run_worker(app, once=True, clock=lambda: T1)
+    assert len(sink.messages) == 2
+    [first], [second] = _sent_events(session, update), _sent_events(session, next_step)
+    answered, promised = _waits(session, candidate)
+    # The update answered the first wait and opened the one its promise is due by; the next
+    # step's email answered that one.
+    assert (answered.closed_by_event_id, promised.opened_by_event_id) == (first.id, first.id)
+    assert (promised.promised_date, promised.closed_by_event_id) == (PROMISED, second.id)
+
+
+def test_a_sent_email_not_yet_recorded_is_not_sent_again(app, session, port):
+    candidate = make_candidate(session)
+    queue(session, candidate, "rejection")
+    with SmtpSink(Recorder(), port=port) as sink:
+        _stopped_after_sending(session, 1)
+        # Its lease ran out: the next worker records it and sends nothing again.
+        run_worker(app, once=True, clock=lambda: T1 + dt.timedelta(seconds=LEASE + 1))
+        run_worker(app, once=True, clock=lambda: T1 + dt.timedelta(seconds=2 * LEASE))
+        assert len(sink.messages) == 1

@@ -42,7 +42,8 @@ ENVELOPE_COLUMNS = (
 def _due(now: dt.datetime):
     return or_(
         and_(_T.c.status == OutboxStatus.PENDING.value, _T.c.next_attempt_at <= now),
-        and_(_T.c.status == OutboxStatus.SENDING.value, _T.c.lease_until <= now),
+        # A claim that ran out before its message was sent (a sent one waits to be recorded).
+        and_(_T.c.status == OutboxStatus.SENDING.value, _T.c.lease_until <= now, _T.c.sent_at.is_(None)),
     )
 
 
@@ -108,18 +109,21 @@ def envelope_of(row) -> Envelope:
 
 def mark_sent(session: Session, envelope: Envelope, at: dt.datetime) -> bool:
     """Mark a message sent at ``at``; False when it was no longer this worker's (another one took it
-    over after the lease ran out and recorded it).
+    over after the lease ran out).
 
-    A candidate's email keeps its lease until what sending it did to the wait is recorded
-    (``settle``): sent and still leased is "sent, its answer not yet recorded". A worker that
-    stops in between leaves it so; once the lease runs out another worker records it
-    (``unsettled``).
+    A candidate's email stays ``sending``, with its lease and now its ``sent_at``, until what
+    sending it did to the wait is recorded (``settle``): "sent, its answer not yet recorded", an
+    email on its way for every rule that asks. A worker that stops in between leaves it so; once
+    the lease runs out another worker records it (``unsettled``), and anything that touches the
+    candidate's wait first may record it at once (``unsettled_of``).
     """
-    lease = {"lease_until": None} if envelope.candidate_id is None else {}
+    done = (
+        {} if envelope.candidate_id is not None else {"status": OutboxStatus.SENT.value, "lease_until": None}
+    )
     result = session.execute(
         update(_T)
-        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
-        .values(status=OutboxStatus.SENT.value, sent_at=at, **lease)
+        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value, _T.c.sent_at.is_(None))
+        .values(sent_at=at, **done)
     )
     return result.rowcount == 1
 
@@ -130,31 +134,48 @@ def _unsettled():
     return text(UNRECORDED)
 
 
+#: What recording a sent message's answer writes on its row.
+_SETTLED = {"status": OutboxStatus.SENT.value, "lease_until": None}
+
+
 def settle(session: Session, ids: Sequence[int]) -> set[int]:
     """Take sent messages' answers to record: the ids, of ``ids``, whose answer nobody recorded
     yet (a bounce meanwhile, or another worker after the lease ran out, took the rest)."""
     if not ids:
         return set()
     rows = session.execute(
-        update(_T).where(_T.c.id.in_(sorted(ids)), _unsettled()).values(lease_until=None).returning(_T.c.id)
+        update(_T).where(_T.c.id.in_(sorted(ids)), _unsettled()).values(**_SETTLED).returning(_T.c.id)
     )
     return set(rows.scalars())
 
 
-def unsettled(session: Session, now: dt.datetime, limit: int) -> list[tuple[Envelope, dt.datetime]]:
-    """Take up to ``limit`` sent messages whose worker stopped before recording their answer and
-    whose lease ran out: each envelope with the time it was sent (the caller records and commits)."""
-    stale = and_(_unsettled(), _T.c.lease_until <= now)
-    ids = select(_T.c.id).where(stale).order_by(_T.c.id).limit(limit)
+def _take(session: Session, condition, limit: int | None = None) -> list[tuple[Envelope, dt.datetime]]:
+    """Take the unrecorded sent messages matching ``condition``: each envelope with the time it was
+    sent, in the order they were sent (the caller records and commits)."""
+    ids = select(_T.c.id).where(_unsettled(), condition).order_by(_T.c.id)
+    if limit is not None:
+        ids = ids.limit(limit)
     if session.get_bind(mapper=OutboxMessage.__mapper__).dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     rows = session.execute(
         update(_T)
-        .where(_T.c.id.in_(ids.scalar_subquery()), stale)
-        .values(lease_until=None)
+        .where(_T.c.id.in_(ids.scalar_subquery()), _unsettled())
+        .values(**_SETTLED)
         .returning(*ENVELOPE_COLUMNS, _T.c.sent_at)
     ).all()
-    return sorted(((envelope_of(row), row.sent_at) for row in rows), key=lambda pair: pair[0].id)
+    return sorted(((envelope_of(row), row.sent_at) for row in rows), key=lambda pair: (pair[1], pair[0].id))
+
+
+def unsettled(session: Session, now: dt.datetime, limit: int) -> list[tuple[Envelope, dt.datetime]]:
+    """Up to ``limit`` sent messages whose worker stopped before recording their answer and whose
+    lease ran out."""
+    return _take(session, _T.c.lease_until <= now, limit)
+
+
+def unsettled_of(session: Session, candidate_id: int) -> list[tuple[Envelope, dt.datetime]]:
+    """The candidate's sent messages whose answer is not recorded yet, whatever their lease: taken
+    from the worker that sent them, which then records nothing of them."""
+    return _take(session, _T.c.candidate_id == candidate_id)
 
 
 def mark_failed(
@@ -168,7 +189,7 @@ def mark_failed(
         values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
     result = session.execute(
         update(_T)
-        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value)
+        .where(_T.c.id == envelope.id, _T.c.status == OutboxStatus.SENDING.value, _T.c.sent_at.is_(None))
         .values(last_error=error, lease_until=None, **values)
     )
     return result.rowcount == 1
@@ -198,7 +219,11 @@ def release(session: Session, envelopes: Sequence[Envelope]) -> int:
     """Hand claimed, unsent messages back at once rather than when their lease expires."""
     result = session.execute(
         update(_T)
-        .where(_T.c.id.in_([e.id for e in envelopes]), _T.c.status == OutboxStatus.SENDING.value)
+        .where(
+            _T.c.id.in_([e.id for e in envelopes]),
+            _T.c.status == OutboxStatus.SENDING.value,
+            _T.c.sent_at.is_(None),
+        )
         .values(status=OutboxStatus.PENDING.value, lease_until=None, attempts=_T.c.attempts - 1)
     )
     return result.rowcount

@@ -151,8 +151,9 @@ class TemplateDefault(db.Model):
     )
 
 
-#: A sent email whose answer is not yet recorded: the worker keeps its lease until it is.
-UNRECORDED = "status = 'sent' AND lease_until IS NOT NULL"
+#: A sent email whose answer is not yet recorded: still ``sending`` (on its way, for every rule
+#: that asks), with its lease, until it is (see the worker).
+UNRECORDED = "status = 'sending' AND sent_at IS NOT NULL"
 
 
 class OutboxMessage(db.Model):

@@ -24,7 +24,9 @@ from feedback_sla.emails.checks import EmailRequest
 from feedback_sla.emails.config import EmailConfig
 from feedback_sla.emails.models import STATUS_SET, EmailKind, OutboxMessage, OutboxStatus
 from feedback_sla.emails.outbox import Queued, Refused
+from feedback_sla.emails.transport import Envelope
 from feedback_sla.errors import DomainError
+from feedback_sla.timeutil import as_utc
 from feedback_sla.waits import emailing
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait
@@ -81,11 +83,14 @@ def _is_update(kind: str | EmailKind) -> bool:
         return False
 
 
-def open_waits_of(session: Session, candidate_ids: set[int]) -> dict[int, Wait]:
-    """The candidates' open waits, by candidate (one statement)."""
+def open_waits_of(session: Session, candidate_ids: set[int], *, lock: bool = False) -> dict[int, Wait]:
+    """The candidates' open waits, by candidate (one statement); with ``lock``, locked until the
+    transaction ends (PostgreSQL: one closed meanwhile by another transaction is not read)."""
     if not candidate_ids:
         return {}
     query = select(Wait).where(Wait.candidate_id.in_(sorted(candidate_ids)), Wait.closed_at.is_(None))
+    if lock:
+        query = query.order_by(Wait.id).with_for_update(of=Wait)
     return {wait.candidate_id: wait for wait in session.scalars(query)}
 
 
@@ -114,6 +119,27 @@ class Sent:
     outbox_id: int
     promised_date: dt.date | None = None
     autopilot: bool = False
+
+
+def sent_of(envelope: Envelope, at: dt.datetime) -> Sent:
+    """A candidate email the outbox sent at ``at``, as its claim read it."""
+    return Sent(
+        envelope.candidate_id,
+        at,
+        kind=envelope.kind,
+        message_id=envelope.message_id,
+        outbox_id=envelope.id,
+        promised_date=envelope.promised_date,
+        autopilot=envelope.autopilot,
+    )
+
+
+def record_unrecorded(session: Session, candidate: Candidate, settings: OrgSettings) -> list[Event]:
+    """What the outbox sent the candidate and has not recorded yet (a worker records a batch once
+    it is through, or after its lease if it stopped), recorded now: whatever comes next for the
+    candidate (their reply) finds the wait as the email left it."""
+    taken = leases.unsettled_of(session, candidate.id)
+    return emails_sent(session, [sent_of(envelope, at) for envelope, at in taken], settings)
 
 
 def email_sent(session: Session, sent: Sent, settings: OrgSettings) -> Event | None:
@@ -155,7 +181,7 @@ def _rounds(sent: Sequence[Sent]) -> list[list[Sent]]:
 def _record_sent(session: Session, sent: Sequence[Sent], settings: OrgSettings) -> list[Event]:
     ids = sorted({one.candidate_id for one in sent})
     candidates = {c.id: c for c in session.scalars(select(Candidate).where(Candidate.id.in_(ids)))}
-    waits = open_waits_of(session, set(ids))
+    waits = open_waits_of(session, set(ids), lock=True)
     recorded = [one for one in sent if one.candidate_id in candidates]
     events = [
         timeline.append(session, candidates[one.candidate_id], EventKind.EMAIL_SENT, one.at, data=_data(one))
@@ -165,7 +191,7 @@ def _record_sent(session: Session, sent: Sequence[Sent], settings: OrgSettings) 
     kept = []
     for one, event in zip(recorded, events, strict=True):
         wait = waits.get(one.candidate_id)
-        if wait is None:
+        if wait is None or as_utc(wait.opened_at) > as_utc(one.at):  # opened after the email: not its answer
             continue
         wait.closed_at, wait.closed_by_event_id = one.at, event.id
         if one.promised_date is not None:

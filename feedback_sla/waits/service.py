@@ -29,7 +29,7 @@ from feedback_sla.errors import DomainError
 from feedback_sla.positions import service as positions
 from feedback_sla.positions.models import Position
 from feedback_sla.text import clean_text, search_key
-from feedback_sla.waits import emailing, lifecycle, promises
+from feedback_sla.waits import answers, emailing, lifecycle, promises
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.models import Wait, WaitReason
 from feedback_sla.waits.queries import open_wait_of
@@ -198,6 +198,8 @@ def followed_up(
     first lines of what the candidate wrote.
     """
     candidates.check_active(candidate)
+    # An email the outbox sent them and has not recorded yet answered the wait before this.
+    answers.record_unrecorded(session, candidate, settings)
     event = record(
         session,
         candidate,

@@ -5,9 +5,10 @@ Revises: 0019_languages
 
 The outbox worker marks each email sent as the server accepts it, and records what the batch's
 emails did to their candidates' waits (the EMAIL_SENT events that close them) once the batch is
-through. Until then a sent row keeps its lease; a worker that stopped in between leaves such rows,
-and the next worker records them when the lease runs out. ``ix_outbox_messages_unrecorded`` finds
-those few among every sent row. Every existing sent row is recorded already (its lease is empty).
+through. Until then a sent row stays ``sending`` with its lease and its ``sent_at``; a worker that
+stopped in between leaves such rows, and the next worker records them when the lease runs out.
+``ix_outbox_messages_unrecorded`` finds those few. No existing row is one (a sending row had no
+``sent_at`` until now).
 """
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ down_revision = "0019_languages"
 branch_labels = None
 depends_on = None
 
-WHERE = "status = 'sent' AND lease_until IS NOT NULL"
+WHERE = "status = 'sending' AND sent_at IS NOT NULL"
 
 
 def upgrade():
