@@ -135,3 +135,17 @@ def test_the_migration_adds_the_chat_tables_and_takes_them_away(app, session, an
     assert {"chat_messages", "chat_preferences", "chat_settings", "chat_slack_requests"} <= set(
         sa.inspect(db.engine).get_table_names()
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:5432/hook", "http://127.0.0.1:6379/", "http://[::1]:8080/x", "https://127.0.0.1/x"],
+)
+def test_a_manager_cannot_point_their_teams_nudges_at_this_machine(app, client, session, ana, url):
+    # The server would post to whatever the address names: only the operator's hosts are taken.
+    app.config["TEAMS_WEBHOOK_HOSTS"] = "logic.azure.com"
+    logged_in(client, ana)
+    form = {"nudge_teams": "y", "daily_cap": "5", "teams_webhook": url}
+    refused = client.post("/account/chat", data=form)
+    assert refused.status_code == 422 and "not a Teams Workflows URL" in text(refused)
+    assert preference(session, ana) is None

@@ -170,14 +170,16 @@ def check_secret(name: str, value: str, config: ChatConfig) -> str:
 
 def check_teams_url(url: str, config: ChatConfig, field: str = "Teams webhook URL") -> str:
     """A Teams Workflows URL: https on one of the allowed hosts (``TEAMS_WEBHOOK_HOSTS``), so a typed
-    address cannot make the server post to anything else; plain http only on this machine's loopback."""
+    address cannot make the server post to anything else; plain http only to a loopback address the
+    operator listed there themselves (a relay on this machine), never to one typed alone."""
     url = clean_line(url, field, MAX_SECRET).strip()
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme == "http" and _loopback(host):
-        return url
     allowed = any(host == h or host.endswith("." + h) for h in config.teams_hosts)
-    if parts.scheme != "https" or not allowed:
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http" and _loopback(host) and host in config.teams_hosts
+    )
+    if not secure or not allowed:
         hosts = ", ".join(config.teams_hosts) or "none configured"
         raise DomainError(
             f"{field}: not a Teams Workflows URL (https on {hosts}): copy the URL the workflow's "

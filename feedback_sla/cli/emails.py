@@ -73,8 +73,9 @@ def worker(once: bool):
 @contextlib.contextmanager
 def _chat_beside(app, *, once: bool, stop: threading.Event):
     """The chat queue delivered by the same command: on its own thread while the emails go (each
-    waits for its own server), or once after them with ``--once``. Yields a list that holds the
-    chat report when there is one to tell."""
+    waits for its own server), or once before them with ``--once`` (a nudge by email it hands to
+    the outbox goes in the same run). Yields a list that holds the chat report when there is one
+    to tell."""
     from feedback_sla.chat import delivery
 
     reports: list = []
@@ -85,8 +86,8 @@ def _chat_beside(app, *, once: bool, stop: threading.Event):
             reports.append(report)
 
     if once:
-        yield reports
         deliver()
+        yield reports
         return
     thread = threading.Thread(target=deliver, name="feedback-sla-chat", daemon=True)
     thread.start()
