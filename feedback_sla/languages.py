@@ -18,12 +18,24 @@ from babel import Locale, dates, numbers
 #: The languages the app ships its emails, status page and catalogs in; English first.
 SHIPPED: tuple[str, ...] = ("en", "de", "fr", "es", "nl")
 DEFAULT = "en"
+#: The languages the app's own pages, messages and digest (the ``app`` catalog) ship in: a user
+#: whose language is not one of them reads them in English.
+APP: tuple[str, ...] = ("en", "de")
 #: The longest tag a column holds (BCP 47 allows longer; none of ours comes near).
 MAX_TAG = 35
 
 #: The CLDR locale a language's dates are written in: English as the app always wrote them
 #: ("Wednesday, 16 December 2026"), not the United States' month first.
 _LOCALES = {"en": "en_GB"}
+
+
+def for_pages(chosen: str | None, default: str) -> str:
+    """The language a user reads the app in without a browser to ask (the digest): theirs when
+    they chose one, else the organisation's default; English when the app is not shipped in it."""
+    for tag in (chosen, default):
+        if tag and normalize(tag) in APP:
+            return normalize(tag)
+    return DEFAULT
 
 
 def normalize(tag: str | None) -> str:

@@ -1,7 +1,9 @@
-"""The shipped catalogs are whole: every string marked in the code and the page templates (as
-`pybabel extract -F babel.cfg` finds them) is translated in every shipped language, none is fuzzy or
-obsolete, each compiles, keeps its placeholders, and its committed .mo is the compiled .po. `.ci/run`
-runs this file on its own before the suite.
+"""The shipped catalogs are whole: every string marked in the code and the page templates is
+translated in every language its catalog ships in (``messages``, what candidates read, as
+`pybabel extract -F babel.cfg` finds it, in every shipped language; ``app``, the app's own pages, as
+`pybabel extract -F babel-app.cfg` finds it, in English and German), none is fuzzy or obsolete, each
+compiles, keeps its placeholders, and its committed .mo is the compiled .po. `.ci/run` runs this
+file on its own before the suite.
 
 Every candidate email kind and the status page, rendered in every shipped language, hold no English
 sentence of the catalog or of the English email and no placeholder left unfilled.
@@ -23,19 +25,21 @@ from babel.messages.pofile import read_po
 from feedback_sla.emails import composing
 from feedback_sla.emails.models import CANDIDATE_KINDS
 from feedback_sla.languages import SHIPPED
-from feedback_sla.web.i18n import TRANSLATIONS
+from feedback_sla.web.i18n import DOMAINS, TRANSLATIONS
 
 from .factories import PositionFactory
 from .test_languages import TOKEN, add, app_config, clock, deliver, queue  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2), "_l": None}
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+#: The extraction map of each catalog (Babel domain).
+CONFIGS = {"messages": "babel.cfg", "app": "babel-app.cfg"}
 
 
-def extract(root: Path = ROOT) -> set[str]:
-    """The marked strings of the tree at ``root``, as babel.cfg maps its files."""
-    with open(ROOT / "babel.cfg", encoding="utf-8") as config:
+def extract(root: Path = ROOT, domain: str = "messages") -> set[str]:
+    """The marked strings of ``domain`` in the tree at ``root``, as its config maps its files."""
+    with open(ROOT / CONFIGS[domain], encoding="utf-8") as config:
         method_map, options_map = parse_mapping_cfg(config)
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
@@ -45,27 +49,45 @@ def extract(root: Path = ROOT) -> set[str]:
     return found
 
 
-def problems(extracted: set[str], translations: Path = TRANSLATIONS) -> list[str]:
-    """What keeps the catalogs from being whole, one sentence a problem, naming the language."""
+def _singular(msgid: str | tuple) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def _same_placeholders(message) -> bool:
+    """Every form of the translation names the placeholders of the English (a plural's count,
+    ``%(num)d``, may go unsaid in a form that says the number in words)."""
+    ids = (message.id,) if isinstance(message.id, str) else message.id
+    forms = (message.string,) if isinstance(message.string, str) else message.string
+    wanted = set().union(*(PLACEHOLDER.findall(text) for text in ids))
+    return all(
+        form
+        and set(PLACEHOLDER.findall(form)) | {"num"} >= wanted
+        and set(PLACEHOLDER.findall(form)) <= wanted
+        for form in forms
+    ) and (isinstance(message.id, tuple) or set(PLACEHOLDER.findall(forms[0])) == wanted)
+
+
+def problems(extracted: set[str], translations: Path = TRANSLATIONS, domain: str = "messages") -> list[str]:
+    """What keeps ``domain``'s catalogs from being whole, one sentence a problem, naming the language."""
     found = []
-    for language in SHIPPED:
-        po = translations / language / "LC_MESSAGES" / "messages.po"
+    for language in DOMAINS[domain]:
+        po = translations / language / "LC_MESSAGES" / f"{domain}.po"
         if not po.is_file():
             found.append(f"{language}: no catalog {po}")
             continue
         with open(po, "rb") as stream:
             catalog = read_po(stream, locale=language)
-        entries = {message.id: message for message in catalog if message.id}
+        entries = {_singular(message.id): message for message in catalog if message.id}
         for missing in sorted(extracted - set(entries)):
             found.append(f"{language}: lacks {missing!r}")
         for msgid, message in entries.items():
             if msgid not in extracted:
                 found.append(f"{language}: obsolete {msgid!r}")
-            elif not message.string:
+            elif not message.string or not all(message.string if isinstance(message.string, tuple) else [1]):
                 found.append(f"{language}: untranslated {msgid!r}")
             elif message.fuzzy:
                 found.append(f"{language}: fuzzy {msgid!r}")
-            elif set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(message.string)):
+            elif not _same_placeholders(message):
                 found.append(f"{language}: placeholders differ in {msgid!r}")
         found += [f"{language}: obsolete {msgid!r}" for msgid in catalog.obsolete]
         found += [f"{language}: {message.id!r}: {errors}" for message, errors in catalog.check()]
@@ -81,6 +103,36 @@ def test_the_shipped_catalogs_hold_every_marked_string_translated_and_compiled()
     extracted = extract()
     assert "We owe you an answer by %(date)s." in extracted
     assert problems(extracted) == []
+
+
+def test_the_app_catalog_holds_every_marked_string_in_english_and_german():
+    extracted = extract(domain="app")
+    assert "Your settings are saved." in extracted
+    assert "We owe you an answer by %(date)s." not in extracted
+    assert problems(extracted, domain="app") == []
+    assert DOMAINS["app"] == ("en", "de")
+
+
+def test_an_app_string_added_without_its_german_translation_fails_the_check(tmp_path):
+    """A new string on a signed-in page, translated in English only, is found missing in German;
+    the languages the app catalog does not ship in are not asked for it."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "feedback_sla", tree / "feedback_sla", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copytree(ROOT / "templates", tree / "templates")
+    page = tree / "templates" / "triage" / "index.html"
+    page.write_text(page.read_text() + '{{ _("Everyone was answered this week.") }}\n')
+    extracted = extract(tree, "app")
+    assert "Everyone was answered this week." in extracted
+    assert "Everyone was answered this week." not in extract(tree, "messages")
+    translations = tree / "feedback_sla" / "translations"
+    po = translations / "en" / "LC_MESSAGES" / "app.po"
+    po.write_text(
+        po.read_text()
+        + '\nmsgid "Everyone was answered this week."\nmsgstr "Everyone was answered this week."\n'
+    )
+    with open(po, "rb") as stream, open(po.with_suffix(".mo"), "wb") as mo:
+        write_mo(mo, read_po(stream, locale="en"))
+    assert problems(extracted, translations, "app") == ["de: lacks 'Everyone was answered this week.'"]
 
 
 def test_a_string_added_without_its_german_translation_fails_the_check(tmp_path):

@@ -33,6 +33,8 @@ class User(db.Model):
         )
     )
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: The language the app's pages and the digest are in (BCP 47); None: the browser's language.
+    language: Mapped[str | None] = mapped_column(String(35))
     digest_hour: Mapped[int] = mapped_column(Integer, default=8)
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Send a digest even on days when nothing is owed ("nothing waiting on you today").

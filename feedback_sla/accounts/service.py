@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedback_sla import languages
 from feedback_sla.accounts import tokens
 from feedback_sla.accounts.models import Role, User
 from feedback_sla.addresses import comparable_address, normalize_address
@@ -182,6 +183,8 @@ class Preferences:
     digest_enabled: bool
     digest_hour: int
     digest_empty: bool
+    #: The language of the app's pages and the digest; None: the browser's.
+    language: str | None = None
 
 
 def update_preferences(user: User, preferences: Preferences) -> None:
@@ -198,3 +201,14 @@ def update_preferences(user: User, preferences: Preferences) -> None:
     user.digest_enabled = preferences.digest_enabled
     user.digest_hour = preferences.digest_hour
     user.digest_empty = preferences.digest_empty
+    user.language = _page_language(preferences.language)
+
+
+def _page_language(tag: str | None) -> str | None:
+    """A language the app's pages ship in, as kept; None (the browser's) when not given."""
+    if not tag:
+        return None
+    found = languages.normalize(tag)
+    if found not in languages.APP:
+        raise DomainError(f"language: the app's pages are in {', '.join(languages.APP)}, not {tag}")
+    return found

@@ -15,6 +15,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 from feedback_sla.chat.models import About
 
 #: Slack's interactivity ``action_id`` of each button that posts back.
@@ -215,7 +217,7 @@ def slack_digest(digest: ChatDigest) -> dict:
         for line in digest.lines
     ]
     if digest.more:
-        rows.append(f"…and {digest.more} more on the triage page")
+        rows.append(gettext("…and %(more)s more on the triage page", more=digest.more))
     blocks = [_section(f"*{mrkdwn(digest.subject)}*")]
     if rows:
         blocks.append(_section("\n".join(rows)))
@@ -223,7 +225,7 @@ def slack_digest(digest: ChatDigest) -> dict:
         {
             "type": "actions",
             "block_id": f"digest-{digest.day.isoformat()}",
-            "elements": [_button("Open triage", "open_triage", url=digest.triage_url)],
+            "elements": [_button(gettext("Open triage"), "open_triage", url=digest.triage_url)],
         }
     )
     return {"text": digest.text, "blocks": blocks}
@@ -232,8 +234,8 @@ def slack_digest(digest: ChatDigest) -> dict:
 def teams_digest(digest: ChatDigest) -> dict:
     lines = [f"{line.candidate} ({line.position}): {line.due_phrase}" for line in digest.lines]
     if digest.more:
-        lines.append(f"…and {digest.more} more on the triage page")
-    return teams_envelope(_card(digest.subject, [], [("Open triage", digest.triage_url)], lines))
+        lines.append(gettext("…and %(more)s more on the triage page", more=digest.more))
+    return teams_envelope(_card(digest.subject, [], [(gettext("Open triage"), digest.triage_url)], lines))
 
 
 def connected_message(name: str, base_url: str) -> tuple[str, dict, dict]:

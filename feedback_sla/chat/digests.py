@@ -1,12 +1,14 @@
 """The daily digest in chat: for a manager who chose Slack or Teams for it, at their digest hour,
-once per local day and channel (the email digest is ``feedback-sla digest send``'s, by the "by
-email" choice). The same candidates as the email: escalated, overdue and due today, most urgent
-first (``digest.service.owed_to``)."""
+once per local day and channel, in the manager's language (the email digest is ``feedback-sla
+digest send``'s, by the "by email" choice). The same candidates as the email: escalated, overdue
+and due today, most urgent first (``digest.service.owed_to``)."""
 
 from __future__ import annotations
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from feedback_sla import languages
 from feedback_sla.accounts.models import User
 from feedback_sla.chat import cards, preferences, queue
 from feedback_sla.chat.models import About, Channel, ChatMessage, ChatPreference
@@ -45,10 +47,11 @@ def queue_digests(run) -> int:
     for user, pref, day, channel in wanted:
         if _key(user, day, channel) in done:
             continue
-        digest = _digest_of(run, user, day)
-        if digest is None:
-            continue
-        body = cards.slack_digest(digest) if channel == Channel.SLACK else cards.teams_digest(digest)
+        with force_locale(languages.for_pages(user.language, run.settings.languages_default)):
+            digest = _digest_of(run, user, day)
+            if digest is None:
+                continue
+            body = cards.slack_digest(digest) if channel == Channel.SLACK else cards.teams_digest(digest)
         new = queue.NewMessage(user.id, channel, About.DIGEST, digest.text, body, _key(user, day, channel))
         queued += run.queue(user, pref, new, capped=False)
     return queued
@@ -60,16 +63,7 @@ def _digest_of(run, user: User, day) -> cards.ChatDigest | None:
     owed = digest_service.owed_to(run.session, run.now, run.settings, user.id, base)
     if not owed and not user.digest_empty:
         return None
-    parts = [
-        f"{n} {label}"
-        for n, label in (
-            (owed.escalated, "escalated"),
-            (owed.overdue, "overdue"),
-            (owed.due_today, "due today"),
-        )
-        if n
-    ]
-    subject = f"Candidates waiting on you: {', '.join(parts)}" if parts else "Nobody is waiting on you today"
+    subject = digest_service.subject_of(owed.escalated, owed.overdue, owed.due_today)
     lines = tuple(
         cards.DigestLine(item.row.candidate, item.row.position, item.due_text, item.url)
         for item in owed.shown[:LINES]

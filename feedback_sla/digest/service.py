@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import render_template
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from feedback_sla import languages
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
 from feedback_sla.candidates.models import Candidate, Event, EventKind, Status
@@ -107,10 +109,20 @@ class Capped:
 
     @property
     def sentence(self) -> str:
-        count = len(self.rows)
-        times = {1: "once", 2: "twice"}.get(self.times, f"{self.times} times")
-        people = f"{count} candidate{'s' if count != 1 else ''}"
-        return f"Autopilot has written to {people} {times}; they need your answer"
+        return ngettext(
+            "Autopilot has written to %(num)d candidate %(times)s; they need your answer",
+            "Autopilot has written to %(num)d candidates %(times)s; they need your answer",
+            len(self.rows),
+            times=_times(self.times),
+        )
+
+
+def _times(times: int) -> str:
+    if times == 1:
+        return gettext("once")
+    if times == 2:
+        return gettext("twice")
+    return ngettext("%(num)d time", "%(num)d times", times)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,8 @@ class Digest:
     autopilot_capped: Capped = Capped()
     #: The one-click link that turns this digest off (its page asks first); empty without a secret key.
     unsubscribe_url: str = ""
+    #: The language it is written in: its manager's (``languages.for_pages``).
+    language: str = languages.DEFAULT
 
     @property
     def shown(self) -> tuple[DigestItem, ...]:
@@ -147,14 +161,19 @@ class Digest:
         owed = self.items
         if not owed and self.autopilot_capped:
             return self.autopilot_capped.sentence
-        if not owed:
-            return "Nobody is waiting on you today"
-        parts = [f"{owed.escalated} escalated"] if owed.escalated else []
-        if owed.overdue:
-            parts.append(f"{owed.overdue} overdue")
-        if owed.due_today:
-            parts.append(f"{owed.due_today} due today")
-        return f"Candidates waiting on you: {', '.join(parts)}"
+        return subject_of(owed.escalated, owed.overdue, owed.due_today)
+
+
+def subject_of(escalated: int, overdue: int, due_today: int) -> str:
+    """The digest's subject line (in the language in force), in email and chat alike."""
+    parts = [gettext("%(num)d escalated", num=escalated)] if escalated else []
+    if overdue:
+        parts.append(gettext("%(num)d overdue", num=overdue))
+    if due_today:
+        parts.append(gettext("%(num)d due today", num=due_today))
+    if not parts:
+        return gettext("Nobody is waiting on you today")
+    return gettext("Candidates waiting on you: %(counts)s", counts=", ".join(parts))
 
 
 def due_digests(
@@ -240,18 +259,22 @@ def digest_for(
     day: dt.date,
     base_url: str,
 ) -> Digest:
-    """The manager's digest for their local ``day``, with links under ``base_url``."""
+    """The manager's digest for their local ``day``, with links under ``base_url``, in the
+    manager's language."""
     base = base_url.rstrip("/")
-    return Digest(
-        manager=manager,
-        local_date=day,
-        items=owed_to(session, now, settings, manager.id, base),
-        triage_url=base + "/",
-        settings_url=base + "/account/settings",
-        bounced=tuple(queries.bounced_since(session, manager.id, now - BOUNCES_SINCE)),
-        withdrew=withdrew_since_last_digest(session, manager.id, now),
-        autopilot_capped=autopilot_capped(session, now, settings, manager),
-    )
+    language = languages.for_pages(manager.language, settings.languages_default)
+    with force_locale(language):
+        return Digest(
+            manager=manager,
+            local_date=day,
+            items=owed_to(session, now, settings, manager.id, base),
+            triage_url=base + "/",
+            settings_url=base + "/account/settings",
+            bounced=tuple(queries.bounced_since(session, manager.id, now - BOUNCES_SINCE)),
+            withdrew=withdrew_since_last_digest(session, manager.id, now),
+            autopilot_capped=autopilot_capped(session, now, settings, manager),
+            language=language,
+        )
 
 
 def autopilot_capped(session: Session, now: dt.datetime, settings: OrgSettings, manager: User) -> Capped:
@@ -310,8 +333,10 @@ def withdrew_since_last_digest(session: Session, manager_id: int, now: dt.dateti
 def render(digest: Digest) -> tuple[str, str]:
     """Text and HTML bodies; the HTML escapes every name (autoescape) and has its styles inlined."""
     context = {"digest": digest, "manager": digest.manager, "items": digest.items}
-    html = mail_html.finish(render_template("mail/digest.html", **context))
-    return render_template("mail/digest.txt", **context), html
+    with force_locale(digest.language):
+        context["page_language"] = digest.language
+        html = mail_html.finish(render_template("mail/digest.html", **context))
+        return render_template("mail/digest.txt", **context), html
 
 
 def with_answer_links(digest: Digest, secret: str | None) -> Digest:
@@ -353,11 +378,13 @@ def queue(
     text, html = render(
         dataclasses.replace(with_answer_links(digest, config.secret_key), unsubscribe_url=link or "")
     )
+    with force_locale(digest.language):
+        subject = digest.subject
     message = to_users.queue_to_user(
         session,
         digest.manager,
         EmailKind.DIGEST,
-        RenderedEmail(digest.subject, text, html),
+        RenderedEmail(subject, text, html),
         now,
         config,
         idempotency_key=f"digest:{digest.manager.id}:{digest.local_date.isoformat()}",

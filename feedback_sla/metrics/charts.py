@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext
+
 from feedback_sla.metrics.service import Metrics, WeekShare
 from feedback_sla.waits.clock import State
 
@@ -137,7 +139,7 @@ def weekly_share_chart(weeks: Sequence[WeekShare]) -> Chart:
     first, last = (week_label(weeks[0].week), week_label(weeks[-1].week)) if weeks else ("", "")
     return Chart(
         id="chart-weekly",
-        title="Share answered within the deadline, week by week",
+        title=gettext("Share answered within the deadline, week by week"),
         description=(
             f"Horizontal bar chart, one bar per week from the week of {first} to the week of {last}, "
             "by the day each wait opened. A bar's length is the share of the week's decided waits "
@@ -193,7 +195,7 @@ def days_chart(histogram: Sequence[tuple[str, int]]) -> Chart:
     counts = "; ".join(f"{label}: {count}" for label, count in histogram)
     return Chart(
         id="chart-days",
-        title="Business days to answer",
+        title=gettext("Business days to answer"),
         description=(
             "Column chart of the answered waits by how many business days the answer took, from 0 "
             f"to {histogram[-1][0] if histogram else ''}; each column is labelled with its count. "
@@ -238,7 +240,7 @@ def states_chart(counts: dict[State, int]) -> Chart:
     summary = ", ".join(f"{state.label} {count}" for state, count in counts.items())
     return Chart(
         id="chart-states",
-        title="Open waits by state now",
+        title=gettext("Open waits by state now"),
         description=(
             "Horizontal bar chart of every wait open now, whenever it opened, by state, most urgent "
             f"first; each bar has its own pattern and is labelled with its count: {summary}."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext, ngettext
+
 from feedback_sla.timeutil import as_utc, local_time_in, zone
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings
@@ -16,15 +18,15 @@ def due_phrase(due_at: dt.datetime, now: dt.datetime, time_zone: str, settings: 
     due_day = as_utc(due_at).astimezone(tz).date()
     if now < due_at:
         if due_day == today:
-            return "due today"
+            return gettext("due today")
         if due_day == today + dt.timedelta(days=1):
-            return "due tomorrow"
+            return gettext("due tomorrow")
         days = clock.business_days_between(today, due_day, settings.holiday_calendar)
-        return f"due in {days} business day{'s' if days != 1 else ''}"
+        return ngettext("due in %(num)d business day", "due in %(num)d business days", days)
     late = clock.business_days_between(due_day, today, settings.holiday_calendar)
     if late == 0:
-        return "overdue since today"
-    return f"{late} business day{'s' if late != 1 else ''} overdue"
+        return gettext("overdue since today")
+    return ngettext("%(num)d business day overdue", "%(num)d business days overdue", late)
 
 
 class DueWords:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, has_request_context, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -54,22 +55,22 @@ def init_app(app: Flask) -> None:
 
 #: (endpoint, label): the main menu, in order.
 NAV_ITEMS = (
-    ("triage.index", "Triage"),
-    ("candidates.index", "Candidates"),
-    ("candidates.new", "Add candidate"),
-    ("candidates.import_csv", "Import"),
-    ("positions.index", "Positions"),
-    ("metrics.index", "Metrics"),
+    ("triage.index", _l("Triage")),
+    ("candidates.index", _l("Candidates")),
+    ("candidates.new", _l("Add candidate")),
+    ("candidates.import_csv", _l("Import")),
+    ("positions.index", _l("Positions")),
+    ("metrics.index", _l("Metrics")),
 )
 
 #: The admin menu: the organisation's users, settings and email templates.
 ADMIN_ITEMS = (
-    ("admin.users", "Users"),
-    ("admin.settings", "Settings"),
-    ("emails.templates", "Email templates"),
-    ("admin.inbound", "Inbound mail"),
-    ("admin.sources", "ATS sources"),
-    ("chat.page", "Chat"),
+    ("admin.users", _l("Users")),
+    ("admin.settings", _l("Settings")),
+    ("emails.templates", _l("Email templates")),
+    ("admin.inbound", _l("Inbound mail")),
+    ("admin.sources", _l("ATS sources")),
+    ("chat.page", _l("Chat")),
 )
 
 

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Regexp
 
@@ -24,7 +25,8 @@ from feedback_sla.timeutil import local_date
 from feedback_sla.waits import promises
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.waits.queries import WaitRow
-from feedback_sla.web.filters import local_time
+from feedback_sla.web.filters import local_date as local_date_words
+from feedback_sla.web.filters import local_time, words
 from feedback_sla.web.forms import PromiseForm
 
 #: A page's nonce: with the candidate id and the kind it makes a button's idempotency key.
@@ -114,31 +116,45 @@ def candidate_emails(
 
 
 def _title(kind: EmailKind) -> str:
-    return kind.label[:1].upper() + kind.label[1:]
+    label = words(kind)
+    return label[:1].upper() + label[1:]
 
 
-def queued_message(
-    message: OutboxMessage, candidate: Candidate, again: str = "reload the page to queue it again"
-) -> str:
+def queued_message(message: OutboxMessage, candidate: Candidate, again: str | None = None) -> str:
     """What the manager is told after queueing: when it goes, what changed, what the wait does.
     The triage, candidate and customize pages say it, and the digest's answer links; ``again``: how
     to queue it anew when the email this page queued was cancelled meanwhile."""
-    title, name = _title(message.kind), candidate.name
+    title, name, kind = _title(message.kind), candidate.name, words(message.kind)
     if message.status == OutboxStatus.CANCELLED:
-        said = f"This {message.kind.label} to {name} was already queued from this page and then cancelled"
-        return f"{said}; {again}."
+        return gettext(
+            "This %(kind)s to %(name)s was already queued from this page and then cancelled; %(again)s.",
+            kind=kind,
+            name=name,
+            again=again or gettext("reload the page to queue it again"),
+        )
     if message.status != OutboxStatus.PENDING or message.send_after <= message.queued_at:
-        sentence = f"{title} to {name} queued: it is sent now."
+        sentence = gettext("%(title)s to %(name)s queued: it is sent now.", title=title, name=name)
     elif message.send_at_zone:
         when = scheduling.describe(message.send_after, message.send_at_zone, candidate.time_zone)
-        sentence = f"{title} to {name} scheduled for {when}: you can undo it until then."
+        sentence = gettext(
+            "%(title)s to %(name)s scheduled for %(when)s: you can undo it until then.",
+            title=title,
+            name=name,
+            when=when,
+        )
     else:
-        sentence = (
-            f"{title} to {name} queued: it is sent at {local_time(message.send_after, '%H:%M:%S')} "
-            "unless you undo it."
+        sentence = gettext(
+            "%(title)s to %(name)s queued: it is sent at %(time)s unless you undo it.",
+            title=title,
+            name=name,
+            time=local_time(message.send_after, "%H:%M:%S"),
         )
     if message.kind in STATUS_SET:
-        sentence += f" {name} is now {STATUS_SET[message.kind].value}."
+        sentence += " " + gettext(
+            "%(name)s is now %(status)s.", name=name, status=words(STATUS_SET[message.kind].value)
+        )
     if message.promised_date is not None:
-        sentence += f" You promise an answer by {message.promised_date:%a %d %b %Y}."
-    return sentence + " Their wait closes when the email is sent."
+        sentence += " " + gettext(
+            "You promise an answer by %(date)s.", date=local_date_words(message.promised_date)
+        )
+    return sentence + " " + gettext("Their wait closes when the email is sent.")

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 
 from flask import Flask, g
+from flask_babel import format_date, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -30,7 +32,11 @@ def local_time(value: dt.datetime | None, fmt: str = DISPLAY_FORMAT) -> str:
 
 
 def local_date(value: dt.date | None) -> str:
-    return value.strftime("%a %d %b %Y") if value else ""
+    """A day in the page's language: "Wed 16 Dec 2026", "Mittwoch, 16. Dezember 2026"."""
+    if not value:
+        return ""
+    locale = get_locale()
+    return format_date(value, "EEE dd MMM y" if locale is None or locale.language == "en" else "full")
 
 
 #: Where a page of a list read from a cursor starts: it belongs to that page only.
@@ -55,6 +61,49 @@ STATE_BADGES = {
 }
 
 
+#: A state in words, in the page's language (``state.label`` stays the English the API and files use).
+STATE_WORDS = {
+    State.ESCALATED: _l("Escalated"),
+    State.OVERDUE: _l("Overdue"),
+    State.DUE_SOON: _l("Due soon"),
+    State.ON_TRACK: _l("On track"),
+}
+
+
+#: Other names the pages give in words, by their value: why a candidate waits, how a list sorts.
+WORDS = {
+    "application": _l("application"),
+    "decision": _l("decision after interview"),
+    "follow_up": _l("reply to follow-up"),
+    "urgency": _l("Urgency"),
+    "deadline": _l("Deadline"),
+    "waited": _l("Days waited"),
+    "name": _l("Name"),
+    # Email kinds ("the rejection to Alex").
+    "rejection": _l("rejection"),
+    "offer": _l("offer"),
+    "update": _l("status update"),
+    "next_step": _l("next-step invitation"),
+    "acknowledgement": _l("application acknowledgement"),
+    "digest": _l("daily digest"),
+    "nudge": _l("nudge"),
+    # What an answer makes of a candidate.
+    "rejected": _l("rejected"),
+    "offered": _l("offered"),
+}
+
+
+def state_words(state: State) -> str:
+    return str(STATE_WORDS[state])
+
+
+def words(value) -> str:
+    """A wait's reason, a sort order or an email's kind in the page's language (its English label
+    otherwise)."""
+    found = WORDS.get(getattr(value, "value", value))
+    return str(found) if found is not None else getattr(value, "label", str(value))
+
+
 #: Where a long address may wrap: after its @, before each dot, hyphen or underscore.
 _ADDRESS_BREAK = re.compile(r"(?<=@)|(?=[.\-_])")
 
@@ -71,6 +120,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(address_breaks, "address_breaks")
     app.jinja_env.globals["state_badges"] = STATE_BADGES
     app.add_template_filter(combine_args, "combine_args")
+    app.add_template_filter(state_words, "state_words")
+    app.add_template_filter(words, "words")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(local_time_in, "local_time_in")

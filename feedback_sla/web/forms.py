@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField
 from wtforms.fields import SelectChoice
@@ -19,9 +21,9 @@ def errors_text(form: FlaskForm) -> str:
     parts = []
     for field in form:
         for error in field.errors:
-            label = field.label.text
+            label = str(field.label.text)
             parts.append(error if not label or str(error).startswith(label) else f"{label}: {error}")
-    return "; ".join(parts + list(form.form_errors)) or "the form was not valid"
+    return "; ".join(parts + list(form.form_errors)) or gettext("the form was not valid")
 
 
 def valid_email(_form, field) -> None:
@@ -77,7 +79,7 @@ class ReturnForm(FlaskForm):
 
 
 class PromiseForm(ReturnForm):
-    promised_date = DateField("Promised an answer by", validators=[Optional()])
+    promised_date = DateField(_l("Promised an answer by"), validators=[Optional()])
 
     def __init__(self, *args, today: dt.date | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,15 +88,19 @@ class PromiseForm(ReturnForm):
     def validate_promised_date(self, field) -> None:
         if field.data is not None and self.today is not None and field.data < self.today:
             raise ValidationError(
-                f"Promised an answer by: {field.data.isoformat()} is in the past "
-                f"(today is {self.today.isoformat()} in the position's time zone)"
+                gettext(
+                    "Promised an answer by: %(date)s is in the past "
+                    "(today is %(today)s in the position's time zone)",
+                    date=field.data.isoformat(),
+                    today=self.today.isoformat(),
+                )
             )
 
 
 def moved_message(moved: int) -> str:
     """What a saved change of policy did to the deadlines of open waits."""
     if moved == 0:
-        return "Saved. No open wait's deadline changed."
-    if moved == 1:
-        return "Saved. 1 open wait got a new deadline."
-    return f"Saved. {moved} open waits got new deadlines."
+        return gettext("Saved. No open wait's deadline changed.")
+    return ngettext(
+        "Saved. %(num)d open wait got a new deadline.", "Saved. %(num)d open waits got new deadlines.", moved
+    )

@@ -1,10 +1,15 @@
 """Pages in their reader's language (Flask-Babel): the catalogs in ``feedback_sla/translations``
 and the one rule that picks a page's language.
 
+Two catalogs (Babel domains), read as one: ``messages``, what candidates read (the status page),
+shipped in every language of ``languages.SHIPPED``; ``app``, the app's own pages, messages, form
+errors and the digest, shipped in ``languages.APP``.
+
 A candidate's status page is in the candidate's language, or the one they switched to on that
-link (``?lang=``): its view sets it (``use``) before writing anything. A signed-in page is in the
-user's language when they chose one, else the first of the browser's (Accept-Language) the
-organisation has, else the organisation's default. Only the organisation's languages are ever used.
+link (``?lang=``): its view sets it (``use``) before writing anything. Any other page is in the
+user's language when they chose one (My settings), else the first of the browser's
+(Accept-Language) the organisation has, else the organisation's default; of these only a language
+the ``app`` catalog ships in, English otherwise. Only the organisation's languages are ever used.
 """
 
 from __future__ import annotations
@@ -12,24 +17,40 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import refresh
+from flask_babel import get_locale, refresh
 
 from feedback_sla import languages
 from feedback_sla.database import db
 from feedback_sla.extensions import babel
 from feedback_sla.settings import service as settings_service
 
-#: Where the catalogs are: ``<language>/LC_MESSAGES/messages.po`` and its compiled ``.mo``.
+#: Where the catalogs are: ``<language>/LC_MESSAGES/<domain>.po`` and its compiled ``.mo``.
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+#: The catalogs (Babel domains) and the languages each ships in: what candidates read, and the app's.
+DOMAINS: dict[str, tuple[str, ...]] = {"messages": languages.SHIPPED, "app": languages.APP}
 
 
 def init_app(app: Flask) -> None:
     babel.init_app(
         app,
         default_locale=languages.DEFAULT,
-        default_translation_directories=str(TRANSLATIONS),
+        default_domain=";".join(DOMAINS),
+        default_translation_directories=";".join(str(TRANSLATIONS) for _ in DOMAINS),
         locale_selector=select_locale,
     )
+    app.jinja_env.globals["page_language"] = page_language
+
+
+def page_language() -> str:
+    """The language the page is written in, for its ``<html lang>``."""
+    locale = get_locale()
+    return locale.language if locale is not None else languages.DEFAULT
+
+
+def app_language(tag: str | None) -> str:
+    """``tag`` when the app's pages ship in it, else English."""
+    found = languages.normalize(tag)
+    return found if found in languages.APP else languages.DEFAULT
 
 
 def organisation_languages() -> tuple[str, ...]:
@@ -65,8 +86,9 @@ def select_locale() -> str:
     user = _signed_in_user()
     mine = languages.normalize(getattr(user, "language", None)) if user is not None else ""
     if mine in enabled:
-        return mine
-    return browser_language(enabled) or enabled[0]
+        return app_language(mine)
+    pages = tuple(tag for tag in enabled if tag in languages.APP)
+    return browser_language(pages) or app_language(enabled[0])
 
 
 def _signed_in_user():

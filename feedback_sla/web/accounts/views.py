@@ -4,6 +4,7 @@ calendar feed link."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext, refresh
 from flask_login import current_user, login_required
 
 from feedback_sla.accounts import service as accounts
@@ -39,12 +40,14 @@ def settings():
             digest_enabled=form.digest_enabled.data,
             digest_hour=form.digest_hour.data,
             digest_empty=form.digest_empty.data,
+            language=form.language.data or None,
         )
         saved = one_transaction(lambda: accounts.update_preferences(user, wanted))
         if isinstance(saved, Refused):
-            flash(f"Nothing was saved: {saved.reason}", "danger")
+            flash(gettext("Nothing was saved: %(reason)s", reason=saved.reason), "danger")
             return _render(422, form=form)
-        flash("Your settings are saved.", "success")
+        refresh()  # the message is in the language just chosen
+        flash(gettext("Your settings are saved."), "success")
         return redirect(url_for("account.settings"))
     return _render(form=form)
 
@@ -77,7 +80,7 @@ def create_token():
     user = current_user._get_current_object()
     new = one_transaction(lambda: tokens.create_token(db.session, user, form.token_name.data, utcnow()))
     if isinstance(new, Refused):
-        form.token_name.errors.append(f"Token name: {new.reason}")
+        form.token_name.errors.append(gettext("Token name: %(reason)s", reason=new.reason))
         return _render(422, token_form=form)
     return _render(201, new_token=new.secret)
 
@@ -90,7 +93,10 @@ def revoke_token(token_id: int):
         abort(404)
     tokens.revoke(db.session, token, utcnow())
     db.session.commit()
-    flash(f"Token {token.name!r} is revoked: requests carrying it are refused.", "success")
+    flash(
+        gettext("Token %(name)s is revoked: requests carrying it are refused.", name=repr(token.name)),
+        "success",
+    )
     return redirect(url_for("account.settings"))
 
 
@@ -100,7 +106,7 @@ def create_calendar():
     """A new private feed link, shown on this one page; an earlier link stops working."""
     secret = one_transaction(lambda: calendar_feed.create_token(current_user._get_current_object()))
     if isinstance(secret, Refused):
-        flash(f"No calendar link was created: {secret.reason}", "danger")
+        flash(gettext("No calendar link was created: %(reason)s", reason=secret.reason), "danger")
         return redirect(url_for("account.settings"))
     return _render(201, new_calendar_url=_calendar_url(secret))
 
@@ -118,7 +124,7 @@ def _calendar_url(secret: str) -> str:
 def revoke_calendar():
     calendar_feed.revoke(current_user._get_current_object())
     db.session.commit()
-    flash("Your calendar link is revoked: calendars using it get nothing more.", "success")
+    flash(gettext("Your calendar link is revoked: calendars using it get nothing more."), "success")
     return redirect(url_for("account.settings"))
 
 
@@ -159,7 +165,7 @@ def save_chat():
         lambda: chat_preferences.save_choices(db.session, user, choices, config, utcnow())
     )
     if isinstance(saved, Refused):
-        form.form_errors.append(f"Nothing was saved: {saved.reason}")
+        form.form_errors.append(gettext("Nothing was saved: %(reason)s", reason=saved.reason))
         return _render(422, chat_form=form)
-    flash("Your chat settings are saved.", "success")
+    flash(gettext("Your chat settings are saved."), "success")
     return redirect(url_for("account.settings", _anchor="chat"))

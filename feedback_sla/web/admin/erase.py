@@ -6,6 +6,7 @@ The candidate page links here for admins; managers get 404 like every admin page
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
@@ -51,8 +52,11 @@ def erase_confirmed(candidate_id: int):
         form.reason.errors.append(request.reason)
         return _page(candidate, form, 422)
     if retention.erase(db.session, candidate, utcnow(), request) is None:
-        flash("This candidate's personal data was erased before.", "info")
+        flash(gettext("This candidate's personal data was erased before."), "info")
     else:
-        flash("Personal data erased: the waits stay, counted in reports under a neutral name.", "success")
+        flash(
+            gettext("Personal data erased: the waits stay, counted in reports under a neutral name."),
+            "success",
+        )
     db.session.commit()
     return redirect(url_for("candidates.show", candidate_id=candidate_id))

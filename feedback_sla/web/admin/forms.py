@@ -44,24 +44,24 @@ class RoleForm(FlaskForm):
 
 #: Setting key -> form label, in the form's order; the help text comes from the setting's definition.
 LABELS = {
-    "company_name": "Company name",
-    "time_zone": "Default time zone",
-    "holiday_calendar": "Holiday calendar",
-    "end_of_business_day": "End of business day (HH:MM)",
-    "warning_business_days": "Warning window (business days before the deadline)",
-    "escalate_after_days": "Escalate after (calendar days waiting)",
-    "escalate_after_followups": "Escalate after (candidate follow-ups)",
-    "policy.application": "Business days to answer an application",
-    "policy.decision": "Business days to decide after an interview",
-    "policy.follow_up": "Business days to reply to a follow-up",
-    "status_page.enabled": "Candidate status page",
-    "status_page.days_after_decision": "Status links work for (days after the decision)",
-    "autopilot.lead_business_hours": "Autopilot writes (business hours before the deadline)",
-    "autopilot.max_per_wait": "Autopilot updates per candidate, at most",
-    "retention.days_after_decision": "Erase personal data (days after the decision; empty keeps it)",
-    "bulk.confirm_above": "Answers to many at once: type the number above",
-    "languages.enabled": "Candidates' languages (tags, separated by commas)",
-    "languages.default": "Default language",
+    "company_name": _l("Company name"),
+    "time_zone": _l("Default time zone"),
+    "holiday_calendar": _l("Holiday calendar"),
+    "end_of_business_day": _l("End of business day (HH:MM)"),
+    "warning_business_days": _l("Warning window (business days before the deadline)"),
+    "escalate_after_days": _l("Escalate after (calendar days waiting)"),
+    "escalate_after_followups": _l("Escalate after (candidate follow-ups)"),
+    "policy.application": _l("Business days to answer an application"),
+    "policy.decision": _l("Business days to decide after an interview"),
+    "policy.follow_up": _l("Business days to reply to a follow-up"),
+    "status_page.enabled": _l("Candidate status page"),
+    "status_page.days_after_decision": _l("Status links work for (days after the decision)"),
+    "autopilot.lead_business_hours": _l("Autopilot writes (business hours before the deadline)"),
+    "autopilot.max_per_wait": _l("Autopilot updates per candidate, at most"),
+    "retention.days_after_decision": _l("Erase personal data (days after the decision; empty keeps it)"),
+    "bulk.confirm_above": _l("Answers to many at once: type the number above"),
+    "languages.enabled": _l("Candidates' languages (tags, separated by commas)"),
+    "languages.default": _l("Default language"),
     "survey.enabled": _l("Candidate survey after the decision"),
     "survey.days_open": _l("Survey open for (days after the decision)"),
     "survey.report_floor": _l("Fewest answers a group needs to be shown"),
@@ -70,10 +70,10 @@ LABELS = {
 
 #: The settings page's fieldsets: a legend, what changing them does, and their settings in order.
 FIELDSETS = (
-    ("Organisation", None, ("company_name", "time_zone")),
+    (_l("Organisation"), None, ("company_name", "time_zone")),
     (
-        "Deadlines",
-        "A change here moves the deadlines of candidates already waiting.",
+        _l("Deadlines"),
+        _l("A change here moves the deadlines of candidates already waiting."),
         (
             "policy.application",
             "policy.decision",
@@ -83,22 +83,22 @@ FIELDSETS = (
         ),
     ),
     (
-        "Warnings and escalation",
-        "A change here moves when waiting candidates become due soon or escalate; no deadline moves.",
+        _l("Warnings and escalation"),
+        _l("A change here moves when waiting candidates become due soon or escalate; no deadline moves."),
         ("warning_business_days", "escalate_after_days", "escalate_after_followups"),
     ),
-    ("Candidate status page", None, ("status_page.enabled", "status_page.days_after_decision")),
-    ("Autopilot", None, ("autopilot.lead_business_hours", "autopilot.max_per_wait")),
-    ("Retention", None, ("retention.days_after_decision",)),
+    (_l("Candidate status page"), None, ("status_page.enabled", "status_page.days_after_decision")),
+    (_l("Autopilot"), None, ("autopilot.lead_business_hours", "autopilot.max_per_wait")),
+    (_l("Retention"), None, ("retention.days_after_decision",)),
     (
         _l("Candidate survey and data requests"),
         None,
         ("survey.enabled", "survey.days_open", "survey.report_floor", "my_data.include_internal"),
     ),
-    ("Candidates' languages", None, ("languages.enabled", "languages.default")),
+    (_l("Candidates' languages"), None, ("languages.enabled", "languages.default")),
 )
 
-SWITCH_CHOICES = [SelectChoice("on", "On"), SelectChoice("off", "Off")]
+SWITCH_CHOICES = [SelectChoice("on", _l("On")), SelectChoice("off", _l("Off"))]
 
 
 def _whole(low: int, high: int) -> dict:

@@ -7,6 +7,7 @@ Only their text as recorded is shown (sender, subject, what they did): outside H
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from feedback_sla.database import db
 from feedback_sla.inbound import bounces, service
@@ -36,7 +37,7 @@ def apply_bounce(inbound_id: int):
     db.get_or_404(InboundMessage, inbound_id)
     row = one_transaction(lambda: bounces.apply(db.session, inbound_id, utcnow(), viewer()))
     if isinstance(row, Refused):
-        flash(f"Not applied: {row.reason}.", "danger")
+        flash(gettext("Not applied: %(reason)s.", reason=row.reason), "danger")
     else:
-        flash(f"Applied: {row.outcome}.", "success")
+        flash(gettext("Applied: %(outcome)s.", outcome=row.outcome), "success")
     return redirect(url_for("admin.inbound"))

@@ -4,6 +4,7 @@ form to connect a new source (its webhook URL and secret are shown once, on the 
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields import SelectChoice
@@ -67,7 +68,7 @@ def create_source():
         return _page(form, status=422)
     manager = db.session.get(User, form.manager.data)
     if manager is None:
-        form.manager.errors.append("choose a manager from the list")
+        form.manager.errors.append(gettext("choose a manager from the list"))
         return _page(form, status=422)
     new = sources.NewSource(form.kind.data, form.name.data, manager, form.secret.data, form.api_key.data)
     source = one_transaction(lambda: sources.create_source(db.session, new, utcnow()))
@@ -90,7 +91,9 @@ def retry_delivery(delivery_id: int):
     )
     db.session.commit()
     if result.failed:
-        flash(f"Delivery {delivery.id} failed again: {delivery.error}", "danger")
+        flash(
+            gettext("Delivery %(id)s failed again: %(error)s", id=delivery.id, error=delivery.error), "danger"
+        )
     else:
-        flash(f"Delivery {delivery.id} was processed.", "success")
+        flash(gettext("Delivery %(id)s was processed.", id=delivery.id), "success")
     return redirect(url_for("admin.sources"))

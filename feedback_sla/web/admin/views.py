@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from feedback_sla.accounts import service as accounts
@@ -58,7 +59,9 @@ def new_user():
         if isinstance(user, Refused):
             form.form_errors.append(user.reason)
         else:
-            flash(f"{user.name} ({user.email}) can now log in.", "success")
+            flash(
+                gettext("%(name)s (%(email)s) can now log in.", name=user.name, email=user.email), "success"
+            )
             return redirect(url_for("admin.users"))
     status = 422 if form.errors else 200
     return render_template("admin/new_user.html", form=form), status
@@ -69,7 +72,7 @@ def _user_action(user_id: int, action, done: str):
     user = db.get_or_404(User, user_id)
     changed = one_transaction(lambda: action(user))
     if isinstance(changed, Refused):
-        flash(f"Not changed: {changed.reason}.", "danger")
+        flash(gettext("Not changed: %(reason)s.", reason=changed.reason), "danger")
     else:
         flash(done.format(name=user.name), "success")
     return redirect(url_for("admin.users"))
@@ -80,7 +83,7 @@ def set_role(user_id: int):
     form = RoleForm()
     if not form.validate():
         db.get_or_404(User, user_id)
-        flash("Not changed: choose a role from the list.", "danger")
+        flash(gettext("Not changed: choose a role from the list."), "danger")
         return redirect(url_for("admin.users"))
     label = form.role_label().lower()
     return _user_action(
@@ -120,7 +123,7 @@ def settings():
         else:
             db.session.commit()
             if not update.changed:
-                flash("Nothing changed.", "info")
+                flash(gettext("Nothing changed."), "info")
             else:
                 flash(_saved(update), "success")
             return redirect(url_for("admin.settings"))
@@ -132,10 +135,13 @@ def settings():
 def _saved(update: settings_service.SettingsUpdate) -> str:
     """What a saved change of settings did to the open waits: a new warning window or escalation
     period moves no deadline, and the message does not say it did."""
-    changed = "Changed: " + "; ".join(LABELS[k].lower() for k in LABELS if k in update.changed) + "."
+    changed = gettext(
+        "Changed: %(settings)s.",
+        settings="; ".join(str(LABELS[k]).lower() for k in LABELS if k in update.changed),
+    )
     recomputed = update.recomputed
     if recomputed is None:
-        return f"Saved. {changed}"
+        return gettext("Saved. %(changed)s", changed=changed)
     said = [moved_message(recomputed.due)]
     if recomputed.warn_only:
         other = "other " if recomputed.due else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from feedback_sla.accounts import login as service
@@ -67,7 +68,7 @@ def login():
             now = dt.datetime.now(dt.UTC).timestamp()
             session["login_at"] = session["seen_at"] = now
             return redirect(safe_next(form.next.data) or url_for("triage.index"))
-        flash("Wrong email or password.", "danger")
+        flash(gettext("Wrong email or password."), "danger")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
 
@@ -80,7 +81,7 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -103,6 +104,6 @@ def change_password():
             return render_template("auth/password.html", form=form), 401
         # Other sessions have ended; this one continues with the new version.
         login_user(viewer())
-        flash("Password changed. Your other sessions have ended.", "success")
+        flash(gettext("Password changed. Your other sessions have ended."), "success")
         return redirect(url_for("triage.index"))
     return render_template("auth/password.html", form=form)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -78,14 +79,23 @@ def new():
             taken = f"{form.email.data} is already a candidate for this position"
             added = Refused(candidates.DuplicateCandidate(taken))
         if not isinstance(added, Refused):
-            flash(f"Added {added.name} to {position.title}; their application wait is open.", "success")
+            flash(
+                gettext(
+                    "Added %(name)s to %(title)s; their application wait is open.",
+                    name=added.name,
+                    title=position.title,
+                ),
+                "success",
+            )
             return redirect(url_for("candidates.show", candidate_id=added.id))
         if isinstance(added.error, candidates.DuplicateCandidate):
-            form.email.errors.append(f"Email: {added.reason}")
+            form.email.errors.append(gettext("Email: %(reason)s", reason=added.reason))
         elif isinstance(added.error, candidates.ImpossibleApplication):
-            form.applied_at.errors.append(f"Applied at: {added.reason.removeprefix('applied at: ')}")
+            form.applied_at.errors.append(
+                gettext("Applied at: %(reason)s", reason=added.reason.removeprefix("applied at: "))
+            )
         else:
-            flash(f"Nothing was saved: {added.reason}", "danger")
+            flash(gettext("Nothing was saved: %(reason)s", reason=added.reason), "danger")
     return _render_new(form, positions), 422
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 
@@ -65,13 +66,13 @@ def _act(
     """
     candidate = candidate or candidate_or_404(candidate_id)
     if not form.validate_on_submit():
-        flash(f"Nothing was saved. {errors_text(form)}", "danger")
+        flash(gettext("Nothing was saved. %(errors)s", errors=errors_text(form)), "danger")
         return render_candidate(candidate, 422, **{form_name: form})
     done = one_transaction(
         lambda: _worded(candidate_id, action(candidate, utcnow(), settings_service.load(db.session)))
     )
     if isinstance(done, Refused):
-        flash(f"Nothing was saved: {done.reason}", "danger")
+        flash(gettext("Nothing was saved: %(reason)s", reason=done.reason), "danger")
         return render_candidate(candidate_or_404(candidate_id), 409, **{form_name: form})
     text, undoable = done
     back = safe_next(form.back_to(candidate_id)) or url_for("candidates.show", candidate_id=candidate_id)
@@ -284,12 +285,12 @@ def edit(candidate_id: int):
                 taken = f"{form.email.data} is already a candidate for this position"
                 saved = Refused(candidates.DuplicateCandidate(taken))
             if not isinstance(saved, Refused):
-                flash(f"Saved {candidate.name}'s details.", "success")
+                flash(gettext("Saved %(name)s's details.", name=candidate.name), "success")
                 return redirect(url_for("candidates.show", candidate_id=candidate_id))
             if isinstance(saved.error, candidates.DuplicateCandidate):
-                form.email.errors.append(f"Email: {saved.reason}")
+                form.email.errors.append(gettext("Email: %(reason)s", reason=saved.reason))
                 status = 409
             else:
-                flash(f"Nothing was saved: {saved.reason}", "danger")
+                flash(gettext("Nothing was saved: %(reason)s", reason=saved.reason), "danger")
         candidate = candidate_or_404(candidate_id)
     return render_template("candidates/edit.html", candidate=candidate, form=form), status

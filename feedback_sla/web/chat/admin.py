@@ -8,6 +8,8 @@ A secret is entered once and never shown again: the page says only where each co
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField
@@ -42,7 +44,7 @@ class ConnectionForm(FlaskForm):
 
 
 class SlackMemberForm(FlaskForm):
-    member_id = StringField("Slack member ID", filters=[stripped], validators=[Length(max=32)])
+    member_id = StringField(_l("Slack member ID"), filters=[stripped], validators=[Length(max=32)])
 
 
 class ActionForm(FlaskForm):
@@ -98,7 +100,7 @@ def save_connection():
 
     saved = one_transaction(save)
     if isinstance(saved, Refused):
-        form.form_errors.append(f"Nothing was saved: {saved.reason}")
+        form.form_errors.append(gettext("Nothing was saved: %(reason)s", reason=saved.reason))
         return _render(422, form)
     flash(
         ("Saved: " + ", ".join(saved) + ".") if saved else "Nothing to save: every field was empty.",
@@ -115,11 +117,18 @@ def link_member(user_id: int):
     member = form.member_id.data if form.validate_on_submit() else None
     linked = one_transaction(lambda: preferences.link_slack(db.session, user, member, utcnow()))
     if isinstance(linked, Refused):
-        flash(f"Not linked: {linked.reason}.", "danger")
+        flash(gettext("Not linked: %(reason)s.", reason=linked.reason), "danger")
     elif member:
-        flash(f"{user.name} is linked to Slack member {linked.slack_user_id}.", "success")
+        flash(
+            gettext(
+                "%(name)s is linked to Slack member %(slack_user_id)s.",
+                name=user.name,
+                slack_user_id=linked.slack_user_id,
+            ),
+            "success",
+        )
     else:
-        flash(f"{user.name} is no longer linked to Slack.", "success")
+        flash(gettext("%(name)s is no longer linked to Slack.", name=user.name), "success")
     return redirect(url_for("chat.page"))
 
 
@@ -129,7 +138,7 @@ def link_everyone():
     """Every active user not linked yet, looked up in Slack by their address."""
     found = one_transaction(lambda: linking.link_by_address(db.session, _config(), utcnow()))
     if isinstance(found, Refused):
-        flash(f"Nobody was linked: {found.reason}.", "danger")
+        flash(gettext("Nobody was linked: %(reason)s.", reason=found.reason), "danger")
     else:
         flash(found.sentence, "success" if not found.errors else "warning")
     return redirect(url_for("chat.page"))
@@ -140,7 +149,10 @@ def link_everyone():
 def retry(chat_message_id: int):
     again = one_transaction(lambda: queue.retry(db.session, chat_message_id, utcnow()))
     if isinstance(again, Refused):
-        flash(f"Not retried: {again.reason}.", "danger")
+        flash(gettext("Not retried: %(reason)s.", reason=again.reason), "danger")
     else:
-        flash(f"Chat message {chat_message_id} will be sent again.", "success")
+        flash(
+            gettext("Chat message %(chat_message_id)s will be sent again.", chat_message_id=chat_message_id),
+            "success",
+        )
     return redirect(url_for("chat.page"))

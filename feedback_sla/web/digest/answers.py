@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
@@ -97,7 +98,7 @@ def _confirm(candidate: Candidate, link: AnswerLink, now: dt.datetime, form: Ans
             lambda: checks.draft(db.session, candidate, link.action.kind, config, promised_date=promised)
         )
         if isinstance(draft, Refused):
-            form.form_errors.append(f"This answer cannot be sent: {draft.reason}")
+            form.form_errors.append(gettext("This answer cannot be sent: %(reason)s", reason=draft.reason))
             draft = None
     form.nonce.data = new_nonce()
     return render_template(
@@ -121,7 +122,7 @@ def _act(candidate: Candidate, link: AnswerLink, now: dt.datetime):
     form = AnswerForm()
     candidate_id = candidate.id
     if not form.validate_on_submit():
-        flash(f"Nothing was done. {errors_text(form)}", "danger")
+        flash(gettext("Nothing was done. %(errors)s", errors=errors_text(form)), "danger")
         return _confirm(candidate, link, now, form, 400)
     wanted = answers.Answer(candidate, link.action, viewer(), form.nonce.data, now)
     org, config = settings_service.load(db.session), _config()
@@ -129,7 +130,7 @@ def _act(candidate: Candidate, link: AnswerLink, now: dt.datetime):
     if isinstance(queued, Refused):
         form = AnswerForm(formdata=None)
         if not isinstance(queued.error, answers.AlreadyAnswered):  # the page says how they were
-            form.form_errors.append(f"Nothing was queued: {queued.reason}")
+            form.form_errors.append(gettext("Nothing was queued: %(reason)s", reason=queued.reason))
         return _confirm(candidate_or_404(candidate_id), link, now, form, 409)
     text, status, until, undo_url = queued
     back = request.path  # this page again: it now says the answer is on its way
@@ -146,7 +147,7 @@ def _said(message: OutboxMessage, candidate: Candidate) -> tuple[str, OutboxStat
     until = min(message.send_after, message.queued_at + dt.timedelta(seconds=undo_seconds))
     undo_url = url_for("emails.undo", message_id=message.id)
     return (
-        queued_message(message, candidate, "open the link again to send it"),
+        queued_message(message, candidate, gettext("open the link again to send it")),
         message.status,
         until,
         undo_url,

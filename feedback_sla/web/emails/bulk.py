@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from wtforms.fields import SelectChoice
 
@@ -86,7 +87,7 @@ def bulk_answer():
         return _confirmation(form, kind or EmailKind.UPDATE, ids)
     if kind is None or not ids:
         what = "Choose an answer: update, rejection or next step." if ids else "Select candidates first."
-        flash(f"Nothing was queued. {what}", "warning")
+        flash(gettext("Nothing was queued. %(what)s", what=what), "warning")
         return redirect(_back(form.next.data))
     if not form.validate_on_submit():
         return _confirmation(form, kind, ids, 422)
@@ -132,7 +133,7 @@ def _confirmation(form: BulkForm, kind: EmailKind, ids: list[int], status: int =
     answer = bulk.Answer(kind, promised_date=form.promised_date.data if kind == EmailKind.UPDATE else None)
     planned = attempt(lambda: bulk.plan(db.session, ids, answer, now, org, manager_id=_manager_id()))
     if isinstance(planned, Refused):
-        flash(f"Nothing was queued: {planned.reason}", "danger")
+        flash(gettext("Nothing was queued: %(reason)s", reason=planned.reason), "danger")
         return redirect(_back(form.next.data))
     preview = None
     if planned.eligible:
@@ -206,7 +207,10 @@ def _answered(done: dict, back: str):
     if skipped:
         flash(f"Skipped {len(skipped)}: " + "; ".join(skipped) + ".", "warning")
     if not queued:
-        flash(f"Nothing was queued: no selected candidate can get {kind.label}s now.", "danger")
+        flash(
+            gettext("Nothing was queued: no selected candidate can get %(label)ss now.", label=kind.label),
+            "danger",
+        )
         return redirect(back)
     many = f"{len(queued)} {kind.label}{'s' if len(queued) != 1 else ''}"
     text = f"Queued {many}, each to its own candidate."
@@ -236,11 +240,19 @@ def undo_batch(batch_id: str):
     if isinstance(done, Refused) and isinstance(done.error, bulk.NoSuchBatch):
         abort(404)  # like any object that is not the viewer's
     if isinstance(done, Refused):
-        flash(f"Not undone: {done.reason.removeprefix('batch: ')}.", "danger")
+        flash(
+            gettext("Not undone: %(reason)s.", reason=done.reason.removeprefix("batch: ")),
+            "danger",
+        )
         return redirect(back)
     undone, left = done
     if undone:
-        flash(f"Undone: {undone} will not be sent; the candidates are as they were before.", "success")
+        flash(
+            gettext(
+                "Undone: %(undone)s will not be sent; the candidates are as they were before.", undone=undone
+            ),
+            "success",
+        )
     if left:
         flash("Not undone: " + "; ".join(left) + ".", "warning")
     return redirect(back)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from feedback_sla import languages
@@ -160,8 +161,12 @@ def delete_version(template_id: int, lang: str):
     if isinstance(done, Refused):
         abort(404)
     flash(
-        f"Deleted the {languages.name_of(lang, 'en')} version of “{name}”: candidates in that language "
-        "get the organisation's default language's from now on.",
+        gettext(
+            "Deleted the %(language)s version of “%(name)s”: candidates in that language get "
+            "the organisation's default language's from now on.",
+            language=languages.name_of(lang, "en"),
+            name=name,
+        ),
         "success",
     )
     return redirect(url_for("emails.named_template", template_id=template_id))
@@ -201,7 +206,13 @@ def _post(kind: EmailKind, source: TemplateSource, form, save, done, **page):
         (target.errors if target is not None else form.form_errors).append(str(error))
         return _page(kind, source, form, None, 422, **page)
     if saving:
-        flash(f"Saved the {kind.label} template: new emails written from it use it from now on.", "success")
+        flash(
+            gettext(
+                "Saved the %(label)s template: new emails written from it use it from now on.",
+                label=kind.label,
+            ),
+            "success",
+        )
         return redirect(done() if callable(done) else done)
     return _page(kind, source, form, outcome, 200, **page)
 
@@ -237,9 +248,15 @@ def reset_template(kind: str):
     kind = _kind_or_404(kind, CANDIDATE_KINDS)
     if composing.reset_template(db.session, kind):
         db.session.commit()
-        flash(f"The {kind.label} template is back to the default shipped with the app.", "success")
+        flash(
+            gettext("The %(label)s template is back to the default shipped with the app.", label=kind.label),
+            "success",
+        )
     else:
-        flash(f"The {kind.label} template was not edited: it already is the default.", "info")
+        flash(
+            gettext("The %(label)s template was not edited: it already is the default.", label=kind.label),
+            "info",
+        )
     return redirect(url_for("emails.edit_template", kind=kind.value))
 
 
@@ -267,7 +284,14 @@ def default_template(kind: str):
     chosen = one_transaction(lambda: library.make_default(db.session, kind, int(value)))
     if isinstance(chosen, Refused):
         abort(404)
-    flash(f"“{chosen.name}” is the organisation's {kind.label} template from now on.", "success")
+    flash(
+        gettext(
+            "“%(name)s” is the organisation's %(label)s template from now on.",
+            name=chosen.name,
+            label=kind.label,
+        ),
+        "success",
+    )
     return redirect(url_for("emails.templates"))
 
 
@@ -283,10 +307,13 @@ def scope_default(template_id: int):
         lambda: library.set_scope_default(db.session, row, position_id=position_id, stage=stage or None)
     )
     if isinstance(done, Refused):
-        flash(f"Not changed: {done.reason}.", "danger")
+        flash(gettext("Not changed: %(reason)s.", reason=done.reason), "danger")
     else:
         where = f"stage {stage}" if stage else "the position"
-        flash(f"“{name}” is the template for {where} from now on.", "success")
+        flash(
+            gettext("“%(name)s” is the template for %(where)s from now on.", name=name, where=where),
+            "success",
+        )
     return redirect(url_for("emails.named_template", template_id=template_id))
 
 
@@ -296,5 +323,5 @@ def remove_scope_default(default_id: int):
     done = one_transaction(lambda: library.remove_scope_default(db.session, default_id).template_id)
     if isinstance(done, Refused):
         abort(404)
-    flash("That default is removed: the organisation's default applies there again.", "success")
+    flash(gettext("That default is removed: the organisation's default applies there again."), "success")
     return redirect(url_for("emails.named_template", template_id=done))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import login_required
 from wtforms.fields import SelectChoice
 
@@ -106,7 +107,7 @@ def send(candidate_id: int, kind: str):
     now = utcnow()
     form = SendForm(today=local_date(now, candidate.position.time_zone))
     if not form.validate_on_submit():
-        flash(f"Nothing was queued. {errors_text(form)}", "danger")
+        flash(gettext("Nothing was queued. %(errors)s", errors=errors_text(form)), "danger")
         return _back(form, candidate_id)
     wanted = EmailRequest(
         candidate,
@@ -124,7 +125,7 @@ def send(candidate_id: int, kind: str):
         )
     )
     if isinstance(queued, Refused):
-        flash(f"Nothing was queued: {queued.reason}", "danger")
+        flash(gettext("Nothing was queued: %(reason)s", reason=queued.reason), "danger")
         return _back(form, candidate_id)
     return _answered(queued, back)
 
@@ -137,7 +138,7 @@ def undo(message_id: int):
     candidate = message.candidate
     undone = one_transaction(lambda: answers.undo_email(db.session, message, utcnow(), viewer()))
     if isinstance(undone, Refused):
-        flash(f"Not undone: {undone.reason}.", "danger")
+        flash(gettext("Not undone: %(reason)s.", reason=undone.reason), "danger")
         return _back(form, candidate.id)
     text = f"Undone: the {message.kind.label} to {candidate.name} will not be sent."
     if message.kind in STATUS_SET:
@@ -156,9 +157,16 @@ def retry(message_id: int):
     candidate = message.candidate
     retried = one_transaction(lambda: answers.retry_email(db.session, message, utcnow(), viewer()))
     if isinstance(retried, Refused):
-        flash(f"Not retried: {retried.reason}.", "danger")
+        flash(gettext("Not retried: %(reason)s.", reason=retried.reason), "danger")
         return _back(form, candidate.id)
-    flash(f"The {message.kind.label} to {candidate.name} is queued again and sent shortly.", "success")
+    flash(
+        gettext(
+            "The %(label)s to %(name)s is queued again and sent shortly.",
+            label=message.kind.label,
+            name=candidate.name,
+        ),
+        "success",
+    )
     return _back(form, candidate.id)
 
 
@@ -245,7 +253,7 @@ def _queue_customized(candidate, kind, form, wanted: EmailRequest, config, org):
                 "Send at: " + queued.reason.removeprefix("send at: "),
             ]
         else:
-            form.form_errors.append(f"Nothing was queued: {queued.reason}")
+            form.form_errors.append(gettext("Nothing was queued: %(reason)s", reason=queued.reason))
         return _render_customize(candidate_or_404(candidate_id), kind, form, None, 409)
     return _answered(queued, back)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields import SelectChoice
@@ -32,20 +33,20 @@ def _business_days(form, field) -> None:
 
 
 class PositionForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     # Checked against the zone database with a readable reason, not "Not a valid choice".
-    time_zone = SelectField("Time zone", validate_choice=False, validators=[_position_zone])
-    manager_id = SelectField("Hiring manager", coerce=int)
+    time_zone = SelectField(_l("Time zone"), validate_choice=False, validators=[_position_zone])
+    manager_id = SelectField(_l("Hiring manager"), coerce=int)
     application = StringField(
-        "Business days to answer an application", validators=[_business_days], render_kw=DAYS
+        _l("Business days to answer an application"), validators=[_business_days], render_kw=DAYS
     )
     decision = StringField(
-        "Business days to decide after an interview", validators=[_business_days], render_kw=DAYS
+        _l("Business days to decide after an interview"), validators=[_business_days], render_kw=DAYS
     )
     follow_up = StringField(
-        "Business days to reply to a follow-up", validators=[_business_days], render_kw=DAYS
+        _l("Business days to reply to a follow-up"), validators=[_business_days], render_kw=DAYS
     )
-    autopilot = BooleanField("Autopilot: send candidates a status update before their deadline passes")
+    autopilot = BooleanField(_l("Autopilot: send candidates a status update before their deadline passes"))
 
     def __init__(self, *args, managers=None, managers_zone_allowed=False, **kwargs):
         """``managers``: the users an admin may choose from; None drops the field entirely.
@@ -57,7 +58,7 @@ class PositionForm(FlaskForm):
         self.time_zone.choices = zone_choices()
         if managers_zone_allowed:
             self.time_zone.choices = [
-                SelectChoice(MANAGERS_ZONE, "The hiring manager's time zone"),
+                SelectChoice(MANAGERS_ZONE, _l("The hiring manager's time zone")),
                 *self.time_zone.choices,
             ]
         if managers is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -98,7 +99,7 @@ def new():
         if isinstance(position, Refused):
             form.form_errors.append(position.reason)
         else:
-            flash(f"Position {position.title} created.", "success")
+            flash(gettext("Position %(title)s created.", title=position.title), "success")
             return redirect(url_for("positions.index"))
     return _render_form(form, None)
 
@@ -142,7 +143,12 @@ def close(position_id: int):
     position = position_or_404(position_id)
     service.close_position(position)
     db.session.commit()
-    flash(f"{position.title} is closed. Candidates already waiting still need an answer.", "success")
+    flash(
+        gettext(
+            "%(title)s is closed. Candidates already waiting still need an answer.", title=position.title
+        ),
+        "success",
+    )
     return redirect(url_for("positions.index", show="all"))
 
 
@@ -152,7 +158,7 @@ def reopen(position_id: int):
     position = position_or_404(position_id)
     service.reopen_position(position)
     db.session.commit()
-    flash(f"{position.title} is open again.", "success")
+    flash(gettext("%(title)s is open again.", title=position.title), "success")
     return redirect(url_for("positions.index", show="all"))
 
 
