@@ -186,3 +186,25 @@ def test_every_signed_in_page_in_german_holds_no_english_sentence_of_the_catalog
         opened += 1
     assert left == {}, "\n".join(f"{url}: {found}" for url, found in left.items())
     assert opened >= 8
+
+
+def test_the_migration_keeps_every_user_and_goes_back(app, session):
+    """Upgrading gives existing users no language (the browser's); downgrading drops the column and
+    keeps every user."""
+    import flask_migrate
+
+    UserFactory(email="lena@example.com", language="de")
+    session.commit()
+    with app.app_context():
+        flask_migrate.downgrade(revision="0021_survey")
+        try:
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("users")}
+            assert "language" not in columns
+            emails = db.session.execute(sa.text("SELECT email FROM users")).scalars().all()
+            assert emails == ["lena@example.com"]
+            db.session.commit()
+            flask_migrate.upgrade()
+            assert db.session.scalar(sa.select(User.language).where(User.email == "lena@example.com")) is None
+        finally:
+            db.session.rollback()
+            flask_migrate.upgrade()
