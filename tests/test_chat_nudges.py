@@ -17,6 +17,7 @@ from feedback_sla.waits.clock import OrgSettings
 
 from .chat_support import (
     DUE,
+    OPENED,
     OVERDUE_AT,
     chat_app_config,
     choose,
@@ -195,3 +196,26 @@ def test_erasing_a_candidate_leaves_no_chat_message_naming_them(session, chat_se
     assert messages(session) == []
     nudge(session, OVERDUE_AT + dt.timedelta(hours=1))  # the erased candidate's wait is closed: nothing again
     assert messages(session) == []
+
+
+def test_a_manager_slack_cannot_reach_holds_up_no_one_elses_nudges(
+    session, chat_server, manager, position, monkeypatch
+):
+    from feedback_sla.chat import nudges as chat_nudges
+
+    monkeypatch.setattr(chat_nudges, "BATCH", 2)  # a run looks at two waits, the most urgent first
+    unlinked = UserFactory(name="Una Linked", email="una@example.com", time_zone="Europe/Berlin")
+    theirs = PositionFactory(manager=unlinked, time_zone="Europe/Berlin")
+    for n in range(3):  # more urgent than Grace's: opened a day earlier
+        waiting(session, theirs, f"Early {n}", f"e{n}@example.org", opened=OPENED - dt.timedelta(days=1))
+    waiting(session, position)
+    choose(session, unlinked, member=None)  # chose Slack, but nobody linked them
+    choose(session, manager)
+    for minutes in range(3):
+        nudge(session, OVERDUE_AT + dt.timedelta(minutes=minutes))
+    told = messages(session)
+    skipped = [m for m in told if m.user_id == unlinked.id]
+    assert len(skipped) == 3 and {m.status for m in skipped} == {ChatStatus.SKIPPED}
+    assert "cannot be reached on Slack" in skipped[0].last_error
+    [grace] = [m for m in told if m.user_id == manager.id]
+    assert grace.status == ChatStatus.PENDING

@@ -104,20 +104,24 @@ class _Run:
 
     def nudge(self, user: User, pref: ChatPreference, nudge: Nudge, key: str, **ids) -> None:
         for channel in pref.channels("nudge"):
-            if not preferences.reachable(pref, channel, self.config):
-                continue
-            body = _body(nudge, channel, self.config)
+            reachable = preferences.reachable(pref, channel, self.config)
             new = queue.NewMessage(
                 user.id,
                 channel,
                 nudge.about,
                 nudge.text,
-                body,
+                _body(nudge, channel, self.config) if reachable else {},
                 f"{key}:{channel.value}",
                 candidate_id=nudge.candidate_id,
                 **ids,
             )
-            self.queue(user, pref, new)
+            if reachable:
+                self.queue(user, pref, new)
+            else:  # recorded as told, so the next run looks further instead of at it again
+                why = (
+                    f"not sent: {user.name} cannot be reached on {channel.label} (not linked, or no workflow)"
+                )
+                self.report.skipped += queue.add(self.session, new, self.now, skipped=why) is not None
 
 
 def _body(nudge: Nudge, channel: Channel, config: ChatConfig) -> dict:
@@ -182,9 +186,11 @@ def queue_wait_nudges(run: _Run) -> None:
         .join(Candidate, Candidate.id == Wait.candidate_id)
         .join(Position, Position.id == Candidate.position_id)
         .join(ChatPreference, ChatPreference.user_id == Position.manager_id)
+        .join(User, User.id == Position.manager_id)
         .where(
             Wait.closed_at.is_(None),
             listed(),
+            User.active.is_(True),
             ChatPreference.nudge_channels != "",
             urgency_expression(now, settings) <= State.DUE_SOON.urgency,
             ~exists().where(ChatMessage.wait_id == Wait.id, ChatMessage.about == state),
