@@ -219,3 +219,23 @@ def test_a_manager_slack_cannot_reach_holds_up_no_one_elses_nudges(
     assert "cannot be reached on Slack" in skipped[0].last_error
     [grace] = [m for m in told if m.user_id == manager.id]
     assert grace.status == ChatStatus.PENDING
+
+
+def test_the_chat_digest_comes_once_a_day_and_forgets_an_erased_candidate(
+    session, chat_server, manager, position
+):
+    from feedback_sla.retention import service as retention
+
+    ada = waiting(session, position, "Zoë Ångström", "zoe@example.org")
+    waiting(session, position, "Bob Byte", "bob@example.org")
+    choose(session, manager, nudges_by=(), digest_by=(Channel.SLACK,))
+    for minutes in (0, 30):  # past Grace's digest hour in Berlin, twice: one digest
+        nudge(session, OVERDUE_AT + dt.timedelta(minutes=minutes))
+    [digest] = [m for m in messages(session) if m.about == About.DIGEST]
+    assert "Zoë Ångström" in str(digest.body) and "Bob Byte" in str(digest.body)
+
+    retention.erase(session, ada, OVERDUE_AT, retention.request_by("admin", "asked to be forgotten"))
+    session.commit()
+    [digest] = [m for m in messages(session) if m.about == About.DIGEST]
+    assert "Zoë" not in f"{digest.text} {digest.body}" and "Ångström" not in str(digest.body)
+    assert "Bob Byte" in str(digest.body)  # the others it named stay

@@ -6,10 +6,12 @@ row; a worker that stops mid-send loses its claim when the lease runs out. The c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedback_sla.chat.connection import ChatConfig
@@ -220,8 +222,22 @@ def failures(session: Session, limit: int = 50) -> list[ChatMessage]:
     return list(session.scalars(query.limit(limit)))
 
 
-def forget_candidate(session: Session, candidate_id: int) -> int:
-    """Erasure: the candidate's chat messages go (their text named them); how many."""
+def forget_candidate(session: Session, candidate_id: int, spellings: Sequence[str] = (), replace=None) -> int:
+    """Erasure: the candidate's chat messages go (their text named them), and a digest that named
+    them among others keeps its text with every ``spellings`` of them put through ``replace`` (a
+    function of a string): how many messages were deleted or changed."""
     from sqlalchemy import delete
 
-    return session.execute(delete(_T).where(_T.c.candidate_id == candidate_id)).rowcount
+    changed = session.execute(delete(_T).where(_T.c.candidate_id == candidate_id)).rowcount
+    if not spellings or replace is None:
+        return changed
+    texts = (_T.c.text, cast(_T.c.body, Text))
+    spellings = {*spellings, *(json.dumps(s)[1:-1] for s in spellings)}  # as the JSON holds them
+    naming = or_(*(t.contains(s, autoescape=True) for s in spellings for t in texts))
+    rows = session.execute(
+        select(_T.c.id, _T.c.text, _T.c.body).where(_T.c.candidate_id.is_(None), naming)
+    ).all()
+    for message_id, text, body in rows:
+        scrubbed = json.loads(replace(json.dumps(body, ensure_ascii=False)))
+        session.execute(update(_T).where(_T.c.id == message_id).values(text=replace(text), body=scrubbed))
+    return changed + len(rows)

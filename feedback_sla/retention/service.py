@@ -123,7 +123,10 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     erased = erasure.erase(session, candidate, at, request)
     _forget_inbound(session, candidate, erased or former)
     forget_deliveries(session, candidate.id)
-    chat_queue.forget_candidate(session, candidate.id)
+    named = erased or former
+    chat_queue.forget_candidate(
+        session, candidate.id, named.spellings, lambda text: named.pattern().sub(erasure.ERASED_NAME, text)
+    )
     session.flush()
     return erased
 
