@@ -158,3 +158,17 @@ def test_export_data_command(app, runner, candidate, clock, tmp_path):
     unknown = runner.invoke(args=["candidates", "export-data", "999999"])
     assert unknown.exit_code == 1
     assert "no candidate with id 999999" in unknown.output
+
+
+def test_the_download_is_throttled_per_address(make_app, app, runner, candidate, clock):
+    queue(app, candidate, "update", promised=status.FRIDAY)
+    deliver(runner)
+    [written] = mail_files(app)
+    path = link_in_mail(written)
+    limited = make_app(RATELIMIT_ENABLED=True, MY_DATA_LIMIT_PER_ADDRESS="2 per hour", BASE_URL=status.BASE)
+    client = limited.test_client()
+    token = form_token(client.get(path).get_data(as_text=True), f"{path}/my-data")
+    answers = [client.post(f"{path}/my-data", data={"form_token": token}).status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+    assert client.get(path).status_code == 200  # the page itself still opens
+    assert len(exported(candidate.id)) == 2
