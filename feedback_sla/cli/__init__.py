@@ -25,7 +25,7 @@ COMMANDS = {
     "candidates": "feedback_sla.cli.candidates:candidates",
     "settings": "feedback_sla.cli.settings:settings",
     "emails": "feedback_sla.cli.emails:emails",
-    "worker": "feedback_sla.cli.emails:worker",
+    "worker": "feedback_sla.cli.worker:worker",
     "digest": "feedback_sla.cli.digest:digest",
     "autopilot": "feedback_sla.cli.autopilot:autopilot",
     "inbound": "feedback_sla.cli.inbound:inbound",
