@@ -268,3 +268,32 @@ def test_an_admin_words_the_questions_per_language_and_a_bad_text_changes_nothin
     survey_on()
     path = rejected_link(app, runner, candidate)
     assert "Würden Sie uns empfehlen?" in text(client.get(f"{path}?lang=de"))
+
+
+def test_two_answers_posted_at_once_keep_one(app, client, runner, candidate, clock):
+    import threading
+
+    survey_on()
+    path = rejected_link(app, runner, candidate)
+    data = {"form_token": _survey_token(app, path), **GOOD}
+    start = threading.Barrier(2)
+    answered: list[int] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            with app.app_context():
+                start.wait(timeout=10)
+                answered.append(app.test_client().post(f"{path}/survey", data=data).status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert 303 in answered and len(answered) == 2
+    assert sorted(answered)[1] in (409, 503)  # refused: answered already (or, on SQLite, busy)
+    assert len(answers()) == 1
