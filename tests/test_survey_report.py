@@ -184,3 +184,20 @@ def test_a_generated_client_reads_the_survey_report(session, org, live_api, gene
     groups = {group.group: group for group in report.groups}
     assert groups["Backend Engineer"].candidate_nps == 20
     assert groups["Designer"].shown is False and groups["Designer"].candidate_nps is None
+
+
+def test_the_survey_commands_refuse_bad_input_and_write_nothing(runner, org):
+    from feedback_sla.survey.models import SurveyWording
+
+    backwards = runner.invoke(args=["survey", "report", "--since", "2026-12-09", "--until", "2026-11-01"])
+    assert backwards.exit_code != 0 and "--until" in backwards.output
+    not_a_day = runner.invoke(args=["survey", "report", "--since", "yesterday"])
+    assert not_a_day.exit_code != 0 and "--since" in not_a_day.output
+    unknown = runner.invoke(args=["survey", "wording", "--language", "xx", "--question", "kept", "Hi"])
+    assert unknown.exit_code != 0 and "--language" in unknown.output
+    control = runner.invoke(args=["survey", "wording", "--language", "de", "--question", "kept", "Gut\x07"])
+    assert control.exit_code == 1 and "control character" in control.output
+    assert db.session.query(SurveyWording).count() == 0
+    done = runner.invoke(args=["survey", "wording", "--language", "de", "--question", "kept", "Pünktlich?"])
+    assert done.exit_code == 0, done.output
+    assert db.session.get(SurveyWording, ("de", "kept")).text == "Pünktlich?"
