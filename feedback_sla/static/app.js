@@ -39,7 +39,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const tick = () => {
       const seconds = Math.max(0, Math.round((until - Date.now()) / 1000));
       if (seconds === 0) { form.remove(); settle(); return; }
-      left.textContent = `${seconds} s left`;
+      // The page wrote it in its language ("12 s left", "12 s übrig"): only the number changes.
+      left.textContent = left.textContent.replace(/\d+/, String(seconds));
       window.setTimeout(tick, 1000);
     };
     tick();
