@@ -54,17 +54,14 @@ def _singular(msgid: str | tuple) -> str:
 
 
 def _same_placeholders(message) -> bool:
-    """Every form of the translation names the placeholders of the English (a plural's count,
-    ``%(num)d``, may go unsaid in a form that says the number in words)."""
-    ids = (message.id,) if isinstance(message.id, str) else message.id
-    forms = (message.string,) if isinstance(message.string, str) else message.string
-    wanted = set().union(*(PLACEHOLDER.findall(text) for text in ids))
-    return all(
-        form
-        and set(PLACEHOLDER.findall(form)) | {"num"} >= wanted
-        and set(PLACEHOLDER.findall(form)) <= wanted
-        for form in forms
-    ) and (isinstance(message.id, tuple) or set(PLACEHOLDER.findall(forms[0])) == wanted)
+    """The translation names the placeholders of the English: a plural's forms each name those
+    both English forms name (the count, ``%(num)d``, may go unsaid in a form that says it in
+    words) and none the English does not."""
+    if isinstance(message.id, str):
+        return set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string))
+    named = [set(PLACEHOLDER.findall(text)) for text in message.id]
+    every, common = set.union(*named), set.intersection(*named) - {"num"}
+    return all(common <= set(PLACEHOLDER.findall(form)) <= every for form in message.string)
 
 
 def problems(extracted: set[str], translations: Path = TRANSLATIONS, domain: str = "messages") -> list[str]:

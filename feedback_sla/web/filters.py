@@ -93,6 +93,21 @@ WORDS = {
 }
 
 
+#: Email kinds in the plural ("Queued 3 rejections").
+PLURAL_WORDS = {
+    "rejection": _l("rejections"),
+    "offer": _l("offers"),
+    "update": _l("status updates"),
+    "next_step": _l("next-step invitations"),
+    "acknowledgement": _l("application acknowledgements"),
+}
+
+
+def plural_words(kind) -> str:
+    found = PLURAL_WORDS.get(getattr(kind, "value", kind))
+    return str(found) if found is not None else f"{getattr(kind, 'label', kind)}s"
+
+
 def state_words(state: State) -> str:
     return str(STATE_WORDS[state])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -114,7 +114,10 @@ UPLOAD_OVERHEAD = 64 * 1024
 
 
 def _too_large_message() -> str:
-    return f"CSV file: larger than {IMPORT_LIMIT_BYTES // (1024 * 1024)} MB; split it into several files"
+    return gettext(
+        "CSV file: larger than %(size)s MB; split it into several files",
+        size=IMPORT_LIMIT_BYTES // (1024 * 1024),
+    )
 
 
 @bp.url_value_preprocessor
@@ -175,11 +178,15 @@ def _render_import(form: ImportForm, errors: list[importer.RowError]) -> str:
 
 
 def _imported_message(result: importer.ImportResult) -> str:
-    noun = "candidate" if result.candidates == 1 else "candidates"
-    message = f"Imported {result.candidates} {noun}"
     if result.decision_waits:
-        message += f", {result.decision_waits} awaiting a decision after an interview"
-    message += "."
+        message = ngettext(
+            "Imported %(num)d candidate, %(waits)s awaiting a decision after an interview.",
+            "Imported %(num)d candidates, %(waits)s awaiting a decision after an interview.",
+            result.candidates,
+            waits=result.decision_waits,
+        )
+    else:
+        message = ngettext("Imported %(num)d candidate.", "Imported %(num)d candidates.", result.candidates)
     if result.positions_created:
-        message += " New positions: " + ", ".join(result.positions_created) + "."
+        message += " " + gettext("New positions: %(titles)s.", titles=", ".join(result.positions_created))
     return message

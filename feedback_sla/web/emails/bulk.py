@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from wtforms.fields import SelectChoice
 
@@ -26,6 +26,7 @@ from feedback_sla.web.access import safe_next, viewer
 from feedback_sla.web.email_parts import new_nonce
 from feedback_sla.web.emails.forms import BulkForm, MessageForm
 from feedback_sla.web.emails.views import bp, template_choices
+from feedback_sla.web.filters import plural_words, words
 from feedback_sla.web.flashes import flash_undoable
 from feedback_sla.web.transaction import Refused, attempt, one_transaction
 
@@ -205,20 +206,30 @@ def _undo_window() -> dt.timedelta:
 def _answered(done: dict, back: str):
     kind, queued, skipped = done["kind"], done["queued"], done["skipped"]
     if skipped:
-        flash(f"Skipped {len(skipped)}: " + "; ".join(skipped) + ".", "warning")
+        flash(gettext("Skipped %(count)s: %(who)s.", count=len(skipped), who="; ".join(skipped)), "warning")
     if not queued:
         flash(
-            gettext("Nothing was queued: no selected candidate can get %(label)ss now.", label=kind.label),
+            gettext(
+                "Nothing was queued: no selected candidate can get %(kinds)s now.", kinds=plural_words(kind)
+            ),
             "danger",
         )
         return redirect(back)
-    many = f"{len(queued)} {kind.label}{'s' if len(queued) != 1 else ''}"
-    text = f"Queued {many}, each to its own candidate."
+    text = ngettext(
+        "Queued %(num)d %(kind)s, each to its own candidate.",
+        "Queued %(num)d %(kinds)s, each to its own candidate.",
+        len(queued),
+        kind=words(kind),
+        kinds=plural_words(kind),
+    )
     if done["until"] is not None:
         if done["scheduled"]:
-            text += f" They are scheduled for {done['scheduled']}; one Undo takes them all back until then."
+            text += " " + gettext(
+                "They are scheduled for %(when)s; one Undo takes them all back until then.",
+                when=done["scheduled"],
+            )
         else:
-            text += " They are sent after the undo window unless you undo them all."
+            text += " " + gettext("They are sent after the undo window unless you undo them all.")
         undo_url = url_for("emails.undo_batch", batch_id=done["batch_id"])
         flash_undoable(text, undo_url, min(done["until"], utcnow() + _undo_window()), back)
     else:
@@ -254,7 +265,7 @@ def undo_batch(batch_id: str):
             "success",
         )
     if left:
-        flash("Not undone: " + "; ".join(left) + ".", "warning")
+        flash(gettext("Not undone: %(reason)s.", reason="; ".join(left)), "warning")
     return redirect(back)
 
 
