@@ -20,10 +20,10 @@ def errors_text(form: FlaskForm) -> str:
     """Every error of the form on one line, each after its field's label unless it names it."""
     parts = []
     for field in form:
-        for error in field.errors:
+        for error in map(str, field.errors):
             label = str(field.label.text)
-            parts.append(error if not label or str(error).startswith(label) else f"{label}: {error}")
-    return "; ".join(parts + list(form.form_errors)) or gettext("the form was not valid")
+            parts.append(error if not label or error.startswith(label) else f"{label}: {error}")
+    return "; ".join(parts + [str(error) for error in form.form_errors]) or gettext("the form was not valid")
 
 
 def valid_email(_form, field) -> None:

@@ -16,16 +16,19 @@ from feedback_sla.accounts.service import MAX_PASSWORD, MIN_PASSWORD
 from feedback_sla.settings.service import DEFINITIONS, MAX_COMPANY_NAME
 from feedback_sla.web.forms import valid_email, valid_time_zone, zone_choices
 
-ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, "Hiring manager"), SelectChoice(Role.ADMIN.value, "Admin")]
+ROLE_CHOICES = [
+    SelectChoice(Role.MANAGER.value, _l("Hiring manager")),
+    SelectChoice(Role.ADMIN.value, _l("Admin")),
+]
 
 
 class NewUserForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), valid_email])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MANAGER.value)
-    time_zone = SelectField("Time zone", validate_choice=False, validators=[valid_time_zone])
+    email = EmailField(_l("Email"), validators=[DataRequired(), valid_email])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.MANAGER.value)
+    time_zone = SelectField(_l("Time zone"), validate_choice=False, validators=[valid_time_zone])
     password = PasswordField(
-        "Initial password",
+        _l("Initial password"),
         validators=[DataRequired(), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
         render_kw={"autocomplete": "new-password"},
     )
@@ -36,7 +39,7 @@ class NewUserForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
     def role_label(self) -> str:
         return next(c.label for c in ROLE_CHOICES if c.value == self.role.data)
@@ -114,7 +117,7 @@ def calendar_choices() -> dict[str, list[SelectChoice]]:
     from holidays.registry import COUNTRIES
 
     supported = holidays.list_supported_countries()
-    groups: dict[str, list[SelectChoice]] = {"": [SelectChoice("", "No public holidays")]}
+    groups: dict[str, list[SelectChoice]] = {"": [SelectChoice("", _l("No public holidays"))]}
     for module, (_class_name, code, *_rest) in sorted(COUNTRIES.items()):
         name = module.replace("_", " ").title()
         options = [SelectChoice(code, f"{name} ({code}), the whole country")]

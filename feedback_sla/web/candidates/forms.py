@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
@@ -36,15 +37,15 @@ CHANNEL_CHOICES = [SelectChoice(value, label) for value, label in CHANNEL_LABELS
 
 
 class StageForm(ReturnForm):
-    stage = SelectField("Move to stage", choices=STAGE_CHOICES, validators=[DataRequired()])
+    stage = SelectField(_l("Move to stage"), choices=STAGE_CHOICES, validators=[DataRequired()])
 
 
 class ContactForm(PromiseForm):
     """A logged contact; with a promised date (what the manager told them), the next wait is due on it."""
 
-    channel = SelectField("How they heard from you", choices=CHANNEL_CHOICES, validators=[DataRequired()])
+    channel = SelectField(_l("How they heard from you"), choices=CHANNEL_CHOICES, validators=[DataRequired()])
     note = TextAreaField(
-        "What you told them (optional)",
+        _l("What you told them (optional)"),
         filters=[stripped],
         validators=[Optional(), Length(max=NOTE_LIMIT)],
     )
@@ -52,39 +53,39 @@ class ContactForm(PromiseForm):
 
 class NoteForm(ReturnForm):
     body = TextAreaField(
-        "Internal note",
+        _l("Internal note"),
         filters=[stripped],
-        validators=[DataRequired(message="Internal note: write some text"), Length(max=NOTE_LIMIT)],
+        validators=[DataRequired(message=_l("Internal note: write some text")), Length(max=NOTE_LIMIT)],
     )
 
 
 class WithdrawForm(ReturnForm):
     reason = StringField(
-        "Reason (optional)", filters=[stripped], validators=[Optional(), Length(max=REASON_LIMIT)]
+        _l("Reason (optional)"), filters=[stripped], validators=[Optional(), Length(max=REASON_LIMIT)]
     )
 
 
 class DetailsForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[stripped],
-        validators=[DataRequired(message="Name: must not be empty"), Length(max=200)],
+        validators=[DataRequired(message=_l("Name: must not be empty")), Length(max=200)],
     )
     email = StringField(
-        "Email",
+        _l("Email"),
         filters=[stripped],
-        validators=[DataRequired(message="Email: must not be empty"), valid_email],
+        validators=[DataRequired(message=_l("Email: must not be empty")), valid_email],
     )
     #: Where the candidate lives, when known: an email sent later goes out at their hour.
     time_zone = SelectField(
-        "Candidate's time zone (optional)", validators=[Optional(), valid_time_zone], default=""
+        _l("Candidate's time zone (optional)"), validators=[Optional(), valid_time_zone], default=""
     )
     #: The language their emails and status page are written in: one of the organisation's.
-    language = SelectField("Language")
+    language = SelectField(_l("Language"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.time_zone.choices = [SelectChoice("", "Not known: the position's")] + zone_choices()
+        self.time_zone.choices = [SelectChoice("", _l("Not known: the position's"))] + zone_choices()
         settings = settings_service.load(db.session)
         offered = list(settings.languages)
         current = getattr(kwargs.get("obj"), "language", None)
@@ -96,14 +97,14 @@ class DetailsForm(FlaskForm):
 
 
 class NewCandidateForm(DetailsForm):
-    position = SelectField("Position", coerce=int, validate_choice=True, validators=[DataRequired()])
+    position = SelectField(_l("Position"), coerce=int, validate_choice=True, validators=[DataRequired()])
     applied_at = DateTimeLocalField(
-        "Applied at",
+        _l("Applied at"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
     )
-    stage = SelectField("Stage", choices=STAGE_CHOICES, default="applied")
+    stage = SelectField(_l("Stage"), choices=STAGE_CHOICES, default="applied")
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired(message="CSV file: choose a file")])
+    file = FileField(_l("CSV file"), validators=[FileRequired(message=_l("CSV file: choose a file"))])

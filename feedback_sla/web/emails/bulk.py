@@ -151,11 +151,11 @@ def _confirmation(form: BulkForm, kind: EmailKind, ids: list[int], status: int =
             )
         )
     threshold = int(settings_service.value_of(db.session, SETTING))
-    form.template.choices = template_choices(None, kind, "Each candidate's default")
+    form.template.choices = template_choices(None, kind, gettext("Each candidate's default"))
     form.send_when.choices = [
-        SelectChoice("now", "After the undo window"),
-        SelectChoice("tomorrow", "Tomorrow at 09:00, each candidate's time"),
-        SelectChoice("at", "At a date and time I choose, each candidate's time"),
+        SelectChoice("now", gettext("After the undo window")),
+        SelectChoice("tomorrow", gettext("Tomorrow at 09:00, each candidate's time")),
+        SelectChoice("at", gettext("At a date and time I choose, each candidate's time")),
     ]
     if isinstance(preview, Refused) and form.picked_template() is not None:
         form.template.errors = [*form.template.errors, preview.reason]

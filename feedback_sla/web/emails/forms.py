@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
@@ -43,15 +44,15 @@ class SendLaterForm(SendForm):
     the candidate's clock (the page names the zone)."""
 
     send_when = RadioField(
-        "Send",
+        _l("Send"),
         choices=[
-            SelectChoice("now", "After the undo window"),
-            SelectChoice("tomorrow", "Tomorrow at 09:00"),
-            SelectChoice("at", "At a date and time I choose"),
+            SelectChoice("now", _l("After the undo window")),
+            SelectChoice("tomorrow", _l("Tomorrow at 09:00")),
+            SelectChoice("at", _l("At a date and time I choose")),
         ],
         default="now",
     )
-    send_at = DateTimeLocalField("Date and time", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    send_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
     def chosen_send_at(self) -> scheduling.SendAt | None:
         """The send time asked for; None: after the undo window."""
@@ -66,28 +67,31 @@ class CustomizeForm(SendLaterForm):
     """One more click: the message with this candidate's details, to edit before queueing it."""
 
     subject = StringField(
-        "Subject",
+        _l("Subject"),
         filters=[stripped],
-        validators=[DataRequired(message="Subject: must not be empty"), Length(max=composing.MAX_SUBJECT)],
+        validators=[
+            DataRequired(message=_l("Subject: must not be empty")),
+            Length(max=composing.MAX_SUBJECT),
+        ],
     )
     text = TextAreaField(
-        "Message",
-        validators=[DataRequired(message="Message: must not be empty"), Length(max=composing.MAX_BODY)],
+        _l("Message"),
+        validators=[DataRequired(message=_l("Message: must not be empty")), Length(max=composing.MAX_BODY)],
         render_kw={"rows": 16},
     )
     feedback = TextAreaField(
-        "Feedback for the candidate (optional)",
+        _l("Feedback for the candidate (optional)"),
         filters=[stripped],
         validators=[Optional(), Length(max=checks.MAX_FEEDBACK)],
         render_kw={"rows": 4},
     )
     reasons = MultiCheckboxField(
-        "Internal rejection reasons (never sent)",
+        _l("Internal rejection reasons (never sent)"),
         choices=[SelectChoice(r, r) for r in REJECTION_REASONS],
         validate_choice=True,
     )
     other_reason = StringField(
-        "Other internal reason",
+        _l("Other internal reason"),
         filters=[stripped],
         validators=[Optional(), Length(max=checks.MAX_REASON)],
     )
@@ -96,7 +100,7 @@ class CustomizeForm(SendLaterForm):
     shown_text = HiddenField()
     #: The template picked ("" the candidate's default, "0" the shipped one, else its id), and the
     #: one the message shown was written from: another one picked rewrites the message.
-    template = SelectField("Template", choices=[], validate_choice=False)
+    template = SelectField(_l("Template"), choices=[], validate_choice=False)
     shown_template = HiddenField()
 
     def picked_template(self) -> int | None:
@@ -117,12 +121,16 @@ class MessageForm(ReturnForm):
 
 
 class TemplateForm(FlaskForm):
-    subject = StringField("Subject", validators=[DataRequired(message="Subject: must not be empty")])
+    subject = StringField(_l("Subject"), validators=[DataRequired(message=_l("Subject: must not be empty"))])
     text = TextAreaField(
-        "Text part", validators=[DataRequired(message="Text part: must not be empty")], render_kw={"rows": 16}
+        _l("Text part"),
+        validators=[DataRequired(message=_l("Text part: must not be empty"))],
+        render_kw={"rows": 16},
     )
     html = TextAreaField(
-        "HTML part", validators=[DataRequired(message="HTML part: must not be empty")], render_kw={"rows": 16}
+        _l("HTML part"),
+        validators=[DataRequired(message=_l("HTML part: must not be empty"))],
+        render_kw={"rows": 16},
     )
 
 
@@ -130,9 +138,9 @@ class NamedTemplateForm(TemplateForm):
     """A named template: its name first, what managers pick it by."""
 
     name = StringField(
-        "Name",
+        _l("Name"),
         filters=[stripped],
-        validators=[DataRequired(message="Name: must not be empty"), Length(max=100)],
+        validators=[DataRequired(message=_l("Name: must not be empty")), Length(max=100)],
         description="What managers pick it by, such as “Rejection after final interview”.",
     )
 
@@ -141,11 +149,11 @@ class BulkForm(SendLaterForm):
     """One answer to the selected candidates; above the organisation's threshold their number typed."""
 
     feedback = CustomizeForm.feedback
-    template = SelectField("Template", choices=[], validate_choice=False)
+    template = SelectField(_l("Template"), choices=[], validate_choice=False)
     reasons = CustomizeForm.reasons
     other_reason = CustomizeForm.other_reason
     confirm = StringField(
-        "Type the number of candidates to confirm",
+        _l("Type the number of candidates to confirm"),
         filters=[stripped],
         validators=[Optional(), Length(max=9)],
         render_kw={"inputmode": "numeric", "autocomplete": "off"},

@@ -287,13 +287,13 @@ def template_choices(candidate: Candidate | None, kind: EmailKind, who: str) -> 
 
 
 def _render_customize(candidate, kind, form, preview: RenderedEmail | None, status: int = 200):
-    form.template.choices = template_choices(candidate, kind, "Default for this candidate")
+    form.template.choices = template_choices(candidate, kind, gettext("Default for this candidate"))
     time_zone = scheduling.zone_of(candidate)
     clock = f"{scheduling.whose(candidate.time_zone, time_zone)}, {time_zone}"
     form.send_when.choices = [
-        SelectChoice("now", "After the undo window"),
-        SelectChoice("tomorrow", f"Tomorrow at 09:00 ({clock})"),
-        SelectChoice("at", f"At a date and time I choose ({clock})"),
+        SelectChoice("now", gettext("After the undo window")),
+        SelectChoice("tomorrow", gettext("Tomorrow at 09:00 (%(clock)s)", clock=clock)),
+        SelectChoice("at", gettext("At a date and time I choose (%(clock)s)", clock=clock)),
     ]
     return render_template(
         "emails/customize.html",
