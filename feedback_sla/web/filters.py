@@ -137,6 +137,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(combine_args, "combine_args")
     app.add_template_filter(state_words, "state_words")
     app.add_template_filter(words, "words")
+    app.add_template_filter(plural_words, "plural_words")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(local_time_in, "local_time_in")
