@@ -88,8 +88,11 @@ WORDS = {
     "digest": _l("daily digest"),
     "nudge": _l("nudge"),
     # What an answer makes of a candidate.
+    "active": _l("active"),
     "rejected": _l("rejected"),
     "offered": _l("offered"),
+    "hired": _l("hired"),
+    "withdrawn": _l("withdrawn"),
 }
 
 
