@@ -3,6 +3,8 @@ with users.lookupByEmail, or by hand), ``chat test``, and the migration that add
 
 from __future__ import annotations
 
+import re
+
 import flask_migrate
 import pytest
 import sqlalchemy as sa
@@ -149,3 +151,19 @@ def test_a_manager_cannot_point_their_teams_nudges_at_this_machine(app, client, 
     refused = client.post("/account/chat", data=form)
     assert refused.status_code == 422 and "not a Teams Workflows URL" in text(refused)
     assert preference(session, ana) is None
+
+
+def test_my_settings_sends_nudges_by_email_without_any_chat_connection(app, client, session, ana):
+    logged_in(client, ana)
+    saved = client.post("/account/chat", data={"nudge_email": "y", "daily_cap": "20"})
+    assert saved.status_code == 302
+    assert preference(session, ana).channels("nudge") == (Channel.EMAIL,)
+    page = client.get("/account/settings").get_data(as_text=True)
+    [box] = re.findall(r'<input[^>]*name="nudge_email"[^>]*>', page)
+    assert "checked" in box and "Nudges by email" in page
+    client.post("/account/chat", data={"nudge_slack": "y", "daily_cap": "20"})
+    assert preference(session, ana).channels("nudge") == (Channel.SLACK,)
+    [box] = re.findall(
+        r'<input[^>]*name="nudge_email"[^>]*>', client.get("/account/settings").get_data(as_text=True)
+    )
+    assert "checked" not in box

@@ -63,6 +63,7 @@ class ChatForm(FlaskForm):
 
     digest_slack = BooleanField(_l("Digest in Slack"))
     digest_teams = BooleanField(_l("Digest in Teams"))
+    nudge_email = BooleanField(_l("Nudges by email"))
     nudge_slack = BooleanField(_l("Nudges in Slack"))
     nudge_teams = BooleanField(_l("Nudges in Teams"))
     quiet_from = SelectField(_l("Quiet hours from"), choices=_HOURS, default="")

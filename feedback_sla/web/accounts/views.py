@@ -133,6 +133,7 @@ def _chat_form(preference) -> ChatForm:
     form = ChatForm(formdata=None)
     form.digest_slack.data, form.digest_teams.data = Channel.SLACK in digest, Channel.TEAMS in digest
     form.nudge_slack.data, form.nudge_teams.data = Channel.SLACK in nudges, Channel.TEAMS in nudges
+    form.nudge_email.data = Channel.EMAIL in nudges
     form.quiet_from.data = "" if preference.quiet_from is None else str(preference.quiet_from)
     form.quiet_until.data = "" if preference.quiet_until is None else str(preference.quiet_until)
     form.daily_cap.data = preference.daily_cap
@@ -148,12 +149,13 @@ def save_chat():
         return _render(422, chat_form=form)
     user = current_user._get_current_object()
 
-    def channels(slack: bool, teams: bool) -> list[Channel]:
-        return [c for c, on in ((Channel.SLACK, slack), (Channel.TEAMS, teams)) if on]
+    def channels(slack: bool, teams: bool, email: bool = False) -> list[Channel]:
+        chosen = ((Channel.EMAIL, email), (Channel.SLACK, slack), (Channel.TEAMS, teams))
+        return [c for c, on in chosen if on]
 
     choices = chat_preferences.Choices(
         digest=channels(form.digest_slack.data, form.digest_teams.data),
-        nudges=channels(form.nudge_slack.data, form.nudge_teams.data),
+        nudges=channels(form.nudge_slack.data, form.nudge_teams.data, form.nudge_email.data),
         quiet_from=int(form.quiet_from.data) if form.quiet_from.data else None,
         quiet_until=int(form.quiet_until.data) if form.quiet_until.data else None,
         daily_cap=form.daily_cap.data,
