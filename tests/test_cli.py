@@ -281,6 +281,10 @@ def test_settings_show_lists_every_setting_with_its_default(runner):
         "languages.enabled": "en, de, fr, es, nl",
         "languages.default": "en",
         "bulk.confirm_above": "25",
+        "survey.enabled": "off",
+        "survey.days_open": "30",
+        "survey.report_floor": "5",
+        "my_data.include_internal": "on",
     }
     table = runner.invoke(args=["settings", "show"])
     assert table.output.splitlines()[0].split() == ["key", "value", "meaning"]

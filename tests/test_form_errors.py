@@ -215,6 +215,9 @@ def test_the_settings_form_links_each_error_and_keeps_its_number_time_and_select
     assert "type" not in before.controls["holiday_calendar"]  # a <select>
     values = {name: a.get("value", "") for name, a in before.controls.items()}
     values.update(time_zone="UTC", holiday_calendar="", status_page_enabled="on", languages_default="en")
+    values.update(
+        survey_enabled="off", my_data_include_internal="on"
+    )  # the select boxes, as a browser sends them
 
     response = client.post(
         "/admin/settings",
