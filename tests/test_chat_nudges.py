@@ -239,3 +239,19 @@ def test_the_chat_digest_comes_once_a_day_and_forgets_an_erased_candidate(
     [digest] = [m for m in messages(session) if m.about == About.DIGEST]
     assert "Zoë" not in f"{digest.text} {digest.body}" and "Ångström" not in str(digest.body)
     assert "Bob Byte" in str(digest.body)  # the others it named stay
+
+
+def test_a_name_written_as_markup_stays_a_name_in_slack_and_in_teams(session, chat_server, manager, position):
+    hostile = "<!channel> [Confirm](https://evil.example) *now*"
+    waiting(session, position, hostile, "x@example.org")
+    choose(session, manager, nudges_by=(Channel.SLACK, Channel.TEAMS), teams_url=chat_server.url + "/teams/g")
+    nudge(session, OVERDUE_AT)
+    assert deliver(session, OVERDUE_AT).sent == 2
+    [dm] = chat_server.posted()
+    # Slack: no mention of everyone, no link; the notification's text as escaped as the blocks.
+    assert "<!channel>" not in dm["text"] and dm["text"].startswith("&lt;!channel&gt; [Confirm]")
+    assert "<!channel>" not in str(dm["blocks"])
+    # Teams: the card's Markdown shows the brackets and stars instead of making a link of them.
+    [envelope] = chat_server.posted("/teams/g")
+    title = envelope["attachments"][0]["content"]["body"][0]["text"]
+    assert title == r"<!channel> \[Confirm\]\(https://evil.example\) \*now\* is overdue for an answer"

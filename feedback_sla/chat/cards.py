@@ -12,6 +12,7 @@ confirmation page).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,14 @@ def mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def card_text(text: str) -> str:
+    """Text as a Teams card shows it literally: the characters of its Markdown (a link, emphasis)
+    escaped with a backslash, so a name cannot make a link."""
+    escaped = re.sub(r"([\\`*_\[\]()~])", r"\\\1", text)
+    escaped = re.sub(r"^(\s*)([-+#>])", r"\1\\\2", escaped)  # not a list, a heading or a quote
+    return re.sub(r"^(\s*\d+)\.", r"\1\\.", escaped)
+
+
 def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -133,7 +142,7 @@ def _actions(nudge: Nudge, buttons: list[dict], suffix: str) -> list[dict]:
 def slack_nudge(nudge: Nudge) -> dict:
     """chat.postMessage's ``text`` and ``blocks`` for a nudge (the caller adds ``channel``)."""
     return {
-        "text": nudge.text,
+        "text": mrkdwn(nudge.text),
         "blocks": [_nudge_section(nudge), *_actions(nudge, nudge_buttons(nudge), "nudge")],
     }
 
@@ -148,7 +157,7 @@ def slack_answered(nudge: Nudge, said: str, undo_message_id: int | None) -> dict
     else:
         buttons = nudge_buttons(nudge)
     blocks = [_nudge_section(nudge), _section(mrkdwn(said)), *_actions(nudge, buttons, "answered")]
-    return {"replace_original": True, "text": f"{said} ({nudge.headline})", "blocks": blocks}
+    return {"replace_original": True, "text": mrkdwn(f"{said} ({nudge.headline})"), "blocks": blocks}
 
 
 def slack_ephemeral(said: str) -> dict:
@@ -167,10 +176,12 @@ def teams_envelope(card: dict) -> dict:
 
 
 def _card(title: str, facts: Sequence[tuple[str, str]], links: Sequence[tuple[str, str]], lines=()) -> dict:
-    body = [{"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True}]
-    body += [{"type": "TextBlock", "text": line, "wrap": True} for line in lines]
+    body = [
+        {"type": "TextBlock", "text": card_text(title), "weight": "Bolder", "size": "Medium", "wrap": True}
+    ]
+    body += [{"type": "TextBlock", "text": card_text(line), "wrap": True} for line in lines]
     if facts:
-        body.append({"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts]})
+        body.append({"type": "FactSet", "facts": [{"title": t, "value": card_text(v)} for t, v in facts]})
     return {
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
