@@ -85,6 +85,8 @@ def org(session, frozen):
         )
     )
     waits.withdraw(session, jane, ny(2026, 11, 16, 10), reason="found another job", channel="email")
+    # Frank's team has an applicant in the period too: the page's groups are those with a wait in it.
+    waits.add_candidate(session, design, "Sam Lee", "sam@example.com", ny(2026, 11, 3, 9), settings)
     session.commit()
     return admin, five, four
 

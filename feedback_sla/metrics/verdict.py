@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -81,29 +81,31 @@ def verdicts(
     by: GroupBy = GroupBy.MANAGER,
     manager_id: int | None = None,
     decided: Iterable = (),
+    group_ids: Collection[int] | None = None,
 ) -> Verdicts:
     """Every group with an answer, an answered wait or a decision in the period, by name; survey
     figures only for groups of at least ``floor`` answers (the ``survey.report_floor`` setting).
     ``decided``: the candidates decided in the period (``survey.decisions.decided_in``), read by
-    the caller (they name the emails sent before each decision, which metrics never reads)."""
+    the caller (they name the emails sent before each decision, which metrics never reads).
+    ``group_ids``: only these groups (the metrics page's page of them), so a page costs what it shows."""
     rollup.current(session, settings)  # counted again if the settings it was counted with changed
     lines: dict[int, Verdict] = {}
-    names = _names(session, by, manager_id)
+    names = _names(session, by, manager_id, group_ids)
 
     def line(group_id: int | None) -> Verdict | None:
         if group_id is None or group_id not in names:
             return None
         return lines.setdefault(group_id, Verdict(group_id, names[group_id]))
 
-    _add_answers(session, since, until, by, line)
-    _add_rollup(session, since, until, by, line)
+    _add_answers(session, since, until, by, line, group_ids)
+    _add_rollup(session, since, until, by, line, group_ids)
     _add_decisions(decided, settings, by, line)
     for verdict in lines.values():
         _finish(verdict, floor)
     return Verdicts(floor, sorted(lines.values(), key=lambda v: (v.group.lower(), v.group_id)))
 
 
-def _names(session: Session, by: GroupBy, manager_id: int | None) -> dict[int, str]:
+def _names(session: Session, by: GroupBy, manager_id: int | None, group_ids) -> dict[int, str]:
     if by == GroupBy.POSITION:
         query = select(Position.id, Position.title)
         if manager_id is not None:
@@ -112,21 +114,26 @@ def _names(session: Session, by: GroupBy, manager_id: int | None) -> dict[int, s
         query = select(User.id, User.name)
         if manager_id is not None:
             query = query.where(User.id == manager_id)
+    if group_ids is not None:
+        query = query.where((Position.id if by == GroupBy.POSITION else User.id).in_(sorted(group_ids)))
     return dict(session.execute(query).all())
+
+
+def _only(query, column, group_ids):
+    return query if group_ids is None else query.where(column.in_(sorted(group_ids)))
 
 
 def _key(by: GroupBy, position_column, manager_column):
     return position_column if by == GroupBy.POSITION else manager_column
 
 
-def _add_answers(session, since, until, by, line) -> None:
+def _add_answers(session, since, until, by, line, group_ids=None) -> None:
     first = since - dt.timedelta(days=since.weekday())
-    query = select(
-        _key(by, SurveyAnswer.position_id, SurveyAnswer.manager_id),
-        SurveyAnswer.score,
-        SurveyAnswer.kept,
-        SurveyAnswer.comment,
-    ).where(SurveyAnswer.week >= first, SurveyAnswer.week <= until)
+    key = _key(by, SurveyAnswer.position_id, SurveyAnswer.manager_id)
+    query = select(key, SurveyAnswer.score, SurveyAnswer.kept, SurveyAnswer.comment).where(
+        SurveyAnswer.week >= first, SurveyAnswer.week <= until
+    )
+    query = _only(query, key, group_ids)
     for group_id, score, kept, comment in session.execute(query):
         verdict = line(group_id)
         if verdict is not None:
@@ -136,21 +143,26 @@ def _add_answers(session, since, until, by, line) -> None:
                 verdict.comments.append(comment)
 
 
-def _add_rollup(session, since, until, by, line) -> None:
+def _add_rollup(session, since, until, by, line, group_ids=None) -> None:
+    key = _key(by, AnsweredByPosition.position_id, Position.manager_id)
     rows = session.execute(
-        select(
-            _key(by, AnsweredByPosition.position_id, Position.manager_id),
-            AnsweredByPosition.days,
-            func.sum(AnsweredByPosition.answered),
-            func.sum(AnsweredByPosition.met),
+        _only(
+            select(
+                _key(by, AnsweredByPosition.position_id, Position.manager_id),
+                AnsweredByPosition.days,
+                func.sum(AnsweredByPosition.answered),
+                func.sum(AnsweredByPosition.met),
+            )
+            .join(Position, Position.id == AnsweredByPosition.position_id)
+            .where(
+                AnsweredByPosition.opened_day >= (since - EPOCH).days,
+                AnsweredByPosition.opened_day <= (until - EPOCH).days,
+                AnsweredByPosition.days >= 0,
+            )
+            .group_by(_key(by, AnsweredByPosition.position_id, Position.manager_id), AnsweredByPosition.days),
+            key,
+            group_ids,
         )
-        .join(Position, Position.id == AnsweredByPosition.position_id)
-        .where(
-            AnsweredByPosition.opened_day >= (since - EPOCH).days,
-            AnsweredByPosition.opened_day <= (until - EPOCH).days,
-            AnsweredByPosition.days >= 0,
-        )
-        .group_by(_key(by, AnsweredByPosition.position_id, Position.manager_id), AnsweredByPosition.days)
     )
     for group_id, days, answered, met in rows:
         verdict = line(group_id)

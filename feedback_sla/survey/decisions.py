@@ -6,6 +6,7 @@ first wait through ``ix_waits_candidate`` and their emails through ``ix_outbox_m
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -31,9 +32,18 @@ class Decided:
     updates_before: int
 
 
-def decided_in(session: Session, since: dt.date, until: dt.date, time_zone: str) -> list[Decided]:
+def decided_in(
+    session: Session,
+    since: dt.date,
+    until: dt.date,
+    time_zone: str,
+    *,
+    positions: Collection[int] | None = None,
+    managers: Collection[int] | None = None,
+) -> list[Decided]:
     """Every candidate decided from ``since`` through ``until``, days in ``time_zone`` (the
-    organisation's)."""
+    organisation's); only those of ``positions`` or of ``managers``' positions when given (a page
+    of the metrics page's groups)."""
     zone = ZoneInfo(time_zone)
     start = dt.datetime.combine(since, dt.time(), zone).astimezone(dt.UTC)
     end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
@@ -60,5 +70,15 @@ def decided_in(session: Session, since: dt.date, until: dt.date, time_zone: str)
         )
         .join(Position, Position.id == Candidate.position_id)
         .where(Candidate.decided_at >= start, Candidate.decided_at < end, Candidate.status.in_(DECIDED))
+        .where(*_of_groups(positions, managers))
     )
     return [Decided(*row) for row in rows]
+
+
+def _of_groups(positions: Collection[int] | None, managers: Collection[int] | None) -> list:
+    found = []
+    if positions is not None:
+        found.append(Candidate.position_id.in_(sorted(positions)))
+    if managers is not None:
+        found.append(Position.manager_id.in_(sorted(managers)))
+    return found

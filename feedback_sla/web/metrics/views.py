@@ -19,9 +19,19 @@ from feedback_sla.web.transaction import Refused, one_transaction
 bp = Blueprint("metrics", __name__)
 
 
-def _verdicts(settings, filters: service.MetricsFilters) -> verdict.Verdicts:
-    """What candidates say beside the clock, for the page's groups and period, above the floor."""
-    decided = decisions.decided_in(db.session, filters.since, filters.until, settings.time_zone)
+def _verdicts(settings, filters: service.MetricsFilters, figures: service.Metrics) -> verdict.Verdicts:
+    """What candidates say beside the clock, for the groups on this page of the summary and the
+    period, above the floor: a page reads what it shows, however many managers there are."""
+    ids = {group.group_id for group in figures.groups}
+    by_position = filters.by == GroupBy.POSITION
+    decided = decisions.decided_in(
+        db.session,
+        filters.since,
+        filters.until,
+        settings.time_zone,
+        positions=ids if by_position else None,
+        managers=None if by_position else ids,
+    )
     floor = settings_service.value_of(db.session, "survey.report_floor")
     return verdict.verdicts(
         db.session,
@@ -32,6 +42,7 @@ def _verdicts(settings, filters: service.MetricsFilters) -> verdict.Verdicts:
         filters.by,
         filters.manager_id,
         decided=decided,
+        group_ids=ids,
     )
 
 
@@ -58,7 +69,7 @@ def index():
             find_manager=functools.partial(service.find_manager, db.session),
         )
         figures = service.metrics(db.session, now, settings, filters)
-        judged = _verdicts(settings, filters)
+        judged = _verdicts(settings, filters, figures)
         return filters, figures, judged
 
     # One transaction: the rollup is counted again here if the settings it was counted with changed.
