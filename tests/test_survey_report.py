@@ -203,3 +203,31 @@ def test_the_survey_commands_refuse_bad_input_and_write_nothing(runner, org):
     done = runner.invoke(args=["survey", "wording", "--language", "de", "--question", "kept", "Pünktlich?"])
     assert done.exit_code == 0, done.output
     assert db.session.get(SurveyWording, ("de", "kept")).text == "Pünktlich?"
+
+
+def test_the_decision_indexes_migration_goes_down_and_up_keeping_the_candidates(session, org):
+    import flask_migrate
+    import sqlalchemy as sa
+
+    def indexes(table: str) -> set[str]:
+        if db.engine.dialect.name == "postgresql":
+            query = "SELECT indexname FROM pg_indexes WHERE tablename = :t"
+        else:
+            query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+        found = set(db.session.execute(sa.text(query), {"t": table}).scalars())
+        db.session.rollback()
+        return found
+
+    assert {"ix_candidates_position_decided"} <= indexes("candidates")
+    assert "ix_waits_candidate_opened" in indexes("waits") and "ix_waits_candidate" not in indexes("waits")
+    flask_migrate.downgrade(revision="0022_user_language")
+    try:
+        assert "ix_waits_candidate" in indexes("waits") and "ix_waits_candidate_opened" not in indexes(
+            "waits"
+        )
+        assert "ix_candidates_position_decided" not in indexes("candidates")
+    finally:
+        db.session.rollback()
+        flask_migrate.upgrade()
+    assert "ix_waits_candidate_opened" in indexes("waits")
+    assert db.session.execute(sa.text("SELECT count(*) FROM candidates")).scalar() == 2

@@ -94,6 +94,9 @@ class Candidate(db.Model):
 # Retention looks for candidates decided before a day.
 Index("ix_candidates_decided_at", Candidate.decided_at)
 
+# The metrics page's verdict: a page of groups' positions' candidates decided in the period.
+Index("ix_candidates_position_decided", Candidate.position_id, Candidate.decided_at)
+
 # The candidates page's search (a LIKE '%…%' on the folded name and email) on PostgreSQL: a
 # trigram index answers it without reading every candidate. SQLite reads them all.
 Index(

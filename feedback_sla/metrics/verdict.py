@@ -6,7 +6,7 @@ business days) with the status updates sent before it.
 
 What it reads is small or indexed: the survey's answers of the period (by week), the rollup's rows
 of the period, and the candidates decided in the period (``ix_candidates_decided_at``), each with
-its first wait (``ix_waits_candidate``) and its updates (``ix_outbox_messages_candidate``).
+its first wait (``ix_waits_candidate_opened``) and its updates (``ix_outbox_messages_candidate``).
 """
 
 from __future__ import annotations

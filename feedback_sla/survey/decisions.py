@@ -1,7 +1,7 @@
 """The candidates decided in a period, for the time to a decision beside the survey's figures: when
 each applied (their first wait's opening), when they were decided, and how many status updates
 were sent to them before the decision. Read through ``ix_candidates_decided_at``, each candidate's
-first wait through ``ix_waits_candidate`` and their emails through ``ix_outbox_messages_candidate``."""
+first wait through ``ix_waits_candidate_opened`` and their emails through ``ix_outbox_messages_candidate``."""
 
 from __future__ import annotations
 

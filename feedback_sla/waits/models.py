@@ -76,7 +76,8 @@ class Wait(db.Model):
             sqlite_where=text("closed_at IS NULL"),
             postgresql_where=text("closed_at IS NULL"),
         ),
-        Index("ix_waits_candidate", "candidate_id"),
+        # A candidate's waits, and their first (when they applied), from the index alone.
+        Index("ix_waits_candidate_opened", "candidate_id", "opened_at"),
         Index(
             "ix_waits_open_due",
             "due_at",
