@@ -80,7 +80,7 @@ def queue(app, candidate: Candidate, kind: str, **extra) -> OutboxMessage:
         db.session.get(Candidate, candidate.id),
         kind,
         new_idempotency_key(),
-        dt.datetime.now(dt.UTC),
+        NOW,
         candidate.position.manager,
         **extra,
     )

@@ -19,7 +19,6 @@ from feedback_sla.candidates.models import Candidate
 from feedback_sla.database import db
 from feedback_sla.emails.models import EmailKind, OutboxMessage
 from feedback_sla.positions.models import Position
-from feedback_sla.timeutil import utcnow
 from feedback_sla.waits import service
 from feedback_sla.waits.clock import OrgSettings
 from feedback_sla.web.i18n import TRANSLATIONS
@@ -155,8 +154,10 @@ def shown_whole(sentence: str, page: str) -> bool:
 
 
 @pytest.mark.parametrize("who", ["admin", "manager"])
-def test_every_signed_in_page_in_german_holds_no_english_sentence_of_the_catalog(app, client, session, who):
-    demo.seed(session, utcnow())
+def test_every_signed_in_page_in_german_holds_no_english_sentence_of_the_catalog(
+    app, client, session, who, clock
+):
+    demo.seed(session, NOW)  # on a fixed day: the pages hold the same waits whatever the date
     session.commit()
     user = find_by_email(session, demo.ADMIN[0] if who == "admin" else demo.MANAGERS[0][0])
     user.language = "de"
