@@ -226,8 +226,9 @@ def test_the_chat_digest_comes_once_a_day_and_forgets_an_erased_candidate(
 ):
     from feedback_sla.retention import service as retention
 
-    ada = waiting(session, position, "Zoë Ångström", "zoe@example.org")
-    waiting(session, position, "Bob Byte", "bob@example.org")
+    with time_machine.travel(OPENED, tick=False):  # added when they applied, before the digest
+        ada = waiting(session, position, "Zoë Ångström", "zoe@example.org")
+        waiting(session, position, "Bob Byte", "bob@example.org")
     choose(session, manager, nudges_by=(), digest_by=(Channel.SLACK,))
     for minutes in (0, 30):  # past Grace's digest hour in Berlin, twice: one digest
         nudge(session, OVERDUE_AT + dt.timedelta(minutes=minutes))

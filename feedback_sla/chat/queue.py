@@ -222,20 +222,35 @@ def failures(session: Session, limit: int = 50) -> list[ChatMessage]:
     return list(session.scalars(query.limit(limit)))
 
 
-def forget_candidate(session: Session, candidate_id: int, spellings: Sequence[str] = (), replace=None) -> int:
-    """Erasure: the candidate's chat messages go (their text named them), and a digest that named
-    them among others keeps its text with every ``spellings`` of them put through ``replace`` (a
-    function of a string): how many messages were deleted or changed."""
+def forget_candidate(
+    session: Session,
+    candidate_id: int,
+    spellings: Sequence[str] = (),
+    replace=None,
+    *,
+    manager_id: int | None = None,
+    since: dt.datetime | None = None,
+) -> int:
+    """Erasure: the candidate's chat messages go (their text named them), and a digest to their
+    manager (``manager_id``, since ``since``, when they were added) that named them among others
+    keeps its text with every ``spellings`` of them put through ``replace`` (a function of a
+    string): how many messages were deleted or changed. The manager's digests are found by
+    ``ix_chat_messages_user_created``, not by reading every message."""
     from sqlalchemy import delete
 
     changed = session.execute(delete(_T).where(_T.c.candidate_id == candidate_id)).rowcount
-    if not spellings or replace is None:
+    if not spellings or replace is None or manager_id is None or since is None:
         return changed
     texts = (_T.c.text, cast(_T.c.body, Text))
     spellings = {*spellings, *(json.dumps(s)[1:-1] for s in spellings)}  # as the JSON holds them
     naming = or_(*(t.contains(s, autoescape=True) for s in spellings for t in texts))
     rows = session.execute(
-        select(_T.c.id, _T.c.text, _T.c.body).where(_T.c.candidate_id.is_(None), naming)
+        select(_T.c.id, _T.c.text, _T.c.body).where(
+            _T.c.user_id == manager_id,
+            _T.c.created_at >= since,
+            _T.c.about == About.DIGEST.value,
+            naming,
+        )
     ).all()
     for message_id, text, body in rows:
         scrubbed = json.loads(replace(json.dumps(body, ensure_ascii=False)))

@@ -125,7 +125,12 @@ def erase(session: Session, candidate: Candidate, at: dt.datetime, request: Requ
     forget_deliveries(session, candidate.id)
     named = erased or former
     chat_queue.forget_candidate(
-        session, candidate.id, named.spellings, lambda text: named.pattern().sub(erasure.ERASED_NAME, text)
+        session,
+        candidate.id,
+        named.spellings,
+        lambda text: named.pattern().sub(erasure.ERASED_NAME, text),
+        manager_id=candidate.position.manager_id,
+        since=candidate.created_at,
     )
     session.flush()
     return erased
