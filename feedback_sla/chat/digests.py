@@ -44,11 +44,14 @@ def queue_digests(run) -> int:
     keys = [_key(user, day, channel) for user, _, day, channel in wanted]
     done = set(session.scalars(select(ChatMessage.dedupe_key).where(ChatMessage.dedupe_key.in_(keys))))
     queued = 0
+    digests: dict[int, cards.ChatDigest | None] = {}  # each manager's read once, for all their channels
     for user, pref, day, channel in wanted:
         if _key(user, day, channel) in done:
             continue
         with force_locale(languages.for_pages(user.language, run.settings.languages_default)):
-            digest = _digest_of(run, user, day)
+            if user.id not in digests:
+                digests[user.id] = _digest_of(run, user, day)
+            digest = digests[user.id]
             if digest is None:
                 continue
             body = cards.slack_digest(digest) if channel == Channel.SLACK else cards.teams_digest(digest)

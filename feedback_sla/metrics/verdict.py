@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from feedback_sla.accounts.models import User
 from feedback_sla.metrics import rollup
+from feedback_sla.metrics.local_days import EPOCH
 from feedback_sla.metrics.models import AnsweredByPosition
 from feedback_sla.positions.models import Position
 from feedback_sla.reports.summary import GroupBy, percentile
@@ -28,8 +29,6 @@ from feedback_sla.survey.models import Kept, SurveyAnswer
 from feedback_sla.timeutil import as_utc, local_date
 from feedback_sla.waits import clock
 from feedback_sla.waits.clock import OrgSettings
-
-EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass
@@ -148,7 +147,7 @@ def _add_rollup(session, since, until, by, line, group_ids=None) -> None:
     rows = session.execute(
         _only(
             select(
-                _key(by, AnsweredByPosition.position_id, Position.manager_id),
+                key,
                 AnsweredByPosition.days,
                 func.sum(AnsweredByPosition.answered),
                 func.sum(AnsweredByPosition.met),
@@ -159,7 +158,7 @@ def _add_rollup(session, since, until, by, line, group_ids=None) -> None:
                 AnsweredByPosition.opened_day <= (until - EPOCH).days,
                 AnsweredByPosition.days >= 0,
             )
-            .group_by(_key(by, AnsweredByPosition.position_id, Position.manager_id), AnsweredByPosition.days),
+            .group_by(key, AnsweredByPosition.days),
             key,
             group_ids,
         )
