@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from feedback_sla.accounts.models import User
 from feedback_sla.candidates import status_links
@@ -30,6 +30,7 @@ from feedback_sla.chat.models import About, Channel, ChatMessage, ChatPreference
 from feedback_sla.digest import answers
 from feedback_sla.positions.models import Position
 from feedback_sla.timeutil import local_date, local_time_in, zone
+from feedback_sla.waits.answers import open_waits_of
 from feedback_sla.waits.clock import OrgSettings, State, business_days_counter
 from feedback_sla.waits.models import Wait
 from feedback_sla.waits.queries import listed, state_expression, urgency_expression
@@ -246,6 +247,7 @@ def queue_event_nudges(run: _Run) -> None:
         select(Event).where(Event.id > after, Event.kind.in_(kinds)).order_by(Event.id).limit(EVENTS)
     ).all()
     settled = after
+    told = []
     for event in events:
         if row is None and event.recorded_at < now - FIRST_SCAN:
             continue
@@ -253,25 +255,40 @@ def queue_event_nudges(run: _Run) -> None:
             settled = max(settled, event.id)
         about = _event_about(event)
         if about is not None:
-            _nudge_event(run, event, about)
+            told.append((event, about))
+    _nudge_events(run, told)
     if row is None:
         session.add(ChatSetting(name=CURSOR, value=str(settled), updated_at=now))
     elif settled > int(row.value):
         row.value, row.updated_at = str(settled), now
 
 
-def _nudge_event(run: _Run, event: Event, about: About) -> None:
-    candidate = run.session.get(Candidate, event.candidate_id)
-    if candidate is None or candidate.erased_at is not None:  # erased: nothing of theirs is told
+def _nudge_events(run: _Run, told: list[tuple[Event, About]]) -> None:
+    """Each event's nudge, its candidates, positions, managers and open waits read once for all."""
+    if not told:
         return
-    position = candidate.position
-    found = _managers(run.session, [position.manager_id]).get(position.manager_id)
-    if found is None:
-        return
-    user, pref = found
-    wait = run.session.scalar(select(Wait).where(Wait.candidate_id == candidate.id, Wait.closed_at.is_(None)))
-    nudge = nudge_of(about, candidate, position, wait, user, run.now, run.settings, run.config)
-    run.nudge(user, pref, nudge, f"event:{event.id}", event_id=event.id, wait_id=wait.id if wait else None)
+    ids = sorted({event.candidate_id for event, _ in told})
+    candidates = {  # an erased candidate: nothing of theirs is told
+        c.id: c
+        for c in run.session.scalars(
+            select(Candidate)
+            .where(Candidate.id.in_(ids), Candidate.erased_at.is_(None))
+            .options(selectinload(Candidate.position))
+        )
+    }
+    managers = _managers(run.session, (c.position.manager_id for c in candidates.values()))
+    waits = open_waits_of(run.session, set(candidates))
+    for event, about in told:
+        candidate = candidates.get(event.candidate_id)
+        found = managers.get(candidate.position.manager_id) if candidate is not None else None
+        if found is None:
+            continue
+        user, pref = found
+        wait = waits.get(candidate.id)
+        nudge = nudge_of(about, candidate, candidate.position, wait, user, run.now, run.settings, run.config)
+        run.nudge(
+            user, pref, nudge, f"event:{event.id}", event_id=event.id, wait_id=wait.id if wait else None
+        )
 
 
 def run_nudges(session: Session, now: dt.datetime, settings: OrgSettings, config: ChatConfig) -> NudgeReport:
