@@ -28,7 +28,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, exists, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -43,7 +43,7 @@ from feedback_sla.settings import service as settings_service
 from feedback_sla.timeutil import local_date
 from feedback_sla.waits import answers, lifecycle
 from feedback_sla.waits.clock import OrgSettings
-from feedback_sla.waits.lead_time import email_on_its_way, within_lead_time
+from feedback_sla.waits.lead_time import UNSENT, email_on_its_way, within_lead_time
 from feedback_sla.waits.models import Wait, WaitReason
 
 #: Waits queued and committed together.
@@ -104,30 +104,36 @@ class Outcome:
 # --- which waits ----------------------------------------------------------------------------------
 
 
-def unanswered():
-    """The wait's candidate is owed news, can be written to, and has no candidate email on its way;
-    nor has a person undone an autopilot update since the wait opened (they answer it themselves)."""
-    candidate_id, candidate = Wait.candidate_id, aliased(Candidate)
+def waiting(candidate) -> ColumnElement[bool]:
+    """The candidate (an entity or alias) is owed news and can be written to."""
     return and_(
-        exists().where(
-            candidate.id == candidate_id,
-            candidate.status.in_(WAITING),
-            candidate.email_undeliverable_at.is_(None),
-            candidate.erased_at.is_(None),
-            candidate.email != "",
-        ),
-        ~email_on_its_way(candidate_id),
-        ~exists().where(
-            OutboxMessage.candidate_id == candidate_id,
-            OutboxMessage.autopilot.is_(True),
-            OutboxMessage.status == OutboxStatus.CANCELLED,
-            OutboxMessage.queued_at >= Wait.opened_at,
-        ),
+        candidate.status.in_(WAITING),
+        candidate.email_undeliverable_at.is_(None),
+        candidate.erased_at.is_(None),
+        candidate.email != "",
+    )
+
+
+def unheard() -> ColumnElement[bool]:
+    """The wait's candidate has no candidate email on its way, and ``not_undone``."""
+    return and_(~email_on_its_way(Wait.candidate_id), not_undone())
+
+
+def not_undone() -> ColumnElement[bool]:
+    """No person has undone an autopilot update to the wait's candidate since the wait opened (they
+    answer it themselves)."""
+    return ~exists().where(
+        OutboxMessage.candidate_id == Wait.candidate_id,
+        OutboxMessage.autopilot.is_(True),
+        OutboxMessage.status == OutboxStatus.CANCELLED,
+        OutboxMessage.queued_at >= Wait.opened_at,
     )
 
 
 def owed_query(session: Session, now: dt.datetime, settings: OrgSettings, limits: Limits):
-    """Every open wait autopilot owes an update now, soonest deadline first (one statement)."""
+    """Every open wait autopilot owes an update now, soonest deadline first (one statement). The
+    position is joined through the wait's own copy of it, so only the waits of autopilot positions
+    whose deadline is near are looked up in the candidates."""
     return (
         select(
             Wait.id,
@@ -138,14 +144,15 @@ def owed_query(session: Session, now: dt.datetime, settings: OrgSettings, limits
             Wait.due_at,
             Wait.autopilot_updates,
         )
+        .join(Position, Wait.position_id == Position.id)
         .join(Candidate, Wait.candidate_id == Candidate.id)
-        .join(Position, Candidate.position_id == Position.id)
         .where(
             Wait.closed_at.is_(None),
             Position.autopilot.is_(True),
             Wait.autopilot_updates < limits.max_per_wait,
             within_lead_time(session, now, limits.lead_business_hours, settings),
-            unanswered(),
+            waiting(Candidate),
+            unheard(),
         )
         .order_by(Wait.due_at, Wait.id)
     )
@@ -269,35 +276,58 @@ def _load(session: Session, wait_ids: list[int]) -> dict[int, Wait]:
 
 def _claim(session: Session, batch: list[Owed]) -> set[int]:
     """Count the update on each wait still as the run found it (open, at the same count,
-    unanswered), in one statement: the waits claimed. Waits for a concurrent run's claim of the
-    same waits to commit, then sees its counts."""
+    unanswered): the waits claimed. The waits are locked first, in the order of their ids, so two
+    runs claiming the same batch never deadlock and the second sees the first's counts once it
+    commits (SQLite, which locks the whole database, ignores FOR UPDATE). Two statements."""
     if not batch:
         return set()
-    claimed = session.connection().execute(
-        _claim_statement(),
-        {"ids": [item.wait_id for item in batch], "seen": [(item.wait_id, item.updates) for item in batch]},
+    connection = session.connection()
+    connection.execute(_LOCK, {"ids": [item.wait_id for item in batch]})
+    seen: dict[int, list[int]] = {}
+    for item in batch:
+        seen.setdefault(item.updates, []).append(item.wait_id)
+    claimed = connection.execute(
+        _claim_statement(tuple(sorted(seen))),
+        {"candidates": sorted({item.candidate_id for item in batch})}
+        | {f"seen_{count}": ids for count, ids in seen.items()},
     )
     return set(claimed.scalars())
 
 
+_LOCK = (
+    select(Wait.id).where(Wait.id.in_(bindparam("ids", expanding=True))).order_by(Wait.id).with_for_update()
+)
+
+
 @functools.cache
-def _claim_statement():
-    """``_claim``'s UPDATE, built once (building it costs more than running it). The waits are
-    locked in the order of their ids first, so two runs claiming the same batch never deadlock
-    (SQLite, which locks the whole database, ignores FOR UPDATE)."""
-    locked = (
-        select(Wait.id)
-        .where(Wait.id.in_(bindparam("ids", expanding=True)))
-        .order_by(Wait.id)
-        .with_for_update()
+def _claim_statement(counts: tuple[int, ...]):
+    """``_claim``'s UPDATE for waits found at ``counts`` updates, built once (building it costs
+    more than running it): the waits seen at each count are one list.
+
+    The emails on their way are looked up for the batch's candidates by list, so the database
+    reads them from the index of unsent emails even when its statistics, taken before the run
+    queued thousands, say there are none (it would otherwise scan them all for every wait)."""
+    candidate = aliased(Candidate)
+    on_its_way = select(OutboxMessage.candidate_id).where(
+        OutboxMessage.candidate_id.in_(bindparam("candidates", expanding=True)),
+        OutboxMessage.status.in_(UNSENT),
     )
     return (
         update(Wait.__table__)
         .where(
-            Wait.id.in_(locked),
-            tuple_(Wait.id, Wait.autopilot_updates).in_(bindparam("seen", expanding=True)),
+            or_(
+                *(
+                    and_(
+                        Wait.id.in_(bindparam(f"seen_{count}", expanding=True)),
+                        Wait.autopilot_updates == count,
+                    )
+                    for count in counts
+                )
+            ),
             Wait.closed_at.is_(None),
-            unanswered(),
+            exists().where(candidate.id == Wait.candidate_id, waiting(candidate)),
+            Wait.candidate_id.not_in(on_its_way),
+            not_undone(),
         )
         .values(autopilot_updates=Wait.autopilot_updates + 1)
         .returning(Wait.id)
