@@ -110,9 +110,11 @@ def label(language: str) -> str:
     return english if english == own else f"{english} · {own}"
 
 
+@functools.lru_cache(maxsize=1024)
 def long_date(day: dt.date, language: str) -> str:
     """A date as a candidate reads it, the same in every email and on their page:
-    "Wednesday, 16 December 2026", "Mittwoch, 16. Dezember 2026"."""
+    "Wednesday, 16 December 2026", "Mittwoch, 16. Dezember 2026" (written out once per day and
+    language: autopilot's run promises the same few dates to thousands)."""
     return dates.format_date(day, "full", locale=locale(language))
 
 
