@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import get_locale, refresh
+from flask_babel import get_locale, get_translations, refresh
 
 from feedback_sla import languages
 from feedback_sla.database import db
@@ -38,7 +38,29 @@ def init_app(app: Flask) -> None:
         default_translation_directories=";".join(str(TRANSLATIONS) for _ in DOMAINS),
         locale_selector=select_locale,
     )
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda string: translations().ugettext(string),
+        ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
+        newstyle=True,
+        pgettext=lambda context, string: translations().upgettext(context, string),
+        npgettext=lambda context, one, many, n: translations().unpgettext(context, one, many, n),
+    )
     app.jinja_env.globals["page_language"] = page_language
+
+
+def translations():
+    """The catalog of the page's language, found once for as long as that language holds: a page
+    writes hundreds of strings, and Flask-Babel looks the catalog up anew for each (its context,
+    domain and locale). Kept beside the locale Flask-Babel settled on, so a change of language
+    (``use``, ``force_locale``) is followed at once."""
+    context = g.get("_flask_babel") if g else None
+    locale = getattr(context, "babel_locale", None)
+    if locale is None:  # not settled yet: Flask-Babel settles it now
+        return get_translations()
+    kept = getattr(context, "page_translations", None)
+    if kept is None or kept[0] is not locale:
+        kept = context.page_translations = (locale, get_translations())
+    return kept[1]
 
 
 def page_language() -> str:
