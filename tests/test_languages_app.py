@@ -209,3 +209,23 @@ def test_the_migration_keeps_every_user_and_goes_back(app, session):
         finally:
             db.session.rollback()
             flask_migrate.upgrade()
+
+
+def test_a_change_of_language_within_one_request_is_followed_at_once(app):
+    """A page's catalog is found once per language, not once per string: a digest written for a
+    German manager, then an English one, then a German one again in the same context, each reads in
+    its own language."""
+    from flask_babel import force_locale
+
+    template = app.jinja_env.from_string(
+        '{{ _("Send update") }} · {{ ngettext("%(num)d day", "%(num)d days", 2) }}'
+    )
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        with force_locale("de"):
+            first = template.render()
+        english = template.render()
+        with force_locale("de"):
+            again = template.render()
+    assert first == again
+    assert first.startswith("Zwischenstand senden · ")
+    assert english.startswith("Send update · ")
