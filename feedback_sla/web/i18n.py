@@ -18,6 +18,9 @@ from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, get_translations, refresh
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 from feedback_sla import languages
 from feedback_sla.database import db
@@ -38,14 +41,49 @@ def init_app(app: Flask) -> None:
         default_translation_directories=";".join(str(TRANSLATIONS) for _ in DOMAINS),
         locale_selector=select_locale,
     )
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda string: translations().ugettext(string),
-        ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
-        newstyle=True,
-        pgettext=lambda context, string: translations().upgettext(context, string),
-        npgettext=lambda context, one, many, n: translations().unpgettext(context, one, many, n),
+    # Flask-Babel's callables go through Jinja's wrappers, which copy the template's whole context
+    # at every string written inside a loop; these take the escaping setting alone (the same
+    # rule: in an escaping template the words are safe and what fills them in is escaped).
+    app.jinja_env.newstyle_gettext = True
+    app.jinja_env.globals.update(
+        _=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext
     )
     app.jinja_env.globals["page_language"] = page_language
+
+
+@pass_eval_context
+def gettext(eval_ctx: EvalContext, string: str, /, **variables) -> str:
+    """A template's ``_()``: the page language's words for ``string``, filled in with ``variables``."""
+    return _filled(eval_ctx, translations().ugettext(string), variables)
+
+
+@pass_eval_context
+def ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables) -> str:
+    variables.setdefault("num", num)
+    return _filled(eval_ctx, translations().ungettext(singular, plural, num), variables)
+
+
+@pass_eval_context
+def pgettext(eval_ctx: EvalContext, context: str, string: str, /, **variables) -> str:
+    variables.setdefault("context", context)
+    return _filled(eval_ctx, translations().upgettext(context, string), variables)
+
+
+@pass_eval_context
+def npgettext(
+    eval_ctx: EvalContext, context: str, singular: str, plural: str, num: int, /, **variables
+) -> str:
+    variables.setdefault("context", context)
+    variables.setdefault("num", num)
+    return _filled(eval_ctx, translations().unpgettext(context, singular, plural, num), variables)
+
+
+def _filled(eval_ctx: EvalContext, words: str, variables: dict) -> str:
+    """Always a format string, as Jinja's own gettext: in an escaping template the words are markup
+    and each value is escaped as it is put in."""
+    if eval_ctx.autoescape:
+        words = Markup(words)  # noqa: S704 (the words of our own catalogs)
+    return words % variables
 
 
 def translations():
