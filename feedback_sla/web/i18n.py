@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, has_request_context, request
-from flask_babel import get_locale, get_translations, refresh
+from flask import Flask, g, has_app_context, has_request_context, request
+from flask_babel import Domain, get_locale, refresh
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         default_translation_directories=";".join(str(TRANSLATIONS) for _ in DOMAINS),
         locale_selector=select_locale,
     )
+    babel.domain_instance = DOMAIN  # what Flask-Babel's gettext and lazy strings read
     # Flask-Babel's callables go through Jinja's wrappers, which copy the template's whole context
     # at every string written inside a loop; these take the escaping setting alone (the same
     # rule: in an escaping template the words are safe and what fills them in is escaped).
@@ -86,19 +87,30 @@ def _filled(eval_ctx: EvalContext, words: str, variables: dict) -> str:
     return words % variables
 
 
+class KeptDomain(Domain):
+    """Flask-Babel's domain with the catalog of the page's language found once for as long as that
+    language holds: a page writes hundreds of strings, and Flask-Babel looks the catalog up anew
+    for each (its locale, written out, then its cache). Kept beside the locale Flask-Babel settled
+    on, so a change of language (``use``, ``force_locale``) is followed at once."""
+
+    def get_translations(self):
+        context = g.get("_flask_babel") if has_app_context() else None
+        locale = getattr(context, "babel_locale", None)
+        if locale is None:  # not settled yet: Flask-Babel settles it now
+            return super().get_translations()
+        kept = getattr(context, "page_translations", None)
+        if kept is None or kept[0] is not locale:
+            kept = context.page_translations = (locale, super().get_translations())
+        return kept[1]
+
+
+#: The one domain of both catalogs, for the pages' templates and for the code's strings alike.
+DOMAIN = KeptDomain(domain=";".join(DOMAINS))
+
+
 def translations():
-    """The catalog of the page's language, found once for as long as that language holds: a page
-    writes hundreds of strings, and Flask-Babel looks the catalog up anew for each (its context,
-    domain and locale). Kept beside the locale Flask-Babel settled on, so a change of language
-    (``use``, ``force_locale``) is followed at once."""
-    context = g.get("_flask_babel") if g else None
-    locale = getattr(context, "babel_locale", None)
-    if locale is None:  # not settled yet: Flask-Babel settles it now
-        return get_translations()
-    kept = getattr(context, "page_translations", None)
-    if kept is None or kept[0] is not locale:
-        kept = context.page_translations = (locale, get_translations())
-    return kept[1]
+    """The catalog of the page's language (``KeptDomain``)."""
+    return DOMAIN.get_translations()
 
 
 def page_language() -> str:
