@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
+from babel import Locale, dates
 from flask import Flask, g
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -14,6 +16,9 @@ from markupsafe import Markup, escape
 from feedback_sla import languages
 from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
 from feedback_sla.waits.clock import State
+
+#: The page's language before one is chosen (outside a request).
+DEFAULT_LOCALE = Locale.parse(languages.DEFAULT)
 
 
 def viewer_zone() -> str:
@@ -35,8 +40,13 @@ def local_date(value: dt.date | None) -> str:
     """A day in the page's language: "Wed 16 Dec 2026", "Mittwoch, 16. Dezember 2026"."""
     if not value:
         return ""
-    locale = get_locale()
-    return format_date(value, "EEE dd MMM y" if locale is None or locale.language == "en" else "full")
+    return _day_in(value, get_locale() or DEFAULT_LOCALE)
+
+
+@functools.lru_cache(maxsize=2048)
+def _day_in(day: dt.date, locale: Locale) -> str:
+    """Written out once per day and language: a page lists dozens of promised dates."""
+    return dates.format_date(day, "EEE dd MMM y" if locale.language == "en" else "full", locale=locale)
 
 
 #: Where a page of a list read from a cursor starts: it belongs to that page only.
