@@ -83,7 +83,8 @@ BATCHES = 10  # ingestion and its floor alternate this many times
 
 #: ``web.api.candidates.list_candidates`` for a manager, by hand: the page and one row more.
 LIST_SQL = """
-SELECT c.id, c.name, c.email, c.position_id, p.title, u.email, c.stage, c.status, w.due_at
+SELECT c.id, c.name, c.email, c.position_id, p.title, u.email, c.stage, c.status, w.due_at,
+       c.time_zone, c.language
 FROM candidates c
 JOIN positions p ON p.id = c.position_id
 JOIN users u ON u.id = p.manager_id
@@ -123,6 +124,8 @@ def list_floor(connection, kind: str, manager_id: int, after: int) -> str:
             "stage": r[6],
             "status": r[7],
             "due_at": _iso(r[8], kind),
+            "time_zone": r[9],
+            "language": r[10],
         }
         for r in rows
     ]

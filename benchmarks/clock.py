@@ -145,7 +145,9 @@ def seed_organisation(candidates: int) -> list[tuple[int, int, str, dict]]:
     )
     session.commit()
     rows = session.execute(
-        sa.select(Candidate.id, Position.manager_id, Position.time_zone, Position.policy_overrides)
+        sa.select(
+            Candidate.id, Position.manager_id, Position.time_zone, Position.policy_overrides, Position.id
+        )
         .join(Position, Candidate.position_id == Position.id)
         .order_by(Candidate.id)
     )
@@ -173,12 +175,12 @@ def overdue_query(now: dt.datetime, manager_id: int) -> Select:
     )
 
 
-def planned_waits(candidates: list[tuple[int, int, str, dict]], seed: int) -> list[NewWait]:
+def planned_waits(candidates: list[tuple[int, int, str, dict, int]], seed: int) -> list[NewWait]:
     """One open wait per candidate: mostly applications, some decisions and follow-ups, some promises."""
     rng = random.Random(seed)
     reasons = [WaitReason.APPLICATION] * 7 + [WaitReason.DECISION] * 2 + [WaitReason.FOLLOW_UP]
     waits = []
-    for candidate_id, _manager_id, time_zone, overrides in candidates:
+    for candidate_id, _manager_id, time_zone, overrides, position_id in candidates:
         opened_at = NOW - dt.timedelta(seconds=rng.randrange(int(OPENED_WITHIN.total_seconds())))
         promised = None
         if rng.random() < 0.1:
@@ -191,6 +193,7 @@ def planned_waits(candidates: list[tuple[int, int, str, dict]], seed: int) -> li
                 time_zone=time_zone,
                 policy_overrides=overrides,
                 promised_date=promised,
+                position_id=position_id,
             )
         )
     return waits
@@ -231,7 +234,7 @@ def run(args, path: Path) -> int:
     candidates = seed_organisation(args.candidates)
     settings = settings_service.load(db.session)
     per_manager: dict[int, int] = {}
-    for _cid, manager_id, _tz, _ov in candidates:
+    for _cid, manager_id, _tz, _ov, _position in candidates:
         per_manager[manager_id] = per_manager.get(manager_id, 0) + 1
     manager_id = min(per_manager)
     manager = db.session.get(User, manager_id)

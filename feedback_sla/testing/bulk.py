@@ -29,6 +29,8 @@ class NewWait:
     policy_overrides: dict | None = None
     promised_date: dt.date | None = None
     opened_by_event_id: int | None = None
+    #: The candidate's position, when known: the database looks it up otherwise.
+    position_id: int | None = None
 
 
 def open_waits_bulk(session: Session, waits: Iterable[NewWait], settings: OrgSettings) -> int:
@@ -44,6 +46,7 @@ def open_waits_bulk(session: Session, waits: Iterable[NewWait], settings: OrgSet
             "promised_date": new.promised_date,
             "follow_ups": 0,
             "opened_by_event_id": new.opened_by_event_id,
+            "position_id": new.position_id,
             **deadlines_for(new.reason, new.opened_at, new, settings, new.promised_date).columns(),
         }
         for new in waits

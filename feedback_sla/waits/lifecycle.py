@@ -88,6 +88,7 @@ def new_wait(
     schedule = deadlines_for(reason, opened_at, candidate.position, settings, promised_date)
     return Wait(
         candidate=candidate,
+        position_id=candidate.position_id,  # the database would look it up again otherwise
         reason=reason,
         opened_at=opened_at,
         promised_date=promised_date,
