@@ -17,9 +17,6 @@ from feedback_sla import languages
 from feedback_sla.timeutil import DISPLAY_FORMAT, local_time_in
 from feedback_sla.waits.clock import State
 
-#: The page's language before one is chosen (outside a request).
-DEFAULT_LOCALE = Locale.parse(languages.DEFAULT)
-
 
 def viewer_zone() -> str:
     """The viewer's time zone, looked up once per request (a page formats dozens of times)."""
@@ -40,7 +37,7 @@ def local_date(value: dt.date | None) -> str:
     """A day in the page's language: "Wed 16 Dec 2026", "Mittwoch, 16. Dezember 2026"."""
     if not value:
         return ""
-    return _day_in(value, get_locale() or DEFAULT_LOCALE)
+    return _day_in(value, get_locale() or languages.locale(languages.DEFAULT))
 
 
 @functools.lru_cache(maxsize=2048)
